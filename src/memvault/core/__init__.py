@@ -1,0 +1,1 @@
+"""The memory core: models, errors and the :class:`~memvault.core.memvault.Memvault` class."""

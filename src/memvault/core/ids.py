@@ -1,0 +1,35 @@
+"""Identifiers: time-ordered, URL-safe, 26 characters (ULID layout, Crockford base32)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+__all__ = ["new_id"]
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_lock = threading.Lock()
+_last = (0, 0)
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id() -> str:
+    """A new id; ids made later in one process sort after earlier ones."""
+    global _last
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        last_millis, last_random = _last
+        if millis <= last_millis:
+            millis, rand = last_millis, last_random + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big") >> 1
+        _last = (millis, rand)
+    return _encode(millis, 10) + _encode(rand, 16)

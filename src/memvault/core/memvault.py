@@ -1,0 +1,535 @@
+"""The memory core: one async class behind every interface (MCP, REST, CLI, SDK).
+
+Usage::
+
+    async with Memvault.open("sqlite:///memory.db", user_id="alice") as mv:
+        memory = await mv.add("I prefer window seats", session_id="chat-1")
+        result = await mv.search("seat preference")
+
+Every operation is scoped by ``user_id`` (default: the configured user). Writes store content
+verbatim and return once it is searchable lexically; vectors are added inline when the
+embedder is ready and in the background otherwise. Nothing here calls an LLM.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import anyio
+
+from memvault.core import exchange
+from memvault.core.config import Config
+from memvault.core.embedding import EmbeddingService, EmbeddingState
+from memvault.core.entities import extract_entities
+from memvault.core.errors import InvalidInput, MemvaultError, NotFound
+from memvault.core.ids import new_id
+from memvault.core.models import (
+    DeleteReport,
+    EmbeddingInfo,
+    Memory,
+    MemoryFilter,
+    MemoryInput,
+    MemoryPage,
+    Profile,
+    ProfileFact,
+    SearchHit,
+    SearchResult,
+    StoreStatus,
+)
+from memvault.core.retrieval import apply_budget, fuse
+from memvault.core.text import terms
+from memvault.core.timeutil import parse_datetime, utc_now
+from memvault.core.validate import (
+    check_content,
+    check_filters,
+    check_identifier,
+    check_limit,
+    check_metadata,
+    check_profile,
+    check_range,
+    decode_cursor,
+    encode_cursor,
+)
+from memvault.embedders import Embedder, create_embedder
+from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
+from memvault.stores.registry import open_episodic, open_profile, open_working
+
+__all__ = ["Memvault"]
+
+log = logging.getLogger("memvault")
+
+_SWEEP_SECONDS = 30.0
+_MAX_QUERY_CHARS = 10_000
+
+
+class Memvault:
+    """The async memory core; open it with ``async with``."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        episodic: EpisodicStore | None = None,
+        profile: ProfileStore | None = None,
+        working: WorkingStore | None = None,
+        embedder: Embedder | None | Literal["config"] = "config",
+        check_embedder: bool = True,
+    ) -> None:
+        self.config = config or Config.load()
+        self.episodic = episodic or open_episodic(self.config.episodic_url)
+        self.profile = profile or open_profile(self.config.profile_url)
+        self.working = working or open_working(self.config.working_url)
+        if embedder == "config":
+            chosen, reason = create_embedder(self.config.embedder)
+        else:
+            chosen, reason = embedder, f"embedder: {embedder.name if embedder else 'none'} (given)"
+        self.embedding = EmbeddingService(chosen, self.episodic, reason)
+        self._check_embedder = check_embedder
+        self._stack: AsyncExitStack | None = None
+
+    @classmethod
+    def open(cls, database: str | Path | None = None, **settings: Any) -> Self:
+        """A Memvault on one database (a path or URL; default: the user's data file).
+
+        ``settings`` are :class:`Config` fields, e.g. ``user_id="alice"``,
+        ``embedder="none"``. The environment is not read.
+        """
+        flat = dict(settings)
+        if database is not None:
+            flat["database"] = str(database)
+        return cls(Config.from_flat(flat))
+
+    async def __aenter__(self) -> Self:
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            for store in (self.episodic, self.profile, self.working):
+                await store.open()
+                stack.push_async_callback(store.close)
+            if self._check_embedder:
+                await self.embedding.check()
+            if self.embedding.embedder is not None:
+                stack.push_async_callback(self.embedding.embedder.aclose)
+            group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(group.cancel_scope.cancel)
+            log.info(self.embedding.reason)
+            group.start_soon(self.embedding.run)
+            group.start_soon(self._sweep)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    async def _sweep(self) -> None:
+        """Other processes may store memories without vectors: look for them now and then."""
+        while True:
+            await anyio.sleep(_SWEEP_SECONDS)
+            if self.embedding.ready:
+                self.embedding.notify()
+
+    # -- identity ----------------------------------------------------------------------------
+
+    def _user(self, user_id: str | None) -> str:
+        return check_identifier(user_id if user_id is not None else self.config.user_id,
+                                "user_id")
+
+    @staticmethod
+    def _optional(value: object, field: str) -> str | None:
+        return None if value is None else check_identifier(value, field)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def add(
+        self,
+        content: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        occurred_at: datetime | str | None = None,
+        source: str | None = None,
+        profile: Mapping[str, Any] | None = None,
+    ) -> Memory:
+        """Store ``content`` verbatim and return the stored memory.
+
+        ``profile`` states lasting facts about the user (``{"diet": "vegetarian"}`` or
+        ``{"diet": {"value": "vegetarian", "category": "preference"}}``); they are recorded
+        with this memory as their source. Raises :class:`InvalidInput` before storing
+        anything if any argument is invalid.
+        """
+        item = MemoryInput(
+            content=content, session_id=session_id, agent_id=agent_id, metadata=metadata,
+            occurred_at=occurred_at, source=source, profile=profile,
+        )
+        [memory] = await self.add_many([item], user_id=user_id)
+        return memory
+
+    async def add_many(
+        self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> list[Memory]:
+        """Store many memories at once, in order (the batch API: one transaction, one
+        embedding batch). All are validated first; one invalid item stores none."""
+        user = self._user(user_id)
+        now = utc_now()
+        memories: list[Memory] = []
+        facts: list[ProfileFact] = []
+        for index, raw in enumerate(items):
+            item = raw if isinstance(raw, MemoryInput) else _input(raw, index)
+            try:
+                memory, item_facts = self._build(item, user, now)
+            except InvalidInput as exc:
+                if index == 0 and not isinstance(raw, Mapping):
+                    raise
+                raise InvalidInput(f"item {index}: {exc}") from None
+            memories.append(memory)
+            facts.extend(item_facts)
+        if not memories:
+            return []
+        inserted = set(await self.episodic.add(memories))
+        try:
+            if facts:
+                await self.profile.set_facts(facts)
+        except BaseException:
+            for memory in memories:
+                if memory.id in inserted:
+                    await self.episodic.delete(user, memory.id)
+            raise
+        await self._after_add([m for m in memories if m.id in inserted])
+        return memories
+
+    def _build(self, item: MemoryInput, user: str, now: datetime) -> tuple[Memory, list[ProfileFact]]:
+        content = check_content(item.content, self.config.max_content_bytes)
+        agent = self._optional(item.agent_id, "agent_id") or self.config.agent_id
+        memory = Memory(
+            id=new_id() if item.id is None else check_identifier(item.id, "id"),
+            user_id=user,
+            agent_id=agent,
+            session_id=self._optional(item.session_id, "session_id"),
+            content=content,
+            occurred_at=now if item.occurred_at is None
+            else parse_datetime(item.occurred_at, "occurred_at"),
+            created_at=now,
+            metadata=check_metadata(item.metadata),
+            source=self._optional(item.source, "source") or agent,
+            entities=extract_entities(content),
+        )
+        facts = [
+            ProfileFact(
+                id=new_id(), user_id=user, key=key, value=value, category=category,
+                source_memory_ids=[memory.id], agent_id=agent, valid_from=memory.occurred_at,
+            )
+            for key, value, category in check_profile(item.profile)
+        ]
+        return memory, facts
+
+    async def _after_add(self, memories: Sequence[Memory]) -> None:
+        """Vectors and working memory: both can be rebuilt, so a failure here is logged and
+        does not undo the add."""
+        if not memories:
+            return
+        vectors = await self.embedding.embed([m.content for m in memories])
+        if vectors is not None:
+            try:
+                await self.episodic.set_embeddings(
+                    [(m.id, vectors[i]) for i, m in enumerate(memories)]
+                )
+            except MemvaultError as exc:
+                log.warning("storing vectors failed; they will be rebuilt: %s", exc)
+                self.embedding.notify()
+        elif self.embedding.embedder is not None:
+            self.embedding.notify()
+        for memory in memories:
+            if memory.session_id is None:
+                continue
+            try:
+                await self.working.push(
+                    memory, max_turns=self.config.working_max_turns,
+                    ttl_seconds=self.config.working_ttl_seconds,
+                )
+            except MemvaultError as exc:
+                log.warning("working memory unavailable; the memory is stored: %s", exc)
+
+    async def set_profile(
+        self,
+        facts: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        source_memory_ids: Sequence[str] = (),
+    ) -> list[ProfileFact]:
+        """Set profile facts directly; a key set again supersedes its old value."""
+        user = self._user(user_id)
+        agent = self._optional(agent_id, "agent_id") or self.config.agent_id
+        now = utc_now()
+        built = [
+            ProfileFact(
+                id=new_id(), user_id=user, key=key, value=value, category=category,
+                source_memory_ids=list(source_memory_ids), agent_id=agent, valid_from=now,
+            )
+            for key, value, category in check_profile(facts)
+        ]
+        if not built:
+            raise InvalidInput("profile is empty: give at least one fact")
+        return await self.profile.set_facts(built)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _filter(
+        self, user: str, filters: Mapping[str, Any] | None, since: object = None,
+        until: object = None, session_id: str | None = None, agent_id: str | None = None,
+    ) -> MemoryFilter:
+        checked = check_filters(filters)
+        start, end = check_range(since, until)
+        return MemoryFilter(
+            user_id=user,
+            agent_id=checked.get("agent_id", agent_id),
+            session_id=checked.get("session_id", session_id),
+            source=checked.get("source"),
+            entity=_entity_key(checked.get("entity")),
+            metadata=checked.get("metadata", {}),
+            since=start,
+            until=end,
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        context: int = 0,
+        max_chars: int | None = None,
+    ) -> SearchResult:
+        """Hybrid search over the user's memories, best first.
+
+        ``session_id`` names the caller's current session: its recent turns (working memory)
+        that match come first, then episodic memories from every session. ``filters`` narrow
+        the episodic search (``agent_id``, ``session_id``, ``source``, ``entity``,
+        ``metadata``); ``since``/``until`` bound ``occurred_at``. ``context`` adds up to that
+        many neighbouring turns on each side of a hit. The hits fit in ``max_chars``.
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query is empty: pass what to look for")
+        if len(query) > _MAX_QUERY_CHARS:
+            raise InvalidInput(f"query is over {_MAX_QUERY_CHARS} characters")
+        user = self._user(user_id)
+        limit = check_limit(limit)
+        if isinstance(context, bool) or not isinstance(context, int) or not 0 <= context <= 5:
+            raise InvalidInput("context must be an integer from 0 to 5")
+        budget = self.config.max_result_chars if max_chars is None else int(max_chars)
+        session = self._optional(session_id, "session_id")
+        where = self._filter(user, filters, since, until)
+        query_terms = terms(query)
+
+        working_hits: list[SearchHit] = []
+        if session is not None:
+            working_hits = await self._working_hits(user, session, query_terms, where)
+        seen = {h.memory.id for h in working_hits}
+
+        pool = max(50, limit * 5)
+        rankings = []
+        retrievers = []
+        if query_terms:
+            rankings.append(await self.episodic.lexical_search(where, query_terms, limit=pool))
+            retrievers.append("lexical")
+        vectors = await self.embedding.embed([query])
+        if vectors is not None:
+            rankings.append(await self.episodic.vector_search(where, vectors[0], limit=pool))
+            retrievers.append("vector")
+        fused = [c for c in fuse(rankings) if c.memory_id not in seen]
+        wanted = fused[: max(0, limit - len(working_hits))]
+        memories = {m.id: m for m in await self.episodic.get(user, [c.memory_id for c in wanted])}
+        hits = working_hits + [
+            SearchHit(memory=memories[c.memory_id], score=c.score)
+            for c in wanted if c.memory_id in memories
+        ]
+        if context:
+            hits = [
+                hit.model_copy(update={"context": await self.episodic.neighbors(
+                    user, hit.memory.id, before=context, after=context)})
+                for hit in hits
+            ]
+        kept, truncated = apply_budget(hits, budget)
+        return SearchResult(hits=kept, truncated=truncated, retrievers=retrievers)
+
+    async def _working_hits(
+        self, user: str, session: str, query_terms: list[str], where: MemoryFilter
+    ) -> list[SearchHit]:
+        wanted = set(query_terms)
+        if not wanted:
+            return []
+        turns = await self.working.recent(user, session, limit=self.config.working_max_turns)
+        scored = []
+        for turn in turns:
+            if not _matches(turn, where):
+                continue
+            overlap = len(wanted & set(terms(turn.content)))
+            if overlap:
+                scored.append((overlap / len(wanted), turn))
+        scored.sort(key=lambda pair: -pair[0])
+        return [SearchHit(memory=t, score=s, memory_type="working") for s, t in scored]
+
+    async def list(
+        self,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        memory_type: Literal["episodic", "working"] = "episodic",
+        limit: int = 20,
+        cursor: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> MemoryPage:
+        """The user's memories, newest first by ``occurred_at``, one page at a time.
+
+        ``memory_type="working"`` lists the recent turns of ``session_id`` (required).
+        """
+        user = self._user(user_id)
+        limit = check_limit(limit)
+        session = self._optional(session_id, "session_id")
+        if memory_type == "working":
+            if session is None:
+                raise InvalidInput("memory_type 'working' needs a session_id")
+            return MemoryPage(items=await self.working.recent(user, session, limit=limit))
+        if memory_type != "episodic":
+            raise InvalidInput("memory_type must be 'episodic' or 'working'")
+        where = self._filter(user, filters, session_id=session)
+        before = None if cursor is None else decode_cursor(cursor)
+        items = await self.episodic.list(where, limit=limit + 1, before=before)
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            next_cursor = encode_cursor(items[-1].occurred_at, items[-1].id)
+        return MemoryPage(items=items, next_cursor=next_cursor)
+
+    async def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:
+        user = self._user(user_id)
+        found = await self.episodic.get(user, [check_identifier(memory_id, "memory_id")])
+        if not found:
+            raise NotFound(f"no memory with id {memory_id!r}")
+        return found[0]
+
+    async def get_profile(
+        self, *, user_id: str | None = None, include_history: bool = False
+    ) -> Profile:
+        user = self._user(user_id)
+        facts = await self.profile.get(user, include_history=include_history)
+        return Profile(
+            user_id=user,
+            facts=[f for f in facts if f.valid_to is None],
+            history=[f for f in facts if f.valid_to is not None],
+        )
+
+    # -- deletes -----------------------------------------------------------------------------
+
+    async def delete(self, memory_id: str, *, user_id: str | None = None) -> None:
+        """Delete one memory (and its working-memory copy); :class:`NotFound` if the user
+        has no memory with that id."""
+        user = self._user(user_id)
+        memory_id = check_identifier(memory_id, "memory_id")
+        if not await self.episodic.delete(user, memory_id):
+            raise NotFound(f"no memory with id {memory_id!r}")
+        await self.working.delete(user, memory_id)
+
+    async def delete_all(
+        self, *, user_id: str | None = None, agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> DeleteReport:
+        """Delete the user's memories, narrowed to one agent and/or session when given.
+        Profile facts go too when the whole user is deleted (no narrowing)."""
+        user = self._user(user_id)
+        agent = self._optional(agent_id, "agent_id")
+        session = self._optional(session_id, "session_id")
+        where = MemoryFilter(user_id=user, agent_id=agent, session_id=session)
+        memories = await self.episodic.delete_all(where)
+        working = await self.working.clear(user, session_id=session, agent_id=agent)
+        facts = 0
+        if agent is None and session is None:
+            facts = await self.profile.delete_all(user)
+        return DeleteReport(memories=memories, working=working, profile_facts=facts)
+
+    # -- export / import ---------------------------------------------------------------------
+
+    def export(self, *, user_id: str | None = None, all_users: bool = False
+               ) -> AsyncIterator[str]:
+        """JSONL lines (no newline) of the user's memories and profile, or of every user."""
+        users = None if all_users else [self._user(user_id)]
+        return exchange.export_lines(self.episodic, self.profile, users)
+
+    async def import_lines(
+        self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
+    ) -> exchange.ImportReport:
+        """Import an export; ids already present are skipped, so importing twice is safe."""
+        return await exchange.import_lines(
+            self.episodic, self.profile, lines, progress=progress,
+            after_add=self._after_add,
+        )
+
+    # -- state -------------------------------------------------------------------------------
+
+    async def wait_until_ready(self, timeout: float | None = None) -> EmbeddingState:
+        """Wait for the embedder to load (or fail); returns its state."""
+        return await self.embedding.wait_settled(timeout)
+
+    async def status(self) -> list[StoreStatus]:
+        return [await s.status() for s in (self.episodic, self.profile, self.working)]
+
+    async def reembed(self, progress: Callable[[int], None] | None = None) -> int:
+        """Drop every vector and embed every memory again with the configured embedder."""
+        embedder = self.embedding.embedder
+        if embedder is None:
+            raise InvalidInput("no embedder is configured: nothing to re-embed with")
+        await embedder.load()
+        dimensions = int((await embedder.embed(["memvault"])).shape[1])
+        await self.episodic.reset_embeddings(
+            EmbeddingInfo(model=embedder.name, dimensions=dimensions)
+        )
+        return await self.embedding.backfill(progress)
+
+
+def _input(raw: Mapping[str, Any], index: int) -> MemoryInput:
+    unknown = sorted(set(raw) - set(MemoryInput.model_fields))
+    if unknown:
+        raise InvalidInput(f"item {index}: unknown field(s) {', '.join(unknown)}")
+    if "content" not in raw:
+        raise InvalidInput(f"item {index}: content is missing")
+    return MemoryInput(**raw)
+
+
+def _entity_key(name: str | None) -> str | None:
+    if name is None:
+        return None
+    found = extract_entities(name)
+    return found[0] if found else name.strip().lower()
+
+
+def _matches(memory: Memory, where: MemoryFilter) -> bool:
+    checks = [
+        where.agent_id is None or memory.agent_id == where.agent_id,
+        where.session_id is None or memory.session_id == where.session_id,
+        where.source is None or memory.source == where.source,
+        where.entity is None or where.entity in memory.entities,
+        where.since is None or memory.occurred_at >= where.since,
+        where.until is None or memory.occurred_at < where.until,
+        all(memory.metadata.get(k) == v for k, v in where.metadata.items()),
+    ]
+    return all(checks)

@@ -1,0 +1,171 @@
+"""The data model shared by the core, the stores and the interfaces.
+
+Every model is a frozen pydantic model; datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+__all__ = [
+    "Candidate",
+    "DeleteReport",
+    "EmbeddingInfo",
+    "JsonValue",
+    "Memory",
+    "MemoryFilter",
+    "MemoryInput",
+    "MemoryPage",
+    "MemoryType",
+    "Profile",
+    "ProfileFact",
+    "SearchHit",
+    "SearchResult",
+    "StoreStatus",
+]
+
+MemoryType = Literal["episodic", "working"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Memory(_Frozen):
+    """One piece of content, kept verbatim.
+
+    ``occurred_at`` is when the thing happened (given by the caller, else the time of the add);
+    ``created_at`` is when memvault stored it. ``entities`` are the normalised names the
+    content mentions (see :mod:`memvault.core.entities`).
+    """
+
+    id: str
+    user_id: str
+    agent_id: str | None = None
+    session_id: str | None = None
+    content: str
+    occurred_at: datetime
+    created_at: datetime
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    source: str | None = None
+    entities: list[str] = Field(default_factory=list)
+
+
+class MemoryFilter(_Frozen):
+    """Which memories an operation may see. ``user_id`` is always required.
+
+    ``None`` means "any" for every optional field; ``metadata`` matches by equality on scalar
+    values; ``since`` is inclusive and ``until`` exclusive, on ``occurred_at``.
+    """
+
+    user_id: str
+    agent_id: str | None = None
+    session_id: str | None = None
+    source: str | None = None
+    entity: str | None = None
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class Candidate(_Frozen):
+    """A search candidate from one retriever: the memory id and that retriever's score
+    (higher is better; scores of different retrievers are not comparable)."""
+
+    memory_id: str
+    score: float
+
+
+class SearchHit(_Frozen):
+    """One search result. ``context`` holds neighbouring turns of the same session, oldest
+    first, when the search asked for them."""
+
+    memory: Memory
+    score: float
+    memory_type: MemoryType = "episodic"
+    context: list[Memory] = Field(default_factory=list)
+
+
+class SearchResult(_Frozen):
+    """The hits, best first, and whether the character budget cut the list short."""
+
+    hits: list[SearchHit]
+    truncated: bool = False
+    retrievers: list[str] = Field(default_factory=list)
+
+
+class MemoryPage(_Frozen):
+    """A page of memories, newest first; pass ``next_cursor`` to get the next page."""
+
+    items: list[Memory]
+    next_cursor: str | None = None
+
+
+class ProfileFact(_Frozen):
+    """A fact about a user: ``key`` → ``value`` in a ``category``.
+
+    ``valid_to`` is ``None`` for the current value of a key; a superseded value keeps the time
+    it stopped being true. ``source_memory_ids`` are the memories the fact came from.
+    """
+
+    id: str
+    user_id: str
+    key: str
+    value: JsonValue
+    category: str = "general"
+    source_memory_ids: list[str] = Field(default_factory=list)
+    agent_id: str | None = None
+    valid_from: datetime
+    valid_to: datetime | None = None
+
+
+class Profile(_Frozen):
+    """A user's current facts and, when asked for, the superseded ones."""
+
+    user_id: str
+    facts: list[ProfileFact]
+    history: list[ProfileFact] = Field(default_factory=list)
+
+
+class DeleteReport(_Frozen):
+    """How many objects a delete removed, by kind."""
+
+    memories: int = 0
+    working: int = 0
+    profile_facts: int = 0
+
+
+class EmbeddingInfo(_Frozen):
+    """Which embedder produced the vectors in a store, and their dimension."""
+
+    model: str
+    dimensions: int
+
+
+class StoreStatus(_Frozen):
+    """A store's state for ``doctor`` and health checks."""
+
+    role: Literal["episodic", "profile", "working"]
+    backend: str
+    location: str
+    ok: bool
+    detail: str = ""
+
+
+class MemoryInput(BaseModel):
+    """One item for :meth:`Memvault.add_many`; fields are validated by the core, which
+    reports problems as :class:`~memvault.core.errors.InvalidInput`."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    content: object
+    session_id: object = None
+    agent_id: object = None
+    metadata: object = None
+    occurred_at: object = None
+    source: object = None
+    profile: object = None
+    id: object = None

@@ -1,0 +1,35 @@
+"""Dates in and out: ISO 8601, with or without a timezone (none means UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from memvault.core.errors import InvalidInput
+
+__all__ = ["parse_datetime", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_datetime(value: object, field: str) -> datetime:
+    """An ISO 8601 string or a datetime → an aware UTC datetime. Naive means UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("z", "Z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f"{field} is not an ISO 8601 date: {value!r} "
+                "(use e.g. 2024-05-08 or 2024-05-08T13:56:00+02:00)"
+            ) from None
+    else:
+        raise InvalidInput(f"{field} must be an ISO 8601 date string, got {type(value).__name__}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,38 @@
+"""The embedder role: text in, unit vectors out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Embedder", "Matrix", "normalise"]
+
+Matrix = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """``name`` identifies the model (it is recorded in the store, and a store refuses vectors
+    from another). ``load`` may be slow and is called once, off the request path; ``embed``
+    returns one L2-normalised float32 row per text."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def load(self) -> None: ...
+
+    async def embed(self, texts: Sequence[str]) -> Matrix: ...
+
+    async def aclose(self) -> None: ...
+
+
+def normalise(matrix: npt.ArrayLike) -> Matrix:
+    array = np.asarray(matrix, dtype=np.float32)
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (array / norms).astype(np.float32)

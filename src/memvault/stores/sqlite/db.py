@@ -1,0 +1,206 @@
+"""One SQLite connection per store, used from worker threads.
+
+WAL mode lets several processes (each MCP host starts its own server) read and write one
+file. Writes take the write lock up front (``BEGIN IMMEDIATE``) so a transaction never has to
+upgrade a read lock, which is what makes SQLite report "database is locked" in WAL mode; a
+busy file is retried with backoff well past any realistic write, and only then reported as
+:class:`StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urlparse
+
+import anyio.to_thread
+
+from memvault.core.errors import ConfigError, StoreUnavailable
+
+__all__ = ["Migration", "SqliteDatabase", "from_micros", "path_from_url", "to_micros"]
+
+T = TypeVar("T")
+
+_BUSY_TIMEOUT_MS = 5_000
+_RETRY_FOR_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A numbered schema step of one component, applied once and recorded."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a plain path → a Path."""
+    if "://" not in url:
+        return Path(url).expanduser()
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
+    if parsed.netloc not in ("", "localhost"):
+        raise ConfigError(f"a SQLite URL names no host: {url!r} (use sqlite:///path)")
+    raw = unquote(parsed.path)
+    # sqlite:///x.db → path "/x.db" is relative "x.db"; sqlite:////abs → "//abs" is "/abs".
+    path = raw[1:] if raw.startswith("/") else raw
+    if not path:
+        raise ConfigError(f"the SQLite URL names no file: {url!r}")
+    return Path(path).expanduser()
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class SqliteDatabase:
+    """A connection to one SQLite file with numbered migrations per component.
+
+    All access goes through :meth:`read` and :meth:`write`, which run the given function in a
+    worker thread holding this object's lock.
+    """
+
+    def __init__(self, path: Path, role: str) -> None:
+        self.path = path
+        self.role = role
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(self.role, f"cannot open {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    async def open(self, component: str, migrations: Sequence[Migration]) -> None:
+        def _open() -> None:
+            if self._conn is None:
+                self._conn = self._connect()
+            self._transaction(lambda conn: _migrate(conn, component, migrations))
+
+        await anyio.to_thread.run_sync(self._locked, _open)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await anyio.to_thread.run_sync(self._locked, _close)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(self._locked, lambda: self._retry(
+            lambda: fn(self._connection())))
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(self._locked, lambda: self._transaction(fn))
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable(self.role, "the store is not open")
+        return self._conn
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def attempt() -> T:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return self._retry(attempt)
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        deadline = time.monotonic() + _RETRY_FOR_SECONDS
+        delay = 0.005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.25)
+
+
+def _migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[Migration]) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
+    )
+    done = {
+        row[0]
+        for row in conn.execute(
+            "SELECT version FROM schema_migrations WHERE component = ?", (component,)
+        )
+    }
+    known = {m.version for m in migrations}
+    if done - known:
+        raise ConfigError(
+            f"{component} schema version {max(done)} is newer than this memvault knows "
+            f"({max(known)}); upgrade memvault"
+        )
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        for statement in _statements(migration.sql):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_migrations (component, version, name, applied_at)"
+            " VALUES (?, ?, ?, ?)",
+            (component, migration.version, migration.name, datetime.now(UTC).isoformat()),
+        )
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration on lines holding only ``;;`` (trigger bodies contain ``;``)."""
+    return [part.strip() for part in script.split("\n;;\n") if part.strip()]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """A timezone-aware datetime → integer microseconds since the epoch (sortable)."""
+    delta = moment.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)

@@ -1,0 +1,459 @@
+"""The embedded episodic store: memories, the entity graph, FTS5 and vectors in SQLite.
+
+Vectors are float32 blobs; search loads a user's vectors into a numpy matrix that is kept in
+memory and topped up incrementally. Other processes may add or delete vectors at any time, so
+each search first checks two cheap counters: the highest embedding ``seq`` (new vectors) and
+the user's vector generation (bumped by deletes and resets).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from memvault.core.errors import InvalidInput
+from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
+from memvault.stores.base import Vector
+from memvault.stores.sqlite.db import SqliteDatabase, from_micros, path_from_url, to_micros
+from memvault.stores.sqlite.schema import EPISODIC
+
+__all__ = ["SqliteEpisodicStore"]
+
+_COLUMNS = (
+    "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
+    " m.metadata, m.source, m.entities"
+)
+
+
+def _row_to_memory(row: sqlite3.Row) -> Memory:
+    return Memory(
+        id=row["id"],
+        user_id=row["user_id"],
+        agent_id=row["agent_id"],
+        session_id=row["session_id"],
+        content=row["content"],
+        occurred_at=from_micros(row["occurred_at"]),
+        created_at=from_micros(row["created_at"]),
+        metadata=json.loads(row["metadata"]),
+        source=row["source"],
+        entities=json.loads(row["entities"]),
+    )
+
+
+def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
+    """SQL conditions on alias ``m`` for a filter; every value is a bound parameter."""
+    clauses = ["m.user_id = ?"]
+    params: list[Any] = [where.user_id]
+    for column, value in (
+        ("agent_id", where.agent_id),
+        ("session_id", where.session_id),
+        ("source", where.source),
+    ):
+        if value is not None:
+            clauses.append(f"m.{column} = ?")
+            params.append(value)
+    if where.since is not None:
+        clauses.append("m.occurred_at >= ?")
+        params.append(to_micros(where.since))
+    if where.until is not None:
+        clauses.append("m.occurred_at < ?")
+        params.append(to_micros(where.until))
+    if where.entity is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM mentions me JOIN entities e ON e.id = me.entity_id"
+            " WHERE me.memory_rowid = m.rowid AND e.name = ?)"
+        )
+        params.append(where.entity)
+    for key, value in where.metadata.items():
+        if '"' in key:
+            raise InvalidInput(f"metadata filter key {key!r} may not contain a double quote")
+        clauses.append("json_extract(m.metadata, ?) IS ?")
+        params.extend([f'$."{key}"', int(value) if isinstance(value, bool) else value])
+    return " AND ".join(clauses), params
+
+
+def _is_user_only(where: MemoryFilter) -> bool:
+    return where == MemoryFilter(user_id=where.user_id)
+
+
+@dataclass
+class _UserVectors:
+    generation: int = -1
+    last_seq: int = 0
+    rowids: list[int] = field(default_factory=list)
+    chunks: list[Vector] = field(default_factory=list)
+    matrix: Vector | None = None
+
+    def reset(self, generation: int) -> None:
+        self.generation = generation
+        self.last_seq = 0
+        self.rowids = []
+        self.chunks = []
+        self.matrix = None
+
+    def extend(self, rows: list[sqlite3.Row], dimensions: int) -> None:
+        if not rows:
+            return
+        block = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
+        self.chunks.append(block.reshape(len(rows), dimensions))
+        self.rowids.extend(r["memory_rowid"] for r in rows)
+        self.last_seq = rows[-1]["seq"]
+        self.matrix = None
+
+    def as_matrix(self, dimensions: int) -> Vector:
+        if self.matrix is None:
+            self.matrix = (
+                np.concatenate(self.chunks) if self.chunks
+                else np.zeros((0, dimensions), dtype=np.float32)
+            )
+            self.chunks = [self.matrix]
+        return self.matrix
+
+
+class SqliteEpisodicStore:
+    """Episodic memory in one SQLite file (see :class:`memvault.stores.base.EpisodicStore`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db = SqliteDatabase(path_from_url(url), "episodic")
+        self._vectors: dict[str, _UserVectors] = {}
+
+    async def open(self) -> None:
+        await self._db.open("episodic", EPISODIC)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def status(self) -> StoreStatus:
+        try:
+            count = await self.count()
+        except Exception as exc:  # reported, not raised: this is a health check
+            return StoreStatus(
+                role="episodic", backend="sqlite", location=str(self._db.path), ok=False,
+                detail=str(exc),
+            )
+        return StoreStatus(
+            role="episodic", backend="sqlite", location=str(self._db.path), ok=True,
+            detail=f"{count} memories",
+        )
+
+    async def add(self, memories: Sequence[Memory]) -> list[str]:
+        def _add(conn: sqlite3.Connection) -> list[str]:
+            inserted: list[str] = []
+            last_in_session: dict[tuple[str, str], str] = {}
+            for memory in memories:
+                if conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory.id,)).fetchone():
+                    continue
+                prev_id: str | None = None
+                if memory.session_id is not None:
+                    key = (memory.user_id, memory.session_id)
+                    prev_id = last_in_session.get(key)
+                    if prev_id is None:
+                        row = conn.execute(
+                            "SELECT id FROM memories WHERE user_id = ? AND session_id = ?"
+                            " ORDER BY rowid DESC LIMIT 1",
+                            key,
+                        ).fetchone()
+                        prev_id = row[0] if row else None
+                    last_in_session[key] = memory.id
+                cursor = conn.execute(
+                    "INSERT INTO memories (id, user_id, agent_id, session_id, content,"
+                    " occurred_at, created_at, metadata, source, entities, prev_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        memory.id, memory.user_id, memory.agent_id, memory.session_id,
+                        memory.content, to_micros(memory.occurred_at),
+                        to_micros(memory.created_at), json.dumps(memory.metadata),
+                        memory.source, json.dumps(memory.entities), prev_id,
+                    ),
+                )
+                rowid = cursor.lastrowid
+                for name in memory.entities:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO entities (user_id, name) VALUES (?, ?)",
+                        (memory.user_id, name),
+                    )
+                    conn.execute(
+                        "INSERT OR IGNORE INTO mentions (memory_rowid, entity_id)"
+                        " SELECT ?, id FROM entities WHERE user_id = ? AND name = ?",
+                        (rowid, memory.user_id, name),
+                    )
+                inserted.append(memory.id)
+            return inserted
+
+        return await self._db.write(_add)
+
+    async def get(self, user_id: str, memory_ids: Sequence[str]) -> list[Memory]:
+        if not memory_ids:
+            return []
+        ids = list(dict.fromkeys(memory_ids))
+
+        def _get(conn: sqlite3.Connection) -> list[Memory]:
+            found: dict[str, Memory] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT {_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN ({marks})",
+                    [user_id, *chunk],
+                ):
+                    found[row["id"]] = _row_to_memory(row)
+            return [found[i] for i in ids if i in found]
+
+        return await self._db.read(_get)
+
+    async def list(
+        self, where: MemoryFilter, *, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[Memory]:
+        clause, params = _where(where)
+        if before is not None:
+            clause += " AND (m.occurred_at < ? OR (m.occurred_at = ? AND m.id < ?))"
+            micros = to_micros(before[0])
+            params += [micros, micros, before[1]]
+        sql = (
+            f"SELECT {_COLUMNS} FROM memories m WHERE {clause}"
+            " ORDER BY m.occurred_at DESC, m.id DESC LIMIT ?"
+        )
+
+        def _list(conn: sqlite3.Connection) -> list[Memory]:
+            return [_row_to_memory(r) for r in conn.execute(sql, [*params, limit])]
+
+        return await self._db.read(_list)
+
+    async def lexical_search(
+        self, where: MemoryFilter, terms: Sequence[str], *, limit: int
+    ) -> list[Candidate]:
+        words = [t for t in terms if t.strip()]
+        if not words:
+            return []
+        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        clause, params = _where(where)
+        sql = (
+            "SELECT m.id, bm25(memories_fts) AS rank FROM memories_fts"
+            " JOIN memories m ON m.rowid = memories_fts.rowid"
+            f" WHERE memories_fts MATCH ? AND {clause} ORDER BY rank LIMIT ?"
+        )
+
+        def _search(conn: sqlite3.Connection) -> list[Candidate]:
+            return [
+                Candidate(memory_id=r[0], score=-float(r[1]))
+                for r in conn.execute(sql, [match, *params, limit])
+            ]
+
+        return await self._db.read(_search)
+
+    async def vector_search(
+        self, where: MemoryFilter, vector: Vector, *, limit: int
+    ) -> list[Candidate]:
+        def _search(conn: sqlite3.Connection) -> list[Candidate]:
+            info = self._info(conn)
+            if info is None:
+                return []
+            cache = self._refresh(conn, where.user_id, info.dimensions)
+            matrix = cache.as_matrix(info.dimensions)
+            if matrix.shape[0] == 0 or vector.shape[-1] != info.dimensions:
+                return []
+            scores = matrix @ vector.astype(np.float32)
+            rowids = np.asarray(cache.rowids, dtype=np.int64)
+            if not _is_user_only(where):
+                clause, params = _where(where)
+                allowed = np.fromiter(
+                    (r[0] for r in conn.execute(f"SELECT m.rowid FROM memories m WHERE {clause}",
+                                                params)),
+                    dtype=np.int64,
+                )
+                mask = np.isin(rowids, allowed)
+                scores, rowids = scores[mask], rowids[mask]
+            if scores.shape[0] == 0:
+                return []
+            k = min(limit, scores.shape[0])
+            top = np.argpartition(-scores, k - 1)[:k]
+            top = top[np.argsort(-scores[top])]
+            wanted = [int(rowids[i]) for i in top]
+            marks = ",".join("?" * len(wanted))
+            ids = dict(
+                conn.execute(f"SELECT rowid, id FROM memories WHERE rowid IN ({marks})", wanted)
+            )
+            return [
+                Candidate(memory_id=ids[r], score=float(scores[i]))
+                for r, i in zip(wanted, top, strict=True)
+                if r in ids
+            ]
+
+        return await self._db.read(_search)
+
+    def _refresh(self, conn: sqlite3.Connection, user_id: str, dimensions: int) -> _UserVectors:
+        row = conn.execute(
+            "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        generation = row[0] if row else 0
+        cache = self._vectors.setdefault(user_id, _UserVectors())
+        if cache.generation != generation:
+            cache.reset(generation)
+        rows = conn.execute(
+            "SELECT seq, memory_rowid, vector FROM embeddings WHERE user_id = ? AND seq > ?"
+            " ORDER BY seq",
+            (user_id, cache.last_seq),
+        ).fetchall()
+        cache.extend(rows, dimensions)
+        return cache
+
+    async def neighbors(
+        self, user_id: str, memory_id: str, *, before: int, after: int
+    ) -> list[Memory]:
+        def _neighbors(conn: sqlite3.Connection) -> list[Memory]:
+            earlier = conn.execute(
+                "WITH RECURSIVE back(id, prev_id, depth) AS ("
+                " SELECT id, prev_id, 0 FROM memories WHERE user_id = ? AND id = ?"
+                " UNION ALL SELECT m.id, m.prev_id, back.depth + 1 FROM memories m"
+                " JOIN back ON m.id = back.prev_id WHERE back.depth < ?)"
+                f" SELECT {_COLUMNS}, back.depth FROM back JOIN memories m ON m.id = back.id"
+                " WHERE back.depth > 0 ORDER BY back.depth DESC",
+                (user_id, memory_id, before),
+            ).fetchall()
+            later = conn.execute(
+                "WITH RECURSIVE fwd(id, depth) AS ("
+                " SELECT id, 0 FROM memories WHERE user_id = ? AND id = ?"
+                " UNION ALL SELECT m.id, fwd.depth + 1 FROM memories m"
+                " JOIN fwd ON m.prev_id = fwd.id WHERE fwd.depth < ?)"
+                f" SELECT {_COLUMNS}, fwd.depth FROM fwd JOIN memories m ON m.id = fwd.id"
+                " WHERE fwd.depth > 0 ORDER BY fwd.depth",
+                (user_id, memory_id, after),
+            ).fetchall()
+            return [_row_to_memory(r) for r in [*earlier, *later] if r["user_id"] == user_id]
+
+        return await self._db.read(_neighbors)
+
+    async def delete(self, user_id: str, memory_id: str) -> bool:
+        return await self.delete_ids(user_id, [memory_id]) == 1
+
+    async def delete_all(self, where: MemoryFilter) -> int:
+        clause, params = _where(where)
+
+        def _ids(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute(f"SELECT m.id FROM memories m WHERE {clause}",
+                                               params)]
+
+        ids = await self._db.read(_ids)
+        return await self.delete_ids(where.user_id, ids)
+
+    async def delete_ids(self, user_id: str, memory_ids: Sequence[str]) -> int:
+        """Delete memories, relinking each session's chain around them."""
+
+        def _delete(conn: sqlite3.Connection) -> int:
+            deleted = 0
+            for memory_id in memory_ids:
+                row = conn.execute(
+                    "SELECT prev_id FROM memories WHERE user_id = ? AND id = ?",
+                    (user_id, memory_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                conn.execute(
+                    "UPDATE memories SET prev_id = ? WHERE prev_id = ? AND user_id = ?",
+                    (row[0], memory_id, user_id),
+                )
+                conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+                deleted += 1
+            if deleted:
+                conn.execute(
+                    "DELETE FROM entities WHERE user_id = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM mentions WHERE entity_id = entities.id)",
+                    (user_id,),
+                )
+                conn.execute(
+                    "INSERT INTO vector_generations (user_id, generation) VALUES (?, 1)"
+                    " ON CONFLICT (user_id) DO UPDATE SET generation = generation + 1",
+                    (user_id,),
+                )
+            return deleted
+
+        return await self._db.write(_delete)
+
+    async def count(self, user_id: str | None = None) -> int:
+        def _count(conn: sqlite3.Connection) -> int:
+            if user_id is None:
+                return int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+            return int(
+                conn.execute("SELECT count(*) FROM memories WHERE user_id = ?",
+                             (user_id,)).fetchone()[0]
+            )
+
+        return await self._db.read(_count)
+
+    async def user_ids(self) -> list[str]:
+        def _users(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute(
+                "SELECT DISTINCT user_id FROM memories ORDER BY user_id")]
+
+        return await self._db.read(_users)
+
+    def _info(self, conn: sqlite3.Connection) -> EmbeddingInfo | None:
+        row = conn.execute(
+            "SELECT value FROM episodic_meta WHERE key = 'embedding'"
+        ).fetchone()
+        return EmbeddingInfo.model_validate_json(row[0]) if row else None
+
+    async def embedding_info(self) -> EmbeddingInfo | None:
+        return await self._db.read(self._info)
+
+    async def reset_embeddings(self, info: EmbeddingInfo | None) -> None:
+        def _reset(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM embeddings")
+            conn.execute(
+                "INSERT INTO vector_generations (user_id, generation)"
+                " SELECT DISTINCT user_id, 1 FROM memories WHERE true"
+                " ON CONFLICT (user_id) DO UPDATE SET generation = generation + 1"
+            )
+            if info is None:
+                conn.execute("DELETE FROM episodic_meta WHERE key = 'embedding'")
+            else:
+                conn.execute(
+                    "INSERT INTO episodic_meta (key, value) VALUES ('embedding', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (info.model_dump_json(),),
+                )
+
+        await self._db.write(_reset)
+
+    async def missing_embeddings(self, *, limit: int) -> list[tuple[str, str]]:
+        def _missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            return [
+                (r[0], r[1])
+                for r in conn.execute(
+                    "SELECT m.id, m.content FROM memories m WHERE NOT EXISTS"
+                    " (SELECT 1 FROM embeddings e WHERE e.memory_rowid = m.rowid)"
+                    " ORDER BY m.rowid LIMIT ?",
+                    (limit,),
+                )
+            ]
+
+        return await self._db.read(_missing)
+
+    async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
+        def _set(conn: sqlite3.Connection) -> None:
+            info = self._info(conn)
+            for memory_id, vector in items:
+                if info is not None and vector.shape[-1] != info.dimensions:
+                    raise ValueError(
+                        f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
+                    )
+                conn.execute(
+                    "INSERT OR IGNORE INTO embeddings (memory_rowid, user_id, vector)"
+                    " SELECT rowid, user_id, ? FROM memories WHERE id = ?",
+                    (np.asarray(vector, dtype=np.float32).tobytes(), memory_id),
+                )
+
+        await self._db.write(_set)
+
+    async def count_embeddings(self) -> int:
+        def _count(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("SELECT count(*) FROM embeddings").fetchone()[0])
+
+        return await self._db.read(_count)

@@ -1,0 +1,137 @@
+"""Numbered migrations of the embedded store, one list per component."""
+
+from __future__ import annotations
+
+from memvault.stores.sqlite.db import Migration
+
+__all__ = ["EPISODIC", "PROFILE", "WORKING"]
+
+EPISODIC = [
+    Migration(
+        1,
+        "memories, entity graph, full-text index, vectors",
+        """
+CREATE TABLE memories (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    agent_id TEXT,
+    session_id TEXT,
+    content TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    source TEXT,
+    entities TEXT NOT NULL DEFAULT '[]',
+    prev_id TEXT
+)
+;;
+CREATE INDEX memories_user_time ON memories (user_id, occurred_at DESC, id DESC)
+;;
+CREATE INDEX memories_user_session ON memories (user_id, session_id, rowid)
+;;
+CREATE INDEX memories_prev ON memories (prev_id)
+;;
+CREATE TABLE entities (
+    id INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    UNIQUE (user_id, name)
+)
+;;
+CREATE TABLE mentions (
+    memory_rowid INTEGER NOT NULL REFERENCES memories (rowid) ON DELETE CASCADE,
+    entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    PRIMARY KEY (memory_rowid, entity_id)
+) WITHOUT ROWID
+;;
+CREATE INDEX mentions_entity ON mentions (entity_id)
+;;
+CREATE VIRTUAL TABLE memories_fts USING fts5 (
+    content, content='memories', content_rowid='rowid', tokenize='porter unicode61'
+)
+;;
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+END
+;;
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, content)
+    VALUES ('delete', old.rowid, old.content);
+END
+;;
+CREATE TABLE embeddings (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_rowid INTEGER NOT NULL UNIQUE REFERENCES memories (rowid) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    vector BLOB NOT NULL
+)
+;;
+CREATE INDEX embeddings_user ON embeddings (user_id, seq)
+;;
+CREATE TABLE vector_generations (
+    user_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+)
+;;
+CREATE TABLE episodic_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+""",
+    ),
+]
+
+PROFILE = [
+    Migration(
+        1,
+        "profile facts with history and provenance",
+        """
+CREATE TABLE profile_facts (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    category TEXT NOT NULL,
+    source_memory_ids TEXT NOT NULL DEFAULT '[]',
+    agent_id TEXT,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER
+)
+;;
+CREATE UNIQUE INDEX profile_current ON profile_facts (user_id, key) WHERE valid_to IS NULL
+;;
+CREATE INDEX profile_user ON profile_facts (user_id, key, valid_from)
+""",
+    ),
+]
+
+WORKING = [
+    Migration(
+        1,
+        "recent turns per session",
+        """
+CREATE TABLE working_turns (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    memory_id TEXT NOT NULL,
+    agent_id TEXT,
+    payload TEXT NOT NULL
+)
+;;
+CREATE INDEX working_turns_session ON working_turns (user_id, session_id, seq)
+;;
+CREATE INDEX working_turns_memory ON working_turns (user_id, memory_id)
+;;
+CREATE TABLE working_sessions (
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, session_id)
+)
+;;
+CREATE INDEX working_sessions_expiry ON working_sessions (expires_at)
+""",
+    ),
+]

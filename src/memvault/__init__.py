@@ -1,0 +1,52 @@
+"""memvault: a local-first memory layer for AI agents, served over MCP.
+
+The public surface is listed in ``__all__``; everything else may change.
+"""
+
+from __future__ import annotations
+
+from memvault.core.config import Config, EmbedderConfig
+from memvault.core.errors import (
+    ConfigError,
+    EmbedderMismatch,
+    InvalidInput,
+    MemvaultError,
+    NotFound,
+    StoreUnavailable,
+)
+from memvault.core.memvault import Memvault
+from memvault.core.models import (
+    DeleteReport,
+    Memory,
+    MemoryInput,
+    MemoryPage,
+    Profile,
+    ProfileFact,
+    SearchHit,
+    SearchResult,
+)
+from memvault.interfaces.sdk import SyncMemvault
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DeleteReport",
+    "EmbedderConfig",
+    "EmbedderMismatch",
+    "InvalidInput",
+    "Memory",
+    "MemoryInput",
+    "MemoryPage",
+    "Memvault",
+    "MemvaultError",
+    "NotFound",
+    "Profile",
+    "ProfileFact",
+    "SearchHit",
+    "SearchResult",
+    "StoreUnavailable",
+    "SyncMemvault",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Ways in: MCP (:mod:`.mcp`), the CLI (:mod:`.cli`) and the sync SDK (:mod:`.sdk`)."""

@@ -1,0 +1,369 @@
+"""``memvault``: serve the MCP server and manage memories from the shell.
+
+Configuration comes from flags, then ``MEMVAULT_*`` environment variables, then a TOML file
+(``--config``), then defaults; it is read here, once, and passed down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+from memvault.core.config import Config
+from memvault.core.errors import MemvaultError
+from memvault.core.memvault import Memvault
+from memvault.core.models import Memory
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("memvault").setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def _config(ctx: click.Context) -> Config:
+    options: dict[str, Any] = ctx.find_root().obj
+    config_file = options.pop("config_file", None)
+    overrides = {
+        "database": options.get("database"),
+        "user_id": options.get("user"),
+        "agent_id": options.get("agent"),
+        "embedder.kind": options.get("embedder"),
+        "embedder.model": options.get("embedder_model"),
+    }
+    return Config.load(overrides, env=os.environ, config_file=config_file)
+
+
+def _run(action: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return anyio.run(action)
+    except MemvaultError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _print_memory(memory: Memory, score: float | None = None) -> None:
+    when = memory.occurred_at.strftime("%Y-%m-%d %H:%M")
+    head = f"{memory.id}  {when}" + (f"  session={memory.session_id}" if memory.session_id else "")
+    if score is not None:
+        head += f"  score={score:.4f}"
+    click.echo(click.style(head, dim=True))
+    click.echo(f"  {memory.content}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-d", "--database", help="SQLite file or store URL for all three memory "
+              "types. [default: memvault.db in your user data directory, e.g. "
+              "~/.local/share/memvault; env MEMVAULT_DB]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="TOML configuration file. [env MEMVAULT_CONFIG]")
+@click.option("-u", "--user", help="User whose memories to use. [default: your OS user name; "
+              "env MEMVAULT_USER_ID]")
+@click.option("--agent", help="Agent id recorded on new memories. [env MEMVAULT_AGENT_ID]")
+@click.option("--embedder", type=click.Choice(["auto", "none", "local", "openai"]),
+              help="Embedder for semantic search. [default: auto; env MEMVAULT_EMBEDDER]")
+@click.option("--embedder-model", help="Model name or path for the embedder. "
+              "[env MEMVAULT_EMBEDDER_MODEL]")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(package_name="memvault")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str, **options: Any) -> None:
+    """memvault: long-term memory for AI agents, over MCP.
+
+    Start with `memvault serve` (stdio, for Claude Desktop or Cursor), or
+    `memvault serve --transport http` for a shared server.
+    """
+    ctx.obj = dict(options, log_level=log_level)
+
+
+@cli.command()
+@click.option("--transport", type=click.Choice(["stdio", "sse", "http"]), default="stdio",
+              show_default=True, help="stdio for a desktop client; http (streamable HTTP) or "
+              "sse for a network server.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (http/sse). Anything but loopback needs --token.")
+@click.option("--port", default=8765, show_default=True, type=int,
+              help="Port to listen on (http/sse); 0 picks a free one.")
+@click.option("--token", envvar="MEMVAULT_TOKEN", help="Bearer token every HTTP request must "
+              "carry. [env MEMVAULT_TOKEN]")
+@click.pass_context
+def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None) -> None:
+    """Run the MCP server (logs go to stderr)."""
+    from memvault.interfaces.mcp.serve import ServeOptions, serve_http, serve_stdio
+
+    level = ctx.find_root().obj["log_level"]
+    level = "INFO" if level.upper() == "WARNING" else level
+    _setup_logging(level)
+    config = _config(ctx)
+    options = ServeOptions(transport=transport, host=host, port=port, token=token,  # type: ignore[arg-type]
+                           log_level=level.upper())
+    runner = serve_stdio if transport == "stdio" else serve_http
+    try:
+        _run(lambda: runner(config, options))
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.argument("content")
+@click.option("-s", "--session", help="Session (conversation) id.")
+@click.option("--metadata", help="JSON object kept with the memory.")
+@click.option("--occurred-at", help="When it happened, ISO 8601 (default: now).")
+@click.option("--profile", "profile", help='Profile facts as JSON, e.g. {"diet": "vegan"}.')
+@click.pass_context
+def add(ctx: click.Context, content: str, session: str | None, metadata: str | None,
+        occurred_at: str | None, profile: str | None) -> None:
+    """Store CONTENT as a memory (use - to read it from stdin) and print its id."""
+    if content == "-":
+        content = sys.stdin.read()
+    config = _config(ctx)
+    meta = _json_arg(metadata, "--metadata")
+    facts = _json_arg(profile, "--profile")
+
+    async def action() -> Memory:
+        # No embedder here: loading a model for one add would take seconds; a running
+        # server embeds memories that lack a vector.
+        async with Memvault(config, embedder=None) as mv:
+            return await mv.add(content, session_id=session, metadata=meta,
+                                occurred_at=occurred_at, profile=facts)
+
+    click.echo(_run(action).id)
+
+
+def _json_arg(value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-n", "--limit", default=10, show_default=True)
+@click.option("-s", "--session", help="Current session: its recent turns rank first.")
+@click.option("--since", help="Only memories at or after this ISO 8601 date.")
+@click.option("--until", help="Only memories before this ISO 8601 date.")
+@click.option("--context", default=0, show_default=True, help="Neighbouring turns to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, limit: int, session: str | None, since: str | None,
+           until: str | None, context: int, as_json: bool) -> None:
+    """Search memories for QUERY (waits for the embedder when one is configured)."""
+    config = _config(ctx)
+
+    async def action() -> Any:
+        async with Memvault(config) as mv:
+            await mv.wait_until_ready(timeout=120)
+            return await mv.search(query, session_id=session, limit=limit, since=since,
+                                   until=until, context=context)
+
+    result = _run(action)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+        return
+    if not result.hits:
+        click.echo("no matches")
+    for hit in result.hits:
+        _print_memory(hit.memory, hit.score)
+        for turn in hit.context:
+            click.echo(click.style(f"    | {turn.content}", dim=True))
+
+
+@cli.command(name="list")
+@click.option("-n", "--limit", default=20, show_default=True)
+@click.option("-s", "--session", help="Only this session.")
+@click.option("--cursor", help="next_cursor from the previous page.")
+@click.option("--working", is_flag=True, help="The session's working memory instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | None,
+          working: bool, as_json: bool) -> None:
+    """List memories, newest first."""
+    config = _config(ctx)
+
+    async def action() -> Any:
+        async with Memvault(config, embedder=None) as mv:
+            return await mv.list(session_id=session, limit=limit, cursor=cursor,
+                                 memory_type="working" if working else "episodic")
+
+    page = _run(action)
+    if as_json:
+        click.echo(page.model_dump_json(indent=2))
+        return
+    for memory in page.items:
+        _print_memory(memory)
+    if page.next_cursor:
+        click.echo(click.style(f"more: --cursor {page.next_cursor}", dim=True))
+
+
+@cli.command()
+@click.option("--history", is_flag=True, help="Include superseded values.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def profile(ctx: click.Context, history: bool, as_json: bool) -> None:
+    """Show the user's profile facts."""
+    config = _config(ctx)
+
+    async def action() -> Any:
+        async with Memvault(config, embedder=None) as mv:
+            return await mv.get_profile(include_history=history)
+
+    result = _run(action)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+        return
+    if not result.facts and not result.history:
+        click.echo("no profile facts")
+    for fact in result.facts:
+        click.echo(f"{fact.key} = {json.dumps(fact.value)}  [{fact.category}]")
+    for fact in result.history:
+        click.echo(click.style(
+            f"{fact.key} = {json.dumps(fact.value)}  (until {fact.valid_to:%Y-%m-%d %H:%M})",
+            dim=True))
+
+
+@cli.command(name="delete-all")
+@click.option("-s", "--session", help="Only this session's memories.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete_all(ctx: click.Context, session: str | None, yes: bool) -> None:
+    """Delete the user's memories (and profile, unless --session narrows it)."""
+    config = _config(ctx)
+    what = f"session {session!r} of user {config.user_id!r}" if session else \
+        f"ALL memories and the profile of user {config.user_id!r}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("refusing without --yes when not on a terminal")
+        click.confirm(f"Permanently delete {what}?", abort=True)
+
+    async def action() -> Any:
+        async with Memvault(config, embedder=None) as mv:
+            return await mv.delete_all(session_id=session)
+
+    report = _run(action)
+    click.echo(f"deleted {report.memories} memories, {report.working} working turns, "
+               f"{report.profile_facts} profile facts")
+
+
+@cli.command()
+@click.argument("output", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@click.option("--all-users", is_flag=True, help="Export every user, not only --user.")
+@click.pass_context
+def export(ctx: click.Context, output: str, all_users: bool) -> None:
+    """Write memories and profile as JSONL to OUTPUT (default: stdout)."""
+    config = _config(ctx)
+
+    async def action() -> int:
+        count = 0
+        async with Memvault(config, embedder=None) as mv:
+            with click.open_file(output, "w", encoding="utf-8") as handle:
+                async for line in mv.export(all_users=all_users):
+                    handle.write(line + "\n")
+                    count += 1
+        return count
+
+    count = _run(action)
+    if output != "-":
+        click.echo(f"wrote {count} lines to {output}", err=True)
+
+
+@cli.command(name="import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.pass_context
+def import_(ctx: click.Context, source: str) -> None:
+    """Import a JSONL export from SOURCE; ids already present are skipped."""
+    config = _config(ctx)
+    total = 0
+    if source != "-":
+        with open(source, encoding="utf-8") as handle:
+            total = sum(1 for line in handle if '"type": "memory"' in line)
+
+    def lines() -> Iterator[str]:
+        with click.open_file(source, "r", encoding="utf-8") as handle:
+            yield from handle
+
+    async def action() -> Any:
+        async with Memvault(config) as mv:
+            await mv.wait_until_ready(timeout=120)
+            with click.progressbar(length=total or None, label="importing", file=sys.stderr
+                                   ) as bar:  # type: ignore[var-annotated]
+                return await mv.import_lines(lines(), progress=bar.update)
+
+    report = _run(action)
+    click.echo(f"imported {report.memories} memories and {report.profile_facts} profile facts"
+               f" ({report.skipped} already present)")
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def reembed(ctx: click.Context, yes: bool) -> None:
+    """Drop every vector and embed all memories again with the configured embedder."""
+    config = _config(ctx)
+    if not yes and sys.stdin.isatty():
+        click.confirm("Re-embed every memory (this can take a while)?", abort=True)
+
+    async def action() -> int:
+        async with Memvault(config, check_embedder=False) as mv:
+            total = await mv.episodic.count()
+            with click.progressbar(length=total, label="embedding", file=sys.stderr
+                                   ) as bar:  # type: ignore[var-annotated]
+                return await mv.reembed(progress=bar.update)
+
+    click.echo(f"embedded {_run(action)} memories")
+
+
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Show the stores, counts and embedder, and what is missing."""
+    from memvault.embedders import create_embedder
+    from memvault.embedders.local import local_available
+
+    try:
+        config = _config(ctx)
+    except MemvaultError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user:       {config.user_id}" + (f" (agent {config.agent_id})"
+                                                  if config.agent_id else ""))
+    _, reason = create_embedder(config.embedder)
+    click.echo(reason)
+    available, why = local_available()
+    click.echo(f"local extra: {'yes' if available else 'no'} ({why})")
+
+    async def action() -> None:
+        async with Memvault(config, embedder=None) as mv:
+            for status in await mv.status():
+                mark = "ok " if status.ok else "DOWN"
+                click.echo(f"[{mark}] {status.role:<9} {status.backend}  {status.location}"
+                           f"  {status.detail}")
+            info = await mv.episodic.embedding_info()
+            vectors = await mv.episodic.count_embeddings()
+            total = await mv.episodic.count()
+            stored = f"{info.model} ({info.dimensions} dimensions)" if info else "none yet"
+            click.echo(f"vectors:    {vectors} of {total} memories; embedder on record: {stored}")
+            if total and vectors < total:
+                click.echo("            missing vectors are added by a running server, "
+                           "or now with `memvault reembed`")
+
+    _run(action)
+
+
+def main() -> None:
+    cli(prog_name="memvault")

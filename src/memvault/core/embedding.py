@@ -94,7 +94,10 @@ class EmbeddingService:
         self._settled.set()
         log.info("embedder %s ready (%d dimensions)", self.embedder.name, dimensions)
         while True:
-            await self.backfill()
+            try:
+                await self.backfill()
+            except MemvaultError as exc:  # the store is down: try again on the next wake-up
+                log.warning("background embedding paused: %s", exc)
             await self._wake.wait()
             self._wake = anyio.Event()
 

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import anyio
+from anyio.abc import TaskGroup
 
 from memvault.core import exchange
 from memvault.core.config import Config
@@ -92,6 +93,7 @@ class Memvault:
         self.embedding = EmbeddingService(chosen, self.episodic, reason)
         self._check_embedder = check_embedder
         self._stack: AsyncExitStack | None = None
+        self._group: TaskGroup | None = None
 
     @classmethod
     def open(cls, database: str | Path | None = None, **settings: Any) -> Self:
@@ -116,24 +118,33 @@ class Memvault:
                 await self.embedding.check()
             if self.embedding.embedder is not None:
                 stack.push_async_callback(self.embedding.embedder.aclose)
-            group = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(group.cancel_scope.cancel)
             log.info(self.embedding.reason)
-            group.start_soon(self.embedding.run)
-            group.start_soon(self._sweep)
         except BaseException:
             await stack.aclose()
             raise
-        self._stack = stack
+        # The background tasks' group is kept out of the exit stack: an error raised in the
+        # caller's ``async with`` body must reach the caller as itself, not wrapped in an
+        # exception group.
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        group.start_soon(self.embedding.run)
+        group.start_soon(self._sweep)
+        self._stack, self._group = stack, group
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        group, self._group = self._group, None
         stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+        try:
+            if group is not None:
+                group.cancel_scope.cancel()
+                await group.__aexit__(None, None, None)
+        finally:
+            if stack is not None:
+                await stack.aclose()
 
     async def _sweep(self) -> None:
         """Other processes may store memories without vectors: look for them now and then."""

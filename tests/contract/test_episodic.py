@@ -1,0 +1,217 @@
+"""The episodic store contract (see memvault.stores.base.EpisodicStore)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memvault.core.models import EmbeddingInfo, MemoryFilter
+from memvault.stores.base import EpisodicStore
+from tests.contract.builders import T0, memory, unit
+from tests.contract.conftest import EPISODIC
+
+pytestmark = pytest.mark.anyio
+
+ALICE = MemoryFilter(user_id="alice")
+
+
+async def test_add_and_get_round_trip_every_field(episodic: EpisodicStore) -> None:
+    stored = memory(
+        "Caroline moved to Boston", agent_id="cursor", source="cursor",
+        metadata={"topic": "moving", "n": 3, "ok": True, "nested": {"a": [1, 2]}},
+        entities=["caroline", "boston"],
+        occurred_at=T0.replace(microsecond=123456),
+    )
+    assert await episodic.add([stored]) == [stored.id]
+    [got] = await episodic.get("alice", [stored.id])
+    assert got == stored
+
+
+async def test_add_skips_existing_ids_and_keeps_the_stored_version(
+    episodic: EpisodicStore,
+) -> None:
+    first = memory("original")
+    await episodic.add([first])
+    again = first.model_copy(update={"content": "changed"})
+    fresh = memory("fresh")
+    assert await episodic.add([again, fresh]) == [fresh.id]
+    assert [m.content for m in await episodic.get("alice", [first.id])] == ["original"]
+
+
+async def test_get_never_crosses_users(episodic: EpisodicStore) -> None:
+    mine = memory("alice's secret")
+    await episodic.add([mine])
+    assert await episodic.get("bob", [mine.id]) == []
+    assert await episodic.get("alice", ["nope", mine.id]) == [mine]
+
+
+async def test_list_is_newest_first_and_pages_with_before(episodic: EpisodicStore) -> None:
+    items = [memory(f"turn {i}", minutes=i) for i in range(5)]
+    await episodic.add(items)
+    page = await episodic.list(ALICE, limit=2)
+    assert [m.content for m in page] == ["turn 4", "turn 3"]
+    rest = await episodic.list(ALICE, limit=10, before=(page[-1].occurred_at, page[-1].id))
+    assert [m.content for m in rest] == ["turn 2", "turn 1", "turn 0"]
+
+
+async def test_list_filters(episodic: EpisodicStore) -> None:
+    await episodic.add([
+        memory("a", session="s1", agent_id="claude", source="claude", minutes=0,
+               metadata={"topic": "travel"}, entities=["paris"]),
+        memory("b", session="s2", agent_id="cursor", source="cursor", minutes=10,
+               metadata={"topic": "work", "flag": True}),
+        memory("c", session="s2", minutes=20, metadata={"topic": "travel"}),
+        memory("other user", user="bob", minutes=5),
+    ])
+
+    async def contents(**where: object) -> list[str]:
+        found = await episodic.list(MemoryFilter(user_id="alice", **where), limit=10)
+        return sorted(m.content for m in found)
+
+    assert await contents() == ["a", "b", "c"]
+    assert await contents(session_id="s2") == ["b", "c"]
+    assert await contents(agent_id="cursor") == ["b"]
+    assert await contents(source="claude") == ["a"]
+    assert await contents(entity="paris") == ["a"]
+    assert await contents(metadata={"topic": "travel"}) == ["a", "c"]
+    assert await contents(metadata={"flag": True}) == ["b"]
+    assert await contents(since=T0 + timedelta(minutes=10)) == ["b", "c"]
+    assert await contents(until=T0 + timedelta(minutes=10)) == ["a"]
+
+
+async def test_lexical_search_ranks_matches_and_stems(episodic: EpisodicStore) -> None:
+    await episodic.add([
+        memory("I went running in the park every morning"),
+        memory("The park was closed for repairs"),
+        memory("Completely unrelated sentence about cooking"),
+        memory("bob runs too", user="bob"),
+    ])
+    found = await episodic.lexical_search(ALICE, ["run", "park"], limit=10)
+    got = await episodic.get("alice", [c.memory_id for c in found])
+    assert got[0].content.startswith("I went running")
+    assert {m.content for m in got} == {
+        "I went running in the park every morning", "The park was closed for repairs",
+    }
+    assert all(a.score >= b.score for a, b in zip(found, found[1:], strict=False))
+
+
+async def test_lexical_search_survives_query_syntax(episodic: EpisodicStore) -> None:
+    await episodic.add([memory('she said "hello" AND left (quickly) * NEAR')])
+    for words in (['"hello"'], ["AND"], ["NEAR"], ["(quickly)"], ["*"], ["o'brien"]):
+        await episodic.lexical_search(ALICE, words, limit=5)
+    assert await episodic.lexical_search(ALICE, [], limit=5) == []
+
+
+async def test_vector_search_nearest_first_within_user(episodic: EpisodicStore) -> None:
+    a, b, c = memory("a"), memory("b"), memory("c", session="s2")
+    bob = memory("bob", user="bob")
+    await episodic.add([a, b, c, bob])
+    await episodic.reset_embeddings(EmbeddingInfo(model="test", dimensions=3))
+    await episodic.set_embeddings([
+        (a.id, unit(1, 0, 0)), (b.id, unit(1, 1, 0)), (c.id, unit(0, 0, 1)),
+        (bob.id, unit(1, 0, 0)),
+    ])
+    found = await episodic.vector_search(ALICE, unit(1, 0.1, 0), limit=2)
+    assert [x.memory_id for x in found] == [a.id, b.id]
+    assert found[0].score == pytest.approx(float(unit(1, 0, 0) @ unit(1, 0.1, 0)), abs=1e-5)
+    in_s2 = await episodic.vector_search(
+        MemoryFilter(user_id="alice", session_id="s2"), unit(1, 0, 0), limit=5
+    )
+    assert [x.memory_id for x in in_s2] == [c.id]
+
+
+async def test_vector_search_sees_new_vectors_and_forgets_deleted(
+    episodic: EpisodicStore,
+) -> None:
+    a, b = memory("a"), memory("b")
+    await episodic.add([a, b])
+    await episodic.reset_embeddings(EmbeddingInfo(model="test", dimensions=2))
+    await episodic.set_embeddings([(a.id, unit(1, 0))])
+    assert [x.memory_id for x in await episodic.vector_search(ALICE, unit(0, 1), limit=5)] == [
+        a.id]
+    await episodic.set_embeddings([(b.id, unit(0, 1))])
+    assert [x.memory_id for x in await episodic.vector_search(ALICE, unit(0, 1), limit=5)] == [
+        b.id, a.id]
+    assert await episodic.delete("alice", b.id)
+    assert [x.memory_id for x in await episodic.vector_search(ALICE, unit(0, 1), limit=5)] == [
+        a.id]
+
+
+async def test_a_second_handle_sees_the_first_ones_writes(tmp_path: Path) -> None:
+    for factory in EPISODIC.values():
+        async with factory(tmp_path) as one, factory(tmp_path) as two:
+            a = memory("written by one")
+            await one.add([a])
+            await one.reset_embeddings(EmbeddingInfo(model="test", dimensions=2))
+            await one.set_embeddings([(a.id, unit(1, 0))])
+            assert [x.memory_id for x in await two.vector_search(ALICE, unit(1, 0), limit=3)
+                    ] == [a.id]
+            b = memory("also by one")
+            await one.add([b])
+            await one.set_embeddings([(b.id, unit(0, 1))])
+            await one.delete("alice", a.id)
+            assert [x.memory_id for x in await two.vector_search(ALICE, unit(1, 0), limit=3)
+                    ] == [b.id]
+
+
+async def test_embedding_bookkeeping(episodic: EpisodicStore) -> None:
+    a, b = memory("a"), memory("b")
+    await episodic.add([a, b])
+    assert await episodic.embedding_info() is None
+    info = EmbeddingInfo(model="test", dimensions=2)
+    await episodic.reset_embeddings(info)
+    assert await episodic.embedding_info() == info
+    assert await episodic.missing_embeddings(limit=10) == [(a.id, "a"), (b.id, "b")]
+    await episodic.set_embeddings([(a.id, unit(1, 0)), ("gone", unit(1, 0))])
+    assert await episodic.missing_embeddings(limit=10) == [(b.id, "b")]
+    assert await episodic.count_embeddings() == 1
+    await episodic.reset_embeddings(EmbeddingInfo(model="other", dimensions=2))
+    assert await episodic.count_embeddings() == 0
+    assert await episodic.vector_search(ALICE, unit(1, 0), limit=3) == []
+
+
+async def test_neighbors_follow_the_session_chain(episodic: EpisodicStore) -> None:
+    turns = [memory(f"t{i}", minutes=i) for i in range(6)]
+    other = memory("other session", session="s2", minutes=3)
+    await episodic.add(turns[:3])
+    await episodic.add([other])
+    await episodic.add(turns[3:])
+    around = await episodic.neighbors("alice", turns[3].id, before=2, after=1)
+    assert [m.content for m in around] == ["t1", "t2", "t4"]
+    assert await episodic.neighbors("bob", turns[3].id, before=2, after=2) == []
+    assert await episodic.delete("alice", turns[2].id)
+    around = await episodic.neighbors("alice", turns[3].id, before=1, after=0)
+    assert [m.content for m in around] == ["t1"]
+
+
+async def test_delete_is_scoped_to_the_user(episodic: EpisodicStore) -> None:
+    mine = memory("mine")
+    await episodic.add([mine])
+    assert not await episodic.delete("bob", mine.id)
+    assert await episodic.get("alice", [mine.id]) == [mine]
+    assert await episodic.delete("alice", mine.id)
+    assert not await episodic.delete("alice", mine.id)
+    assert await episodic.lexical_search(ALICE, ["mine"], limit=3) == []
+
+
+async def test_delete_all_counts_and_user_ids(episodic: EpisodicStore) -> None:
+    await episodic.add([memory("a", session="s1"), memory("b", session="s2"),
+                        memory("c", user="bob")])
+    assert await episodic.count() == 3
+    assert await episodic.user_ids() == ["alice", "bob"]
+    assert await episodic.delete_all(MemoryFilter(user_id="alice", session_id="s1")) == 1
+    assert await episodic.delete_all(ALICE) == 1
+    assert await episodic.count("alice") == 0
+    assert await episodic.count("bob") == 1
+
+
+async def test_vector_dimension_mismatch_is_refused(episodic: EpisodicStore) -> None:
+    a = memory("a")
+    await episodic.add([a])
+    await episodic.reset_embeddings(EmbeddingInfo(model="test", dimensions=3))
+    with pytest.raises(ValueError, match="dimension"):
+        await episodic.set_embeddings([(a.id, np.ones(2, dtype=np.float32))])
+    assert await episodic.count_embeddings() == 0

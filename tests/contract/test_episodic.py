@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
@@ -95,7 +96,7 @@ async def test_lexical_search_ranks_matches_and_stems(episodic: EpisodicStore) -
     assert {m.content for m in got} == {
         "I went running in the park every morning", "The park was closed for repairs",
     }
-    assert all(a.score >= b.score for a, b in zip(found, found[1:], strict=False))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(found))
 
 
 async def test_lexical_search_survives_query_syntax(episodic: EpisodicStore) -> None:

@@ -13,6 +13,7 @@ embedder is ready and in the background otherwise. Nothing here calls an LLM.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -79,7 +80,7 @@ class Memvault:
         episodic: EpisodicStore | None = None,
         profile: ProfileStore | None = None,
         working: WorkingStore | None = None,
-        embedder: Embedder | None | Literal["config"] = "config",
+        embedder: Embedder | Literal["config"] | None = "config",
         check_embedder: bool = True,
     ) -> None:
         self.config = config or Config.load()
@@ -193,13 +194,13 @@ class Memvault:
 
     async def add_many(
         self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """Store many memories at once, in order (the batch API: one transaction, one
         embedding batch). All are validated first; one invalid item stores none."""
         user = self._user(user_id)
         now = utc_now()
-        memories: list[Memory] = []
-        facts: list[ProfileFact] = []
+        memories: builtins.list[Memory] = []
+        facts: builtins.list[ProfileFact] = []
         for index, raw in enumerate(items):
             item = raw if isinstance(raw, MemoryInput) else _input(raw, index)
             try:
@@ -224,7 +225,9 @@ class Memvault:
         await self._after_add([m for m in memories if m.id in inserted])
         return memories
 
-    def _build(self, item: MemoryInput, user: str, now: datetime) -> tuple[Memory, list[ProfileFact]]:
+    def _build(
+        self, item: MemoryInput, user: str, now: datetime
+    ) -> tuple[Memory, builtins.list[ProfileFact]]:
         content = check_content(item.content, self.config.max_content_bytes)
         agent = self._optional(item.agent_id, "agent_id") or self.config.agent_id
         memory = Memory(
@@ -283,7 +286,7 @@ class Memvault:
         user_id: str | None = None,
         agent_id: str | None = None,
         source_memory_ids: Sequence[str] = (),
-    ) -> list[ProfileFact]:
+    ) -> builtins.list[ProfileFact]:
         """Set profile facts directly; a key set again supersedes its old value."""
         user = self._user(user_id)
         agent = self._optional(agent_id, "agent_id") or self.config.agent_id
@@ -352,7 +355,7 @@ class Memvault:
         where = self._filter(user, filters, since, until)
         query_terms = terms(query)
 
-        working_hits: list[SearchHit] = []
+        working_hits: builtins.list[SearchHit] = []
         if session is not None:
             working_hits = await self._working_hits(user, session, query_terms, where)
         seen = {h.memory.id for h in working_hits}
@@ -384,8 +387,8 @@ class Memvault:
         return SearchResult(hits=kept, truncated=truncated, retrievers=retrievers)
 
     async def _working_hits(
-        self, user: str, session: str, query_terms: list[str], where: MemoryFilter
-    ) -> list[SearchHit]:
+        self, user: str, session: str, query_terms: builtins.list[str], where: MemoryFilter
+    ) -> builtins.list[SearchHit]:
         wanted = set(query_terms)
         if not wanted:
             return []
@@ -501,7 +504,7 @@ class Memvault:
         """Wait for the embedder to load (or fail); returns its state."""
         return await self.embedding.wait_settled(timeout)
 
-    async def status(self) -> list[StoreStatus]:
+    async def status(self) -> builtins.list[StoreStatus]:
         return [await s.status() for s in (self.episodic, self.profile, self.working)]
 
     async def reembed(self, progress: Callable[[int], None] | None = None) -> int:

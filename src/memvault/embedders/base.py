@@ -35,4 +35,5 @@ def normalise(matrix: npt.ArrayLike) -> Matrix:
         array = array.reshape(1, -1)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (array / norms).astype(np.float32)
+    result: Matrix = (array / norms).astype(np.float32)
+    return result

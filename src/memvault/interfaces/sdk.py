@@ -14,6 +14,7 @@ each method takes the same arguments as the async one.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
@@ -80,7 +81,9 @@ class SyncMemvault:
 
     def _run(self, fn: Callable[[], Awaitable[T]]) -> T:
         if self._portal is None or self._stack is None:
-            raise RuntimeError("use SyncMemvault as a context manager: with SyncMemvault(...) as mv")
+            raise RuntimeError(
+                "use SyncMemvault as a context manager: with SyncMemvault(...) as mv"
+            )
 
         async def call() -> T:
             return await fn()
@@ -90,7 +93,7 @@ class SyncMemvault:
     def add(self, content: str, **kwargs: Any) -> Memory:
         return self._run(lambda: self._async.add(content, **kwargs))
 
-    def add_many(self, items: Iterable[Any], **kwargs: Any) -> list[Memory]:
+    def add_many(self, items: Iterable[Any], **kwargs: Any) -> builtins.list[Memory]:
         return self._run(lambda: self._async.add_many(items, **kwargs))
 
     def search(self, query: str, **kwargs: Any) -> SearchResult:
@@ -111,11 +114,11 @@ class SyncMemvault:
     def get_profile(self, **kwargs: Any) -> Profile:
         return self._run(lambda: self._async.get_profile(**kwargs))
 
-    def set_profile(self, facts: dict[str, Any], **kwargs: Any) -> list[ProfileFact]:
+    def set_profile(self, facts: dict[str, Any], **kwargs: Any) -> builtins.list[ProfileFact]:
         return self._run(lambda: self._async.set_profile(facts, **kwargs))
 
-    def export(self, **kwargs: Any) -> list[str]:
-        async def collect() -> list[str]:
+    def export(self, **kwargs: Any) -> builtins.list[str]:
+        async def collect() -> builtins.list[str]:
             return [line async for line in self._async.export(**kwargs)]
 
         return self._run(collect)
@@ -126,5 +129,5 @@ class SyncMemvault:
     def wait_until_ready(self, timeout: float | None = None) -> str:
         return self._run(lambda: self._async.wait_until_ready(timeout))
 
-    def status(self) -> list[StoreStatus]:
+    def status(self) -> builtins.list[StoreStatus]:
         return self._run(self._async.status)

@@ -11,6 +11,7 @@ Contracts common to all roles:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -47,38 +48,38 @@ class EpisodicStore(Protocol):
 
     async def status(self) -> StoreStatus: ...
 
-    async def add(self, memories: Sequence[Memory]) -> list[str]:
+    async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
         """Store memories in the given order, atomically. Ids that already exist are skipped
         (their stored version is left alone); returns the ids actually inserted."""
         ...
 
-    async def get(self, user_id: str, memory_ids: Sequence[str]) -> list[Memory]:
+    async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
         """The memories of ``user_id`` with these ids, in the order asked; unknown ids and
         other users' ids are left out."""
         ...
 
     async def list(
         self, where: MemoryFilter, *, limit: int, before: tuple[datetime, str] | None = None
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """Newest first by ``(occurred_at, id)``, strictly before ``before`` when given."""
         ...
 
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
-    ) -> list[Candidate]:
+    ) -> builtins.list[Candidate]:
         """Full-text candidates for any of ``terms`` (already normalised words), best first."""
         ...
 
     async def vector_search(
         self, where: MemoryFilter, vector: Vector, *, limit: int
-    ) -> list[Candidate]:
+    ) -> builtins.list[Candidate]:
         """Nearest memories by cosine similarity to a unit ``vector``, best first. Memories
         without a vector are not returned."""
         ...
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """Up to ``before`` earlier and ``after`` later turns of the memory's session, in
         time order, the memory itself excluded."""
         ...
@@ -91,7 +92,7 @@ class EpisodicStore(Protocol):
 
     async def count(self, user_id: str | None = None) -> int: ...
 
-    async def user_ids(self) -> list[str]: ...
+    async def user_ids(self) -> builtins.list[str]: ...
 
     async def embedding_info(self) -> EmbeddingInfo | None:
         """Which embedder produced the stored vectors, or ``None`` if none was recorded."""
@@ -101,7 +102,7 @@ class EpisodicStore(Protocol):
         """Drop every vector and record ``info`` as the embedder of future vectors."""
         ...
 
-    async def missing_embeddings(self, *, limit: int) -> list[tuple[str, str]]:
+    async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
         """``(id, content)`` of memories that have no vector yet, oldest first."""
         ...
 
@@ -122,7 +123,7 @@ class ProfileStore(Protocol):
 
     async def status(self) -> StoreStatus: ...
 
-    async def set_facts(self, facts: Sequence[ProfileFact]) -> list[ProfileFact]:
+    async def set_facts(self, facts: Sequence[ProfileFact]) -> builtins.list[ProfileFact]:
         """Make each fact the current value of its ``(user_id, key)``, atomically.
 
         A different current value is superseded (its ``valid_to`` set to the new fact's
@@ -131,7 +132,9 @@ class ProfileStore(Protocol):
         """
         ...
 
-    async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
+    async def get(
+        self, user_id: str, *, include_history: bool = False
+    ) -> builtins.list[ProfileFact]:
         """Current facts ordered by key; with history, superseded ones follow, newest first."""
         ...
 
@@ -143,7 +146,7 @@ class ProfileStore(Protocol):
 
     async def count(self, user_id: str | None = None) -> int: ...
 
-    async def user_ids(self) -> list[str]: ...
+    async def user_ids(self) -> builtins.list[str]: ...
 
 
 @runtime_checkable
@@ -162,7 +165,7 @@ class WorkingStore(Protocol):
         ``max_turns`` are dropped. Concurrent pushes to one session lose nothing."""
         ...
 
-    async def recent(self, user_id: str, session_id: str, *, limit: int) -> list[Memory]:
+    async def recent(self, user_id: str, session_id: str, *, limit: int) -> builtins.list[Memory]:
         """The session's live turns, newest first."""
         ...
 

@@ -6,16 +6,18 @@ Configuration comes from flags, then ``MEMVAULT_*`` environment variables, then 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import click
+from click._termui_impl import ProgressBar
 
 from memvault.core.config import Config
 from memvault.core.errors import MemvaultError
@@ -81,7 +83,7 @@ def _print_memory(memory: Memory, score: float | None = None) -> None:
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.version_option(package_name="memvault")
 @click.pass_context
-def cli(ctx: click.Context, log_level: str, **options: Any) -> None:
+def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
     """memvault: long-term memory for AI agents, over MCP.
 
     Start with `memvault serve` (stdio, for Claude Desktop or Cursor), or
@@ -103,19 +105,20 @@ def cli(ctx: click.Context, log_level: str, **options: Any) -> None:
 @click.pass_context
 def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
-    from memvault.interfaces.mcp.serve import ServeOptions, serve_http, serve_stdio
+    from memvault.interfaces.mcp.serve import ServeOptions, Transport, serve_http, serve_stdio
+    from memvault.interfaces.mcp.server import LogLevel
 
     level = ctx.find_root().obj["log_level"]
     level = "INFO" if level.upper() == "WARNING" else level
     _setup_logging(level)
     config = _config(ctx)
-    options = ServeOptions(transport=transport, host=host, port=port, token=token,  # type: ignore[arg-type]
-                           log_level=level.upper())
+    options = ServeOptions(
+        transport=cast(Transport, transport), host=host, port=port, token=token,
+        log_level=cast(LogLevel, level.upper()),
+    )
     runner = serve_stdio if transport == "stdio" else serve_http
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _run(lambda: runner(config, options))
-    except KeyboardInterrupt:
-        pass
 
 
 @cli.command()
@@ -301,8 +304,9 @@ def import_(ctx: click.Context, source: str) -> None:
     async def action() -> Any:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
-            with click.progressbar(length=total or None, label="importing", file=sys.stderr
-                                   ) as bar:  # type: ignore[var-annotated]
+            bar: ProgressBar[Any] = click.progressbar(
+                length=total or None, label="importing", file=sys.stderr)
+            with bar:
                 return await mv.import_lines(lines(), progress=bar.update)
 
     report = _run(action)
@@ -322,8 +326,9 @@ def reembed(ctx: click.Context, yes: bool) -> None:
     async def action() -> int:
         async with Memvault(config, check_embedder=False) as mv:
             total = await mv.episodic.count()
-            with click.progressbar(length=total, label="embedding", file=sys.stderr
-                                   ) as bar:  # type: ignore[var-annotated]
+            bar: ProgressBar[Any] = click.progressbar(
+                length=total, label="embedding", file=sys.stderr)
+            with bar:
                 return await mv.reembed(progress=bar.update)
 
     click.echo(f"embedded {_run(action)} memories")

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from memvault.core.config import Config
 from memvault.core.errors import ConfigError
 from memvault.core.memvault import Memvault
-from memvault.interfaces.mcp.server import Runtime, build_server
+from memvault.interfaces.mcp.server import LogLevel, Runtime, build_server
 
 __all__ = ["ServeOptions", "build_http_app", "is_loopback", "serve_http", "serve_stdio"]
 
@@ -43,7 +43,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = None
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
 
 def is_loopback(host: str) -> bool:

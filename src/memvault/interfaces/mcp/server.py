@@ -28,6 +28,7 @@ __all__ = ["Runtime", "build_server"]
 
 log = logging.getLogger("memvault.mcp")
 T = TypeVar("T")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 INSTRUCTIONS = """\
 memvault is the user's long-term memory, shared across chats, agents and tools.
@@ -46,7 +47,7 @@ class Runtime:
 
     config: Config
     memvault: Memvault | None = None
-    log_level: str = field(default="INFO")
+    log_level: LogLevel = field(default="INFO")
 
     def require(self) -> Memvault:
         if self.memvault is None:
@@ -156,7 +157,7 @@ def build_server(runtime: Runtime) -> MCPServer:
     server = MCPServer("memvault", instructions=INSTRUCTIONS, version=__version__,
                        log_level=runtime.log_level)
 
-    @server.tool(annotations=types.ToolAnnotations(destructiveHint=False))
+    @server.tool(annotations=types.ToolAnnotations(destructive_hint=False))
     async def add_memory(
         ctx: Context,
         content: Annotated[str, Field(description="The text to remember, verbatim: a message, "
@@ -185,7 +186,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         return AddOut(id=memory.id, occurred_at=memory.occurred_at,
                       session_id=memory.session_id, profile_keys=sorted(profile or {}))
 
-    @server.tool(annotations=types.ToolAnnotations(readOnlyHint=True))
+    @server.tool(annotations=types.ToolAnnotations(read_only_hint=True))
     async def search_memory(
         ctx: Context,
         query: Annotated[str, Field(description="What to look for, in plain words: a question "
@@ -224,7 +225,7 @@ def build_server(runtime: Runtime) -> MCPServer:
             truncated=result.truncated,
         )
 
-    @server.tool(annotations=types.ToolAnnotations(readOnlyHint=True))
+    @server.tool(annotations=types.ToolAnnotations(read_only_hint=True))
     async def list_memories(
         ctx: Context,
         limit: Annotated[int, Field(description="Page size (1-100).")] = 20,
@@ -246,7 +247,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         return ListOut(memories=[_memory_out(m) for m in page.items],
                        next_cursor=page.next_cursor)
 
-    @server.tool(annotations=types.ToolAnnotations(destructiveHint=True, idempotentHint=True))
+    @server.tool(annotations=types.ToolAnnotations(destructive_hint=True, idempotent_hint=True))
     async def delete_memory(
         ctx: Context,
         memory_id: Annotated[str, Field(description="The id of the memory to delete, as "
@@ -259,7 +260,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         await _call(lambda: mv.delete(memory_id, user_id=who.user_id))
         return DeleteOut(deleted=memory_id)
 
-    @server.tool(annotations=types.ToolAnnotations(destructiveHint=True))
+    @server.tool(annotations=types.ToolAnnotations(destructive_hint=True))
     async def delete_all_memories(
         ctx: Context,
         confirm: Annotated[bool, Field(description="Must be true. Only set it when the user "
@@ -276,7 +277,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         report = await _call(lambda: mv.delete_all(user_id=who.user_id, session_id=session_id))
         return DeleteAllOut(**report.model_dump())
 
-    @server.tool(annotations=types.ToolAnnotations(readOnlyHint=True))
+    @server.tool(annotations=types.ToolAnnotations(read_only_hint=True))
     async def get_profile(
         ctx: Context,
         include_history: Annotated[bool, Field(

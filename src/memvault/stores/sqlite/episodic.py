@@ -8,6 +8,7 @@ the user's vector generation (bumped by deletes and resets).
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -49,7 +50,7 @@ def _row_to_memory(row: sqlite3.Row) -> Memory:
 def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
     """SQL conditions on alias ``m`` for a filter; every value is a bound parameter."""
     clauses = ["m.user_id = ?"]
-    params: list[Any] = [where.user_id]
+    params: builtins.list[Any] = [where.user_id]
     for column, value in (
         ("agent_id", where.agent_id),
         ("session_id", where.session_id),
@@ -70,11 +71,11 @@ def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
             " WHERE me.memory_rowid = m.rowid AND e.name = ?)"
         )
         params.append(where.entity)
-    for key, value in where.metadata.items():
+    for key, wanted in where.metadata.items():
         if '"' in key:
             raise InvalidInput(f"metadata filter key {key!r} may not contain a double quote")
         clauses.append("json_extract(m.metadata, ?) IS ?")
-        params.extend([f'$."{key}"', int(value) if isinstance(value, bool) else value])
+        params.extend([f'$."{key}"', int(wanted) if isinstance(wanted, bool) else wanted])
     return " AND ".join(clauses), params
 
 
@@ -86,8 +87,8 @@ def _is_user_only(where: MemoryFilter) -> bool:
 class _UserVectors:
     generation: int = -1
     last_seq: int = 0
-    rowids: list[int] = field(default_factory=list)
-    chunks: list[Vector] = field(default_factory=list)
+    rowids: builtins.list[int] = field(default_factory=list)
+    chunks: builtins.list[Vector] = field(default_factory=list)
     matrix: Vector | None = None
 
     def reset(self, generation: int) -> None:
@@ -97,7 +98,7 @@ class _UserVectors:
         self.chunks = []
         self.matrix = None
 
-    def extend(self, rows: list[sqlite3.Row], dimensions: int) -> None:
+    def extend(self, rows: builtins.list[sqlite3.Row], dimensions: int) -> None:
         if not rows:
             return
         block = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
@@ -143,9 +144,9 @@ class SqliteEpisodicStore:
             detail=f"{count} memories",
         )
 
-    async def add(self, memories: Sequence[Memory]) -> list[str]:
-        def _add(conn: sqlite3.Connection) -> list[str]:
-            inserted: list[str] = []
+    async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
+        def _add(conn: sqlite3.Connection) -> builtins.list[str]:
+            inserted: builtins.list[str] = []
             last_in_session: dict[tuple[str, str], str] = {}
             for memory in memories:
                 if conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory.id,)).fetchone():
@@ -189,12 +190,12 @@ class SqliteEpisodicStore:
 
         return await self._db.write(_add)
 
-    async def get(self, user_id: str, memory_ids: Sequence[str]) -> list[Memory]:
+    async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
         if not memory_ids:
             return []
         ids = list(dict.fromkeys(memory_ids))
 
-        def _get(conn: sqlite3.Connection) -> list[Memory]:
+        def _get(conn: sqlite3.Connection) -> builtins.list[Memory]:
             found: dict[str, Memory] = {}
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -210,7 +211,7 @@ class SqliteEpisodicStore:
 
     async def list(
         self, where: MemoryFilter, *, limit: int, before: tuple[datetime, str] | None = None
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         clause, params = _where(where)
         if before is not None:
             clause += " AND (m.occurred_at < ? OR (m.occurred_at = ? AND m.id < ?))"
@@ -221,14 +222,14 @@ class SqliteEpisodicStore:
             " ORDER BY m.occurred_at DESC, m.id DESC LIMIT ?"
         )
 
-        def _list(conn: sqlite3.Connection) -> list[Memory]:
+        def _list(conn: sqlite3.Connection) -> builtins.list[Memory]:
             return [_row_to_memory(r) for r in conn.execute(sql, [*params, limit])]
 
         return await self._db.read(_list)
 
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
-    ) -> list[Candidate]:
+    ) -> builtins.list[Candidate]:
         words = [t for t in terms if t.strip()]
         if not words:
             return []
@@ -240,7 +241,7 @@ class SqliteEpisodicStore:
             f" WHERE memories_fts MATCH ? AND {clause} ORDER BY rank LIMIT ?"
         )
 
-        def _search(conn: sqlite3.Connection) -> list[Candidate]:
+        def _search(conn: sqlite3.Connection) -> builtins.list[Candidate]:
             return [
                 Candidate(memory_id=r[0], score=-float(r[1]))
                 for r in conn.execute(sql, [match, *params, limit])
@@ -250,8 +251,8 @@ class SqliteEpisodicStore:
 
     async def vector_search(
         self, where: MemoryFilter, vector: Vector, *, limit: int
-    ) -> list[Candidate]:
-        def _search(conn: sqlite3.Connection) -> list[Candidate]:
+    ) -> builtins.list[Candidate]:
+        def _search(conn: sqlite3.Connection) -> builtins.list[Candidate]:
             info = self._info(conn)
             if info is None:
                 return []
@@ -306,8 +307,8 @@ class SqliteEpisodicStore:
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int
-    ) -> list[Memory]:
-        def _neighbors(conn: sqlite3.Connection) -> list[Memory]:
+    ) -> builtins.list[Memory]:
+        def _neighbors(conn: sqlite3.Connection) -> builtins.list[Memory]:
             earlier = conn.execute(
                 "WITH RECURSIVE back(id, prev_id, depth) AS ("
                 " SELECT id, prev_id, 0 FROM memories WHERE user_id = ? AND id = ?"
@@ -336,7 +337,7 @@ class SqliteEpisodicStore:
     async def delete_all(self, where: MemoryFilter) -> int:
         clause, params = _where(where)
 
-        def _ids(conn: sqlite3.Connection) -> list[str]:
+        def _ids(conn: sqlite3.Connection) -> builtins.list[str]:
             return [r[0] for r in conn.execute(f"SELECT m.id FROM memories m WHERE {clause}",
                                                params)]
 
@@ -387,8 +388,8 @@ class SqliteEpisodicStore:
 
         return await self._db.read(_count)
 
-    async def user_ids(self) -> list[str]:
-        def _users(conn: sqlite3.Connection) -> list[str]:
+    async def user_ids(self) -> builtins.list[str]:
+        def _users(conn: sqlite3.Connection) -> builtins.list[str]:
             return [r[0] for r in conn.execute(
                 "SELECT DISTINCT user_id FROM memories ORDER BY user_id")]
 
@@ -422,8 +423,8 @@ class SqliteEpisodicStore:
 
         await self._db.write(_reset)
 
-    async def missing_embeddings(self, *, limit: int) -> list[tuple[str, str]]:
-        def _missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
+        def _missing(conn: sqlite3.Connection) -> builtins.list[tuple[str, str]]:
             return [
                 (r[0], r[1])
                 for r in conn.execute(

@@ -134,13 +134,20 @@ class Config(BaseModel):
             data.setdefault(role, url)
         data.setdefault("user_id", _default_user())
         try:
-            return cls(embedder=EmbedderConfig(**embedder), **data)
+            embedder_config = EmbedderConfig(**embedder)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"invalid configuration: {problems}") from None
+            raise ConfigError(f"invalid configuration: {_problems(exc, 'embedder.')}") from None
+        try:
+            return cls(embedder=embedder_config, **data)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid configuration: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> str:
+    return "; ".join(
+        f"{prefix}{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+        for err in exc.errors()
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

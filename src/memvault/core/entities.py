@@ -18,8 +18,10 @@ _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{2,39}\b")
 _HASHTAG = re.compile(r"(?<![\w#])#[A-Za-z][\w-]{1,49}")
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{2,60})[\"”]")
 _CAPITALISED = re.compile(
-    r"\b[A-Z][\w'’-]*(?:[ \t]+(?:of|de|van|von|the|and|&)?[ \t]*[A-Z][\w'’-]*)*"
+    r"\b[A-Z][\w'’-]*(?:[ \t]+(?:of|de|van|von|the)?[ \t]*[A-Z][\w'’-]*)*"
 )
+
+_MAX_NAME_WORDS = 5
 
 _SENTENCE_WORDS = frozenset(
     [
@@ -199,8 +201,12 @@ def extract_entities(text: str, *, limit: int = 32) -> list[str]:
         words = match.group().split()
         while words and words[0].lower().strip("'’") in _SENTENCE_WORDS:
             words.pop(0)
-        while words and words[-1].lower() in {"of", "de", "van", "von", "the", "and", "&"}:
+        while words and words[-1].lower() in {"of", "de", "van", "von", "the"}:
             words.pop()
-        if words:
+        if len(words) > _MAX_NAME_WORDS:  # a title-cased line, not a name: keep the words
+            for word in words:
+                if word.lower().strip("'’") not in _SENTENCE_WORDS:
+                    keep(word)
+        elif words:
             keep(" ".join(words))
     return list(found)

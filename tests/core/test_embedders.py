@@ -1,0 +1,88 @@
+"""The embedders: OpenAI-compatible over HTTP (a local fake endpoint), and the real local model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from memvault import Config, Memvault, StoreUnavailable
+from memvault.core.config import EmbedderConfig
+from memvault.embedders import create_embedder
+from memvault.embedders.local import LocalEmbedder, local_available
+from memvault.embedders.openai import OpenAIEmbedder
+
+pytestmark = pytest.mark.anyio
+
+
+def _fake_endpoint(dimensions: int, seen: list[dict[str, object]]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/embeddings")
+        body = json.loads(request.content)
+        seen.append({"body": body, "auth": request.headers.get("authorization")})
+        data = [
+            {"index": i, "embedding": [float(len(text) + d) for d in range(dimensions)]}
+            for i, text in enumerate(body["input"])
+        ]
+        return httpx.Response(200, json={"data": list(reversed(data))})
+
+    return httpx.MockTransport(handler)
+
+
+async def test_openai_embedder_takes_dimensions_from_the_response() -> None:
+    seen: list[dict[str, object]] = []
+    embedder = OpenAIEmbedder(model="nomic-embed-text", base_url="http://127.0.0.1:1/v1",
+                              api_key="k", batch_size=2,
+                              transport=_fake_endpoint(5, seen))
+    vectors = await embedder.embed(["a", "bb", "ccc"])
+    assert vectors.shape == (3, 5)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert len(seen) == 2
+    assert seen[0]["auth"] == "Bearer k"
+    assert embedder.name == "openai:nomic-embed-text"
+    await embedder.aclose()
+
+
+async def test_openai_embedder_failure_is_store_unavailable() -> None:
+    failing = httpx.MockTransport(lambda request: httpx.Response(500, text="boom"))
+    embedder = OpenAIEmbedder(model="m", base_url="http://127.0.0.1:1/v1", transport=failing)
+    with pytest.raises(StoreUnavailable, match="openai:m"):
+        await embedder.embed(["x"])
+    await embedder.aclose()
+
+
+async def test_openai_embedder_in_the_core(tmp_path: Path) -> None:
+    seen: list[dict[str, object]] = []
+    embedder = OpenAIEmbedder(model="m", base_url="http://127.0.0.1:1/v1",
+                              transport=_fake_endpoint(8, seen))
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "u"})
+    async with Memvault(config, embedder=embedder) as mv:
+        assert await mv.wait_until_ready(timeout=10) == "ready"
+        await mv.add("hello")
+        assert (await mv.search("hello")).retrievers == ["lexical", "vector"]
+        info = await mv.episodic.embedding_info()
+        assert info is not None and (info.model, info.dimensions) == ("openai:m", 8)
+
+
+def test_auto_picks_local_when_installed_and_explains() -> None:
+    embedder, reason = create_embedder(EmbedderConfig(kind="auto"))
+    available, _ = local_available()
+    if available:
+        assert embedder is not None and embedder.name == "local:all-MiniLM-L6-v2"
+        assert "auto" in reason
+    else:
+        assert embedder is None and "lexical" in reason
+    none, why = create_embedder(EmbedderConfig(kind="none"))
+    assert none is None and "configured" in why
+
+
+@pytest.mark.skipif(not local_available()[0], reason="the local extra is not installed")
+async def test_local_model_loads_offline_and_embeds() -> None:
+    embedder = LocalEmbedder()
+    await embedder.load()
+    vectors = await embedder.embed(["I adopted a puppy", "We got a new dog", "Tax returns"])
+    assert vectors.shape == (3, 384)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])

@@ -1,0 +1,102 @@
+"""Small pure pieces: entities, terms, ids, dates, fusion, configuration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from memvault import Config, ConfigError, InvalidInput
+from memvault.core.entities import extract_entities
+from memvault.core.ids import new_id
+from memvault.core.models import Candidate
+from memvault.core.retrieval import fuse
+from memvault.core.text import terms
+from memvault.core.timeutil import parse_datetime
+
+
+def test_entities_are_found_and_normalised() -> None:
+    text = (
+        "Yesterday Caroline met Melanie at the New York City Pride. "
+        'She wrote to bob.smith@example.com and @mel_codes about "Becoming Nicole" '
+        "(https://example.com/book?id=3). #pride Thanks!"
+    )
+    found = extract_entities(text)
+    for expected in ("caroline", "melanie", "new york city pride", "bob.smith@example.com",
+                     "@mel_codes", "becoming nicole", "https://example.com/book?id=3", "#pride"):
+        assert expected in found
+    assert "yesterday" not in found and "thanks" not in found and "she" not in found
+
+
+def test_entities_strip_possessives_and_are_deterministic() -> None:
+    assert extract_entities("I love Caroline's garden") == ["caroline"]
+    text = "Anna and Ben went to Rome."
+    assert extract_entities(text) == extract_entities(text) == ["anna", "ben", "rome"]
+    assert len(extract_entities(" ".join(f"Name{i}" for i in range(100)))) == 32
+
+
+def test_terms_drop_stop_words_and_repeats() -> None:
+    assert terms("What is Caroline's favourite book? The BOOK!") == [
+        "caroline", "favourite", "book"]
+    assert terms("the and of") == []
+
+
+def test_ids_are_unique_and_time_ordered() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert ids == sorted(ids)
+    assert all(len(i) == 26 for i in ids)
+
+
+def test_dates() -> None:
+    assert parse_datetime("2024-05-08", "d") == datetime(2024, 5, 8, tzinfo=UTC)
+    assert parse_datetime("2024-05-08T10:00:00Z", "d") == datetime(2024, 5, 8, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-08T12:00:00+02:00", "d") == datetime(2024, 5, 8, 10,
+                                                                         tzinfo=UTC)
+    with pytest.raises(InvalidInput, match="since is not an ISO 8601 date"):
+        parse_datetime("last tuesday", "since")
+    with pytest.raises(InvalidInput, match="must be an ISO 8601 date string"):
+        parse_datetime(12, "since")
+
+
+def test_rrf_rewards_agreement() -> None:
+    lexical = [Candidate(memory_id=i, score=1.0) for i in ("a", "b", "c")]
+    vector = [Candidate(memory_id=i, score=1.0) for i in ("c", "b", "d")]
+    fused = [c.memory_id for c in fuse([lexical, vector])]
+    assert set(fused[:2]) == {"b", "c"}
+    assert fused.index("a") < fused.index("d")
+    assert [c.memory_id for c in fuse([lexical])] == ["a", "b", "c"]
+
+
+def test_config_precedence(tmp_path: Path) -> None:
+    toml = tmp_path / "memvault.toml"
+    toml.write_text('database = "from-file.db"\nuser_id = "file-user"\n'
+                    '[embedder]\nkind = "none"\n')
+    env = {"MEMVAULT_USER_ID": "env-user", "MEMVAULT_CONFIG": str(toml)}
+    config = Config.load({"agent_id": "flag-agent"}, env=env)
+    assert config.user_id == "env-user"
+    assert config.agent_id == "flag-agent"
+    assert config.embedder.kind == "none"
+    assert config.episodic_url.endswith("from-file.db")
+    assert Config.load({"user_id": "flag-user"}, env=env).user_id == "flag-user"
+    explicit = Config.load({"database": "sqlite:///x.db",
+                            "working_url": "sqlite:///w.db"}, env={})
+    assert (explicit.episodic_url, explicit.working_url) == ("sqlite:///x.db", "sqlite:///w.db")
+
+
+def test_config_errors_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="embedder.kind"):
+        Config.load({"embedder.kind": "magic"}, env={})
+    with pytest.raises(ConfigError, match="max_content_bytes"):
+        Config.load({"max_content_bytes": "lots"}, env={})
+    with pytest.raises(ConfigError, match="not found"):
+        Config.load(env={"MEMVAULT_CONFIG": str(tmp_path / "missing.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("database = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Config.load(config_file=bad)
+    with pytest.raises(ConfigError, match="no .* store for"):
+        from memvault.stores.registry import open_episodic
+
+        open_episodic("mongodb://localhost/x")

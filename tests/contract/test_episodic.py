@@ -12,7 +12,7 @@ import pytest
 from memvault.core.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.base import EpisodicStore
 from tests.contract.builders import T0, memory, unit
-from tests.contract.conftest import EPISODIC
+from tests.contract.conftest import Factory
 
 pytestmark = pytest.mark.anyio
 
@@ -141,21 +141,23 @@ async def test_vector_search_sees_new_vectors_and_forgets_deleted(
         a.id]
 
 
-async def test_a_second_handle_sees_the_first_ones_writes(tmp_path: Path) -> None:
-    for factory in EPISODIC.values():
-        async with factory(tmp_path) as one, factory(tmp_path) as two:
-            a = memory("written by one")
-            await one.add([a])
-            await one.reset_embeddings(EmbeddingInfo(model="test", dimensions=2))
-            await one.set_embeddings([(a.id, unit(1, 0))])
-            assert [x.memory_id for x in await two.vector_search(ALICE, unit(1, 0), limit=3)
-                    ] == [a.id]
-            b = memory("also by one")
-            await one.add([b])
-            await one.set_embeddings([(b.id, unit(0, 1))])
-            await one.delete("alice", a.id)
-            assert [x.memory_id for x in await two.vector_search(ALICE, unit(1, 0), limit=3)
-                    ] == [b.id]
+async def test_a_second_handle_sees_the_first_ones_writes(
+    tmp_path: Path, episodic_factory: Factory
+) -> None:
+    async with episodic_factory(tmp_path) as one, episodic_factory(tmp_path) as two:
+        a = memory("written by one")
+        await one.add([a])
+        await one.reset_embeddings(EmbeddingInfo(model="test", dimensions=2))
+        await one.set_embeddings([(a.id, unit(1, 0))])
+        assert [x.memory_id for x in await two.vector_search(ALICE, unit(1, 0), limit=3)] == [
+            a.id]
+        b = memory("also by one")
+        await one.add([b])
+        await one.set_embeddings([(b.id, unit(0, 1))])
+        await one.delete("alice", a.id)
+        assert [x.memory_id for x in await two.vector_search(ALICE, unit(1, 0), limit=3)] == [
+            b.id]
+        assert [m.content for m in await two.list(ALICE, limit=5)] == ["also by one"]
 
 
 async def test_embedding_bookkeeping(episodic: EpisodicStore) -> None:

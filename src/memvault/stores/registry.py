@@ -20,12 +20,22 @@ Role = Literal["episodic", "profile", "working"]
 _REGISTRY: dict[Role, dict[str, tuple[str, str]]] = {
     "episodic": {
         "sqlite": ("memvault.stores.sqlite.episodic:SqliteEpisodicStore", "memvault"),
+        "falkordb": ("memvault.stores.graph.falkordb:FalkorEpisodicStore", "memvault[falkordb]"),
+        "neo4j": ("memvault.stores.graph.neo4j:Neo4jEpisodicStore", "memvault[neo4j]"),
+        "bolt": ("memvault.stores.graph.neo4j:Neo4jEpisodicStore", "memvault[neo4j]"),
     },
     "profile": {
         "sqlite": ("memvault.stores.sqlite.profile:SqliteProfileStore", "memvault"),
+        "postgresql": ("memvault.stores.postgres.profile:PostgresProfileStore",
+                       "memvault[postgres]"),
+        "postgres": ("memvault.stores.postgres.profile:PostgresProfileStore",
+                     "memvault[postgres]"),
     },
     "working": {
         "sqlite": ("memvault.stores.sqlite.working:SqliteWorkingStore", "memvault"),
+        "redis": ("memvault.stores.redis.working:RedisWorkingStore", "memvault[redis]"),
+        "rediss": ("memvault.stores.redis.working:RedisWorkingStore", "memvault[redis]"),
+        "memory": ("memvault.stores.memory.working:InMemoryWorkingStore", "memvault"),
     },
 }
 

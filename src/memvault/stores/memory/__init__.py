@@ -1,0 +1,1 @@
+"""In-process stores: no persistence, for tests and as a fallback cache."""

@@ -106,7 +106,7 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
     from memvault.interfaces.mcp.serve import ServeOptions, Transport, serve_http, serve_stdio
-    from memvault.interfaces.mcp.server import LogLevel
+    from memvault.interfaces.mcp.runtime import LogLevel
 
     level = ctx.find_root().obj["log_level"]
     level = "INFO" if level.upper() == "WARNING" else level

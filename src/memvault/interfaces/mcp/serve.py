@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
+import anyio
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -27,8 +28,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from memvault.core.config import Config
 from memvault.core.errors import ConfigError
-from memvault.core.memvault import Memvault
-from memvault.interfaces.mcp.server import LogLevel, Runtime, build_server
+from memvault.interfaces.mcp.runtime import LogLevel, Runtime
+from memvault.interfaces.mcp.server import build_server
 
 __all__ = ["ServeOptions", "build_http_app", "is_loopback", "serve_http", "serve_stdio"]
 
@@ -62,10 +63,11 @@ async def serve_stdio(config: Config, options: ServeOptions) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     runtime = Runtime(config=config, log_level=options.log_level)
     server = build_server(runtime)
-    async with Memvault(config) as memvault:
-        runtime.memvault = memvault
+    async with anyio.create_task_group() as group:
+        group.start_soon(runtime.keep_open)
         log.info("memvault: serving MCP over stdio for user %s", config.user_id)
         await server.run_stdio_async()
+        group.cancel_scope.cancel()
 
 
 class _BearerAuth:
@@ -104,15 +106,17 @@ def build_http_app(config: Config, options: ServeOptions) -> Starlette:
     )
 
     async def health(request: Request) -> Response:
-        if runtime.memvault is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        stores = await runtime.memvault.status()
+        memvault = runtime.memvault
+        if memvault is None:
+            return JSONResponse({"status": "unavailable" if runtime.error else "starting",
+                                 "error": runtime.error}, status_code=503)
+        stores = await memvault.status()
         ok = all(s.ok for s in stores)
         return JSONResponse(
             {
                 "status": "ok" if ok else "degraded",
                 "stores": [s.model_dump() for s in stores],
-                "embedder": runtime.memvault.embedding.state,
+                "embedder": memvault.embedding.state,
             },
             status_code=200 if ok else 503,
         )
@@ -125,14 +129,14 @@ def build_http_app(config: Config, options: ServeOptions) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with Memvault(config) as memvault:
-            runtime.memvault = memvault
+        async with anyio.create_task_group() as group:
+            group.start_soon(runtime.keep_open)
             if options.transport == "http":
                 async with server.session_manager.run():
                     yield
             else:
                 yield
-            runtime.memvault = None
+            group.cancel_scope.cancel()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     if options.token:

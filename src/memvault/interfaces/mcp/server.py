@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -18,17 +17,15 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, JsonValue
 
-from memvault.core.config import Config
 from memvault.core.errors import MemvaultError
-from memvault.core.memvault import Memvault
 from memvault.core.models import Memory, Profile, ProfileFact
 from memvault.interfaces.mcp.identity import Identity, resolve_identity
+from memvault.interfaces.mcp.runtime import Runtime
 
-__all__ = ["Runtime", "build_server"]
+__all__ = ["build_server"]
 
 log = logging.getLogger("memvault.mcp")
 T = TypeVar("T")
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 INSTRUCTIONS = """\
 memvault is the user's long-term memory, shared across chats, agents and tools.
@@ -39,20 +36,6 @@ memvault is the user's long-term memory, shared across chats, agents and tools.
 - State lasting facts about the user (preferences, constraints, risk tolerance, health, style)
   in add_memory's `profile` argument; read them back with get_profile.
 """
-
-
-@dataclass
-class Runtime:
-    """What the tools need: the configuration and, once opened, the Memvault."""
-
-    config: Config
-    memvault: Memvault | None = None
-    log_level: LogLevel = field(default="INFO")
-
-    def require(self) -> Memvault:
-        if self.memvault is None:
-            raise ToolError("memvault is starting; try again in a moment")
-        return self.memvault
 
 
 class MemoryOut(BaseModel):
@@ -178,7 +161,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         """Store a memory for the user. It is kept verbatim and is searchable as soon as this
         returns. Returns the new memory's id."""
         who = _identity(runtime, ctx, session_id)
-        mv = runtime.require()
+        mv = await runtime.require()
         memory = await _call(lambda: mv.add(
             content, user_id=who.user_id, agent_id=who.agent_id, session_id=who.session_id,
             metadata=metadata, occurred_at=occurred_at, profile=profile,
@@ -208,7 +191,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         """Search the user's memories by meaning and keywords. Returns the best matches
         first, each with its id, content, score, when it occurred and its session."""
         who = _identity(runtime, ctx, session_id)
-        mv = runtime.require()
+        mv = await runtime.require()
         result = await _call(lambda: mv.search(
             query, user_id=who.user_id, session_id=who.session_id, limit=limit, since=since,
             until=until, filters=filters, context=context,
@@ -239,7 +222,7 @@ def build_server(runtime: Runtime) -> MCPServer:
     ) -> ListOut:
         """List the user's memories, newest first, one page at a time."""
         who = _identity(runtime, ctx, session_id)
-        mv = runtime.require()
+        mv = await runtime.require()
         page = await _call(lambda: mv.list(
             user_id=who.user_id, session_id=session_id, memory_type=memory_type, limit=limit,
             cursor=cursor,
@@ -256,7 +239,7 @@ def build_server(runtime: Runtime) -> MCPServer:
     ) -> DeleteOut:
         """Delete one memory of the user, permanently."""
         who = _identity(runtime, ctx)
-        mv = runtime.require()
+        mv = await runtime.require()
         await _call(lambda: mv.delete(memory_id, user_id=who.user_id))
         return DeleteOut(deleted=memory_id)
 
@@ -273,7 +256,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         if confirm is not True:
             raise ToolError("refused: pass confirm=true to delete memories permanently")
         who = _identity(runtime, ctx)
-        mv = runtime.require()
+        mv = await runtime.require()
         report = await _call(lambda: mv.delete_all(user_id=who.user_id, session_id=session_id))
         return DeleteAllOut(**report.model_dump())
 
@@ -287,7 +270,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         """The user's profile: lasting facts (preferences, constraints, background) as key →
         value, each with its category and the memories it came from."""
         who = _identity(runtime, ctx)
-        mv = runtime.require()
+        mv = await runtime.require()
         profile: Profile = await _call(lambda: mv.get_profile(
             user_id=who.user_id, include_history=include_history))
         return ProfileOut(facts=[_fact_out(f) for f in profile.facts],

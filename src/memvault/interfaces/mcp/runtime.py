@@ -1,0 +1,73 @@
+"""The server's hold on its Memvault: opened in the background, reopened when a store fails.
+
+A server answers the MCP handshake at once, whatever the state of its stores. Tools wait a
+little for the Memvault to open and otherwise fail with the reason (which store, where), so a
+store that is down at start-up is retried with backoff instead of crashing the server in a
+loop, and a configuration error is reported to the user through every tool call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+
+from memvault.core.config import Config
+from memvault.core.errors import ConfigError, StoreUnavailable
+from memvault.core.memvault import Memvault
+
+__all__ = ["LogLevel", "Runtime"]
+
+log = logging.getLogger("memvault.serve")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+_WAIT_FOR_OPEN_SECONDS = 10.0
+_MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class Runtime:
+    """What the tools need: the configuration and, once opened, the Memvault."""
+
+    config: Config
+    log_level: LogLevel = "INFO"
+    memvault: Memvault | None = None
+    error: str | None = None
+    _opened: anyio.Event = field(default_factory=anyio.Event)
+
+    async def require(self) -> Memvault:
+        """The open Memvault; waits briefly while it opens, else raises a ToolError."""
+        if self.memvault is None and self.error is None:
+            with anyio.move_on_after(_WAIT_FOR_OPEN_SECONDS):
+                await self._opened.wait()
+        if self.memvault is None:
+            raise ToolError(self.error or "memvault is still starting; try again in a moment")
+        return self.memvault
+
+    async def keep_open(self) -> None:
+        """Open the Memvault and hold it until cancelled; retry with backoff while a store
+        is unavailable. A configuration error is kept and reported, not retried."""
+        delay = 1.0
+        while True:
+            try:
+                async with Memvault(self.config) as memvault:
+                    self.memvault, self.error = memvault, None
+                    self._opened.set()
+                    delay = 1.0
+                    await anyio.sleep_forever()
+            except StoreUnavailable as exc:
+                self.memvault, self.error = None, f"{exc} (retrying)"
+                log.warning("%s; retrying in %.0f s", exc, delay)
+            except ConfigError as exc:
+                self.memvault, self.error = None, str(exc)
+                log.error("cannot open memvault: %s", exc)
+                return
+            finally:
+                self.memvault = None
+                self._opened = anyio.Event()
+            await anyio.sleep(delay)
+            delay = min(delay * 2, _MAX_BACKOFF_SECONDS)

@@ -47,7 +47,10 @@ def _config(ctx: click.Context) -> Config:
         "embedder.kind": options.get("embedder"),
         "embedder.model": options.get("embedder_model"),
     }
-    return Config.load(overrides, env=os.environ, config_file=config_file)
+    try:
+        return Config.load(overrides, env=os.environ, config_file=config_file)
+    except MemvaultError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _run(action: Callable[[], Awaitable[T]]) -> T:
@@ -55,6 +58,9 @@ def _run(action: Callable[[], Awaitable[T]]) -> T:
         return anyio.run(action)
     except MemvaultError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        message = f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
+        raise click.ClickException(message) from exc
 
 
 def _print_memory(memory: Memory, score: float | None = None) -> None:
@@ -105,8 +111,8 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 @click.pass_context
 def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
-    from memvault.interfaces.mcp.serve import ServeOptions, Transport, serve_http, serve_stdio
     from memvault.interfaces.mcp.runtime import LogLevel
+    from memvault.interfaces.mcp.serve import ServeOptions, Transport, serve_http, serve_stdio
 
     level = ctx.find_root().obj["log_level"]
     level = "INFO" if level.upper() == "WARNING" else level
@@ -304,8 +310,10 @@ def import_(ctx: click.Context, source: str) -> None:
     async def action() -> Any:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
+            if not total:  # stdin, or nothing to count: no bar
+                return await mv.import_lines(lines())
             bar: ProgressBar[Any] = click.progressbar(
-                length=total or None, label="importing", file=sys.stderr)
+                length=total, label="importing", file=sys.stderr)
             with bar:
                 return await mv.import_lines(lines(), progress=bar.update)
 
@@ -341,10 +349,7 @@ def doctor(ctx: click.Context) -> None:
     from memvault.embedders import create_embedder
     from memvault.embedders.local import local_available
 
-    try:
-        config = _config(ctx)
-    except MemvaultError as exc:
-        raise click.ClickException(str(exc)) from exc
+    config = _config(ctx)
     click.echo(f"user:       {config.user_id}" + (f" (agent {config.agent_id})"
                                                   if config.agent_id else ""))
     _, reason = create_embedder(config.embedder)

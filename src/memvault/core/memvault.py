@@ -357,7 +357,7 @@ class Memvault:
 
         working_hits: builtins.list[SearchHit] = []
         if session is not None:
-            working_hits = await self._working_hits(user, session, query_terms, where)
+            working_hits = (await self._working_hits(user, session, query_terms, where))[:limit]
         seen = {h.memory.id for h in working_hits}
 
         pool = max(50, limit * 5)

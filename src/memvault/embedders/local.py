@@ -7,12 +7,16 @@ sentence-transformers can resolve (which may need a network).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 
 from memvault.core.errors import ConfigError
@@ -47,6 +51,32 @@ def _resolve(model: str) -> str:
     return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
 
 
+async def _in_daemon_thread(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in a daemon thread and wait for it.
+
+    Loading a model takes seconds and cannot be interrupted. Cancelling the wait leaves the
+    thread to finish on its own, and a daemon thread does not hold the process open, so a
+    server whose client goes away during the load exits at once.
+    """
+    done = anyio.Event()
+    token = anyio.lowlevel.current_token()
+    outcome: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # handed to the waiting task
+            outcome.append(exc)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the event loop may be gone
+                anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=target, name="memvault-model-load", daemon=True).start()
+    await done.wait()
+    if outcome:
+        raise outcome[0]
+
+
 class LocalEmbedder:
     """sentence-transformers on the CPU; inference runs in a worker thread, one batch at a
     time."""
@@ -79,7 +109,7 @@ class LocalEmbedder:
                 ) from exc
 
     async def load(self) -> None:
-        await anyio.to_thread.run_sync(self._load)
+        await _in_daemon_thread(self._load)
 
     def _encode(self, texts: list[str]) -> Matrix:
         self._load()

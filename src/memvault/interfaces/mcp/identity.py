@@ -31,6 +31,9 @@ def resolve_identity(
     config: Config, headers: Mapping[str, str] | None, session_id: str | None = None
 ) -> Identity:
     headers = headers or {}
+    for name, what in (("x-user-id", "user"), ("x-agent-id", "agent")):
+        if name in headers and not headers[name].strip():
+            raise InvalidInput(f"the {name} header is empty: omit it or name the {what}")
     user = headers.get("x-user-id") or config.user_id
     agent = headers.get("x-agent-id") or config.agent_id
     session = session_id if session_id is not None else headers.get("x-session-id")

@@ -65,9 +65,11 @@ class Runtime:
             except ConfigError as exc:
                 self.memvault, self.error = None, str(exc)
                 log.error("cannot open memvault: %s", exc)
+                self._opened.set()
                 return
             finally:
                 self.memvault = None
+                self._opened.set()  # wake waiting calls: they report self.error
                 self._opened = anyio.Event()
             await anyio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF_SECONDS)

@@ -223,8 +223,11 @@ def build_server(runtime: Runtime) -> MCPServer:
         """List the user's memories, newest first, one page at a time."""
         who = _identity(runtime, ctx, session_id)
         mv = await runtime.require()
+        # The X-Session-ID header names the current session, which working memory is about;
+        # it does not narrow an episodic listing, only the argument does.
+        session = who.session_id if memory_type == "working" else session_id
         page = await _call(lambda: mv.list(
-            user_id=who.user_id, session_id=session_id, memory_type=memory_type, limit=limit,
+            user_id=who.user_id, session_id=session, memory_type=memory_type, limit=limit,
             cursor=cursor,
         ))
         return ListOut(memories=[_memory_out(m) for m in page.items],
@@ -246,8 +249,9 @@ def build_server(runtime: Runtime) -> MCPServer:
     @server.tool(annotations=types.ToolAnnotations(destructive_hint=True))
     async def delete_all_memories(
         ctx: Context,
-        confirm: Annotated[bool, Field(description="Must be true. Only set it when the user "
-                                       "has explicitly asked to erase their memories.")] = False,
+        confirm: Annotated[bool, Field(strict=True, description="Must be true. Only set it "
+                                       "when the user has explicitly asked to erase their "
+                                       "memories.")] = False,
         session_id: Annotated[str | None, Field(
             description="Erase only this conversation's memories instead of all.")] = None,
     ) -> DeleteAllOut:

@@ -1,0 +1,188 @@
+"""Start-up over stdio: the handshake does not wait for the embedding model, the tools work
+while and after it loads, and stdout carries nothing but JSON-RPC."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.interfaces.mcp_harness import (
+    MEMVAULT,
+    STARTUP_TIMEOUT,
+    LineReader,
+    call_ok,
+    clean_env,
+    memvault_args,
+    stdio_session,
+)
+
+MODEL_TIMEOUT = 90.0
+SERVING = "serving MCP over stdio"
+MODEL_SETTLED = r"embedder local:\S+ (ready|failed)"
+# The mcp client closes the server's stdin, waits 2 s, then terminates it; a server should
+# be gone within that. 3 s leaves room for a loaded machine.
+EXIT_BOUND = 3.0
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) -> None:
+    # The server's stderr goes through a pipe we read, teed to stderr.log, so we can wait
+    # for its log lines without polling.
+    read_fd, write_fd = os.pipe()
+    errlog = os.fdopen(write_fd, "w", encoding="utf-8")
+    log_file = tmp_path / "stderr.log"
+    stderr = LineReader(os.fdopen(read_fd, encoding="utf-8"), tee=log_file)
+    spawned = time.perf_counter()
+    try:
+        async with stdio_session(tmp_path, embedder="local", errlog=errlog,
+                                 initialize=False) as conn:
+            errlog.close()  # the server holds its own copy; EOF comes when it exits
+            session = conn.session
+            await stderr.await_line(SERVING, STARTUP_TIMEOUT)
+            asked = time.perf_counter()
+            with anyio.fail_after(10):
+                init = await session.initialize()
+            answered = time.perf_counter()
+            loading = stderr.wait_for(MODEL_SETTLED, 0) is None
+            assert init.server_info.name == "memvault"
+            assert answered - asked < 1.0, f"initialize took {answered - asked:.2f}s"
+            assert answered - spawned < 5.0, f"spawn to initialized: {answered - spawned:.2f}s"
+
+            # the tools work at once (lexically while the model loads)
+            early = await call_ok(session, "add_memory", content="Remember to buy oat milk",
+                                  session_id="chat-1")
+            found = await call_ok(session, "search_memory", query="oat milk")
+            assert [h["id"] for h in found["results"]] == [early["id"]]
+
+            settled = await stderr.await_line(MODEL_SETTLED, MODEL_TIMEOUT)
+            assert settled[1] == "ready", stderr.text()
+
+            # and semantically once it is ready: no word of the query is in the memory
+            hiking = await call_ok(session, "add_memory",
+                                   content="I adore hiking in the Alps every summer")
+            await call_ok(session, "add_memory",
+                          content="My tax return is due at the end of April")
+            found = await call_ok(session, "search_memory", query="mountain trekking trips")
+            assert found["results"], "vector search found nothing"
+            assert found["results"][0]["id"] == hiking["id"], found["results"]
+            found = await call_ok(session, "search_memory", query="oat milk")
+            assert found["results"][0]["id"] == early["id"]
+            assert conn.transport_errors == [], "the server wrote non-JSON-RPC to stdout"
+    finally:
+        if not errlog.closed:
+            errlog.close()
+        stderr.join()
+    log = log_file.read_text(encoding="utf-8")
+    assert SERVING in log
+    assert "embedder: local:" in log
+    print(f"initialize answered in {answered - asked:.3f}s, {answered - spawned:.2f}s after "
+          f"spawn; the model was {'still loading' if loading else 'already loaded'}")
+
+
+def _message(method: str, msg_id: int | None = None, **params: Any) -> str:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+    if msg_id is not None:
+        message["id"] = msg_id
+    return json.dumps(message) + "\n"
+
+
+@pytest.mark.timeout(60)
+def test_stdout_carries_only_json_rpc_until_exit(tmp_path: Path) -> None:
+    """Raw pipes, read to EOF: what a buffered stray print() would leave at exit shows up
+    here, unlike in the mcp client which stops reading at shutdown."""
+    command = [str(MEMVAULT), *memvault_args(tmp_path / "m.db", user="alice")]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, encoding="utf-8", env=clean_env(), cwd=tmp_path,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    stdout, stderr = LineReader(process.stdout), LineReader(process.stderr)
+    try:
+        process.stdin.write(_message(
+            "initialize", 1, protocolVersion="2025-06-18", capabilities={},
+            clientInfo={"name": "raw", "version": "0"}))
+        process.stdin.flush()
+        assert stdout.wait_for(r'"id": ?1\b', STARTUP_TIMEOUT), stderr.text()
+        process.stdin.write(_message("notifications/initialized"))
+        process.stdin.write(_message("tools/list", 2))
+        process.stdin.write(_message("tools/call", 3, name="add_memory",
+                                     arguments={"content": "raw pipe memory"}))
+        process.stdin.flush()
+        assert stdout.wait_for(r'"id": ?3\b', STARTUP_TIMEOUT), stdout.text()
+        assert stdout.wait_for(r'"id": ?2\b', STARTUP_TIMEOUT), stdout.text()
+        process.stdin.close()
+        assert process.wait(timeout=STARTUP_TIMEOUT) == 0, stderr.text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        stdout.join()
+        stderr.join()
+
+    replies = {}
+    for line in stdout.lines:
+        message = json.loads(line)  # every line must be a JSON-RPC message
+        assert message.get("jsonrpc") == "2.0", line
+        replies[message.get("id")] = message
+    assert set(replies) == {1, 2, 3}, stdout.text()
+    assert replies[1]["result"]["serverInfo"]["name"] == "memvault"
+    assert len(replies[2]["result"]["tools"]) == 6
+    assert replies[3]["result"]["isError"] is False
+    assert SERVING in stderr.text()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_stdio_server_exits_promptly_when_stdin_closes_while_the_model_loads(
+    tmp_path: Path,
+) -> None:
+    command = [str(MEMVAULT), *memvault_args(tmp_path / "m.db", user="alice",
+                                             embedder="local")]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, encoding="utf-8", env=clean_env(), cwd=tmp_path,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    stdout, stderr = LineReader(process.stdout), LineReader(process.stderr)
+    try:
+        assert stderr.wait_for(SERVING, STARTUP_TIMEOUT), stderr.text()
+        # A tool call waits for the Memvault to open, which starts the model load.
+        process.stdin.write(_message(
+            "initialize", 1, protocolVersion="2025-06-18", capabilities={},
+            clientInfo={"name": "raw", "version": "0"}))
+        process.stdin.flush()
+        assert stdout.wait_for(r'"id": ?1\b', STARTUP_TIMEOUT), stderr.text()
+        process.stdin.write(_message("notifications/initialized"))
+        process.stdin.write(_message("tools/call", 2, name="list_memories", arguments={}))
+        process.stdin.flush()
+        assert stdout.wait_for(r'"id": ?2\b', STARTUP_TIMEOUT), stderr.text()
+        assert "embedder: local:" in stderr.text()
+        if stderr.wait_for(MODEL_SETTLED, 0) is not None:
+            pytest.skip("the model loaded before the test could hang up")
+        process.stdin.close()
+        closed = time.perf_counter()
+        try:
+            process.wait(timeout=EXIT_BOUND)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server still runs {EXIT_BOUND}s after its stdin closed")
+        assert time.perf_counter() - closed < EXIT_BOUND
+        assert process.returncode == 0, stderr.text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        stdout.join()
+        stderr.join()

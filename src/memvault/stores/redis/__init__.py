@@ -1,0 +1,1 @@
+"""Redis stores: working memory shared by every server replica (``redis://``, ``rediss://``)."""

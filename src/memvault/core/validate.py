@@ -121,6 +121,9 @@ def check_profile(profile: object) -> list[tuple[str, JsonValue, str]]:
             )
         if isinstance(value, str) and not value.strip():
             raise InvalidInput(f"profile[{key!r}] is empty")
+        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list)
+                                                               else [value])):
+            raise InvalidInput(f"profile[{key!r}] contains a NUL character")
         facts.append((key, value, category))
     return facts
 

@@ -1,0 +1,33 @@
+"""Numbered migrations of the PostgreSQL stores, one list per component.
+
+Text columns that are sorted or compared use the "C" collation, so keys and user ids order by
+code point exactly as in the SQLite store, whatever the database's locale.
+"""
+
+from __future__ import annotations
+
+from memvault.stores.postgres.pool import Migration
+
+__all__ = ["PROFILE"]
+
+PROFILE = [
+    Migration(
+        1,
+        "profile facts with history and provenance",
+        """
+CREATE TABLE profile_facts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    value JSONB NOT NULL,
+    category TEXT NOT NULL,
+    source_memory_ids TEXT[] NOT NULL DEFAULT '{}',
+    agent_id TEXT,
+    valid_from TIMESTAMPTZ NOT NULL,
+    valid_to TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX profile_current ON profile_facts (user_id, key) WHERE valid_to IS NULL;
+CREATE INDEX profile_user ON profile_facts (user_id, key, valid_from);
+""",
+    ),
+]

@@ -23,6 +23,7 @@ from memvault.core.config import Config
 from memvault.core.errors import MemvaultError
 from memvault.core.memvault import Memvault
 from memvault.core.models import Memory
+from memvault.stores.base import EpisodicStore
 
 __all__ = ["cli", "main"]
 
@@ -42,6 +43,9 @@ def _config(ctx: click.Context) -> Config:
     config_file = options.pop("config_file", None)
     overrides = {
         "database": options.get("database"),
+        "episodic_url": options.get("episodic"),
+        "profile_url": options.get("profile_url"),
+        "working_url": options.get("working"),
         "user_id": options.get("user"),
         "agent_id": options.get("agent"),
         "embedder.kind": options.get("embedder"),
@@ -76,6 +80,12 @@ def _print_memory(memory: Memory, score: float | None = None) -> None:
 @click.option("-d", "--database", help="SQLite file or store URL for all three memory "
               "types. [default: memvault.db in your user data directory, e.g. "
               "~/.local/share/memvault; env MEMVAULT_DB]")
+@click.option("--episodic", help="Episodic store URL (sqlite:///…, falkordb://…, neo4j://…). "
+              "[env MEMVAULT_EPISODIC_URL]")
+@click.option("--profile", "profile_url", help="Profile store URL (sqlite:///…, "
+              "postgresql://…). [env MEMVAULT_PROFILE_URL]")
+@click.option("--working", help="Working store URL (sqlite:///…, redis://…). "
+              "[env MEMVAULT_WORKING_URL]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="TOML configuration file. [env MEMVAULT_CONFIG]")
 @click.option("-u", "--user", help="User whose memories to use. [default: your OS user name; "
@@ -358,19 +368,37 @@ def doctor(ctx: click.Context) -> None:
     click.echo(f"local extra: {'yes' if available else 'no'} ({why})")
 
     async def action() -> None:
-        async with Memvault(config, embedder=None) as mv:
-            for status in await mv.status():
+        from memvault.stores.registry import open_episodic, open_profile, open_working
+
+        openers = (("episodic", open_episodic, config.episodic_url),
+                   ("profile", open_profile, config.profile_url),
+                   ("working", open_working, config.working_url))
+        for role, opener, url in openers:
+            try:
+                store = opener(url)
+                await store.open()
+            except MemvaultError as exc:
+                click.echo(f"[DOWN] {role:<9} {exc}")
+                continue
+            try:
+                status = await store.status()
                 mark = "ok " if status.ok else "DOWN"
                 click.echo(f"[{mark}] {status.role:<9} {status.backend}  {status.location}"
                            f"  {status.detail}")
-            info = await mv.episodic.embedding_info()
-            vectors = await mv.episodic.count_embeddings()
-            total = await mv.episodic.count()
-            stored = f"{info.model} ({info.dimensions} dimensions)" if info else "none yet"
-            click.echo(f"vectors:    {vectors} of {total} memories; embedder on record: {stored}")
-            if total and vectors < total:
-                click.echo("            missing vectors are added by a running server, "
-                           "or now with `memvault reembed`")
+                if role == "episodic" and status.ok:
+                    episodic = cast(EpisodicStore, store)
+                    info = await episodic.embedding_info()
+                    vectors = await episodic.count_embeddings()
+                    total = await episodic.count()
+                    stored = f"{info.model} ({info.dimensions} dimensions)" if info else \
+                        "none yet"
+                    click.echo(f"vectors:    {vectors} of {total} memories; embedder on "
+                               f"record: {stored}")
+                    if total and vectors < total:
+                        click.echo("            missing vectors are added by a running "
+                                   "server, or now with `memvault reembed`")
+            finally:
+                await store.close()
 
     _run(action)
 

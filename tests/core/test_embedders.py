@@ -64,19 +64,23 @@ async def test_openai_embedder_in_the_core(tmp_path: Path) -> None:
         await mv.add("hello")
         assert (await mv.search("hello")).retrievers == ["lexical", "vector"]
         info = await mv.episodic.embedding_info()
-        assert info is not None and (info.model, info.dimensions) == ("openai:m", 8)
+        assert info is not None
+        assert (info.model, info.dimensions) == ("openai:m", 8)
 
 
 def test_auto_picks_local_when_installed_and_explains() -> None:
     embedder, reason = create_embedder(EmbedderConfig(kind="auto"))
     available, _ = local_available()
     if available:
-        assert embedder is not None and embedder.name == "local:all-MiniLM-L6-v2"
+        assert embedder is not None
+        assert embedder.name == "local:all-MiniLM-L6-v2"
         assert "auto" in reason
     else:
-        assert embedder is None and "lexical" in reason
+        assert embedder is None
+        assert "lexical" in reason
     none, why = create_embedder(EmbedderConfig(kind="none"))
-    assert none is None and "configured" in why
+    assert none is None
+    assert "configured" in why
 
 
 @pytest.mark.skipif(not local_available()[0], reason="the local extra is not installed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -131,7 +132,7 @@ def check_profile(profile: object) -> list[tuple[str, JsonValue, str]]:
 def _is_fact_value(value: object) -> bool:
     scalar = (str, int, float, bool)
     if isinstance(value, scalar):
-        return not (isinstance(value, float) and value != value)
+        return not (isinstance(value, float) and not math.isfinite(value))
     return isinstance(value, list) and all(isinstance(v, scalar) for v in value)
 
 

@@ -30,6 +30,7 @@ from memvault.core.config import Config
 from memvault.core.errors import ConfigError
 from memvault.interfaces.mcp.runtime import LogLevel, Runtime
 from memvault.interfaces.mcp.server import build_server
+from memvault.interfaces.rest import rest_routes
 
 __all__ = ["ServeOptions", "build_http_app", "is_loopback", "serve_http", "serve_stdio"]
 
@@ -92,7 +93,7 @@ class _BearerAuth:
 
 def build_http_app(config: Config, options: ServeOptions) -> Starlette:
     """The ASGI app: MCP at ``/mcp`` (streamable HTTP) or ``/sse`` + ``/messages/`` (SSE),
-    and ``GET /health``."""
+    the REST API under ``/v1`` (:mod:`memvault.interfaces.rest`), and ``GET /health``."""
     runtime = Runtime(config=config, log_level=options.log_level)
     server = build_server(runtime)
     security = (
@@ -121,7 +122,10 @@ def build_http_app(config: Config, options: ServeOptions) -> Starlette:
             status_code=200 if ok else 503,
         )
 
-    routes: list[Route | Mount] = [Route("/health", health, methods=["GET"])]
+    routes: list[Route | Mount] = [
+        Route("/health", health, methods=["GET"]),
+        Mount("/v1", routes=rest_routes(runtime)),
+    ]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
     else:

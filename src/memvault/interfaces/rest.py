@@ -1,0 +1,544 @@
+"""The REST API: memvault's operations over plain JSON, for callers that don't speak MCP.
+
+:func:`rest_routes` gives Starlette routes that :func:`~memvault.interfaces.mcp.serve.
+build_http_app` mounts at ``/v1`` next to the MCP endpoint, whatever the transport. They act
+on the same :class:`Runtime` as the MCP tools, with the same semantics and argument names:
+
+* the user, agent and session come from the ``X-User-ID``, ``X-Agent-ID`` and
+  ``X-Session-ID`` headers (:func:`resolve_identity`); a ``session_id`` in the request wins
+  over the header, as a tool's argument does;
+* the server's bearer token, when it has one, guards every route (``GET /health`` excepted);
+* bodies are JSON objects validated against the request models below (unknown fields are
+  refused, naming them); answers are the core models as ``model_dump(mode="json")``;
+* errors are ``{"error": {"type": ..., "message": ...}}``: 400 invalid input or malformed
+  JSON, 404 unknown id or route, 405 wrong method, 413 body too large, 415 body not JSON,
+  500 configuration error, 503 store unavailable or not open yet.
+
+The routes are declared once, in :data:`OPERATIONS`; the OpenAPI document served at
+``GET /v1/openapi.json`` is built from that table (:mod:`memvault.interfaces.openapi`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
+
+from memvault.core.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
+from memvault.core.memvault import Memvault
+from memvault.core.models import (
+    DeleteReport,
+    Memory,
+    MemoryPage,
+    Profile,
+    ProfileFact,
+    SearchResult,
+)
+from memvault.interfaces.mcp.identity import Identity, resolve_identity
+from memvault.interfaces.mcp.runtime import Runtime
+from memvault.interfaces.openapi import ErrorType, Operation, build_document
+
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "MAX_BODY_BYTES",
+    "OPERATIONS",
+    "openapi_document",
+    "rest_routes",
+]
+
+log = logging.getLogger("memvault.rest")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BATCH_ITEMS = 1_000
+NDJSON = "application/x-ndjson"
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+class _Body(BaseModel):
+    """A JSON body: unknown fields refused, no coercion (``"5"`` is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Query(BaseModel):
+    """Query parameters: unknown ones refused; strings parsed into the fields' types."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+SessionField = Annotated[str | None, Field(
+    description="Id of the current conversation. Memories added with it are linked turn to "
+    "turn and kept in its working memory. Wins over the X-Session-ID header.")]
+
+
+class AddMemoryRequest(_Body):
+    content: str = Field(description="The text to remember, verbatim.")
+    metadata: dict[str, JsonValue] | None = Field(
+        default=None, description='A JSON object kept with the memory, e.g. {"topic": '
+        '"travel"}; searches can filter on its keys.')
+    occurred_at: str | None = Field(
+        default=None, description="When it happened, ISO 8601 (2024-05-08 or "
+        "2024-05-08T13:56:00+02:00; no timezone means UTC). Default: now.")
+    session_id: SessionField = None
+    profile: dict[str, JsonValue] | None = Field(
+        default=None, description="Lasting facts about the user that the content states, key "
+        '→ value, e.g. {"diet": "vegetarian"}, or {"diet": {"value": "vegan", "category": '
+        '"preference"}}. Setting a key again supersedes its old value (kept in the history).')
+
+
+class AddManyRequest(_Body):
+    items: list[AddMemoryRequest] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS,
+        description="The memories to store, in order, in one transaction: if any item is "
+        "invalid, none is stored.")
+
+
+class SearchRequest(_Body):
+    query: str = Field(description="What to look for, in plain words.")
+    limit: int = Field(default=10, ge=1, le=100, description="Most results to return.")
+    session_id: Annotated[str | None, Field(
+        description="The current conversation: its recent matching turns come first. Wins "
+        "over the X-Session-ID header.")] = None
+    since: str | None = Field(default=None, description="Only memories that occurred at or "
+                              "after this ISO 8601 date.")
+    until: str | None = Field(default=None, description="Only memories that occurred before "
+                              "this ISO 8601 date.")
+    filters: dict[str, JsonValue] | None = Field(
+        default=None, description='Narrowing: {"session_id": ..., "agent_id": ..., "source": '
+        '..., "entity": "Anna", "metadata": {"topic": "travel"}}. Other keys are refused.')
+    context: int = Field(default=0, ge=0, le=5, description="Also return up to this many "
+                         "neighbouring turns before and after each hit.")
+
+
+class DeleteAllRequest(_Body):
+    confirm: bool = Field(default=False, description="Must be true, or nothing is deleted "
+                          "(400).")
+    session_id: str | None = Field(default=None, description="Erase only this conversation's "
+                                   "memories (the profile is kept).")
+
+
+class SetProfileRequest(_Body):
+    facts: dict[str, JsonValue] = Field(
+        description='Facts to set, key → value or {"value": ..., "category": ...}. Each key '
+        "given supersedes its current value; other keys are kept.")
+
+
+class ListQuery(_Query):
+    limit: int = Field(default=20, ge=1, le=100, description="Page size.")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+    session_id: str | None = Field(default=None, description="Only this conversation's "
+                                   "memories (for 'working', default: X-Session-ID).")
+    memory_type: Literal["episodic", "working"] = Field(
+        default="episodic", description="'episodic': every stored memory, newest first. "
+        "'working': the recent turns of a session.")
+
+
+class ProfileQuery(_Query):
+    include_history: bool = Field(default=False, description="Also return superseded values.")
+
+
+class _NoQuery(_Query):
+    pass
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+class AddManyResponse(BaseModel):
+    memories: list[Memory]
+
+
+class DeleteResponse(BaseModel):
+    deleted: str
+
+
+class SetProfileResponse(BaseModel):
+    facts: list[ProfileFact] = Field(description="The facts just set.")
+
+
+class OpenAPIDocument(BaseModel):
+    """An OpenAPI 3.1 document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("add_memory", "POST", "/memories", "Store a memory.",
+              "Stored verbatim and searchable once this returns. Answers 201 with the "
+              "memory and its Location.",
+              body=AddMemoryRequest, response=Memory, status=201, session_header=True),
+    Operation("add_memories", "POST", "/memories/batch", "Store many memories at once.",
+              f"One transaction, all or nothing; at most {MAX_BATCH_ITEMS} items. An item "
+              "without session_id takes the X-Session-ID header's.",
+              body=AddManyRequest, response=AddManyResponse, status=201,
+              session_header=True),
+    Operation("list_memories", "GET", "/memories", "List memories, newest first, by page.",
+              query=ListQuery, response=MemoryPage, session_header=True),
+    Operation("get_memory", "GET", "/memories/{memory_id}", "One memory.",
+              response=Memory),
+    Operation("delete_memory", "DELETE", "/memories/{memory_id}", "Delete one memory.",
+              response=DeleteResponse),
+    Operation("search_memories", "POST", "/memories/search", "Search memories.",
+              "Hybrid search (full text and vectors, fused), best first; the hits fit the "
+              "server's character budget (truncated says when some were left out).",
+              body=SearchRequest, response=SearchResult, session_header=True),
+    Operation("delete_all_memories", "POST", "/memories/delete-all",
+              "Delete the user's memories, permanently.",
+              "Without session_id the profile goes too. Refused (400) unless confirm is true.",
+              body=DeleteAllRequest, response=DeleteReport),
+    Operation("get_profile", "GET", "/profile", "The user's profile facts.",
+              query=ProfileQuery, response=Profile),
+    Operation("set_profile", "PUT", "/profile", "Set profile facts.",
+              "Sets the keys given (superseding their current values); other keys are kept.",
+              body=SetProfileRequest, response=SetProfileResponse),
+    Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
+              "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
+              "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "
+              "({\"type\": \"memory\", ...Memory}), then each profile fact with its history "
+              "({\"type\": \"profile_fact\", ...ProfileFact}). The same format as `memvault "
+              "export`; `memvault import` reads it. Streamed: a failure after the first "
+              "lines cuts the response short.",
+              media_type=NDJSON),
+    Operation("openapi", "GET", "/openapi.json", "This document.",
+              response=OpenAPIDocument, uses_store=False),
+)
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The REST API's OpenAPI document (shared: do not modify it)."""
+    from memvault import __version__
+
+    return build_document(OPERATIONS, __version__)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+class _HttpError(Exception):
+    def __init__(self, status: int, kind: ErrorType, message: str,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+        self.headers = dict(headers or {})
+
+
+def _error(status: int, kind: ErrorType, message: str,
+           headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status,
+                        headers=dict(headers or {}))
+
+
+def _invalid(message: str) -> NoReturn:
+    raise _HttpError(400, "InvalidInput", message)
+
+
+def _guard(handler: Handler) -> Handler:
+    """Map what a handler raises to a status and an error body."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _HttpError as exc:
+            return _error(exc.status, exc.kind, exc.message, exc.headers)
+        except NotFound as exc:
+            return _error(404, "NotFound", str(exc))
+        except InvalidInput as exc:
+            return _error(400, "InvalidInput", str(exc))
+        except StoreUnavailable as exc:
+            return _error(503, "StoreUnavailable", str(exc))
+        except ConfigError as exc:
+            return _error(500, "ConfigError", str(exc))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return _error(500, "InternalError", "internal error; the server log has the details")
+
+    return guarded
+
+
+class _Fallback:
+    """The last route: 405 for a known path with another method, else 404, as JSON."""
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        allowed: set[str] = set()
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.PARTIAL and isinstance(route, Route):
+                allowed |= route.methods or set()
+        if allowed:
+            response = _error(405, "MethodNotAllowed",
+                              f"{scope['method']} is not allowed here; use "
+                              f"{', '.join(sorted(allowed))}",
+                              {"Allow": ", ".join(sorted(allowed))})
+        else:
+            response = _error(404, "NotFound", f"no route {scope['method']} {scope['path']}; "
+                              "GET /v1/openapi.json lists the routes")
+        await response(scope, receive, send)
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One message for all of a model's validation errors, naming each field."""
+    unknown = [_where(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    parts = []
+    if unknown:
+        allowed = ", ".join(model.model_fields) or "none"
+        parts.append(f"unknown field(s) {', '.join(unknown)}"
+                     + (f" (allowed: {allowed})" if all("." not in u and "[" not in u
+                                                        for u in unknown) else ""))
+    for e in exc.errors():
+        if e["type"] == "extra_forbidden":
+            continue
+        if e["type"] == "missing":
+            parts.append(f"{_where(e['loc'])} is missing")
+        else:
+            parts.append(f"{_where(e['loc'])}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _HttpError(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _HttpError(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    given = request.headers.get("content-type", "")
+    media = given.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/")
+                                            and media.endswith("+json")):
+        raise _HttpError(415, "UnsupportedMediaType",
+                         f"send the body as application/json, not {given or 'no content type'}")
+    raw = await _read_body(request)
+    if not raw.strip():
+        _invalid("the request body is empty: send a JSON object")
+    try:
+        data = json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
+    except ValueError as exc:
+        _invalid(f"the request body is not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        _invalid(f"the request body must be a JSON object, not {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        _invalid(_describe(exc, model))
+
+
+def _query(request: Request, model: type[M]) -> M:
+    params = request.query_params
+    repeated = sorted({k for k in params if len(params.getlist(k)) > 1})
+    if repeated:
+        _invalid(f"query parameter(s) given more than once: {', '.join(repeated)}")
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        message = _describe(exc, model).replace("unknown field", "unknown query parameter")
+        _invalid(message)
+
+
+def _json(model: BaseModel, status: int = 200, headers: Mapping[str, str] | None = None
+          ) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status,
+                        headers=dict(headers or {}))
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+class _Handlers:
+    """One method per operation, named as its operationId."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def _identity(self, request: Request, session_id: str | None = None) -> Identity:
+        return resolve_identity(self.runtime.config, request.headers, session_id)
+
+    async def _memvault(self) -> Memvault:
+        try:
+            return await self.runtime.require()
+        except ToolError as exc:
+            raise _HttpError(503, "StoreUnavailable", str(exc),
+                             {"Retry-After": "1"}) from None
+
+    async def add_memory(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        body = await _body(request, AddMemoryRequest)
+        who = self._identity(request, body.session_id)
+        mv = await self._memvault()
+        memory = await mv.add(
+            body.content, user_id=who.user_id, agent_id=who.agent_id,
+            session_id=who.session_id, metadata=body.metadata, occurred_at=body.occurred_at,
+            profile=body.profile,
+        )
+        location = f"{request.scope.get('root_path', '')}/memories/{memory.id}"
+        return _json(memory, 201, {"Location": location})
+
+    async def add_memories(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        body = await _body(request, AddManyRequest)
+        who = self._identity(request)
+        items: list[dict[str, Any]] = []
+        for index, item in enumerate(body.items):
+            try:
+                session = self._identity(request, item.session_id).session_id
+            except InvalidInput as exc:
+                raise InvalidInput(f"item {index}: {exc}") from None
+            items.append({
+                "content": item.content, "metadata": item.metadata,
+                "occurred_at": item.occurred_at, "session_id": session,
+                "agent_id": who.agent_id, "profile": item.profile,
+            })
+        mv = await self._memvault()
+        memories = await mv.add_many(items, user_id=who.user_id)
+        return _json(AddManyResponse(memories=memories), 201)
+
+    async def list_memories(self, request: Request) -> Response:
+        query = _query(request, ListQuery)
+        who = self._identity(request, query.session_id)
+        mv = await self._memvault()
+        # As list_memories does: X-Session-ID names the current session, which working memory
+        # is about; it does not narrow an episodic listing, only the parameter does.
+        session = who.session_id if query.memory_type == "working" else query.session_id
+        page = await mv.list(user_id=who.user_id, session_id=session,
+                             memory_type=query.memory_type, limit=query.limit,
+                             cursor=query.cursor)
+        return _json(page)
+
+    async def get_memory(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        who = self._identity(request)
+        mv = await self._memvault()
+        return _json(await mv.get(request.path_params["memory_id"], user_id=who.user_id))
+
+    async def delete_memory(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        who = self._identity(request)
+        mv = await self._memvault()
+        memory_id: str = request.path_params["memory_id"]
+        await mv.delete(memory_id, user_id=who.user_id)
+        return _json(DeleteResponse(deleted=memory_id))
+
+    async def search_memories(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        body = await _body(request, SearchRequest)
+        who = self._identity(request, body.session_id)
+        mv = await self._memvault()
+        result = await mv.search(
+            body.query, user_id=who.user_id, session_id=who.session_id, limit=body.limit,
+            since=body.since, until=body.until, filters=body.filters, context=body.context,
+        )
+        return _json(result)
+
+    async def delete_all_memories(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        body = await _body(request, DeleteAllRequest)
+        if body.confirm is not True:
+            _invalid('refused: send {"confirm": true} to delete memories permanently')
+        who = self._identity(request)
+        mv = await self._memvault()
+        return _json(await mv.delete_all(user_id=who.user_id, session_id=body.session_id))
+
+    async def get_profile(self, request: Request) -> Response:
+        query = _query(request, ProfileQuery)
+        who = self._identity(request)
+        mv = await self._memvault()
+        return _json(await mv.get_profile(user_id=who.user_id,
+                                          include_history=query.include_history))
+
+    async def set_profile(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        body = await _body(request, SetProfileRequest)
+        who = self._identity(request)
+        mv = await self._memvault()
+        facts = await mv.set_profile(body.facts, user_id=who.user_id, agent_id=who.agent_id)
+        return _json(SetProfileResponse(facts=facts))
+
+    async def export(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        who = self._identity(request)
+        mv = await self._memvault()
+        lines = mv.export(user_id=who.user_id)
+        # Read the header and the first record before answering, so that a store failing at
+        # once is reported with a status instead of a cut stream.
+        head: list[str] = []
+        async for line in lines:
+            head.append(line)
+            if len(head) == 2:
+                break
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                for line in head:
+                    yield (line + "\n").encode()
+                async for line in lines:
+                    yield (line + "\n").encode()
+            except Exception:
+                log.exception("export for user %s failed mid-stream", who.user_id)
+                raise
+            finally:
+                close = getattr(lines, "aclose", None)
+                if close is not None:
+                    await close()
+
+        return StreamingResponse(body(), media_type=NDJSON, headers={
+            "Content-Disposition": 'attachment; filename="memvault-export.jsonl"',
+        })
+
+    async def openapi(self, request: Request) -> Response:
+        _query(request, _NoQuery)
+        return JSONResponse(openapi_document())
+
+
+def rest_routes(runtime: Runtime) -> list[BaseRoute]:
+    """The REST routes over ``runtime``, relative to where they are mounted (``/v1``)."""
+    handlers = _Handlers(runtime)
+    routes: list[BaseRoute] = []
+    for op in OPERATIONS:
+        handler: Handler = getattr(handlers, op.name)
+        routes.append(Route(op.path, _guard(handler), methods=[op.method], name=op.name))
+    routes.append(Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False))
+    return routes

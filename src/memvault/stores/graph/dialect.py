@@ -41,6 +41,7 @@ __all__ = [
     "metadata_pair_prefix",
     "metadata_pairs",
     "to_micros",
+    "url_seconds",
     "vector_values",
     "words",
 ]
@@ -229,3 +230,18 @@ class Dialect(ABC):
     @abstractmethod
     async def drop_namespace(self) -> None:
         """Delete every node and index of this namespace (for tests and resets)."""
+
+
+def url_seconds(query: dict[str, list[str]], name: str, default: float, database: str) -> float:
+    """A timeout in seconds from a store URL's query (``?timeout=30``), checked."""
+    if name not in query:
+        return default
+    try:
+        value = float(query[name][-1])
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ConfigError(
+            f"{name} in the {database} URL must be a number of seconds (0 to 3600)"
+        )
+    return value

@@ -25,7 +25,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from memvault.core.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.stores.graph.cypher import CypherEpisodicStore
-from memvault.stores.graph.dialect import Dialect, Labels, Row, Statement, check_name, words
+from memvault.stores.graph.dialect import (
+    Dialect,
+    Labels,
+    Row,
+    Statement,
+    check_name,
+    url_seconds,
+    words,
+)
 
 __all__ = ["FalkorDialect", "FalkorEpisodicStore", "parse_falkordb_url"]
 
@@ -210,18 +218,6 @@ def _refuse_nul(value: object) -> None:
             _refuse_nul(item)
 
 
-def _seconds(query: dict[str, list[str]], name: str, default: float) -> float:
-    if name not in query:
-        return default
-    try:
-        value = float(query[name][-1])
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise ConfigError(f"{name} in the FalkorDB URL must be a number of seconds (0 to 3600)")
-    return value
-
-
 def parse_falkordb_url(url: str) -> FalkorDialect:
     """``falkordb://[user:password@]host[:port][/graph][?connect_timeout=5&timeout=60]``."""
     parsed = urlparse(url)
@@ -245,8 +241,8 @@ def parse_falkordb_url(url: str) -> FalkorDialect:
         graph,
         username=unquote(parsed.username) if parsed.username else None,
         password=unquote(parsed.password) if parsed.password else None,
-        connect_timeout=_seconds(query, "connect_timeout", 5.0),
-        timeout=_seconds(query, "timeout", 60.0),
+        connect_timeout=url_seconds(query, "connect_timeout", 5.0, "FalkorDB"),
+        timeout=url_seconds(query, "timeout", 60.0, "FalkorDB"),
     )
 
 

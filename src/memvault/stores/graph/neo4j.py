@@ -31,6 +31,7 @@ from memvault.stores.graph.dialect import (
     Row,
     Statement,
     check_name,
+    url_seconds,
     words,
 )
 
@@ -242,18 +243,6 @@ class Neo4jDialect(Dialect):
             raise self._fault(exc) from exc
 
 
-def _seconds(query: dict[str, list[str]], name: str, default: float) -> float:
-    if name not in query:
-        return default
-    try:
-        value = float(query[name][-1])
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise ConfigError(f"{name} in the Neo4j URL must be a number of seconds (0 to 3600)")
-    return value
-
-
 def parse_neo4j_url(url: str) -> Neo4jDialect:
     """``neo4j://[user:password@]host[:port][/database][?namespace=NAME]``; see the module."""
     parsed = urlparse(url)
@@ -289,8 +278,8 @@ def parse_neo4j_url(url: str) -> Neo4jDialect:
         auth=auth,
         database=unquote(parsed.path.strip("/")) or None,
         namespace=namespace,
-        connect_timeout=_seconds(query, "connect_timeout", 5.0),
-        timeout=_seconds(query, "timeout", 15.0),
+        connect_timeout=url_seconds(query, "connect_timeout", 5.0, "Neo4j"),
+        timeout=url_seconds(query, "timeout", 15.0, "Neo4j"),
     )
 
 

@@ -11,6 +11,11 @@ how long a call retries a transient failure), defaults 5 and 15.
 
 Full-text search is a Lucene index with the English analyzer, vector search a cosine vector
 index. Each call runs in one managed transaction; the driver's pool reconnects on its own.
+
+The contract suite runs against Neo4j only where ``MEMVAULT_TEST_NEO4J_URL`` names a server.
+Worth checking there first: the vector index DDL taking ``$dimensions`` as a parameter, the
+conversion of the index's score to cosine similarity (``2 * score - 1``), a full-text phrase
+made only of stop words, and the ordering of concurrent adds under the sequence-node lock.
 """
 
 from __future__ import annotations

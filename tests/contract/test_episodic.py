@@ -190,6 +190,44 @@ async def test_neighbors_follow_the_session_chain(episodic: EpisodicStore) -> No
     assert [m.content for m in around] == ["t1"]
 
 
+async def test_adjacent_gives_each_turns_session_neighbours(episodic: EpisodicStore) -> None:
+    turns = [memory(f"t{i}", minutes=i) for i in range(4)]
+    other = memory("other session", session="s2", minutes=2)
+    await episodic.add(turns[:2])
+    await episodic.add([other])
+    await episodic.add(turns[2:])
+    ids = [t.id for t in turns]
+    found = await episodic.adjacent("alice", [ids[0], ids[2], other.id, "missing", ids[0]])
+    assert found == {
+        ids[0]: (None, ids[1]),
+        ids[2]: (ids[1], ids[3]),
+        other.id: (None, None),
+    }
+    assert await episodic.adjacent("bob", ids) == {}
+    assert await episodic.adjacent("alice", []) == {}
+    assert await episodic.delete("alice", ids[2])
+    assert await episodic.adjacent("alice", [ids[1]]) == {ids[1]: (ids[0], ids[3])}
+
+
+async def test_vector_search_scores_a_memory_by_its_best_row(episodic: EpisodicStore) -> None:
+    """A stored matrix is the memory's vector then its passages'; a store keeps at least the
+    first row, and a memory is returned once, however many of its rows match."""
+    a, b = memory("a"), memory("b")
+    await episodic.add([a, b])
+    await episodic.reset_embeddings(EmbeddingInfo(model="test", dimensions=3))
+    await episodic.set_embeddings([
+        (a.id, np.stack([unit(1, 0, 0), unit(1, 0.2, 0), unit(0, 0, 1)])),
+        (b.id, np.stack([unit(1, 0.1, 0)])),
+    ])
+    found = await episodic.vector_search(ALICE, unit(1, 0, 0), limit=5)
+    assert [x.memory_id for x in found] == [a.id, b.id]
+    assert found[0].score == pytest.approx(1.0, abs=1e-5)
+    assert await episodic.count_embeddings() == 2
+    # Only a passage points this way: stores keeping every row rank ``a`` first.
+    passage = await episodic.vector_search(ALICE, unit(0, 0, 1), limit=1)
+    assert len(passage) == 1
+
+
 async def test_delete_is_scoped_to_the_user(episodic: EpisodicStore) -> None:
     mine = memory("mine")
     await episodic.add([mine])

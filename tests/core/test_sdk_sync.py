@@ -41,7 +41,9 @@ def test_round_trip_through_the_context_manager(db: Path) -> None:
         assert first.metadata == {"topic": "health"}
 
         result = mv.search("peanuts allergy")
-        assert [h.memory.id for h in result.hits] == [first.id]
+        # The match, then the next turn of its session, reached through the timeline.
+        assert [h.memory.id for h in result.hits] == [first.id, second.id]
+        assert result.hits[0].score > result.hits[1].score
         assert result.retrievers == ["lexical"]
         assert mv.get(first.id) == first
         assert [m.id for m in mv.list().items] == [second.id, first.id]

@@ -11,7 +11,7 @@ from memvault import Config, ConfigError, InvalidInput
 from memvault.core.entities import extract_entities
 from memvault.core.ids import new_id
 from memvault.core.models import Candidate
-from memvault.core.retrieval import fuse
+from memvault.core.retrieval import FOLLOWS_WEIGHT, PRECEDES_WEIGHT, fuse, min_max, spread
 from memvault.core.text import terms
 from memvault.core.timeutil import parse_datetime
 from memvault.stores.registry import open_episodic
@@ -62,13 +62,28 @@ def test_dates() -> None:
         parse_datetime(12, "since")
 
 
-def test_rrf_rewards_agreement() -> None:
-    lexical = [Candidate(memory_id=i, score=1.0) for i in ("a", "b", "c")]
-    vector = [Candidate(memory_id=i, score=1.0) for i in ("c", "b", "d")]
-    fused = [c.memory_id for c in fuse([lexical, vector])]
-    assert set(fused[:2]) == {"b", "c"}
-    assert fused.index("a") < fused.index("d")
-    assert [c.memory_id for c in fuse([lexical])] == ["a", "b", "c"]
+def test_fusion_rescales_each_ranking_and_rewards_agreement() -> None:
+    lexical = [Candidate(memory_id=i, score=s) for i, s in (("a", 12.0), ("b", 7.0), ("c", 2.0))]
+    vector = [Candidate(memory_id=i, score=s) for i, s in (("c", 0.9), ("b", 0.8), ("d", 0.4))]
+    assert min_max(lexical) == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert min_max([Candidate(memory_id="x", score=3.0)]) == {"x": 1.0}
+    assert min_max([]) == {}
+    fused = fuse([lexical, vector])
+    assert fused == pytest.approx({"a": 1.0, "b": 0.5 + 0.8, "c": 1.0, "d": 0.0})
+    assert fuse([lexical, vector], [1.0, 0.0]) == pytest.approx(
+        {"a": 1.0, "b": 0.5, "c": 0.0, "d": 0.0})
+
+
+def test_spread_shares_scores_along_the_timeline() -> None:
+    scores = {"q": 1.0, "x": 0.2}
+    adjacent = {"q": ("p", "a"), "a": ("q", None), "p": (None, "q"), "x": (None, None)}
+    spread_scores = spread(scores, adjacent)
+    assert spread_scores == pytest.approx({
+        "q": 1.0,
+        "a": FOLLOWS_WEIGHT * 1.0,       # the answer after a matching question
+        "p": PRECEDES_WEIGHT * 1.0,      # the turn that led to it
+        "x": 0.2,
+    })
 
 
 def test_config_precedence(tmp_path: Path) -> None:

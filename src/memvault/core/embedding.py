@@ -1,6 +1,10 @@
 """Vectors without delaying anyone: the embedder loads in the background, search is lexical
 until it is ready, and memories added meanwhile are embedded afterwards.
 
+Queries are embedded as given (:meth:`EmbeddingService.embed`); memories through
+:meth:`EmbeddingService.embed_memories`, which leaves out speaker labels and adds passage
+vectors where the embedder can give them.
+
 States: ``disabled`` (no embedder), ``loading``, ``ready``, ``failed`` (the reason is kept and
 logged; search stays lexical).
 """
@@ -15,7 +19,8 @@ import anyio
 
 from memvault.core.errors import EmbedderMismatch, MemvaultError
 from memvault.core.models import EmbeddingInfo
-from memvault.embedders.base import Embedder, Matrix
+from memvault.core.speakers import body_text
+from memvault.embedders.base import Embedder, Matrix, PassageEmbedder
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["EmbeddingService", "EmbeddingState"]
@@ -34,6 +39,13 @@ def check_compatible(embedder: Embedder, info: EmbeddingInfo | None) -> None:
             f"{embedder.name}. Run `memvault reembed` to re-embed every memory with "
             f"{embedder.name}, or configure the embedder {info.model}."
         )
+
+
+async def _embed_contents(embedder: Embedder, contents: Sequence[str]) -> Sequence[Matrix]:
+    bodies = [body_text(content) for content in contents]
+    if isinstance(embedder, PassageEmbedder):
+        return await embedder.embed_passages(bodies)
+    return list(await embedder.embed(bodies))
 
 
 class EmbeddingService:
@@ -115,7 +127,7 @@ class EmbeddingService:
             if not batch:
                 return done
             try:
-                vectors = await self.embedder.embed([content for _, content in batch])
+                vectors = await _embed_contents(self.embedder, [content for _, content in batch])
             except MemvaultError as exc:
                 log.warning("embedding failed, will retry on the next add: %s", exc)
                 return done
@@ -125,6 +137,23 @@ class EmbeddingService:
             done += len(batch)
             if progress is not None:
                 progress(len(batch))
+
+
+
+    async def embed_memories(self, contents: Sequence[str]) -> Sequence[Matrix] | None:
+        """What to store for memories with these contents, when the embedder is ready, else
+        ``None``: per memory a vector, or a matrix of its vector and its passages' vectors.
+
+        The text embedded is the content without a speaker label
+        (:func:`memvault.core.speakers.body_text`): the label is matched as structure.
+        """
+        if self.embedder is None or not self.ready:
+            return None
+        try:
+            return await _embed_contents(self.embedder, contents)
+        except MemvaultError as exc:
+            log.warning("embedding failed; the memory is stored and embedded later: %s", exc)
+            return None
 
     async def embed(self, texts: Sequence[str]) -> Matrix | None:
         """Vectors for ``texts`` when the embedder is ready, else ``None``."""

@@ -44,7 +44,8 @@ from memvault.core.models import (
     SearchResult,
     StoreStatus,
 )
-from memvault.core.retrieval import apply_budget, fuse
+from memvault.core.retrieval import apply_budget
+from memvault.core.search import hybrid_search
 from memvault.core.text import terms
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
@@ -257,7 +258,7 @@ class Memvault:
         does not undo the add."""
         if not memories:
             return
-        vectors = await self.embedding.embed([m.content for m in memories])
+        vectors = await self.embedding.embed_memories([m.content for m in memories])
         if vectors is not None:
             try:
                 await self.episodic.set_embeddings(
@@ -360,23 +361,15 @@ class Memvault:
             working_hits = (await self._working_hits(user, session, query_terms, where))[:limit]
         seen = {h.memory.id for h in working_hits}
 
-        pool = max(50, limit * 5)
-        rankings = []
-        retrievers = []
-        if query_terms:
-            rankings.append(await self.episodic.lexical_search(where, query_terms, limit=pool))
-            retrievers.append("lexical")
-        vectors = await self.embedding.embed([query])
-        if vectors is not None:
-            rankings.append(await self.episodic.vector_search(where, vectors[0], limit=pool))
-            retrievers.append("vector")
-        fused = [c for c in fuse(rankings) if c.memory_id not in seen]
-        wanted = fused[: max(0, limit - len(working_hits))]
-        memories = {m.id: m for m in await self.episodic.get(user, [c.memory_id for c in wanted])}
+        ranked = await hybrid_search(
+            self.episodic, self.embedding, query, where,
+            limit=max(0, limit - len(working_hits)), exclude=seen,
+            matches=lambda memory: _matches(memory, where),
+        )
         hits = working_hits + [
-            SearchHit(memory=memories[c.memory_id], score=c.score)
-            for c in wanted if c.memory_id in memories
+            SearchHit(memory=memory, score=score) for memory, score in ranked.memories
         ]
+        retrievers = ranked.retrievers
         if context:
             hits = [
                 hit.model_copy(update={"context": await self.episodic.neighbors(

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "Matrix", "normalise"]
+__all__ = ["Embedder", "Matrix", "PassageEmbedder", "normalise"]
 
 Matrix = npt.NDArray[np.float32]
 
@@ -27,6 +27,14 @@ class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> Matrix: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class PassageEmbedder(Embedder, Protocol):
+    """An embedder that can also give passage vectors: for each text a matrix whose first row
+    is :meth:`embed`'s vector for it and whose other rows stand for its sentences."""
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]: ...
 
 
 def normalise(matrix: npt.ArrayLike) -> Matrix:

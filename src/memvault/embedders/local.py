@@ -21,6 +21,7 @@ import anyio.to_thread
 
 from memvault.core.errors import ConfigError
 from memvault.embedders.base import Matrix, normalise
+from memvault.embedders.passages import passage_vectors, whole_vectors
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalEmbedder", "local_available"]
 
@@ -122,6 +123,52 @@ class LocalEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         return await anyio.to_thread.run_sync(self._encode, list(texts))
+
+    def _late_chunking(self) -> bool:
+        modules = list(self._model)
+        if len(modules) < 2 or not getattr(self._model.tokenizer, "is_fast", False):
+            return False
+        pooling = modules[1].get_config_dict() if hasattr(modules[1], "get_config_dict") else {}
+        return pooling.get("pooling_mode") == "mean" or bool(
+            pooling.get("pooling_mode_mean_tokens")
+        )
+
+    def _encode_passages(self, texts: list[str]) -> list[Matrix]:
+        self._load()
+        with self._lock:
+            if not self._late_chunking():
+                return whole_vectors(self._model.encode(
+                    texts, batch_size=self._batch_size, convert_to_numpy=True,
+                    normalize_embeddings=True, show_progress_bar=False,
+                ))
+            import torch
+
+            tokenizer = self._model.tokenizer
+            network = self._model[0].auto_model
+            result: dict[int, Matrix] = {}
+            # Texts of similar length share a batch, so little of it is padding.
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            with torch.inference_mode():
+                for start in range(0, len(order), self._batch_size):
+                    batch = order[start:start + self._batch_size]
+                    encoded = tokenizer(
+                        [texts[i] for i in batch], padding=True, truncation=True,
+                        max_length=self._model.max_seq_length, return_tensors="pt",
+                        return_offsets_mapping=True,
+                    )
+                    offsets = encoded.pop("offset_mapping").numpy()
+                    hidden = network(**encoded).last_hidden_state.float().numpy()
+                    mask = encoded["attention_mask"].numpy()
+                    for row, index in enumerate(batch):
+                        result[index] = passage_vectors(
+                            texts[index], hidden[row], offsets[row], mask[row]
+                        )
+            return [result[i] for i in range(len(texts))]
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]:
+        """Per text: its vector, then one per sentence (see
+        :mod:`memvault.embedders.passages`)."""
+        return await anyio.to_thread.run_sync(self._encode_passages, list(texts))
 
     async def aclose(self) -> None:
         self._model = None

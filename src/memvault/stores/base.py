@@ -73,8 +73,9 @@ class EpisodicStore(Protocol):
     async def vector_search(
         self, where: MemoryFilter, vector: Vector, *, limit: int
     ) -> builtins.list[Candidate]:
-        """Nearest memories by cosine similarity to a unit ``vector``, best first. Memories
-        without a vector are not returned."""
+        """Nearest memories by cosine similarity to a unit ``vector``, best first. A memory
+        scores by the best of its vectors (see :meth:`set_embeddings`); memories without a
+        vector are not returned."""
         ...
 
     async def neighbors(
@@ -82,6 +83,13 @@ class EpisodicStore(Protocol):
     ) -> builtins.list[Memory]:
         """Up to ``before`` earlier and ``after`` later turns of the memory's session, in
         time order, the memory itself excluded."""
+        ...
+
+    async def adjacent(
+        self, user_id: str, memory_ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """``id -> (previous id, next id)`` in the same session, for each of ``memory_ids``
+        the user has; ids not found are left out. ``None`` where there is no such turn."""
         ...
 
     async def delete(self, user_id: str, memory_id: str) -> bool: ...
@@ -107,7 +115,12 @@ class EpisodicStore(Protocol):
         ...
 
     async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
-        """Store unit vectors for existing memories; ids that no longer exist are ignored."""
+        """Store unit vectors for existing memories; ids that no longer exist are ignored.
+
+        A vector is one row (the whole memory) or a matrix whose first row is the whole
+        memory and whose other rows are its passages (sentences embedded in context). A store
+        keeps every row, or at least the first.
+        """
         ...
 
     async def count_embeddings(self) -> int: ...

@@ -167,6 +167,14 @@ RETURN {_COLUMNS}, depth
 ORDER BY depth ASC
 """
 
+_ADJACENT = """
+MATCH (m:Memory)
+WHERE m.user_id = $user_id AND m.id IN $ids
+OPTIONAL MATCH (p:Memory)-[:NEXT]->(m)
+OPTIONAL MATCH (m)-[:NEXT]->(n:Memory)
+RETURN m.id, p.id, n.id
+"""
+
 _DOOMED = """
 MATCH (d:Memory)
 WHERE d.user_id = $user_id AND d.id IN $ids
@@ -522,6 +530,15 @@ class CypherEpisodicStore:
         results = await self._run(statements, write=False)
         return [_row_to_memory(row) for rows in results for row in rows if row[1] == user_id]
 
+    async def adjacent(
+        self, user_id: str, memory_ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for chunk in _chunks(list(dict.fromkeys(memory_ids))):
+            rows = await self._rows(_ADJACENT, {"user_id": user_id, "ids": list(chunk)})
+            found.update({row[0]: (row[1], row[2]) for row in rows})
+        return found
+
     async def delete(self, user_id: str, memory_id: str) -> bool:
         return await self.delete_ids(user_id, [memory_id]) == 1
 
@@ -596,7 +613,8 @@ class CypherEpisodicStore:
                 raise ValueError(
                     f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
                 )
-            payload.setdefault(memory_id, vector_values(vector))  # the first of an id wins
+            whole = vector[0] if vector.ndim == 2 else vector  # one vector per memory here
+            payload.setdefault(memory_id, vector_values(whole))  # the first of an id wins
         rows = [{"id": key, "vector": value} for key, value in payload.items()]
         for chunk in _chunks(rows):
             await self._rows(_SET_EMBEDDINGS, {"items": list(chunk)}, write=True)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from memvault.core.errors import InvalidInput
 from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
@@ -79,6 +80,23 @@ def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+_BATCH = 500
+
+
+def _best_per_memory(scores: Vector, rowids: npt.NDArray[np.int64], limit: int
+                     ) -> builtins.list[int]:
+    """Indices of the best-scoring row of each of the ``limit`` best memories, best first
+    (a memory with passages has several rows)."""
+    wanted = min(scores.shape[0], limit * 8)
+    while True:
+        top = np.argpartition(-scores, wanted - 1)[:wanted]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        _, first = np.unique(rowids[top], return_index=True)
+        if first.shape[0] >= limit or wanted == scores.shape[0]:
+            return [int(i) for i in top[np.sort(first)][:limit]]
+        wanted = min(scores.shape[0], wanted * 4)
+
+
 def _is_user_only(where: MemoryFilter) -> bool:
     return where == MemoryFilter(user_id=where.user_id)
 
@@ -90,6 +108,7 @@ class _UserVectors:
     rowids: builtins.list[int] = field(default_factory=list)
     chunks: builtins.list[Vector] = field(default_factory=list)
     matrix: Vector | None = None
+    owners: npt.NDArray[np.int64] | None = None
 
     def reset(self, generation: int) -> None:
         self.generation = generation
@@ -97,15 +116,19 @@ class _UserVectors:
         self.rowids = []
         self.chunks = []
         self.matrix = None
+        self.owners = None
 
     def extend(self, rows: builtins.list[sqlite3.Row], dimensions: int) -> None:
+        """Append rows; a memory with passages contributes one matrix row per vector."""
         if not rows:
             return
         block = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
-        self.chunks.append(block.reshape(len(rows), dimensions))
-        self.rowids.extend(r["memory_rowid"] for r in rows)
+        self.chunks.append(block.reshape(-1, dimensions))
+        for r in rows:
+            self.rowids.extend([r["memory_rowid"]] * (len(r["vector"]) // (4 * dimensions)))
         self.last_seq = rows[-1]["seq"]
         self.matrix = None
+        self.owners = None
 
     def as_matrix(self, dimensions: int) -> Vector:
         if self.matrix is None:
@@ -115,6 +138,12 @@ class _UserVectors:
             )
             self.chunks = [self.matrix]
         return self.matrix
+
+    def as_owners(self) -> npt.NDArray[np.int64]:
+        """The memory rowid of each matrix row."""
+        if self.owners is None:
+            self.owners = np.asarray(self.rowids, dtype=np.int64)
+        return self.owners
 
 
 class SqliteEpisodicStore:
@@ -261,7 +290,7 @@ class SqliteEpisodicStore:
             if matrix.shape[0] == 0 or vector.shape[-1] != info.dimensions:
                 return []
             scores = matrix @ vector.astype(np.float32)
-            rowids = np.asarray(cache.rowids, dtype=np.int64)
+            rowids = cache.as_owners()
             if not _is_user_only(where):
                 clause, params = _where(where)
                 allowed = np.fromiter(
@@ -271,11 +300,9 @@ class SqliteEpisodicStore:
                 )
                 mask = np.isin(rowids, allowed)
                 scores, rowids = scores[mask], rowids[mask]
-            if scores.shape[0] == 0:
+            if scores.shape[0] == 0 or limit <= 0:
                 return []
-            k = min(limit, scores.shape[0])
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top])]
+            top = _best_per_memory(scores, rowids, limit)
             wanted = [int(rowids[i]) for i in top]
             marks = ",".join("?" * len(wanted))
             ids = dict(
@@ -330,6 +357,32 @@ class SqliteEpisodicStore:
             return [_row_to_memory(r) for r in [*earlier, *later] if r["user_id"] == user_id]
 
         return await self._db.read(_neighbors)
+
+    async def adjacent(
+        self, user_id: str, memory_ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        ids = list(dict.fromkeys(memory_ids))
+
+        def _adjacent(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str | None]]:
+            found: dict[str, tuple[str | None, str | None]] = {}
+            for start in range(0, len(ids), _BATCH):
+                chunk = ids[start:start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                for memory_id, prev_id in conn.execute(
+                    f"SELECT id, prev_id FROM memories WHERE user_id = ? AND id IN ({marks})",
+                    [user_id, *chunk],
+                ):
+                    found[memory_id] = (prev_id, None)
+                for memory_id, prev_id in conn.execute(
+                    "SELECT id, prev_id FROM memories"
+                    f" WHERE user_id = ? AND prev_id IN ({marks})",
+                    [user_id, *chunk],
+                ):
+                    if prev_id in found:
+                        found[prev_id] = (found[prev_id][0], memory_id)
+            return found
+
+        return await self._db.read(_adjacent)
 
     async def delete(self, user_id: str, memory_id: str) -> bool:
         return await self.delete_ids(user_id, [memory_id]) == 1
@@ -448,7 +501,7 @@ class SqliteEpisodicStore:
                 conn.execute(
                     "INSERT OR IGNORE INTO embeddings (memory_rowid, user_id, vector)"
                     " SELECT rowid, user_id, ? FROM memories WHERE id = ?",
-                    (np.asarray(vector, dtype=np.float32).tobytes(), memory_id),
+                    (np.ascontiguousarray(vector, dtype=np.float32).tobytes(), memory_id),
                 )
 
         await self._db.write(_set)

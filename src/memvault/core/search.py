@@ -1,0 +1,119 @@
+"""Hybrid search over episodic memory: the stages between a query and ranked memories.
+
+1. **Lexical**: the store's full-text search over the query's terms (BM25 or the backend's
+   equivalent), best :data:`POOL` memories.
+2. **Speakers**: the speaker labels of those memories (see :mod:`memvault.core.speakers`)
+   that the query names.
+3. **Vector**: the query, with named speakers replaced by a pronoun, embedded and searched;
+   a memory scores by its best vector (the whole memory or one of its passages).
+4. **Fusion**: each ranking's scores rescaled to [0, 1] and summed
+   (:func:`memvault.core.retrieval.fuse`).
+5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
+   neighbours of every candidate join the candidates
+   (:func:`memvault.core.retrieval.spread`). Neighbours must pass the same filters.
+6. **Speaker preference**: turns spoken by a named speaker get
+   :data:`memvault.core.retrieval.SPEAKER_BOOST`.
+
+Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from memvault.core.embedding import EmbeddingService
+from memvault.core.models import Memory, MemoryFilter
+from memvault.core.retrieval import SPEAKER_BOOST, fuse, spread
+from memvault.core.speakers import mask_speakers, speaker_of, speakers_named
+from memvault.core.text import terms
+from memvault.stores.base import EpisodicStore
+
+__all__ = ["POOL", "Ranked", "hybrid_search"]
+
+#: How many memories each retriever contributes before fusion.
+POOL = 50
+
+
+@dataclass(frozen=True)
+class Ranked:
+    memories: list[tuple[Memory, float]]
+    retrievers: list[str]
+
+
+async def hybrid_search(
+    store: EpisodicStore,
+    embedding: EmbeddingService,
+    query: str,
+    where: MemoryFilter,
+    *,
+    limit: int,
+    exclude: Collection[str] = (),
+    matches: Callable[[Memory], bool] = lambda memory: True,
+) -> Ranked:
+    """The best ``limit`` memories for ``query`` under ``where``, with their scores.
+
+    ``exclude`` lists ids the caller already has (they are neither returned nor counted);
+    ``matches`` re-checks ``where`` for memories reached through the timeline rather than a
+    retriever.
+    """
+    user = where.user_id
+    pool = max(POOL, limit * 2)
+    rankings = []
+    retrievers = []
+    fetched: dict[str, Memory] = {}
+
+    query_terms = terms(query)
+    if query_terms:
+        lexical = await store.lexical_search(where, query_terms, limit=pool)
+        rankings.append(lexical)
+        retrievers.append("lexical")
+        await _fetch(store, user, [c.memory_id for c in lexical], fetched)
+    labels = {s for m in fetched.values() if (s := speaker_of(m.content)) is not None}
+    named = speakers_named(query, labels)
+
+    vectors = await embedding.embed([mask_speakers(query, named)])
+    if vectors is not None:
+        rankings.append(await store.vector_search(where, vectors[0], limit=pool))
+        retrievers.append("vector")
+    if not rankings:
+        return Ranked([], retrievers)
+
+    fused = fuse(rankings, pool=pool)
+    found = set(fused)
+    links = await store.adjacent(user, list(found))
+    # The links of a candidate are also its neighbours' links back to it, which is all that
+    # spreading needs: a neighbour's other neighbour is not a candidate, so it scores 0.
+    adjacent: dict[str, tuple[str | None, str | None]] = dict(links)
+    for memory_id, (previous, following) in links.items():
+        if previous is not None and previous not in links:
+            before = adjacent.get(previous, (None, None))
+            adjacent[previous] = (before[0], memory_id)
+        if following is not None and following not in links:
+            after = adjacent.get(following, (None, None))
+            adjacent[following] = (memory_id, after[1])
+    scores = spread(fused, adjacent)
+
+    await _fetch(store, user, list(scores), fetched)
+    preferred = set(named)
+    ranked: list[tuple[Memory, float]] = []
+    for memory_id, score in scores.items():
+        memory = fetched.get(memory_id)
+        if memory is None or memory_id in exclude:
+            continue
+        if memory_id not in found and not matches(memory):
+            continue  # reached through the timeline, so the store did not filter it
+        if preferred and speaker_of(memory.content) in preferred:
+            score += SPEAKER_BOOST
+        ranked.append((memory, score))
+    ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
+    return Ranked(ranked[:limit], retrievers)
+
+
+async def _fetch(
+    store: EpisodicStore, user: str, ids: Sequence[str], into: dict[str, Memory]
+) -> None:
+    wanted = [i for i in ids if i not in into]
+    if wanted:
+        for memory in await store.get(user, wanted):
+            into[memory.id] = memory

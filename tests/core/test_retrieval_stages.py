@@ -1,0 +1,131 @@
+"""The stages of hybrid search: speaker labels, passage vectors, and how they rank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memvault import Memvault
+from memvault.core.models import MemoryFilter
+from memvault.core.speakers import body_text, mask_speakers, speaker_of, speakers_named
+from memvault.embedders.local import LocalEmbedder, local_available
+from memvault.embedders.passages import passage_vectors, sentence_spans
+from tests.core.fakes import HashEmbedder
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("content", "speaker", "body"),
+    [
+        ("Caroline: I went to a support group.", "caroline", "I went to a support group."),
+        ("Mary Ann Lee: hi there", "mary ann lee", "hi there"),
+        ("user: book a window seat", "user", "book a window seat"),
+        ("Assistant: done", "assistant", "done"),
+        ("Note: the meeting moved", None, "Note: the meeting moved"),
+        ("see https://example.com: it is down", None, "see https://example.com: it is down"),
+        ("at 10:30 we met", None, "at 10:30 we met"),
+        ("lunch: sushi again", None, "lunch: sushi again"),
+        ("Caroline:no space", None, "Caroline:no space"),
+        ("", None, ""),
+    ],
+)
+def test_speaker_labels(content: str, speaker: str | None, body: str) -> None:
+    assert speaker_of(content) == speaker
+    assert body_text(content) == body
+
+
+def test_speakers_named_in_a_query_and_masked() -> None:
+    speakers = {"caroline", "melanie", "user"}
+    query = "What did Melanie's kids and CAROLINE like? (not Carolines)"
+    assert speakers_named(query, speakers) == ["melanie", "caroline"]
+    assert speakers_named("what does the user like?", speakers) == []
+    assert mask_speakers(query, ["melanie", "caroline"]) == (
+        "What did they kids and they like? (not Carolines)")
+
+
+def test_sentence_spans_skip_short_and_single_sentences() -> None:
+    text = "Wow! I've done weight training so far. It was hard but peaceful, like yoga."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        " I've done weight training so far.", " It was hard but peaceful, like yoga."]
+    assert sentence_spans("Only one sentence here.") == []
+    assert sentence_spans("Hi! Thanks.") == []
+
+
+def test_passage_vectors_pool_each_sentence_span() -> None:
+    text = "one two three. four five six."
+    # tokens: [CLS] one two three . four five six . [SEP] [PAD]
+    offsets = np.array([(0, 0), (0, 3), (4, 7), (8, 13), (13, 14), (15, 19), (20, 24),
+                        (25, 28), (28, 29), (0, 0), (0, 0)])
+    mask = np.array([1] * 10 + [0])
+    hidden = np.zeros((11, 3), dtype=np.float32)
+    hidden[1:5, 0] = 1.0     # first sentence points along x
+    hidden[5:9, 1] = 1.0     # second along y
+    hidden[0, 2] = hidden[9, 2] = 1.0  # special tokens along z
+    hidden[10] = 100.0       # padding must not count
+    rows = passage_vectors(text, hidden, offsets, mask)
+    assert rows.shape == (3, 3)
+    assert np.allclose(rows[1], [1, 0, 0])
+    assert np.allclose(rows[2], [0, 1, 0])
+    assert np.allclose(rows[0], np.array([4, 4, 2]) / np.linalg.norm([4, 4, 2]))
+
+
+@pytest.mark.skipif(not local_available()[0], reason="the local extra is not installed")
+async def test_local_passages_start_with_the_plain_vector() -> None:
+    embedder = LocalEmbedder()
+    await embedder.load()
+    texts = ["Short one.",
+             "I filed my tax return on Monday. My dog Biscuit loves running on the beach."]
+    plain = await embedder.embed(texts)
+    passages = await embedder.embed_passages(texts)
+    assert [p.shape for p in passages] == [(1, 384), (3, 384)]
+    for whole, rows in zip(plain, passages, strict=True):
+        assert float(whole @ rows[0]) == pytest.approx(1.0, abs=1e-4)
+    # The sentence about the dog answers a question about it better than the whole text does.
+    dog = (await embedder.embed(["Where does the dog like to run?"]))[0]
+    assert float(passages[1][2] @ dog) > float(passages[1][0] @ dog) > float(passages[1][1] @ dog)
+
+
+async def test_a_named_speakers_own_turns_come_first(tmp_path: Path) -> None:
+    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
+        await mv.add("Melanie: Caroline, your painting is lovely", session_id="s1")
+        own = await mv.add("Caroline: I painted a sunrise last week", session_id="s2")
+        result = await mv.search("What did Caroline paint?")
+        assert result.hits[0].memory.id == own.id
+
+
+async def test_the_turn_after_a_matching_question_is_found(tmp_path: Path) -> None:
+    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
+        await mv.add("Ann: What did you research for the adoption?", session_id="s")
+        answer = await mv.add("Bo: Agencies that support LGBTQ families.", session_id="s")
+        await mv.add("Bo: Unrelated chatter about the weather.", session_id="other")
+        result = await mv.search("adoption research")
+        assert answer.id in [h.memory.id for h in result.hits[:2]]
+
+
+async def test_timeline_neighbours_obey_the_filters(tmp_path: Path) -> None:
+    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
+        first = await mv.add("we met at the harbour", session_id="s",
+                             occurred_at="2024-03-01T10:00:00Z", metadata={"tag": "x"})
+        await mv.add("then we ate sardines", session_id="s",
+                     occurred_at="2024-03-02T10:00:00Z", metadata={"tag": "y"})
+        hits = (await mv.search("harbour")).hits
+        assert len(hits) == 2
+        for narrowed in (await mv.search("harbour", until="2024-03-02"),
+                         await mv.search("harbour", filters={"metadata": {"tag": "x"}})):
+            assert [h.memory.id for h in narrowed.hits] == [first.id]
+
+
+async def test_memories_are_embedded_without_their_speaker_label(tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    async with Memvault(Memvault.open(tmp_path / "m.db").config, embedder=embedder) as mv:
+        await mv.wait_until_ready(5)
+        memory = await mv.add("Caroline: pottery class")
+        found = await mv.episodic.vector_search(
+            MemoryFilter(user_id=memory.user_id), (await embedder.embed(["pottery class"]))[0],
+            limit=1,
+        )
+        assert [c.memory_id for c in found] == [memory.id]
+        assert found[0].score == pytest.approx(1.0, abs=1e-5)

@@ -263,6 +263,11 @@ class Options:
     context: int = 0
     max_chars: int | None = None
     verbose: bool = True
+    search: tuple[tuple[str, str], ...] = ()
+    """``search.*`` settings (memvault's SearchConfig), as given on the command line."""
+
+    def settings(self) -> dict[str, str]:
+        return {f"search.{key}": value for key, value in self.search}
 
 
 @dataclass(frozen=True)
@@ -334,7 +339,7 @@ async def _ready(mv: Memvault, options: Options) -> str:
 async def _warm_up(directory: Path, options: Options) -> None:
     """Exercise a throwaway store so the timed work runs in a warm process."""
     async with Memvault.open(directory / "warm-up.db", user_id="warm-up",
-                             embedder=options.embedder) as mv:
+                             embedder=options.embedder, **options.settings()) as mv:
         await _ready(mv, options)
         texts = ["Alice: I adopted a dog last week.", "Bob: What is its name?",
                  "Alice: Her name is Pepper."]
@@ -413,7 +418,7 @@ async def run(conversations: Sequence[Conversation], questions: Sequence[Questio
         for user, members in scopes:
             start = time.perf_counter()
             async with Memvault.open(directory / f"{user}.db", user_id=user,
-                                     embedder=options.embedder) as mv:
+                                     embedder=options.embedder, **options.settings()) as mv:
                 out.embedder = await _ready(mv, options)
                 out.setup_seconds += time.perf_counter() - start
                 order: dict[str, int] = {}
@@ -543,6 +548,7 @@ def build_report(path: Path, digest: str, conversations: Sequence[Conversation],
             "search_limit": options.limit,
             "context": options.context,
             "max_chars": options.max_chars,
+            "search": dict(options.search),
             "k": list(KS),
             "category_names": "LoCoMo authors' numbering; " + OTHER_NAMING,
         },
@@ -591,7 +597,8 @@ def render(report: Mapping[str, Any]) -> str:
         f"sha256 {data['sha256'][:12]}…)",
         f"embedder: {settings['embedder']} | ingest: {settings['ingest']} | "
         f"scope: {settings['scope']} | search: limit {settings['search_limit']}, "
-        f"context {settings['context']}",
+        f"context {settings['context']}"
+        + "".join(f", {key}={value}" for key, value in settings["search"].items()),
         "",
         f"{'category':<26}{'n':>6}{'recall@5':>11}{'recall@10':>11}",
     ]
@@ -637,6 +644,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _setting(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="locomo.py",
@@ -665,6 +679,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         f"evidence (default {EXPECTED_QUESTIONS}; 0: no check)")
     parser.add_argument("--json", type=Path, metavar="OUT", dest="json_out",
                         help="also write the report as JSON")
+    parser.add_argument("--search", action="append", default=[], type=_setting,
+                        metavar="KEY=VALUE", help="a search setting, e.g. timeline=false or "
+                        "fusion=rank (memvault's SearchConfig; repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser.parse_args(argv)
 
@@ -685,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     options = Options(
         embedder=args.embedder, batch=args.batch, pooled=args.pooled, limit=args.limit,
         context=args.context, max_chars=args.max_chars, verbose=not args.quiet,
+        search=tuple(args.search),
     )
     print(f"evaluating {len(questions)} questions over {len(conversations)} conversations",
           flush=True)

@@ -129,3 +129,21 @@ async def test_memories_are_embedded_without_their_speaker_label(tmp_path: Path)
         )
         assert [c.memory_id for c in found] == [memory.id]
         assert found[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
+    async with Memvault.open(tmp_path / "m.db", embedder="none",
+                             **{"search.timeline": False, "search.speakers": False}) as mv:
+        await mv.add("Melanie: Caroline, your painting is lovely", session_id="s1")
+        await mv.add("Melanie: thanks for asking", session_id="s1")
+        own = await mv.add("Caroline: I painted a sunrise last week", session_id="s2")
+        hits = (await mv.search("What did Caroline paint?")).hits
+        # No neighbour joins, and the speaker is not preferred: BM25 alone decides.
+        assert len(hits) == 2
+        assert own.id in [h.memory.id for h in hits]
+    async with Memvault.open(tmp_path / "m.db", embedder="none",
+                             **{"search.fusion": "rank"}) as mv:
+        hits = (await mv.search("What did Caroline paint?")).hits
+        assert hits[0].memory.id == own.id
+        # Second by BM25: 1 / (60 + 2) from reciprocal rank fusion, plus the preference.
+        assert hits[0].score == pytest.approx(1 / 62 + 1.0)

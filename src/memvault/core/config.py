@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from memvault.core.errors import ConfigError
 
-__all__ = ["Config", "EmbedderConfig", "EmbedderKind", "default_database_path"]
+__all__ = ["Config", "EmbedderConfig", "EmbedderKind", "SearchConfig", "default_database_path"]
 
 EmbedderKind = Literal["auto", "none", "local", "openai"]
 
@@ -72,6 +72,26 @@ class EmbedderConfig(BaseModel):
     batch_size: int = Field(default=64, ge=1, le=4096)
 
 
+class SearchConfig(BaseModel):
+    """The stages of hybrid search (see :mod:`memvault.core.search`); all on by default.
+
+    They exist to be measured one by one (``benchmarks/locomo.py --search timeline=false``)
+    and switched off where a corpus does not suit them. ``fusion`` ``"score"`` sums each
+    retriever's rescaled scores, ``"rank"`` is reciprocal rank fusion (k = 60).
+    ``timeline`` lets turns share their session neighbours' scores. ``speakers`` embeds
+    memories without their speaker label and prefers the turns of speakers a query names.
+    ``passages`` stores one vector per sentence besides the memory's own (local models with
+    mean pooling; it applies to memories embedded after the change).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fusion: Literal["score", "rank"] = "score"
+    timeline: bool = True
+    speakers: bool = True
+    passages: bool = True
+
+
 class Config(BaseModel):
     """Everything a :class:`~memvault.core.memvault.Memvault` needs."""
 
@@ -81,6 +101,7 @@ class Config(BaseModel):
     profile_url: str
     working_url: str
     embedder: EmbedderConfig = EmbedderConfig()
+    search: SearchConfig = SearchConfig()
     user_id: str = Field(min_length=1, max_length=256)
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     max_content_bytes: int = Field(default=1_000_000, ge=1)
@@ -118,14 +139,15 @@ class Config(BaseModel):
     @classmethod
     def from_flat(cls, flat: Mapping[str, Any]) -> Config:
         data: dict[str, Any] = {}
-        embedder: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {name: {} for name in _NESTED}
         for key, value in flat.items():
-            if key.startswith("embedder."):
-                embedder[key.split(".", 1)[1]] = value
-            elif key == "embedder" and isinstance(value, Mapping):
-                embedder.update(value)
+            head, _, rest = key.partition(".")
+            if head in _NESTED and rest:
+                nested[head][rest] = value
+            elif head in _NESTED and isinstance(value, Mapping):
+                nested[head].update(value)
             elif key == "embedder":
-                embedder["kind"] = value
+                nested["embedder"]["kind"] = value
             else:
                 data[key] = value
         database = str(data.pop("database", None) or default_database_path())
@@ -133,14 +155,20 @@ class Config(BaseModel):
         for role in ("episodic_url", "profile_url", "working_url"):
             data.setdefault(role, url)
         data.setdefault("user_id", _default_user())
+        for name, model in _NESTED.items():
+            try:
+                data[name] = model(**nested[name])
+            except ValidationError as exc:
+                raise ConfigError(
+                    f"invalid configuration: {_problems(exc, name + '.')}"
+                ) from None
         try:
-            embedder_config = EmbedderConfig(**embedder)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid configuration: {_problems(exc, 'embedder.')}") from None
-        try:
-            return cls(embedder=embedder_config, **data)
+            return cls(**data)
         except ValidationError as exc:
             raise ConfigError(f"invalid configuration: {_problems(exc)}") from None
+
+
+_NESTED: dict[str, type[BaseModel]] = {"embedder": EmbedderConfig, "search": SearchConfig}
 
 
 def _problems(exc: ValidationError, prefix: str = "") -> str:
@@ -160,9 +188,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     flat: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "embedder" and isinstance(value, dict):
+        if key in _NESTED and isinstance(value, dict):
             for sub, subvalue in value.items():
-                flat[f"embedder.{sub}"] = subvalue
+                flat[f"{key}.{sub}"] = subvalue
         else:
             flat[key] = value
     return flat

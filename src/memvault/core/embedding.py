@@ -41,16 +41,22 @@ def check_compatible(embedder: Embedder, info: EmbeddingInfo | None) -> None:
         )
 
 
-async def _embed_contents(embedder: Embedder, contents: Sequence[str]) -> Sequence[Matrix]:
-    bodies = [body_text(content) for content in contents]
-    if isinstance(embedder, PassageEmbedder):
+async def _embed_contents(
+    embedder: Embedder, contents: Sequence[str], *, speakers: bool, passages: bool
+) -> Sequence[Matrix]:
+    bodies = [body_text(content) for content in contents] if speakers else list(contents)
+    if passages and isinstance(embedder, PassageEmbedder):
         return await embedder.embed_passages(bodies)
     return list(await embedder.embed(bodies))
 
 
 class EmbeddingService:
-    def __init__(self, embedder: Embedder | None, store: EpisodicStore, reason: str) -> None:
+    def __init__(
+        self, embedder: Embedder | None, store: EpisodicStore, reason: str, *,
+        speakers: bool = True, passages: bool = True,
+    ) -> None:
         self.embedder = embedder
+        self._how = {"speakers": speakers, "passages": passages}
         self.reason = reason
         self._store = store
         self.state: EmbeddingState = "disabled" if embedder is None else "loading"
@@ -127,7 +133,9 @@ class EmbeddingService:
             if not batch:
                 return done
             try:
-                vectors = await _embed_contents(self.embedder, [content for _, content in batch])
+                vectors = await _embed_contents(
+                    self.embedder, [content for _, content in batch], **self._how
+                )
             except MemvaultError as exc:
                 log.warning("embedding failed, will retry on the next add: %s", exc)
                 return done
@@ -150,7 +158,7 @@ class EmbeddingService:
         if self.embedder is None or not self.ready:
             return None
         try:
-            return await _embed_contents(self.embedder, contents)
+            return await _embed_contents(self.embedder, contents, **self._how)
         except MemvaultError as exc:
             log.warning("embedding failed; the memory is stored and embedded later: %s", exc)
             return None

@@ -92,7 +92,10 @@ class Memvault:
             chosen, reason = create_embedder(self.config.embedder)
         else:
             chosen, reason = embedder, f"embedder: {embedder.name if embedder else 'none'} (given)"
-        self.embedding = EmbeddingService(chosen, self.episodic, reason)
+        self.embedding = EmbeddingService(
+            chosen, self.episodic, reason, speakers=self.config.search.speakers,
+            passages=self.config.search.passages,
+        )
         self._check_embedder = check_embedder
         self._stack: AsyncExitStack | None = None
         self._group: TaskGroup | None = None
@@ -364,7 +367,7 @@ class Memvault:
         ranked = await hybrid_search(
             self.episodic, self.embedding, query, where,
             limit=max(0, limit - len(working_hits)), exclude=seen,
-            matches=lambda memory: _matches(memory, where),
+            matches=lambda memory: _matches(memory, where), settings=self.config.search,
         )
         hits = working_hits + [
             SearchHit(memory=memory, score=score) for memory, score in ranked.memories

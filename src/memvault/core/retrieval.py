@@ -17,6 +17,7 @@ __all__ = [
     "SPEAKER_BOOST",
     "apply_budget",
     "fuse",
+    "fuse_ranks",
     "min_max",
     "spread",
 ]
@@ -67,6 +68,20 @@ def fuse(
         full = pool is None or len(ranking) >= pool
         for memory_id, score in min_max(ranking, full=full).items():
             fused[memory_id] = fused.get(memory_id, 0.0) + weight * score
+    return fused
+
+
+#: Reciprocal rank fusion's constant (Cormack et al., 2009).
+RRF_K = 60
+
+
+def fuse_ranks(rankings: Sequence[Sequence[Candidate]]) -> dict[str, float]:
+    """Reciprocal rank fusion, ``Σ 1 / (60 + rank)``: the textbook alternative to
+    :func:`fuse`, kept to measure against (``search.fusion = "rank"``)."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, candidate in enumerate(ranking, start=1):
+            fused[candidate.memory_id] = fused.get(candidate.memory_id, 0.0) + 1 / (RRF_K + rank)
     return fused
 
 

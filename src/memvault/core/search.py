@@ -15,6 +15,7 @@
    :data:`memvault.core.retrieval.SPEAKER_BOOST`.
 
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
+:class:`memvault.core.config.SearchConfig` switches stages off, to measure them.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from memvault.core.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
 from memvault.core.models import Memory, MemoryFilter
-from memvault.core.retrieval import SPEAKER_BOOST, fuse, spread
+from memvault.core.retrieval import SPEAKER_BOOST, fuse, fuse_ranks, spread
 from memvault.core.speakers import mask_speakers, speaker_of, speakers_named
 from memvault.core.text import terms
 from memvault.stores.base import EpisodicStore
@@ -33,6 +35,8 @@ __all__ = ["POOL", "Ranked", "hybrid_search"]
 
 #: How many memories each retriever contributes before fusion.
 POOL = 50
+
+_DEFAULTS = SearchConfig()
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ async def hybrid_search(
     limit: int,
     exclude: Collection[str] = (),
     matches: Callable[[Memory], bool] = lambda memory: True,
+    settings: SearchConfig = _DEFAULTS,
 ) -> Ranked:
     """The best ``limit`` memories for ``query`` under ``where``, with their scores.
 
@@ -69,8 +74,10 @@ async def hybrid_search(
         rankings.append(lexical)
         retrievers.append("lexical")
         await _fetch(store, user, [c.memory_id for c in lexical], fetched)
-    labels = {s for m in fetched.values() if (s := speaker_of(m.content)) is not None}
-    named = speakers_named(query, labels)
+    named: list[str] = []
+    if settings.speakers:
+        labels = {s for m in fetched.values() if (s := speaker_of(m.content)) is not None}
+        named = speakers_named(query, labels)
 
     vectors = await embedding.embed([mask_speakers(query, named)])
     if vectors is not None:
@@ -79,9 +86,9 @@ async def hybrid_search(
     if not rankings:
         return Ranked([], retrievers)
 
-    fused = fuse(rankings, pool=pool)
+    fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
     found = set(fused)
-    links = await store.adjacent(user, list(found))
+    links = await store.adjacent(user, list(found)) if settings.timeline else {}
     # The links of a candidate are also its neighbours' links back to it, which is all that
     # spreading needs: a neighbour's other neighbour is not a candidate, so it scores 0.
     adjacent: dict[str, tuple[str | None, str | None]] = dict(links)

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from memvault.core.errors import ConfigError
 from memvault.embedders.base import Matrix, normalise
 from memvault.embedders.passages import passage_vectors, whole_vectors
@@ -62,6 +64,29 @@ def _single_threaded_blas() -> None:
         threadpool_limits(limits=1, user_api="blas")
 
 
+#: Most tokens (padding included) in one forward pass. Texts of like length share a batch, so
+#: one long turn does not pad a session of short ones; and small batches keep the activations
+#: in cache: on a 2-core EPYC, 680 LoCoMo turns embedded in 8.3 s as batches of one session
+#: (about 23 turns), 8.9 s at 4,096 tokens, 5.5 s at 512, 5.2 s at 256, 5.8 s at 128.
+_TOKENS_PER_BATCH = 256
+
+
+def _length_batches(lengths: Sequence[int], most: int) -> list[list[int]]:
+    """Indices grouped into batches of similar token length, shortest first."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if (current and (len(current) + 1) * lengths[index] > _TOKENS_PER_BATCH) or (
+            len(current) >= most
+        ):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
 class LocalEmbedder:
     """sentence-transformers on the CPU; inference runs in a worker thread, one batch at a
     time."""
@@ -101,6 +126,8 @@ class LocalEmbedder:
     def _encode(self, texts: list[str]) -> Matrix:
         self._load()
         with self._lock:
+            if self._late_chunking():
+                return np.stack([rows[0] for rows in self._forward(texts, passages=False)])
             vectors = self._model.encode(
                 texts, batch_size=self._batch_size, convert_to_numpy=True,
                 normalize_embeddings=True, show_progress_bar=False,
@@ -123,34 +150,38 @@ class LocalEmbedder:
     def _encode_passages(self, texts: list[str]) -> list[Matrix]:
         self._load()
         with self._lock:
-            if not self._late_chunking():
-                return whole_vectors(self._model.encode(
-                    texts, batch_size=self._batch_size, convert_to_numpy=True,
-                    normalize_embeddings=True, show_progress_bar=False,
-                ))
-            import torch
+            if self._late_chunking():
+                return self._forward(texts, passages=True)
+            return whole_vectors(self._model.encode(
+                texts, batch_size=self._batch_size, convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=False,
+            ))
 
-            tokenizer = self._model.tokenizer
-            network = self._model[0].auto_model
-            result: dict[int, Matrix] = {}
-            # Texts of similar length share a batch, so little of it is padding.
-            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-            with torch.inference_mode():
-                for start in range(0, len(order), self._batch_size):
-                    batch = order[start:start + self._batch_size]
-                    encoded = tokenizer(
-                        [texts[i] for i in batch], padding=True, truncation=True,
-                        max_length=self._model.max_seq_length, return_tensors="pt",
-                        return_offsets_mapping=True,
-                    )
-                    offsets = encoded.pop("offset_mapping").numpy()
-                    hidden = network(**encoded).last_hidden_state.float().numpy()
-                    mask = encoded["attention_mask"].numpy()
-                    for row, index in enumerate(batch):
-                        result[index] = passage_vectors(
-                            texts[index], hidden[row], offsets[row], mask[row]
-                        )
-            return [result[i] for i in range(len(texts))]
+    def _forward(self, texts: list[str], *, passages: bool) -> list[Matrix]:
+        """The model's own mean pooling, done here so that sentence spans can be pooled
+        from the same pass (and without sentence-transformers' per-call overhead)."""
+        import torch
+
+        tokenizer = self._model.tokenizer
+        network = self._model[0].auto_model
+        limit = self._model.max_seq_length
+        batches = [[0]] if len(texts) == 1 else _length_batches([
+            len(ids) for ids in tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
+        ], self._batch_size)
+        result: dict[int, Matrix] = {}
+        with torch.inference_mode():
+            for batch in batches:
+                encoded = tokenizer(
+                    [texts[i] for i in batch], padding=True, truncation=True,
+                    max_length=limit, return_tensors="pt", return_offsets_mapping=True,
+                )
+                offsets = encoded.pop("offset_mapping").numpy()
+                hidden = network(**encoded).last_hidden_state.float().numpy()
+                mask = encoded["attention_mask"].numpy()
+                for row, index in enumerate(batch):
+                    text = texts[index] if passages else ""
+                    result[index] = passage_vectors(text, hidden[row], offsets[row], mask[row])
+        return [result[i] for i in range(len(texts))]
 
     async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]:
         """Per text: its vector, then one per sentence (see

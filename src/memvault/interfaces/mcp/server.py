@@ -144,7 +144,9 @@ def build_server(runtime: Runtime) -> MCPServer:
     async def add_memory(
         ctx: Context,
         content: Annotated[str, Field(description="The text to remember, verbatim: a message, "
-                                      "a fact, a decision or an event. Stored as given.")],
+                                      "a fact, a decision or an event. Stored as given. For a "
+                                      "turn of a conversation, start with who said it: "
+                                      "'Anna: I moved to Berlin in May'.")],
         metadata: Annotated[dict[str, Any] | None, Field(
             description='Optional JSON object kept with the memory, e.g. {"topic": "travel"}; '
             "search_memory can filter on its keys.")] = None,
@@ -173,7 +175,8 @@ def build_server(runtime: Runtime) -> MCPServer:
     async def search_memory(
         ctx: Context,
         query: Annotated[str, Field(description="What to look for, in plain words: a question "
-                                    "or keywords (e.g. 'where does Anna work').")],
+                                    "or keywords (e.g. 'where does Anna work'). Name people "
+                                    "as the memories do: their own words rank first.")],
         limit: Annotated[int, Field(description="Most results to return (1-100).")] = 10,
         session_id: SessionArg = None,
         since: Annotated[str | None, Field(

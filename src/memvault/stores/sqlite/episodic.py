@@ -230,7 +230,7 @@ class SqliteEpisodicStore:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
-                    f"SELECT {_COLUMNS} FROM memories m WHERE m.user_id = ? AND m.id IN ({marks})",
+                    f"SELECT {_COLUMNS} FROM memories m WHERE +m.user_id = ? AND m.id IN ({marks})",
                     [user_id, *chunk],
                 ):
                     found[row["id"]] = _row_to_memory(row)
@@ -369,13 +369,13 @@ class SqliteEpisodicStore:
                 chunk = ids[start:start + _BATCH]
                 marks = ",".join("?" * len(chunk))
                 for memory_id, prev_id in conn.execute(
-                    f"SELECT id, prev_id FROM memories WHERE user_id = ? AND id IN ({marks})",
+                    f"SELECT id, prev_id FROM memories WHERE +user_id = ? AND id IN ({marks})",
                     [user_id, *chunk],
                 ):
                     found[memory_id] = (prev_id, None)
                 for memory_id, prev_id in conn.execute(
                     "SELECT id, prev_id FROM memories"
-                    f" WHERE user_id = ? AND prev_id IN ({marks})",
+                    f" WHERE +user_id = ? AND prev_id IN ({marks})",
                     [user_id, *chunk],
                 ):
                     if prev_id in found:

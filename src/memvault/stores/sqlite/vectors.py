@@ -1,0 +1,93 @@
+"""The in-memory vector matrix of one user, kept in step with the ``embeddings`` table.
+
+Rows live in a preallocated buffer that grows by half again when full, so a search after an
+add copies nothing (a matrix rebuilt by concatenation would copy every vector of the user on
+the first search after each add: 150 MB at 100,000 memories). A memory stored with passage
+vectors owns several consecutive rows. Loading reads the table a page at a time, so the peak
+is the buffer plus one page, not every blob at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["UserVectors", "best_per_memory"]
+
+Vector = npt.NDArray[np.float32]
+
+_PAGE = 4096
+_GROWTH = 1.5
+
+
+class UserVectors:
+    """One user's vectors: ``matrix`` (rows x dimensions) and ``owners`` (memory rowid per
+    row), valid for ``generation`` and complete up to ``last_seq``."""
+
+    def __init__(self, dimensions: int, generation: int) -> None:
+        self.dimensions = dimensions
+        self.generation = generation
+        self.last_seq = 0
+        self.size = 0
+        self._rows: Vector = np.zeros((0, dimensions), dtype=np.float32)
+        self._owners: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+    @property
+    def matrix(self) -> Vector:
+        return self._rows[: self.size]
+
+    @property
+    def owners(self) -> npt.NDArray[np.int64]:
+        return self._owners[: self.size]
+
+    def _reserve(self, extra: int) -> None:
+        needed = self.size + extra
+        if needed <= self._rows.shape[0]:
+            return
+        capacity = max(needed, int(self._rows.shape[0] * _GROWTH), 64)
+        rows = np.empty((capacity, self.dimensions), dtype=np.float32)
+        owners = np.empty(capacity, dtype=np.int64)
+        rows[: self.size] = self._rows[: self.size]
+        owners[: self.size] = self._owners[: self.size]
+        self._rows, self._owners = rows, owners
+
+    def top_up(self, conn: sqlite3.Connection, user_id: str) -> None:
+        """Append the user's vectors stored after ``last_seq``."""
+        (total,) = conn.execute(
+            "SELECT coalesce(sum(length(vector)), 0) FROM embeddings"
+            " WHERE user_id = ? AND seq > ?",
+            (user_id, self.last_seq),
+        ).fetchone()
+        if not total:
+            return
+        self._reserve(int(total) // (4 * self.dimensions))
+        cursor = conn.execute(
+            "SELECT seq, memory_rowid, vector FROM embeddings WHERE user_id = ? AND seq > ?"
+            " ORDER BY seq",
+            (user_id, self.last_seq),
+        )
+        while page := cursor.fetchmany(_PAGE):
+            block = np.frombuffer(b"".join(r[2] for r in page), dtype=np.float32)
+            block = block.reshape(-1, self.dimensions)
+            counts = [len(r[2]) // (4 * self.dimensions) for r in page]
+            self._reserve(block.shape[0])  # another process may have added rows meanwhile
+            end = self.size + block.shape[0]
+            self._rows[self.size:end] = block
+            self._owners[self.size:end] = np.repeat([r[1] for r in page], counts)
+            self.size = end
+            self.last_seq = page[-1][0]
+
+
+def best_per_memory(scores: Vector, owners: npt.NDArray[np.int64], limit: int) -> list[int]:
+    """Indices of the best-scoring row of each of the ``limit`` best memories, best first
+    (a memory with passages has several rows)."""
+    wanted = min(scores.shape[0], limit * 8)
+    while True:
+        top = np.argpartition(-scores, wanted - 1)[:wanted]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        _, first = np.unique(owners[top], return_index=True)
+        if first.shape[0] >= limit or wanted == scores.shape[0]:
+            return [int(i) for i in top[np.sort(first)][:limit]]
+        wanted = min(scores.shape[0], wanted * 4)

@@ -1,0 +1,49 @@
+"""The SQLite store's in-memory vector matrix: grows in place, one row per stored vector."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+
+from memvault.stores.sqlite.vectors import UserVectors, best_per_memory
+
+
+def _table() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE embeddings (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                 " memory_rowid INTEGER, user_id TEXT, vector BLOB)")
+    return conn
+
+
+def _store(conn: sqlite3.Connection, rowid: int, rows: np.ndarray, user: str = "u") -> None:
+    conn.execute("INSERT INTO embeddings (memory_rowid, user_id, vector) VALUES (?, ?, ?)",
+                 (rowid, user, rows.astype(np.float32).tobytes()))
+
+
+def test_top_ups_append_rows_and_keep_owners() -> None:
+    conn = _table()
+    cache = UserVectors(dimensions=2, generation=0)
+    cache.top_up(conn, "u")
+    assert cache.matrix.shape == (0, 2)
+    expected_owners: list[int] = []
+    for rowid in range(1, 301):  # many small top-ups: the buffer grows several times
+        rows = np.full((1 + rowid % 3, 2), float(rowid))
+        _store(conn, rowid, rows)
+        _store(conn, rowid, rows, user="other")
+        expected_owners += [rowid] * rows.shape[0]
+        if rowid % 7 == 0:
+            cache.top_up(conn, "u")
+    cache.top_up(conn, "u")
+    assert cache.owners.tolist() == expected_owners
+    assert cache.matrix[:, 0].tolist() == [float(r) for r in expected_owners]
+    first = cache.matrix
+    cache.top_up(conn, "u")  # nothing new: the same rows, nothing copied
+    assert cache.matrix.base is first.base
+
+
+def test_best_per_memory_returns_each_memory_once() -> None:
+    scores = np.array([0.9, 0.8, 0.95, 0.1, 0.85], dtype=np.float32)
+    owners = np.array([1, 1, 2, 3, 2])
+    assert best_per_memory(scores, owners, 2) == [2, 0]
+    assert best_per_memory(scores, owners, 5) == [2, 0, 3]

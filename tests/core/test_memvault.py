@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from memvault import Config, EmbedderMismatch, InvalidInput, Memvault, NotFound
+from memvault.embedders.base import Matrix
 from tests.core.fakes import HashEmbedder
 
 pytestmark = pytest.mark.anyio
@@ -243,6 +244,7 @@ async def test_vectors_load_in_background_and_backfill(tmp_path: Path) -> None:
             while await mv.episodic.count_embeddings() < 1:
                 await anyio.wait_all_tasks_blocked()
         late = await mv.add("the revenue of the quarter")
+        assert await mv.wait_for_vectors(timeout=10)
         assert await mv.episodic.count_embeddings() == 2
         result = await mv.search("quarter revenues")
         assert result.retrievers == ["lexical", "vector"]
@@ -266,3 +268,29 @@ async def test_another_embedder_is_refused_until_reembed(tmp_path: Path) -> None
     async with Memvault(config) as mv:  # no embedder: lexical search, vectors kept
         assert (await mv.search("something")).hits
         assert await mv.episodic.count_embeddings() == 1
+
+
+async def test_adds_do_not_wait_for_the_model(tmp_path: Path) -> None:
+    """An add returns before its vector exists; it is found by its words at once and by
+    meaning once the background embedder has stored the vector."""
+    embedder = HashEmbedder()
+    async with Memvault(_config(tmp_path), embedder=embedder) as mv:
+        assert await mv.wait_until_ready(timeout=10) == "ready"
+        gate = anyio.Event()
+        original = embedder.embed
+
+        async def held(texts: Sequence[str]) -> Matrix:
+            if "the quarterly revenue figures" in texts:  # the memory, not a query
+                await gate.wait()
+            return await original(texts)
+
+        embedder.embed = held  # type: ignore[method-assign]
+        memory = await mv.add("the quarterly revenue figures")
+        assert await mv.episodic.count_embeddings() == 0
+        assert not await mv.wait_for_vectors(timeout=0.05)
+        assert [h.memory.id for h in (await mv.search("revenue")).hits] == [memory.id]
+        gate.set()
+        assert await mv.wait_for_vectors(timeout=10)
+        assert await mv.episodic.count_embeddings() == 1
+        result = await mv.search("quarterly figures?")
+        assert result.retrievers == ["lexical", "vector"]

@@ -123,6 +123,7 @@ async def test_memories_are_embedded_without_their_speaker_label(tmp_path: Path)
     async with Memvault(Memvault.open(tmp_path / "m.db").config, embedder=embedder) as mv:
         await mv.wait_until_ready(5)
         memory = await mv.add("Caroline: pottery class")
+        assert await mv.wait_for_vectors(timeout=10)
         found = await mv.episodic.vector_search(
             MemoryFilter(user_id=memory.user_id), (await embedder.embed(["pottery class"]))[0],
             limit=1,

@@ -1,9 +1,10 @@
 """Vectors without delaying anyone: the embedder loads in the background, search is lexical
 until it is ready, and memories added meanwhile are embedded afterwards.
 
-Queries are embedded as given (:meth:`EmbeddingService.embed`); memories through
-:meth:`EmbeddingService.embed_memories`, which leaves out speaker labels and adds passage
-vectors where the embedder can give them.
+Queries are embedded as given (:meth:`EmbeddingService.embed`), on the caller's time.
+Memories are queued (:meth:`EmbeddingService.enqueue`) and embedded behind the add, in
+batches: an add never waits for the model. What is embedded is the content without its
+speaker label, with passage vectors where the embedder can give them.
 
 States: ``disabled`` (no embedder), ``loading``, ``ready``, ``failed`` (the reason is kept and
 logged; search stays lexical).
@@ -64,6 +65,10 @@ class EmbeddingService:
         self._ready = anyio.Event()
         self._wake = anyio.Event()
         self._settled = anyio.Event()
+        self._sweep = True  # look for memories without a vector on the next wake-up
+        self._queue: list[tuple[str, str]] = []  # (id, content) waiting for a vector
+        self._idle = anyio.Event()  # set when nothing is queued or being embedded
+        self._idle.set()
         if embedder is None:
             self._settled.set()
 
@@ -105,6 +110,8 @@ class EmbeddingService:
             self.state, self.error = "failed", str(exc)
             log.warning("embedder %s failed, search stays lexical: %s",
                         self.embedder.name, exc)
+            self._queue.clear()  # stored without vectors; `memvault reembed` can add them
+            self._idle.set()
             self._settled.set()
             return
         self.state = "ready"
@@ -113,14 +120,57 @@ class EmbeddingService:
         log.info("embedder %s ready (%d dimensions)", self.embedder.name, dimensions)
         while True:
             try:
-                await self.backfill()
-            except MemvaultError as exc:  # the store is down: try again on the next wake-up
+                await self._drain()
+                if self._sweep:
+                    self._sweep = False
+                    await self.backfill()
+            except Exception as exc:  # a worker must outlive a bad batch
+                # The memories are stored; the next sweep finds those still without a vector.
                 log.warning("background embedding paused: %s", exc)
-            await self._wake.wait()
-            self._wake = anyio.Event()
+                self._queue.clear()
+                self._sweep = True
+            if not self._queue:
+                self._idle.set()
+                await self._wake.wait()
+                self._wake = anyio.Event()
+
+    async def _drain(self) -> None:
+        """Embed and store what :meth:`enqueue` queued, oldest first, in batches."""
+        while self._queue and self.embedder is not None:
+            batch = self._queue[:_BACKFILL_BATCH]
+            vectors = await _embed_contents(
+                self.embedder, [content for _, content in batch], **self._how
+            )
+            await self._store.set_embeddings(
+                [(memory_id, vectors[i]) for i, (memory_id, _) in enumerate(batch)]
+            )
+            del self._queue[: len(batch)]
+
+    def enqueue(self, memories: Sequence[tuple[str, str]]) -> None:
+        """Embed these ``(id, content)`` memories in the background, in order.
+
+        Adds do not wait for the model: a memory is searchable by its words at once and by
+        meaning once its vector is stored (:meth:`wait_idle`).
+        """
+        if self.embedder is None or self.state == "failed" or not memories:
+            return
+        self._queue.extend(memories)
+        if self._idle.is_set():
+            self._idle = anyio.Event()
+        self._wake.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every queued memory has its vector (or the embedder failed); returns
+        whether that happened within ``timeout``. While the model loads, that can take as
+        long as the load."""
+        with anyio.move_on_after(timeout):
+            await self._idle.wait()
+            return True
+        return False
 
     def notify(self) -> None:
-        """Some memories were stored without a vector: embed them in the background."""
+        """Some memories may lack a vector (another process, a failure): look for them."""
+        self._sweep = True
         self._wake.set()
 
     async def backfill(self, progress: Callable[[int], None] | None = None) -> int:
@@ -147,21 +197,6 @@ class EmbeddingService:
                 progress(len(batch))
 
 
-
-    async def embed_memories(self, contents: Sequence[str]) -> Sequence[Matrix] | None:
-        """What to store for memories with these contents, when the embedder is ready, else
-        ``None``: per memory a vector, or a matrix of its vector and its passages' vectors.
-
-        The text embedded is the content without a speaker label
-        (:func:`memvault.core.speakers.body_text`): the label is matched as structure.
-        """
-        if self.embedder is None or not self.ready:
-            return None
-        try:
-            return await _embed_contents(self.embedder, contents, **self._how)
-        except MemvaultError as exc:
-            log.warning("embedding failed; the memory is stored and embedded later: %s", exc)
-            return None
 
     async def embed(self, texts: Sequence[str]) -> Matrix | None:
         """Vectors for ``texts`` when the embedder is ready, else ``None``."""

@@ -69,6 +69,9 @@ __all__ = ["Memvault"]
 log = logging.getLogger("memvault")
 
 _SWEEP_SECONDS = 30.0
+#: How long a search waits for the vectors of memories added just before it (read your
+#: writes by meaning); beyond that it goes on, finding the rest by their words.
+_VECTOR_WAIT_SECONDS = 1.0
 _MAX_QUERY_CHARS = 10_000
 
 
@@ -259,21 +262,11 @@ class Memvault:
         return memory, facts
 
     async def _after_add(self, memories: Sequence[Memory]) -> None:
-        """Vectors and working memory: both can be rebuilt, so a failure here is logged and
-        does not undo the add."""
+        """Vectors (queued for the background embedder) and working memory: both can be
+        rebuilt, so a failure here is logged and does not undo the add."""
         if not memories:
             return
-        vectors = await self.embedding.embed_memories([m.content for m in memories])
-        if vectors is not None:
-            try:
-                await self.episodic.set_embeddings(
-                    [(m.id, vectors[i]) for i, m in enumerate(memories)]
-                )
-            except MemvaultError as exc:
-                log.warning("storing vectors failed; they will be rebuilt: %s", exc)
-                self.embedding.notify()
-        elif self.embedding.embedder is not None:
-            self.embedding.notify()
+        self.embedding.enqueue([(m.id, m.content) for m in memories])
         for memory in memories:
             if memory.session_id is None:
                 continue
@@ -347,6 +340,9 @@ class Memvault:
         the episodic search (``agent_id``, ``session_id``, ``source``, ``entity``,
         ``metadata``); ``since``/``until`` bound ``occurred_at``. ``context`` adds up to that
         many neighbouring turns on each side of a hit. The hits fit in ``max_chars``.
+
+        Adds return before their vectors are computed; a search first waits (up to a
+        second) for the vectors still queued, so what was just added is found by meaning too.
         """
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query is empty: pass what to look for")
@@ -366,6 +362,8 @@ class Memvault:
             working_hits = (await self._working_hits(user, session, query_terms, where))[:limit]
         seen = {h.memory.id for h in working_hits}
 
+        if self.embedding.ready:
+            await self.embedding.wait_idle(_VECTOR_WAIT_SECONDS)
         ranked = await hybrid_search(
             self.episodic, self.embedding, query, where,
             limit=max(0, limit - len(working_hits)), exclude=seen,
@@ -497,6 +495,11 @@ class Memvault:
         )
 
     # -- state -------------------------------------------------------------------------------
+
+    async def wait_for_vectors(self, timeout: float | None = None) -> bool:
+        """Wait until every memory added through this instance has its vector (adds return
+        before that: they never wait for the model). Returns ``False`` on timeout."""
+        return await self.embedding.wait_idle(timeout)
 
     async def wait_until_ready(self, timeout: float | None = None) -> EmbeddingState:
         """Wait for the embedder to load (or fail); returns its state."""

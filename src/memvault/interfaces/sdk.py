@@ -129,5 +129,8 @@ class SyncMemvault:
     def wait_until_ready(self, timeout: float | None = None) -> str:
         return self._run(lambda: self._async.wait_until_ready(timeout))
 
+    def wait_for_vectors(self, timeout: float | None = None) -> bool:
+        return self._run(lambda: self._async.wait_for_vectors(timeout))
+
     def status(self) -> builtins.list[StoreStatus]:
         return self._run(self._async.status)

@@ -294,3 +294,16 @@ async def test_adds_do_not_wait_for_the_model(tmp_path: Path) -> None:
         assert await mv.episodic.count_embeddings() == 1
         result = await mv.search("quarterly figures?")
         assert result.retrievers == ["lexical", "vector"]
+
+
+async def test_imported_memories_get_their_vectors(tmp_path: Path) -> None:
+    async with Memvault(_config(tmp_path / "a"), embedder=None) as source:
+        for text in ("first memory", "second memory", "third memory"):
+            await source.add(text, user_id="alice")
+        lines = [line async for line in source.export(user_id="alice")]
+    async with Memvault(_config(tmp_path / "b"), embedder=HashEmbedder()) as mv:
+        assert await mv.wait_until_ready(timeout=10) == "ready"
+        report = await mv.import_lines(lines)
+        assert report.memories == 3
+        assert await mv.wait_for_vectors(timeout=10)
+        assert await mv.episodic.count_embeddings() == 3

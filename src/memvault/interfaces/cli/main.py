@@ -321,11 +321,15 @@ def import_(ctx: click.Context, source: str) -> None:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
             if not total:  # stdin, or nothing to count: no bar
-                return await mv.import_lines(lines())
-            bar: ProgressBar[Any] = click.progressbar(
-                length=total, label="importing", file=sys.stderr)
-            with bar:
-                return await mv.import_lines(lines(), progress=bar.update)
+                report = await mv.import_lines(lines())
+            else:
+                bar: ProgressBar[Any] = click.progressbar(
+                    length=total, label="importing", file=sys.stderr)
+                with bar:
+                    report = await mv.import_lines(lines(), progress=bar.update)
+            # Vectors are computed behind the adds: store them before the process exits.
+            await mv.wait_for_vectors()
+            return report
 
     report = _run(action)
     click.echo(f"imported {report.memories} memories and {report.profile_facts} profile facts"

@@ -1,4 +1,5 @@
-"""The episodic store on a Cypher graph database; every query lives here.
+"""The episodic store on a Cypher graph database; its query text is in
+:mod:`memvault.stores.graph.statements`.
 
 Graph model (labels as written below; a :class:`~memvault.stores.graph.dialect.Labels` may
 suffix them with a namespace)::
@@ -9,7 +10,8 @@ suffix them with a namespace)::
     (:Memory)-[:NEXT]->(:Memory)          next in the same (user, session), by insertion order
     (:Memory)-[:IN_SESSION]->(:Session {user_id, id})
     (:Memory)-[:MENTIONS]->(:Entity {user_id, name})
-    (:Memory)-[:EMBEDDING]->(:Embedding {user_id, embedding})
+    (:Memory)-[:EMBEDDING]->(:Embedding {user_id, embedding})   the memory's own vector only:
+                                          passage rows given to set_embeddings are not kept
     (:Meta {key: 'seq', value})           the insertion counter behind ``seq``
     (:Meta {key: 'embedding', value})     EmbeddingInfo as JSON
 
@@ -24,8 +26,8 @@ on their own :Embedding nodes. The vector index (on :Embedding) is created when
 indexes; filters are applied to the index's hits (vector search over-fetches, growing ``k``
 until enough hits pass the filter or the index is exhausted).
 
-Every value is a query parameter. Only fixed text from this module, the dialect's fragments
-and validated labels are ever formatted into a query.
+Every value is a query parameter. Only fixed text from the statements module, the dialect's
+fragments and validated labels are ever formatted into a query.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 from memvault.core.errors import StoreUnavailable
 from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
+from memvault.stores.graph import statements as q
 from memvault.stores.graph.dialect import (
     Dialect,
     Row,
@@ -51,198 +54,9 @@ from memvault.stores.graph.dialect import (
     vector_values,
 )
 
-__all__ = ["MAX_NEIGHBOR_HOPS", "CypherEpisodicStore"]
-
-#: ``neighbors`` walks at most this many NEXT links each way.
-MAX_NEIGHBOR_HOPS = 100
+__all__ = ["CypherEpisodicStore"]
 
 _CHUNK = 500
-
-_COLUMNS = (
-    "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
-    " m.metadata, m.source, m.entities"
-)
-
-# The insertion counter is locked first (SET), so concurrent adds take turns; then the new
-# rows get consecutive ``seq`` values, their user, session and entity nodes, and a NEXT link
-# from the latest earlier memory of their (user, session), which may be in the same batch.
-_ADD = """
-MERGE (c:Meta {key: 'seq'})
-ON CREATE SET c.value = 0
-SET c.locked = true
-WITH c
-UNWIND $rows AS row
-OPTIONAL MATCH (existing:Memory {id: row.id})
-WITH c, row, existing
-WHERE existing IS NULL
-WITH c, row
-ORDER BY row.idx
-WITH c, collect(row) AS fresh
-WITH c, fresh, c.value AS base
-SET c.value = base + size(fresh)
-WITH fresh, base
-UNWIND range(0, size(fresh) - 1) AS i
-WITH fresh[i] AS row, base + i + 1 AS seq
-CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
-    session_id: row.session_id, content: row.content, occurred_at: row.occurred_at,
-    created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
-    source: row.source, entities: row.entities, seq: seq})
-WITH m, row
-MERGE (u:User {id: row.user_id})
-CREATE (u)-[:HAS]->(m)
-FOREACH (name IN row.entity_names |
-    MERGE (e:Entity {user_id: row.user_id, name: name})
-    MERGE (m)-[:MENTIONS]->(e))
-FOREACH (sid IN CASE WHEN row.session_id IS NULL THEN [] ELSE [row.session_id] END |
-    MERGE (s:Session {user_id: row.user_id, id: sid})
-    CREATE (m)-[:IN_SESSION]->(s))
-WITH m
-OPTIONAL MATCH (p:Memory {user_id: m.user_id, session_id: m.session_id})
-WHERE p.seq < m.seq
-WITH m, max(p.seq) AS prev_seq
-OPTIONAL MATCH (p:Memory {user_id: m.user_id, session_id: m.session_id, seq: prev_seq})
-FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(m))
-RETURN m.id AS id, m.seq AS seq
-ORDER BY seq
-"""
-
-_GET = f"""
-UNWIND $ids AS wanted
-MATCH (m:Memory {{id: wanted}})
-WHERE m.user_id = $user_id
-RETURN {_COLUMNS}
-"""
-
-_LIST = f"""
-MATCH (m:Memory)%(mentions)s
-WHERE %(filter)s
-RETURN {_COLUMNS}
-ORDER BY m.occurred_at DESC, m.id DESC
-LIMIT $limit
-"""
-
-_IDS = "MATCH (m:Memory)%(mentions)s WHERE %(filter)s RETURN m.id"
-
-# One index query per term, scores summed: FalkorDB scores an OR query poorly.
-_LEXICAL = """
-UNWIND $queries AS query
-%(fulltext_call)s
-WITH node AS m, score
-%(mentions)s
-WHERE %(filter)s
-WITH m, sum(score) AS total
-ORDER BY total DESC, m.seq ASC
-LIMIT $limit
-RETURN m.id, total
-"""
-
-# Every hit of the index comes back, with a null id where the filter rejects it, so that
-# the caller can tell a selective filter from an exhausted index.
-_VECTOR = """
-%(vector_call)s
-WITH node, %(similarity)s AS similarity
-OPTIONAL MATCH (m:Memory)-[:EMBEDDING]->(node)%(mentions)s
-WHERE %(filter)s
-RETURN m.id AS id, similarity
-ORDER BY similarity DESC
-"""
-
-_NEIGHBORS_BEFORE = f"""
-MATCH (anchor:Memory {{id: $id}})
-WHERE anchor.user_id = $user_id
-MATCH path = (m:Memory)-[:NEXT*1..{MAX_NEIGHBOR_HOPS}]->(anchor)
-WITH m, length(path) AS depth
-WHERE depth <= $hops
-RETURN {_COLUMNS}, depth
-ORDER BY depth DESC
-"""
-
-_NEIGHBORS_AFTER = f"""
-MATCH (anchor:Memory {{id: $id}})
-WHERE anchor.user_id = $user_id
-MATCH path = (anchor)-[:NEXT*1..{MAX_NEIGHBOR_HOPS}]->(m:Memory)
-WITH m, length(path) AS depth
-WHERE depth <= $hops
-RETURN {_COLUMNS}, depth
-ORDER BY depth ASC
-"""
-
-_ADJACENT = """
-MATCH (m:Memory)
-WHERE m.user_id = $user_id AND m.id IN $ids
-OPTIONAL MATCH (p:Memory)-[:NEXT]->(m)
-OPTIONAL MATCH (m)-[:NEXT]->(n:Memory)
-RETURN m.id, p.id, n.id
-"""
-
-_DOOMED = """
-MATCH (d:Memory)
-WHERE d.user_id = $user_id AND d.id IN $ids
-RETURN d.id, d.entities, d.session_id
-"""
-
-# Each surviving successor of a deleted memory is linked to the latest surviving memory
-# before it in its session (the NEXT chain is the session's memories in ``seq`` order).
-_DELETE = """
-MATCH (d:Memory)-[:NEXT]->(n:Memory)
-WHERE d.user_id = $user_id AND d.id IN $ids AND NOT n.id IN $ids
-OPTIONAL MATCH (p:Memory {user_id: n.user_id, session_id: n.session_id})
-WHERE p.seq < n.seq AND NOT p.id IN $ids
-WITH n, max(p.seq) AS prev_seq
-OPTIONAL MATCH (p:Memory {user_id: n.user_id, session_id: n.session_id, seq: prev_seq})
-FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(n))
-WITH count(*) AS relinked
-MATCH (d:Memory)
-WHERE d.user_id = $user_id AND d.id IN $ids
-OPTIONAL MATCH (d)-[:EMBEDDING]->(v:Embedding)
-FOREACH (x IN CASE WHEN v IS NULL THEN [] ELSE [v] END | DETACH DELETE x)
-DETACH DELETE d
-RETURN count(*)
-"""
-
-_DROP_ORPHAN_ENTITIES = """
-UNWIND $names AS name
-MATCH (e:Entity {user_id: $user_id, name: name})
-WHERE NOT %(mentioned)s
-DELETE e
-"""
-
-_DROP_ORPHAN_SESSIONS = """
-UNWIND $sessions AS sid
-MATCH (s:Session {user_id: $user_id, id: sid})
-WHERE NOT %(in_session)s
-DELETE s
-"""
-
-_DROP_ORPHAN_USER = """
-MATCH (u:User {id: $user_id})
-WHERE NOT %(has)s
-DELETE u
-"""
-
-_COUNT = "MATCH (m:Memory) RETURN count(m)"
-_COUNT_USER = "MATCH (m:Memory {user_id: $user_id}) RETURN count(m)"
-_USER_IDS = "MATCH (m:Memory) RETURN DISTINCT m.user_id AS user_id ORDER BY user_id"
-_INFO = "MATCH (x:Meta {key: 'embedding'}) RETURN x.value"
-_SET_INFO = "MERGE (x:Meta {key: 'embedding'}) SET x.value = $value"
-_CLEAR_INFO = "MATCH (x:Meta {key: 'embedding'}) DELETE x"
-_COUNT_EMBEDDINGS = "MATCH (v:Embedding) RETURN count(v)"
-_DROP_EMBEDDINGS = "MATCH (v:Embedding) DETACH DELETE v"
-
-_MISSING = """
-MATCH (m:Memory)
-WHERE NOT %(embedded)s
-RETURN m.id, m.content
-ORDER BY m.seq
-LIMIT $limit
-"""
-
-_SET_EMBEDDINGS = """
-UNWIND $items AS item
-MATCH (m:Memory {id: item.id})
-MERGE (m)-[:EMBEDDING]->(v:Embedding)
-ON CREATE SET v.user_id = m.user_id, v.embedding = %(vector_value)s
-"""
 
 
 def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
@@ -358,7 +172,7 @@ class CypherEpisodicStore:
     async def _ensure_schema(self) -> None:
         self._schema_ready = False
         await self._dialect.run_schema(self._labelled(self._dialect.schema()))
-        [rows] = await self._dialect.run([self._statement(_INFO, {})], write=False)
+        [rows] = await self._dialect.run([self._statement(q.INFO, {})], write=False)
         if rows and rows[0][0] is not None:
             info = EmbeddingInfo.model_validate_json(rows[0][0])
             vector_index = self._dialect.ensure_vector_index(info.dimensions)
@@ -440,13 +254,13 @@ class CypherEpisodicStore:
         if not unique:
             return []
         rows = [_memory_params(memory, idx) for idx, memory in enumerate(unique)]
-        return [row[0] for row in await self._rows(_ADD, {"rows": rows}, write=True)]
+        return [row[0] for row in await self._rows(q.ADD, {"rows": rows}, write=True)]
 
     async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
         ids = list(dict.fromkeys(memory_ids))
         found: dict[str, Memory] = {}
         for chunk in _chunks(ids):
-            rows = await self._rows(_GET, {"ids": list(chunk), "user_id": user_id})
+            rows = await self._rows(q.GET, {"ids": list(chunk), "user_id": user_id})
             found.update((row[0], _row_to_memory(row)) for row in rows)
         return [found[i] for i in ids if i in found]
 
@@ -464,7 +278,7 @@ class CypherEpisodicStore:
             params.update(before_at=to_micros(before[0]), before_id=before[1])
         params["limit"] = limit
         rows = await self._rows(
-            _LIST, params, filter=clause, mentions=f", {mentions}" if mentions else ""
+            q.LIST, params, filter=clause, mentions=f", {mentions}" if mentions else ""
         )
         return [_row_to_memory(row) for row in rows]
 
@@ -478,7 +292,7 @@ class CypherEpisodicStore:
         params.update(self._dialect.index_params())
         params.update(queries=list(dict.fromkeys(queries)), limit=limit)
         rows = await self._rows(
-            _LEXICAL, params, filter=clause, mentions=f"MATCH {mentions}" if mentions else ""
+            q.LEXICAL, params, filter=clause, mentions=f"MATCH {mentions}" if mentions else ""
         )
         return [Candidate(memory_id=row[0], score=float(row[1])) for row in rows]
 
@@ -488,7 +302,7 @@ class CypherEpisodicStore:
         if limit <= 0:
             return []
         info_rows, count_rows = await self._run(
-            [self._statement(_INFO, {}), self._statement(_COUNT_EMBEDDINGS, {})], write=False
+            [self._statement(q.INFO, {}), self._statement(q.COUNT_EMBEDDINGS, {})], write=False
         )
         if not info_rows or info_rows[0][0] is None:
             return []
@@ -505,7 +319,7 @@ class CypherEpisodicStore:
         k = max(limit * 10, 100)
         while True:
             rows = await self._rows(
-                _VECTOR, {**params, "k": k}, filter=clause,
+                q.VECTOR, {**params, "k": k}, filter=clause,
                 mentions=f", {mentions}" if mentions else "",
             )  # fmt: skip
             kept = [row for row in rows if row[0] is not None]
@@ -520,8 +334,8 @@ class CypherEpisodicStore:
         statements = [
             self._statement(template, {"id": memory_id, "user_id": user_id, "hops": hops})
             for template, hops in (
-                (_NEIGHBORS_BEFORE, min(before, MAX_NEIGHBOR_HOPS)),
-                (_NEIGHBORS_AFTER, min(after, MAX_NEIGHBOR_HOPS)),
+                (q.NEIGHBORS_BEFORE, min(before, q.MAX_NEIGHBOR_HOPS)),
+                (q.NEIGHBORS_AFTER, min(after, q.MAX_NEIGHBOR_HOPS)),
             )
             if hops > 0
         ]
@@ -535,7 +349,7 @@ class CypherEpisodicStore:
     ) -> dict[str, tuple[str | None, str | None]]:
         found: dict[str, tuple[str | None, str | None]] = {}
         for chunk in _chunks(list(dict.fromkeys(memory_ids))):
-            rows = await self._rows(_ADJACENT, {"user_id": user_id, "ids": list(chunk)})
+            rows = await self._rows(q.ADJACENT, {"user_id": user_id, "ids": list(chunk)})
             found.update({row[0]: (row[1], row[2]) for row in rows})
         return found
 
@@ -545,7 +359,7 @@ class CypherEpisodicStore:
     async def delete_all(self, where: MemoryFilter) -> int:
         clause, params, mentions = self._filter(where)
         rows = await self._rows(
-            _IDS, params, filter=clause, mentions=f", {mentions}" if mentions else ""
+            q.IDS, params, filter=clause, mentions=f", {mentions}" if mentions else ""
         )
         return await self.delete_ids(where.user_id, [row[0] for row in rows])
 
@@ -555,16 +369,16 @@ class CypherEpisodicStore:
         deleted = 0
         for chunk in _chunks(list(dict.fromkeys(memory_ids))):
             ids = {"user_id": user_id, "ids": list(chunk)}
-            doomed = await self._rows(_DOOMED, ids)
+            doomed = await self._rows(q.DOOMED, ids)
             if not doomed:
                 continue
             names = sorted({name for row in doomed for name in json.loads(row[1])})
             sessions = sorted({row[2] for row in doomed if row[2] is not None})
             statements = [
-                self._statement(_DELETE, ids),
-                self._statement(_DROP_ORPHAN_ENTITIES, {"user_id": user_id, "names": names}),
-                self._statement(_DROP_ORPHAN_SESSIONS, {"user_id": user_id, "sessions": sessions}),
-                self._statement(_DROP_ORPHAN_USER, {"user_id": user_id}),
+                self._statement(q.DELETE, ids),
+                self._statement(q.DROP_ORPHAN_ENTITIES, {"user_id": user_id, "names": names}),
+                self._statement(q.DROP_ORPHAN_SESSIONS, {"user_id": user_id, "sessions": sessions}),
+                self._statement(q.DROP_ORPHAN_USER, {"user_id": user_id}),
             ]
             results = await self._run(statements, write=True)
             deleted += int(results[0][0][0]) if results[0] else 0
@@ -572,18 +386,18 @@ class CypherEpisodicStore:
 
     async def count(self, user_id: str | None = None) -> int:
         if user_id is None:
-            rows = await self._rows(_COUNT, {})
+            rows = await self._rows(q.COUNT, {})
         else:
-            rows = await self._rows(_COUNT_USER, {"user_id": user_id})
+            rows = await self._rows(q.COUNT_USER, {"user_id": user_id})
         return int(rows[0][0]) if rows else 0
 
     async def user_ids(self) -> builtins.list[str]:
-        return [row[0] for row in await self._rows(_USER_IDS, {})]
+        return [row[0] for row in await self._rows(q.USER_IDS, {})]
 
     # -- embeddings -------------------------------------------------------------------------
 
     async def embedding_info(self) -> EmbeddingInfo | None:
-        rows = await self._rows(_INFO, {})
+        rows = await self._rows(q.INFO, {})
         if not rows or rows[0][0] is None:
             return None
         return EmbeddingInfo.model_validate_json(rows[0][0])
@@ -591,17 +405,17 @@ class CypherEpisodicStore:
     async def reset_embeddings(self, info: EmbeddingInfo | None) -> None:
         await self._run_schema(self._dialect.vector_index(None))
         if info is None:
-            meta = self._statement(_CLEAR_INFO, {})
+            meta = self._statement(q.CLEAR_INFO, {})
         else:
-            meta = self._statement(_SET_INFO, {"value": info.model_dump_json()})
-        await self._run([self._statement(_DROP_EMBEDDINGS, {}), meta], write=True)
+            meta = self._statement(q.SET_INFO, {"value": info.model_dump_json()})
+        await self._run([self._statement(q.DROP_EMBEDDINGS, {}), meta], write=True)
         if info is not None:
             await self._run_schema(self._dialect.ensure_vector_index(info.dimensions))
 
     async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
         if limit <= 0:
             return []
-        return [(row[0], row[1]) for row in await self._rows(_MISSING, {"limit": limit})]
+        return [(row[0], row[1]) for row in await self._rows(q.MISSING, {"limit": limit})]
 
     async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
         if not items:
@@ -617,8 +431,8 @@ class CypherEpisodicStore:
             payload.setdefault(memory_id, vector_values(whole))  # the first of an id wins
         rows = [{"id": key, "vector": value} for key, value in payload.items()]
         for chunk in _chunks(rows):
-            await self._rows(_SET_EMBEDDINGS, {"items": list(chunk)}, write=True)
+            await self._rows(q.SET_EMBEDDINGS, {"items": list(chunk)}, write=True)
 
     async def count_embeddings(self) -> int:
-        rows = await self._rows(_COUNT_EMBEDDINGS, {})
+        rows = await self._rows(q.COUNT_EMBEDDINGS, {})
         return int(rows[0][0]) if rows else 0

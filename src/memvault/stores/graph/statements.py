@@ -1,0 +1,226 @@
+"""The Cypher text of the graph episodic store (:mod:`memvault.stores.graph.cypher`).
+
+Statements shared by every dialect; ``%(name)s`` slots are filled per call (filters, the
+dialect's index calls) and ``$name`` values are query parameters.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ADD",
+    "ADJACENT",
+    "CLEAR_INFO",
+    "COLUMNS",
+    "COUNT",
+    "COUNT_EMBEDDINGS",
+    "COUNT_USER",
+    "DELETE",
+    "DOOMED",
+    "DROP_EMBEDDINGS",
+    "DROP_ORPHAN_ENTITIES",
+    "DROP_ORPHAN_SESSIONS",
+    "DROP_ORPHAN_USER",
+    "GET",
+    "IDS",
+    "INFO",
+    "LEXICAL",
+    "LIST",
+    "MAX_NEIGHBOR_HOPS",
+    "MISSING",
+    "NEIGHBORS_AFTER",
+    "NEIGHBORS_BEFORE",
+    "SET_EMBEDDINGS",
+    "SET_INFO",
+    "USER_IDS",
+    "VECTOR",
+]
+
+#: ``neighbors`` walks at most this many NEXT links each way.
+MAX_NEIGHBOR_HOPS = 100
+
+
+COLUMNS = (
+    "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
+    " m.metadata, m.source, m.entities"
+)
+
+# The insertion counter is locked first (SET), so concurrent adds take turns; then the new
+# rows get consecutive ``seq`` values, their user, session and entity nodes, and a NEXT link
+# from the latest earlier memory of their (user, session), which may be in the same batch.
+ADD = """
+MERGE (c:Meta {key: 'seq'})
+ON CREATE SET c.value = 0
+SET c.locked = true
+WITH c
+UNWIND $rows AS row
+OPTIONAL MATCH (existing:Memory {id: row.id})
+WITH c, row, existing
+WHERE existing IS NULL
+WITH c, row
+ORDER BY row.idx
+WITH c, collect(row) AS fresh
+WITH c, fresh, c.value AS base
+SET c.value = base + size(fresh)
+WITH fresh, base
+UNWIND range(0, size(fresh) - 1) AS i
+WITH fresh[i] AS row, base + i + 1 AS seq
+CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
+    session_id: row.session_id, content: row.content, occurred_at: row.occurred_at,
+    created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
+    source: row.source, entities: row.entities, seq: seq})
+WITH m, row
+MERGE (u:User {id: row.user_id})
+CREATE (u)-[:HAS]->(m)
+FOREACH (name IN row.entity_names |
+    MERGE (e:Entity {user_id: row.user_id, name: name})
+    MERGE (m)-[:MENTIONS]->(e))
+FOREACH (sid IN CASE WHEN row.session_id IS NULL THEN [] ELSE [row.session_id] END |
+    MERGE (s:Session {user_id: row.user_id, id: sid})
+    CREATE (m)-[:IN_SESSION]->(s))
+WITH m
+OPTIONAL MATCH (p:Memory {user_id: m.user_id, session_id: m.session_id})
+WHERE p.seq < m.seq
+WITH m, max(p.seq) AS prev_seq
+OPTIONAL MATCH (p:Memory {user_id: m.user_id, session_id: m.session_id, seq: prev_seq})
+FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(m))
+RETURN m.id AS id, m.seq AS seq
+ORDER BY seq
+"""
+
+GET = f"""
+UNWIND $ids AS wanted
+MATCH (m:Memory {{id: wanted}})
+WHERE m.user_id = $user_id
+RETURN {COLUMNS}
+"""
+
+LIST = f"""
+MATCH (m:Memory)%(mentions)s
+WHERE %(filter)s
+RETURN {COLUMNS}
+ORDER BY m.occurred_at DESC, m.id DESC
+LIMIT $limit
+"""
+
+IDS = "MATCH (m:Memory)%(mentions)s WHERE %(filter)s RETURN m.id"
+
+# One index query per term, scores summed: FalkorDB scores an OR query poorly.
+LEXICAL = """
+UNWIND $queries AS query
+%(fulltext_call)s
+WITH node AS m, score
+%(mentions)s
+WHERE %(filter)s
+WITH m, sum(score) AS total
+ORDER BY total DESC, m.seq ASC
+LIMIT $limit
+RETURN m.id, total
+"""
+
+# Every hit of the index comes back, with a null id where the filter rejects it, so that
+# the caller can tell a selective filter from an exhausted index.
+VECTOR = """
+%(vector_call)s
+WITH node, %(similarity)s AS similarity
+OPTIONAL MATCH (m:Memory)-[:EMBEDDING]->(node)%(mentions)s
+WHERE %(filter)s
+RETURN m.id AS id, similarity
+ORDER BY similarity DESC
+"""
+
+NEIGHBORS_BEFORE = f"""
+MATCH (anchor:Memory {{id: $id}})
+WHERE anchor.user_id = $user_id
+MATCH path = (m:Memory)-[:NEXT*1..{MAX_NEIGHBOR_HOPS}]->(anchor)
+WITH m, length(path) AS depth
+WHERE depth <= $hops
+RETURN {COLUMNS}, depth
+ORDER BY depth DESC
+"""
+
+NEIGHBORS_AFTER = f"""
+MATCH (anchor:Memory {{id: $id}})
+WHERE anchor.user_id = $user_id
+MATCH path = (anchor)-[:NEXT*1..{MAX_NEIGHBOR_HOPS}]->(m:Memory)
+WITH m, length(path) AS depth
+WHERE depth <= $hops
+RETURN {COLUMNS}, depth
+ORDER BY depth ASC
+"""
+
+ADJACENT = """
+MATCH (m:Memory)
+WHERE m.user_id = $user_id AND m.id IN $ids
+OPTIONAL MATCH (p:Memory)-[:NEXT]->(m)
+OPTIONAL MATCH (m)-[:NEXT]->(n:Memory)
+RETURN m.id, p.id, n.id
+"""
+
+DOOMED = """
+MATCH (d:Memory)
+WHERE d.user_id = $user_id AND d.id IN $ids
+RETURN d.id, d.entities, d.session_id
+"""
+
+# Each surviving successor of a deleted memory is linked to the latest surviving memory
+# before it in its session (the NEXT chain is the session's memories in ``seq`` order).
+DELETE = """
+MATCH (d:Memory)-[:NEXT]->(n:Memory)
+WHERE d.user_id = $user_id AND d.id IN $ids AND NOT n.id IN $ids
+OPTIONAL MATCH (p:Memory {user_id: n.user_id, session_id: n.session_id})
+WHERE p.seq < n.seq AND NOT p.id IN $ids
+WITH n, max(p.seq) AS prev_seq
+OPTIONAL MATCH (p:Memory {user_id: n.user_id, session_id: n.session_id, seq: prev_seq})
+FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(n))
+WITH count(*) AS relinked
+MATCH (d:Memory)
+WHERE d.user_id = $user_id AND d.id IN $ids
+OPTIONAL MATCH (d)-[:EMBEDDING]->(v:Embedding)
+FOREACH (x IN CASE WHEN v IS NULL THEN [] ELSE [v] END | DETACH DELETE x)
+DETACH DELETE d
+RETURN count(*)
+"""
+
+DROP_ORPHAN_ENTITIES = """
+UNWIND $names AS name
+MATCH (e:Entity {user_id: $user_id, name: name})
+WHERE NOT %(mentioned)s
+DELETE e
+"""
+
+DROP_ORPHAN_SESSIONS = """
+UNWIND $sessions AS sid
+MATCH (s:Session {user_id: $user_id, id: sid})
+WHERE NOT %(in_session)s
+DELETE s
+"""
+
+DROP_ORPHAN_USER = """
+MATCH (u:User {id: $user_id})
+WHERE NOT %(has)s
+DELETE u
+"""
+
+COUNT = "MATCH (m:Memory) RETURN count(m)"
+COUNT_USER = "MATCH (m:Memory {user_id: $user_id}) RETURN count(m)"
+USER_IDS = "MATCH (m:Memory) RETURN DISTINCT m.user_id AS user_id ORDER BY user_id"
+INFO = "MATCH (x:Meta {key: 'embedding'}) RETURN x.value"
+SET_INFO = "MERGE (x:Meta {key: 'embedding'}) SET x.value = $value"
+CLEAR_INFO = "MATCH (x:Meta {key: 'embedding'}) DELETE x"
+COUNT_EMBEDDINGS = "MATCH (v:Embedding) RETURN count(v)"
+DROP_EMBEDDINGS = "MATCH (v:Embedding) DETACH DELETE v"
+
+MISSING = """
+MATCH (m:Memory)
+WHERE NOT %(embedded)s
+RETURN m.id, m.content
+ORDER BY m.seq
+LIMIT $limit
+"""
+
+SET_EMBEDDINGS = """
+UNWIND $items AS item
+MATCH (m:Memory {id: item.id})
+MERGE (m)-[:EMBEDDING]->(v:Embedding)
+ON CREATE SET v.user_id = m.user_id, v.embedding = %(vector_value)s
+"""

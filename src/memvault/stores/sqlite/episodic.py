@@ -1,9 +1,10 @@
 """The embedded episodic store: memories, the entity graph, FTS5 and vectors in SQLite.
 
 Vectors are float32 blobs; search loads a user's vectors into a numpy matrix that is kept in
-memory and topped up incrementally. Other processes may add or delete vectors at any time, so
-each search first checks two cheap counters: the highest embedding ``seq`` (new vectors) and
-the user's vector generation (bumped by deletes and resets).
+memory and topped up incrementally (:mod:`memvault.stores.sqlite.vectors`). Other processes
+may add or delete vectors at any time, so each search first reads, in one snapshot, the user's
+vector generation (bumped by deletes and resets) and the vectors stored after the last one it
+has.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,10 @@ _COLUMNS = (
     "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
     " m.metadata, m.source, m.entities"
 )
+
+
+#: Most ids bound in one ``IN (...)`` list.
+_BATCH = 500
 
 
 def _row_to_memory(row: sqlite3.Row) -> Memory:
@@ -81,9 +85,6 @@ def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-_BATCH = 500
-
-
 def _is_user_only(where: MemoryFilter) -> bool:
     return where == MemoryFilter(user_id=where.user_id)
 
@@ -94,8 +95,8 @@ class SqliteEpisodicStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._db = SqliteDatabase(path_from_url(url), "episodic")
+        # Only touched inside SqliteDatabase.read, which runs one call at a time.
         self._vectors: dict[str, UserVectors] = {}
-        self._vectors_lock = threading.Lock()  # readers run in several worker threads
 
     async def open(self) -> None:
         await self._db.open("episodic", EPISODIC)
@@ -169,8 +170,8 @@ class SqliteEpisodicStore:
 
         def _get(conn: sqlite3.Connection) -> builtins.list[Memory]:
             found: dict[str, Memory] = {}
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for start in range(0, len(ids), _BATCH):
+                chunk = ids[start : start + _BATCH]
                 marks = ",".join("?" * len(chunk))
                 for row in conn.execute(
                     f"SELECT {_COLUMNS} FROM memories m WHERE +m.user_id = ? AND m.id IN ({marks})",
@@ -226,10 +227,10 @@ class SqliteEpisodicStore:
     ) -> builtins.list[Candidate]:
         def _search(conn: sqlite3.Connection) -> builtins.list[Candidate]:
             info = self._info(conn)
-            if info is None:
+            if info is None or limit <= 0 or vector.shape[-1] != info.dimensions:
                 return []
             matrix, rowids = self._refresh(conn, where.user_id, info.dimensions)
-            if matrix.shape[0] == 0 or vector.shape[-1] != info.dimensions:
+            if matrix.shape[0] == 0:
                 return []
             scores = matrix @ vector.astype(np.float32)
             if not _is_user_only(where):
@@ -241,7 +242,7 @@ class SqliteEpisodicStore:
                 )
                 mask = np.isin(rowids, allowed)
                 scores, rowids = scores[mask], rowids[mask]
-            if scores.shape[0] == 0 or limit <= 0:
+            if scores.shape[0] == 0:
                 return []
             top = best_per_memory(scores, rowids, limit)
             wanted = [int(rowids[i]) for i in top]
@@ -260,17 +261,24 @@ class SqliteEpisodicStore:
     def _refresh(
         self, conn: sqlite3.Connection, user_id: str, dimensions: int
     ) -> tuple[Vector, npt.NDArray[np.int64]]:
-        """The user's vectors and the memory rowid of each row, brought up to date."""
-        row = conn.execute(
-            "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        generation = row[0] if row else 0
-        with self._vectors_lock:
+        """The user's vectors and the memory rowid of each row, brought up to date.
+
+        One read transaction, so that the generation and the rows read belong together even
+        while another process deletes and adds (rowids of deleted memories can be reused).
+        """
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute(
+                "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            generation = row[0] if row else 0
             cache = self._vectors.get(user_id)
             if cache is None or cache.generation != generation or cache.dimensions != dimensions:
                 cache = self._vectors[user_id] = UserVectors(dimensions, generation)
             cache.top_up(conn, user_id)
             return cache.matrix, cache.owners
+        finally:
+            conn.execute("COMMIT")
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int

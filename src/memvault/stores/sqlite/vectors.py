@@ -14,9 +14,9 @@ import sqlite3
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["UserVectors", "best_per_memory"]
+from memvault.stores.base import Vector
 
-Vector = npt.NDArray[np.float32]
+__all__ = ["UserVectors", "best_per_memory"]
 
 _PAGE = 4096
 _GROWTH = 1.5

@@ -21,7 +21,8 @@ The protocol, through memvault's public SDK only (no LLM anywhere):
    ``session_id`` = ``"<sample_id>:session_<n>"`` and ``{"dia_id": ...}`` as metadata.
    Sessions without turns are skipped. Default: one ``add`` per turn, each timed;
    ``--batch``: one ``add_many`` per session. With an embedder, ingest starts once it is
-   ready, so every add embeds inline.
+   ready; adds queue their vectors, and a conversation's ingest ends when
+   ``wait_for_vectors()`` returns.
 2. Each question of categories 1-4 with at least one valid evidence id (1,536 of them) is
    searched once with the bare question text (``limit`` 10, ``context`` 0 unless given).
 3. The hits are flattened into turns in rank order. A hit that carries neighbouring turns

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
-
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scale_benchmark", BENCHMARK)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import scale
+
+    return scale
 
 
 def test_scale_benchmark_reports_what_it_measured(tmp_path: Path) -> None:

@@ -7,16 +7,12 @@ and their neighbours in the same session.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "locomo.py"
 
 APPLES = [f"Ben: apple pie recipe number {n}" for n in range(1, 9)]
 
@@ -85,13 +81,9 @@ QUESTIONS = 9
 
 @pytest.fixture(scope="module")
 def locomo() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("locomo_benchmark", BENCHMARK)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import locomo
+
+    return locomo
 
 
 @pytest.fixture

@@ -115,3 +115,10 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         Config.load(config_file=bad)
     with pytest.raises(ConfigError, match=r"no episodic store for mongodb://"):
         open_episodic("mongodb://localhost/x")
+
+
+def test_a_settings_table_given_a_plain_value_is_refused() -> None:
+    with pytest.raises(ConfigError, match="search must be a table of settings"):
+        Config.from_flat({"search": "rank"})
+    assert Config.from_flat({"search": {"fusion": "rank"}}).search.fusion == "rank"
+    assert Config.from_flat({"embedder": "none"}).embedder.kind == "none"

@@ -148,6 +148,12 @@ class Config(BaseModel):
                 nested[head].update(value)
             elif key == "embedder":
                 nested["embedder"]["kind"] = value
+            elif head in _NESTED:
+                raise ConfigError(
+                    f"invalid configuration: {key} must be a table of settings "
+                    f"(e.g. {key}.{next(iter(_NESTED[head].model_fields))} = ...), "
+                    f"got {value!r}"
+                )
             else:
                 data[key] = value
         database = str(data.pop("database", None) or default_database_path())

@@ -45,7 +45,7 @@ from memvault.core.models import (
     StoreStatus,
 )
 from memvault.core.retrieval import apply_budget
-from memvault.core.search import hybrid_search
+from memvault.core.search import Ranked, hybrid_search
 from memvault.core.text import terms
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
@@ -362,13 +362,15 @@ class Memvault:
             working_hits = (await self._working_hits(user, session, query_terms, where))[:limit]
         seen = {h.memory.id for h in working_hits}
 
-        if self.embedding.ready:
-            await self.embedding.wait_idle(_VECTOR_WAIT_SECONDS)
-        ranked = await hybrid_search(
-            self.episodic, self.embedding, query, where,
-            limit=max(0, limit - len(working_hits)), exclude=seen,
-            matches=lambda memory: _matches(memory, where), settings=self.config.search,
-        )
+        wanted = limit - len(working_hits)
+        ranked = Ranked([], [])
+        if wanted > 0:  # working memory may already fill the limit
+            if self.embedding.ready:
+                await self.embedding.wait_idle(_VECTOR_WAIT_SECONDS)
+            ranked = await hybrid_search(
+                self.episodic, self.embedding, query, where, limit=wanted, exclude=seen,
+                matches=lambda memory: _matches(memory, where), settings=self.config.search,
+            )
         hits = working_hits + [
             SearchHit(memory=memory, score=score) for memory, score in ranked.memories
         ]

@@ -73,7 +73,8 @@ async def hybrid_search(
         lexical = await store.lexical_search(where, query_terms, limit=pool)
         rankings.append(lexical)
         retrievers.append("lexical")
-        await _fetch(store, user, [c.memory_id for c in lexical], fetched)
+        if settings.speakers:  # their labels say which speakers the query may name
+            await _fetch(store, user, [c.memory_id for c in lexical], fetched)
     named: list[str] = []
     if settings.speakers:
         labels = {s for m in fetched.values() if (s := speaker_of(m.content)) is not None}

@@ -123,8 +123,17 @@ class LocalEmbedder:
         return await self._thread.run(lambda: self._encode(batch))
 
     def _late_chunking(self) -> bool:
+        """Whether :meth:`_forward` computes exactly what the model's own pipeline does:
+        transformer, mean pooling, then at most normalisation (no dense layer, no lower-casing
+        or prompt of its own), with a fast tokenizer for character offsets."""
         modules = list(self._model)
         if len(modules) < 2 or not getattr(self._model.tokenizer, "is_fast", False):
+            return False
+        if any(type(m).__name__ != "Normalize" for m in modules[2:]):
+            return False
+        if getattr(modules[0], "do_lower_case", False) or getattr(
+            self._model, "default_prompt_name", None
+        ):
             return False
         pooling = modules[1].get_config_dict() if hasattr(modules[1], "get_config_dict") else {}
         return pooling.get("pooling_mode") == "mean" or bool(

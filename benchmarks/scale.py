@@ -87,10 +87,10 @@ import numpy.typing as npt
 
 import memvault
 from memvault import Config, MemoryInput, Memvault
-from memvault.core.models import MemoryFilter
 from memvault.core.search import POOL
 from memvault.core.text import STOP_WORDS, terms
 from memvault.embedders.base import Matrix
+from memvault.models import MemoryFilter
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
 
 __all__ = ["Corpus", "FakeEmbedder", "main"]

@@ -5,8 +5,10 @@ The public surface is listed in ``__all__``; everything else may change.
 
 from __future__ import annotations
 
-from memvault.core.config import Config, EmbedderConfig
-from memvault.core.errors import (
+from memvault.__version__ import __version__
+from memvault.config import Config, EmbedderConfig
+from memvault.core.memvault import Memvault
+from memvault.errors import (
     ConfigError,
     EmbedderMismatch,
     InvalidInput,
@@ -14,8 +16,8 @@ from memvault.core.errors import (
     NotFound,
     StoreUnavailable,
 )
-from memvault.core.memvault import Memvault
-from memvault.core.models import (
+from memvault.interfaces.sdk import SyncMemvault
+from memvault.models import (
     DeleteReport,
     Memory,
     MemoryInput,
@@ -25,9 +27,6 @@ from memvault.core.models import (
     SearchHit,
     SearchResult,
 )
-from memvault.interfaces.sdk import SyncMemvault
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Config",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from memvault.core.ids import new_id
-from memvault.core.models import Memory, ProfileFact
+from memvault.models import Memory, ProfileFact
 
 T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
 

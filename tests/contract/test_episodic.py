@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memvault.core.models import EmbeddingInfo, MemoryFilter
+from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.base import EpisodicStore
 from tests.contract.builders import T0, memory, unit
 from tests.contract.conftest import Factory

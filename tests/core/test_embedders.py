@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from memvault import Config, Memvault, StoreUnavailable
-from memvault.core.config import EmbedderConfig
+from memvault.config import EmbedderConfig
 from memvault.embedders import create_embedder
 from memvault.embedders.local import LocalEmbedder, local_available
 from memvault.embedders.openai import OpenAIEmbedder

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from memvault import Config
-from memvault.core.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError, StoreUnavailable
 from memvault.interfaces import rest
 from memvault.interfaces.mcp.runtime import Runtime
 from memvault.interfaces.mcp.serve import ServeOptions, build_http_app

@@ -19,8 +19,8 @@ import anyio
 import numpy as np
 import pytest
 
-from memvault.core.errors import ConfigError, InvalidInput, StoreUnavailable
-from memvault.core.models import EmbeddingInfo, MemoryFilter
+from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
+from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.graph.falkordb import FalkorEpisodicStore, parse_falkordb_url
 from memvault.stores.registry import open_episodic
 from tests.contract.builders import memory, unit

@@ -25,8 +25,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from memvault.core.errors import ConfigError, InvalidInput, StoreUnavailable
-from memvault.core.models import ProfileFact
+from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
+from memvault.models import ProfileFact
 from memvault.stores.base import ProfileStore
 from memvault.stores.registry import open_profile
 from tests.contract.builders import fact

@@ -25,8 +25,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from memvault.core.errors import ConfigError, StoreUnavailable
-from memvault.core.models import Memory
+from memvault.errors import ConfigError, StoreUnavailable
+from memvault.models import Memory
 from memvault.stores.redis.working import FALLBACK_DETAIL, RedisWorkingStore, parse_url
 from memvault.stores.registry import open_working
 from tests.contract.builders import memory

@@ -18,10 +18,10 @@ from typing import Literal
 
 import anyio
 
-from memvault.core.errors import EmbedderMismatch, MemvaultError
-from memvault.core.models import EmbeddingInfo
 from memvault.core.speakers import body_text
 from memvault.embedders.base import Embedder, Matrix, PassageEmbedder
+from memvault.errors import EmbedderMismatch, MemvaultError
+from memvault.models import EmbeddingInfo
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["EmbeddingService", "EmbeddingState"]

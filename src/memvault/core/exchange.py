@@ -8,8 +8,8 @@ superseded::
     {"type": "memory", "id": "...", "user_id": "...", "content": "...", "occurred_at": "...", ...}
     {"type": "profile_fact", "id": "...", "user_id": "...", "key": "...", "value": ..., ...}
 
-Fields are those of :class:`~memvault.core.models.Memory` and
-:class:`~memvault.core.models.ProfileFact`. Vectors are not exported; they are rebuilt by the
+Fields are those of :class:`~memvault.models.Memory` and
+:class:`~memvault.models.ProfileFact`. Vectors are not exported; they are rebuilt by the
 importing store's embedder. Importing skips ids that already exist.
 """
 
@@ -21,9 +21,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
-from memvault.core.errors import InvalidInput
-from memvault.core.models import Memory, MemoryFilter, ProfileFact
 from memvault.core.timeutil import utc_now
+from memvault.errors import InvalidInput
+from memvault.models import Memory, MemoryFilter, ProfileFact
 from memvault.stores.base import EpisodicStore, ProfileStore
 
 __all__ = ["FORMAT", "VERSION", "ImportReport", "export_lines", "import_lines"]

@@ -25,25 +25,11 @@ from typing import Any, Literal, Self
 import anyio
 from anyio.abc import TaskGroup
 
+from memvault.config import Config
 from memvault.core import exchange
-from memvault.core.config import Config
 from memvault.core.embedding import EmbeddingService, EmbeddingState
 from memvault.core.entities import extract_entities
-from memvault.core.errors import InvalidInput, MemvaultError, NotFound
 from memvault.core.ids import new_id
-from memvault.core.models import (
-    DeleteReport,
-    EmbeddingInfo,
-    Memory,
-    MemoryFilter,
-    MemoryInput,
-    MemoryPage,
-    Profile,
-    ProfileFact,
-    SearchHit,
-    SearchResult,
-    StoreStatus,
-)
 from memvault.core.retrieval import apply_budget
 from memvault.core.search import Ranked, hybrid_search
 from memvault.core.text import terms
@@ -61,6 +47,20 @@ from memvault.core.validate import (
     encode_cursor,
 )
 from memvault.embedders import Embedder, create_embedder
+from memvault.errors import InvalidInput, MemvaultError, NotFound
+from memvault.models import (
+    DeleteReport,
+    EmbeddingInfo,
+    Memory,
+    MemoryFilter,
+    MemoryInput,
+    MemoryPage,
+    Profile,
+    ProfileFact,
+    SearchHit,
+    SearchResult,
+    StoreStatus,
+)
 from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
 from memvault.stores.registry import open_episodic, open_profile, open_working
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from memvault.core.models import Candidate, SearchHit
+from memvault.models import Candidate, SearchHit
 
 __all__ = [
     "FOLLOWS_WEIGHT",

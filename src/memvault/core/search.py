@@ -15,7 +15,7 @@
    :data:`memvault.core.retrieval.SPEAKER_BOOST`.
 
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
-:class:`memvault.core.config.SearchConfig` switches stages off, to measure them.
+:class:`memvault.config.SearchConfig` switches stages off, to measure them.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from memvault.core.config import SearchConfig
+from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
-from memvault.core.models import Memory, MemoryFilter
 from memvault.core.retrieval import SPEAKER_BOOST, fuse, fuse_ranks, spread
 from memvault.core.speakers import mask_speakers, speaker_of, speakers_named
 from memvault.core.text import terms
+from memvault.models import Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["POOL", "Ranked", "hybrid_search"]

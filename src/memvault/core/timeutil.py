@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from memvault.core.errors import InvalidInput
+from memvault.errors import InvalidInput
 
 __all__ = ["parse_datetime", "utc_now"]
 

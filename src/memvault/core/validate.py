@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from memvault.core.errors import InvalidInput
 from memvault.core.timeutil import parse_datetime
+from memvault.errors import InvalidInput
 
 __all__ = [
     "FILTER_KEYS",

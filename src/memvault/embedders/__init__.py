@@ -1,10 +1,10 @@
-"""Embedders, chosen from :class:`~memvault.core.config.EmbedderConfig`."""
+"""Embedders, chosen from :class:`~memvault.config.EmbedderConfig`."""
 
 from __future__ import annotations
 
-from memvault.core.config import EmbedderConfig
-from memvault.core.errors import ConfigError
+from memvault.config import EmbedderConfig
 from memvault.embedders.base import Embedder
+from memvault.errors import ConfigError
 
 __all__ = ["Embedder", "create_embedder"]
 

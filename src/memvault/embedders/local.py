@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from memvault.core.errors import ConfigError
 from memvault.embedders.base import Matrix, normalise
 from memvault.embedders.passages import passage_vectors, whole_vectors
 from memvault.embedders.worker import ModelThread
+from memvault.errors import ConfigError
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalEmbedder", "local_available"]
 

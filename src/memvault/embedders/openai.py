@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import httpx
 
-from memvault.core.errors import ConfigError, StoreUnavailable
 from memvault.embedders.base import Matrix, normalise
+from memvault.errors import ConfigError, StoreUnavailable
 
 __all__ = ["OpenAIEmbedder"]
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
-from memvault.core.models import StoreStatus
+from memvault.models import StoreStatus
 
 __all__ = [
     "ErrorBody",

@@ -34,9 +34,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
-from memvault.core.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
 from memvault.core.memvault import Memvault
-from memvault.core.models import (
+from memvault.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
+from memvault.interfaces.mcp.identity import Identity, resolve_identity
+from memvault.interfaces.mcp.runtime import Runtime
+from memvault.interfaces.openapi import ErrorType, Operation, build_document
+from memvault.models import (
     DeleteReport,
     Memory,
     MemoryPage,
@@ -44,9 +47,6 @@ from memvault.core.models import (
     ProfileFact,
     SearchResult,
 )
-from memvault.interfaces.mcp.identity import Identity, resolve_identity
-from memvault.interfaces.mcp.runtime import Runtime
-from memvault.interfaces.openapi import ErrorType, Operation, build_document
 
 __all__ = [
     "MAX_BATCH_ITEMS",
@@ -222,7 +222,7 @@ OPERATIONS: tuple[Operation, ...] = (
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The REST API's OpenAPI document (shared: do not modify it)."""
-    from memvault import __version__
+    from memvault.__version__ import __version__
 
     return build_document(OPERATIONS, __version__)
 

@@ -23,10 +23,10 @@ from typing import Any, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from memvault.core.config import Config
+from memvault.config import Config
 from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
-from memvault.core.models import (
+from memvault.models import (
     DeleteReport,
     Memory,
     MemoryPage,

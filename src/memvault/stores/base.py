@@ -6,7 +6,7 @@ Contracts common to all roles:
 * ``open()`` creates or migrates the schema and must be called before anything else;
   ``close()`` releases connections and may be called twice.
 * Every read, list and delete names a ``user_id``; nothing crosses users.
-* Failures to reach the backing service raise :class:`~memvault.core.errors.StoreUnavailable`.
+* Failures to reach the backing service raise :class:`~memvault.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from memvault.core.models import (
+from memvault.models import (
     Candidate,
     EmbeddingInfo,
     Memory,

@@ -10,7 +10,7 @@ import importlib
 from typing import Literal, cast
 from urllib.parse import urlparse
 
-from memvault.core.errors import ConfigError
+from memvault.errors import ConfigError
 from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
 
 __all__ = ["Role", "open_episodic", "open_profile", "open_working", "scheme_of", "schemes"]

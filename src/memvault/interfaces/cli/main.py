@@ -19,10 +19,10 @@ import anyio
 import click
 from click._termui_impl import ProgressBar
 
-from memvault.core.config import Config
-from memvault.core.errors import MemvaultError
+from memvault.config import Config
 from memvault.core.memvault import Memvault
-from memvault.core.models import Memory
+from memvault.errors import MemvaultError
+from memvault.models import Memory
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["cli", "main"]

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from memvault.core.config import Config
-from memvault.core.errors import InvalidInput
+from memvault.config import Config
+from memvault.errors import InvalidInput
 
 __all__ = ["Identity", "resolve_identity"]
 

@@ -15,9 +15,9 @@ from typing import Literal
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
-from memvault.core.config import Config
-from memvault.core.errors import ConfigError, StoreUnavailable
+from memvault.config import Config
 from memvault.core.memvault import Memvault
+from memvault.errors import ConfigError, StoreUnavailable
 
 __all__ = ["LogLevel", "Runtime"]
 

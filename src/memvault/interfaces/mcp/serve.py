@@ -26,8 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memvault.core.config import Config
-from memvault.core.errors import ConfigError
+from memvault.config import Config
+from memvault.errors import ConfigError
 from memvault.interfaces.mcp.runtime import LogLevel, Runtime
 from memvault.interfaces.mcp.server import build_server
 from memvault.interfaces.rest import rest_routes

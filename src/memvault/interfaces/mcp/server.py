@@ -17,10 +17,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, JsonValue
 
-from memvault.core.errors import MemvaultError
-from memvault.core.models import Memory, Profile, ProfileFact
+from memvault.errors import MemvaultError
 from memvault.interfaces.mcp.identity import Identity, resolve_identity
 from memvault.interfaces.mcp.runtime import Runtime
+from memvault.models import Memory, Profile, ProfileFact
 
 __all__ = ["build_server"]
 
@@ -135,7 +135,7 @@ SessionArg = Annotated[
 
 def build_server(runtime: Runtime) -> MCPServer:
     """An MCPServer whose tools act on ``runtime``'s Memvault."""
-    from memvault import __version__
+    from memvault.__version__ import __version__
 
     server = MCPServer("memvault", instructions=INSTRUCTIONS, version=__version__,
                        log_level=runtime.log_level)

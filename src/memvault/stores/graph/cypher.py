@@ -38,8 +38,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from memvault.core.errors import StoreUnavailable
-from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
+from memvault.errors import StoreUnavailable
+from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
 from memvault.stores.graph import statements as q
 from memvault.stores.graph.dialect import (

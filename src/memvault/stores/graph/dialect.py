@@ -4,7 +4,7 @@
 :class:`Dialect` supplies only what a database does its own way: the index DDL, the full-text
 and vector procedures and their query syntax, the way a pattern is tested for existence, and the
 driver (connect, run statements, map its errors to
-:class:`~memvault.core.errors.StoreUnavailable`).
+:class:`~memvault.errors.StoreUnavailable`).
 
 Values always travel as query parameters, encoded alike for every dialect by the helpers
 here (times as integer microseconds, vectors as lists of floats, metadata as JSON text plus
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memvault.core.errors import ConfigError
+from memvault.errors import ConfigError
 from memvault.stores.base import Vector
 
 __all__ = [

@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from memvault.core.errors import ConfigError, InvalidInput, StoreUnavailable
+from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     Dialect,

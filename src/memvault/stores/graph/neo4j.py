@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from memvault.core.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError, StoreUnavailable
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     LABELS,

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from memvault.core.models import Memory, StoreStatus
+from memvault.models import Memory, StoreStatus
 
 __all__ = ["InMemoryWorkingStore"]
 

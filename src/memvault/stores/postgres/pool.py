@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
-from memvault.core.errors import ConfigError, InvalidInput, MemvaultError, StoreUnavailable
+from memvault.errors import ConfigError, InvalidInput, MemvaultError, StoreUnavailable
 
 __all__ = [
     "DEFAULT_SCHEMA",

@@ -44,7 +44,7 @@ still live into Redis (after the turns already there, skipping exact duplicates,
 they have left) and empties the fallback, and logs that Redis is back. If the process stops
 before that, its outage turns are lost from working memory; the episodic store keeps every
 memory. A wrong password or missing permission at ``open()``, and any other Redis error,
-raise :class:`~memvault.core.errors.StoreUnavailable`.
+raise :class:`~memvault.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from memvault.core.errors import ConfigError, StoreUnavailable
-from memvault.core.models import Memory, StoreStatus
+from memvault.errors import ConfigError, StoreUnavailable
+from memvault.models import Memory, StoreStatus
 from memvault.stores.memory.working import InMemoryWorkingStore
 
 __all__ = ["DEFAULT_PREFIX", "RedisWorkingStore"]

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
-from memvault.core.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError, StoreUnavailable
 
 __all__ = ["Migration", "SqliteDatabase", "from_micros", "path_from_url", "to_micros"]
 

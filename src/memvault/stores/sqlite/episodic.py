@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from memvault.core.errors import InvalidInput
-from memvault.core.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
+from memvault.errors import InvalidInput
+from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
 from memvault.stores.sqlite.db import SqliteDatabase, from_micros, path_from_url, to_micros
 from memvault.stores.sqlite.schema import EPISODIC

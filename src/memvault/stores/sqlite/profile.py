@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from memvault.core.models import ProfileFact, StoreStatus
+from memvault.models import ProfileFact, StoreStatus
 from memvault.stores.sqlite.db import SqliteDatabase, from_micros, path_from_url, to_micros
 from memvault.stores.sqlite.schema import PROFILE
 

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
-from memvault.core.models import Memory, StoreStatus
+from memvault.models import Memory, StoreStatus
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import WORKING
 

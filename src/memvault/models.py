@@ -157,7 +157,7 @@ class StoreStatus(_Frozen):
 
 class MemoryInput(BaseModel):
     """One item for :meth:`Memvault.add_many`; fields are validated by the core, which
-    reports problems as :class:`~memvault.core.errors.InvalidInput`."""
+    reports problems as :class:`~memvault.errors.InvalidInput`."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 

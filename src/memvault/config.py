@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from memvault.core.errors import ConfigError
+from memvault.errors import ConfigError
 
 __all__ = ["Config", "EmbedderConfig", "EmbedderKind", "SearchConfig", "default_database_path"]
 

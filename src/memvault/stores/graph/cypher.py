@@ -41,16 +41,15 @@ from typing import Any
 from memvault.errors import StoreUnavailable
 from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
+from memvault.stores.codec import counted_status, memory_from_row, to_micros
 from memvault.stores.graph import statements as q
 from memvault.stores.graph.dialect import (
     Dialect,
     Row,
     Statement,
-    from_micros,
     metadata_pair,
     metadata_pair_prefix,
     metadata_pairs,
-    to_micros,
     vector_values,
 )
 
@@ -80,21 +79,6 @@ def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _row_to_memory(row: Row) -> Memory:
-    return Memory(
-        id=row[0],
-        user_id=row[1],
-        agent_id=row[2],
-        session_id=row[3],
-        content=row[4],
-        occurred_at=from_micros(row[5]),
-        created_at=from_micros(row[6]),
-        metadata=json.loads(row[7]),
-        source=row[8],
-        entities=json.loads(row[9]),
-    )
 
 
 class CypherEpisodicStore:
@@ -235,17 +219,8 @@ class CypherEpisodicStore:
         await self._dialect.drop_namespace()
 
     async def status(self) -> StoreStatus:
-        try:
-            ok, detail = True, f"{await self.count()} memories"
-        except Exception as exc:  # reported, not raised: this is a health check
-            ok, detail = False, str(exc)
-        return StoreStatus(
-            role="episodic",
-            backend=self._dialect.backend,
-            location=self._dialect.location,
-            ok=ok,
-            detail=detail,
-        )
+        return await counted_status("episodic", self._dialect.backend, self._dialect.location,
+                                    self.count, "memories")
 
     # -- memories ---------------------------------------------------------------------------
 
@@ -261,7 +236,7 @@ class CypherEpisodicStore:
         found: dict[str, Memory] = {}
         for chunk in _chunks(ids):
             rows = await self._rows(q.GET, {"ids": list(chunk), "user_id": user_id})
-            found.update((row[0], _row_to_memory(row)) for row in rows)
+            found.update((row[0], memory_from_row(row)) for row in rows)
         return [found[i] for i in ids if i in found]
 
     async def list(
@@ -280,7 +255,7 @@ class CypherEpisodicStore:
         rows = await self._rows(
             q.LIST, params, filter=clause, mentions=f", {mentions}" if mentions else ""
         )
-        return [_row_to_memory(row) for row in rows]
+        return [memory_from_row(row) for row in rows]
 
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
@@ -342,7 +317,7 @@ class CypherEpisodicStore:
         if not statements:
             return []
         results = await self._run(statements, write=False)
-        return [_row_to_memory(row) for rows in results for row in rows if row[1] == user_id]
+        return [memory_from_row(row) for rows in results for row in rows if row[1] == user_id]
 
     async def adjacent(
         self, user_id: str, memory_ids: Sequence[str]

@@ -7,9 +7,10 @@ driver (connect, run statements, map its errors to
 :class:`~memvault.errors.StoreUnavailable`).
 
 Values always travel as query parameters, encoded alike for every dialect by the helpers
-here (times as integer microseconds, vectors as lists of floats, metadata as JSON text plus
-canonical pairs). What cannot be a parameter (labels, index names, graph names) is derived
-from configuration, checked against :data:`NAME_PATTERN`, and only then written into Cypher.
+here and in :mod:`memvault.stores.codec` (times as integer microseconds, vectors as lists of
+floats, metadata as JSON text plus canonical pairs). What cannot be a parameter (labels, index
+names, graph names) is derived from configuration, checked against :data:`NAME_PATTERN`, and
+only then written into Cypher.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,11 +36,9 @@ __all__ = [
     "Row",
     "Statement",
     "check_name",
-    "from_micros",
     "metadata_pair",
     "metadata_pair_prefix",
     "metadata_pairs",
-    "to_micros",
     "url_seconds",
     "vector_values",
     "words",
@@ -102,19 +100,6 @@ class Labels:
         if not self.namespace:
             return cypher
         return _LABEL_IN_CYPHER.sub(lambda match: self.of(match.group(1)), cypher)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    """A timezone-aware datetime → integer microseconds since the epoch (sortable)."""
-    delta = moment.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(value))
 
 
 def _canonical(value: object) -> object:

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlparse
@@ -24,7 +24,7 @@ import anyio.to_thread
 from memvault.errors import ConfigError, StoreUnavailable
 from memvault.stores.migrations import Migration, pending
 
-__all__ = ["SqliteDatabase", "from_micros", "path_from_url", "to_micros"]
+__all__ = ["SqliteDatabase", "path_from_url"]
 
 T = TypeVar("T")
 
@@ -172,16 +172,3 @@ def _statements(script: str) -> list[str]:
     """Split a migration on lines holding only ``;;`` (trigger bodies contain ``;``)."""
     return [part.strip() for part in script.split("\n;;\n") if part.strip()]
 
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    """A timezone-aware datetime → integer microseconds since the epoch (sortable)."""
-    delta = moment.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)

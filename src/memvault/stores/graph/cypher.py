@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from memvault.errors import StoreUnavailable
+from memvault.errors import InvalidInput, StoreUnavailable
 from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
 from memvault.stores.codec import counted_status, memory_from_row, to_micros
@@ -399,7 +399,7 @@ class CypherEpisodicStore:
         payload: dict[str, builtins.list[float]] = {}
         for memory_id, vector in items:
             if info is not None and vector.shape[-1] != info.dimensions:
-                raise ValueError(
+                raise InvalidInput(
                     f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
                 )
             whole = vector[0] if vector.ndim == 2 else vector  # one vector per memory here

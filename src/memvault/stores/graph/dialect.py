@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memvault.errors import ConfigError
+from memvault.errors import ConfigError, InvalidInput
 from memvault.stores.base import Vector
 
 __all__ = [
@@ -139,7 +139,7 @@ def vector_values(vector: Vector) -> list[float]:
     """A vector as the list of floats both drivers send."""
     values = [float(x) for x in np.asarray(vector, dtype=np.float32).reshape(-1)]
     if not all(math.isfinite(x) for x in values):
-        raise ValueError("a vector has a value that is not a finite number")
+        raise InvalidInput("a vector has a value that is not a finite number")
     return values
 
 

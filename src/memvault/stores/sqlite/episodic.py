@@ -422,7 +422,7 @@ class SqliteEpisodicStore:
             info = self._info(conn)
             for memory_id, vector in items:
                 if info is not None and vector.shape[-1] != info.dimensions:
-                    raise ValueError(
+                    raise InvalidInput(
                         f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
                     )
                 conn.execute(

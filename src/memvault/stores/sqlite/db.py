@@ -23,6 +23,7 @@ import anyio.to_thread
 
 from memvault.errors import ConfigError, StoreUnavailable
 from memvault.stores.migrations import Migration, pending
+from memvault.stores.registry import is_path
 
 __all__ = ["SqliteDatabase", "path_from_url"]
 
@@ -34,7 +35,7 @@ _RETRY_FOR_SECONDS = 60.0
 
 def path_from_url(url: str) -> Path:
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a plain path → a Path."""
-    if "://" not in url:
+    if is_path(url):
         return Path(url).expanduser()
     parsed = urlparse(url)
     if parsed.scheme != "sqlite":

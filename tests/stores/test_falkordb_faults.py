@@ -24,8 +24,8 @@ from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.graph.falkordb import FalkorEpisodicStore, parse_falkordb_url
 from memvault.stores.registry import open_episodic
 from tests.contract.builders import memory, unit
-from tests.services import unavailable
-from tests.stores.falkordb_server import PrivateFalkorDB, binaries, free_port
+from tests.services import free_port, unavailable
+from tests.stores.falkordb_server import PrivateFalkorDB, binaries
 
 pytestmark = pytest.mark.anyio
 

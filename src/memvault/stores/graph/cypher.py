@@ -114,7 +114,7 @@ class CypherEpisodicStore:
 
     def _check_open(self) -> None:
         if not self._opened:
-            raise StoreUnavailable("episodic", f"{self._dialect.location}: the store is not open")
+            raise self._dialect.unavailable("the store is not open")
 
     async def _run(
         self, statements: Sequence[Statement], *, write: bool

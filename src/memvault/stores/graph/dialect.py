@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memvault.errors import ConfigError, InvalidInput
+from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.stores.base import Vector
 
 __all__ = [
@@ -194,6 +194,10 @@ class Dialect(ABC):
         """Statements creating the vector index if it is missing."""
 
     # -- driver -----------------------------------------------------------------------------
+
+    def unavailable(self, detail: str) -> StoreUnavailable:
+        """The error for a failure of this database: ``detail`` after where the data lives."""
+        return StoreUnavailable("episodic", f"{self.location}: {detail}")
 
     @abstractmethod
     async def connect(self) -> None:

@@ -24,7 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
+from memvault.errors import ConfigError, InvalidInput
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     Dialect,
@@ -172,11 +172,11 @@ class FalkorDialect(Dialect):
                           f" time: {exc}")
             else:
                 detail = f"FalkorDB at {self.host}:{self.port} answered with an error: {exc}"
-            raise StoreUnavailable("episodic", f"{self.location}: {detail}") from exc
+            raise self.unavailable(detail) from exc
 
     def _active_graph(self) -> Any:
         if self._graph is None:
-            raise StoreUnavailable("episodic", f"{self.location}: the store is not open")
+            raise self.unavailable("the store is not open")
         return self._graph
 
     async def run(self, statements: Sequence[Statement], *, write: bool) -> list[list[Row]]:

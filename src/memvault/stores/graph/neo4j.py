@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from memvault.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     LABELS,
@@ -198,11 +198,11 @@ class Neo4jDialect(Dialect):
                 detail = f"cannot reach the Neo4j server: {exc}"
             else:
                 detail = f"Neo4j answered with an error: {exc}"
-            raise StoreUnavailable("episodic", f"{self.location}: {detail}") from exc
+            raise self.unavailable(detail) from exc
 
     def _active(self) -> AsyncDriver:
         if self._driver is None:
-            raise StoreUnavailable("episodic", f"{self.location}: the store is not open")
+            raise self.unavailable("the store is not open")
         return self._driver
 
     async def run(self, statements: Sequence[Statement], *, write: bool) -> list[list[Row]]:

@@ -11,10 +11,15 @@ import os
 import socket
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 import pytest
 
-__all__ = ["ServerProcess", "free_port", "in_ci", "port_open", "unavailable"]
+__all__ = ["ServerProcess", "free_port", "in_ci", "port_open", "running", "unavailable"]
+
+S = TypeVar("S", bound="ServerProcess")
 
 
 def in_ci() -> bool:
@@ -103,3 +108,16 @@ class ServerProcess:
         if self._pump is not None:
             self._pump.join(timeout=self.deadline)
         self.process = None
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """``server`` started for the block (the test fails if it will not start), then killed."""
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

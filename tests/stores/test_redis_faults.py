@@ -27,7 +27,7 @@ from memvault.models import Memory
 from memvault.stores.redis.working import FALLBACK_DETAIL, RedisWorkingStore, parse_url
 from memvault.stores.registry import open_working
 from tests.contract.builders import memory
-from tests.services import ServerProcess, free_port, unavailable
+from tests.services import ServerProcess, free_port, running, unavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -64,15 +64,8 @@ def server(tmp_path: Path) -> Iterator[PrivateRedis]:
     if binary is None:
         unavailable("Redis", "redis-server is not on PATH")
         raise AssertionError("unreachable")
-    private = PrivateRedis(binary, tmp_path)
-    try:
-        private.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running(PrivateRedis(binary, tmp_path)) as private:
         yield private
-    finally:
-        private.stop()
 
 
 @pytest.fixture

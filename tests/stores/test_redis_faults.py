@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
-import subprocess
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
@@ -30,7 +27,7 @@ from memvault.models import Memory
 from memvault.stores.redis.working import FALLBACK_DETAIL, RedisWorkingStore, parse_url
 from memvault.stores.registry import open_working
 from tests.contract.builders import memory
-from tests.services import unavailable
+from tests.services import ServerProcess, free_port, running, unavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -40,62 +37,25 @@ START_DEADLINE = 15.0
 TEST_DEADLINE = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrivateRedis:
+class PrivateRedis(ServerProcess):
     """A ``redis-server`` child process on a fixed free port, which can be killed and
     started again on that port."""
 
+    name = "redis-server"
+    deadline = START_DEADLINE
+
     def __init__(self, binary: str, directory: Path) -> None:
+        super().__init__()
         self.binary = binary
         self.directory = directory
-        self.port = _free_port()
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-        self._pump: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        ready = threading.Event()
-
-        def pump() -> None:  # also keeps draining the log so the server never blocks on it
-            assert process.stdout is not None
-            for line in process.stdout:
-                self.output.append(line)
-                if "Ready to accept connections" in line:
-                    ready.set()
-            ready.set()  # the server exited
-
-        self._pump = threading.Thread(target=pump, daemon=True)
-        self._pump.start()
-        self.process = process
-        if not ready.wait(START_DEADLINE) or process.poll() is not None:
-            self.stop()
-            pytest.fail(f"redis-server did not start on port {self.port}:\n"
-                        + "".join(self.output[-20:]))
-
-    def stop(self) -> None:
-        """Kill the server (no shutdown, like a crash) and wait until it is gone."""
-        if self.process is None:
-            return
-        self.process.kill()
-        self.process.wait(timeout=START_DEADLINE)
-        if self._pump is not None:
-            self._pump.join(timeout=START_DEADLINE)
-        self.process = None
+    def command(self) -> list[str]:
+        return [self.binary, "--port", str(self.port), "--bind", self.host, "--save", "",
+                "--appendonly", "no", "--dir", str(self.directory)]
 
 
 @pytest.fixture
@@ -104,12 +64,8 @@ def server(tmp_path: Path) -> Iterator[PrivateRedis]:
     if binary is None:
         unavailable("Redis", "redis-server is not on PATH")
         raise AssertionError("unreachable")
-    private = PrivateRedis(binary, tmp_path)
-    private.start()
-    try:
+    with running(PrivateRedis(binary, tmp_path)) as private:
         yield private
-    finally:
-        private.stop()
 
 
 @pytest.fixture
@@ -223,7 +179,7 @@ async def test_open_does_not_fail_when_redis_is_down(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     store = _store(f"redis://127.0.0.1:{port}/0", "down")
     with anyio.fail_after(TEST_DEADLINE):
         await store.open()

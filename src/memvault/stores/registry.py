@@ -2,6 +2,8 @@
 
 Each scheme maps to ``"module:Class"``, imported only when that scheme is used, so a heavy
 driver is needed only by those who configure it. The class takes the URL as its only argument.
+A store "URL" may also be a bare file path, which names a SQLite file (:func:`is_path`); the
+configuration passes paths through unchanged and this module is where they are told apart.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from urllib.parse import urlparse
 from memvault.errors import ConfigError
 from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
 
-__all__ = ["Role", "open_episodic", "open_profile", "open_working", "scheme_of", "schemes"]
+__all__ = [
+    "Role",
+    "is_path",
+    "open_episodic",
+    "open_profile",
+    "open_working",
+    "scheme_of",
+    "schemes",
+]
 
 Role = Literal["episodic", "profile", "working"]
 
@@ -40,9 +50,14 @@ _REGISTRY: dict[Role, dict[str, tuple[str, str]]] = {
 }
 
 
+def is_path(url: str) -> bool:
+    """Whether a store URL is a bare file path (no ``scheme://``): a SQLite file."""
+    return "://" not in url
+
+
 def scheme_of(url: str) -> str:
     """The URL's scheme; a bare path counts as ``sqlite``."""
-    scheme = urlparse(url).scheme if "://" in url else "sqlite"
+    scheme = "sqlite" if is_path(url) else urlparse(url).scheme
     return scheme.split("+", 1)[0].lower()
 
 

@@ -38,19 +38,18 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from memvault.errors import StoreUnavailable
+from memvault.errors import InvalidInput, StoreUnavailable
 from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
+from memvault.stores.codec import counted_status, memory_from_row, to_micros
 from memvault.stores.graph import statements as q
 from memvault.stores.graph.dialect import (
     Dialect,
     Row,
     Statement,
-    from_micros,
     metadata_pair,
     metadata_pair_prefix,
     metadata_pairs,
-    to_micros,
     vector_values,
 )
 
@@ -80,21 +79,6 @@ def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _row_to_memory(row: Row) -> Memory:
-    return Memory(
-        id=row[0],
-        user_id=row[1],
-        agent_id=row[2],
-        session_id=row[3],
-        content=row[4],
-        occurred_at=from_micros(row[5]),
-        created_at=from_micros(row[6]),
-        metadata=json.loads(row[7]),
-        source=row[8],
-        entities=json.loads(row[9]),
-    )
 
 
 class CypherEpisodicStore:
@@ -130,7 +114,7 @@ class CypherEpisodicStore:
 
     def _check_open(self) -> None:
         if not self._opened:
-            raise StoreUnavailable("episodic", f"{self._dialect.location}: the store is not open")
+            raise self._dialect.unavailable("the store is not open")
 
     async def _run(
         self, statements: Sequence[Statement], *, write: bool
@@ -235,17 +219,8 @@ class CypherEpisodicStore:
         await self._dialect.drop_namespace()
 
     async def status(self) -> StoreStatus:
-        try:
-            ok, detail = True, f"{await self.count()} memories"
-        except Exception as exc:  # reported, not raised: this is a health check
-            ok, detail = False, str(exc)
-        return StoreStatus(
-            role="episodic",
-            backend=self._dialect.backend,
-            location=self._dialect.location,
-            ok=ok,
-            detail=detail,
-        )
+        return await counted_status("episodic", self._dialect.backend, self._dialect.location,
+                                    self.count, "memories")
 
     # -- memories ---------------------------------------------------------------------------
 
@@ -261,7 +236,7 @@ class CypherEpisodicStore:
         found: dict[str, Memory] = {}
         for chunk in _chunks(ids):
             rows = await self._rows(q.GET, {"ids": list(chunk), "user_id": user_id})
-            found.update((row[0], _row_to_memory(row)) for row in rows)
+            found.update((row[0], memory_from_row(row)) for row in rows)
         return [found[i] for i in ids if i in found]
 
     async def list(
@@ -280,7 +255,7 @@ class CypherEpisodicStore:
         rows = await self._rows(
             q.LIST, params, filter=clause, mentions=f", {mentions}" if mentions else ""
         )
-        return [_row_to_memory(row) for row in rows]
+        return [memory_from_row(row) for row in rows]
 
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
@@ -342,7 +317,7 @@ class CypherEpisodicStore:
         if not statements:
             return []
         results = await self._run(statements, write=False)
-        return [_row_to_memory(row) for rows in results for row in rows if row[1] == user_id]
+        return [memory_from_row(row) for rows in results for row in rows if row[1] == user_id]
 
     async def adjacent(
         self, user_id: str, memory_ids: Sequence[str]
@@ -424,7 +399,7 @@ class CypherEpisodicStore:
         payload: dict[str, builtins.list[float]] = {}
         for memory_id, vector in items:
             if info is not None and vector.shape[-1] != info.dimensions:
-                raise ValueError(
+                raise InvalidInput(
                     f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
                 )
             whole = vector[0] if vector.ndim == 2 else vector  # one vector per memory here

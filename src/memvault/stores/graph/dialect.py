@@ -7,9 +7,10 @@ driver (connect, run statements, map its errors to
 :class:`~memvault.errors.StoreUnavailable`).
 
 Values always travel as query parameters, encoded alike for every dialect by the helpers
-here (times as integer microseconds, vectors as lists of floats, metadata as JSON text plus
-canonical pairs). What cannot be a parameter (labels, index names, graph names) is derived
-from configuration, checked against :data:`NAME_PATTERN`, and only then written into Cypher.
+here and in :mod:`memvault.stores.codec` (times as integer microseconds, vectors as lists of
+floats, metadata as JSON text plus canonical pairs). What cannot be a parameter (labels, index
+names, graph names) is derived from configuration, checked against :data:`NAME_PATTERN`, and
+only then written into Cypher.
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from memvault.errors import ConfigError
+from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.stores.base import Vector
 
 __all__ = [
@@ -36,11 +36,9 @@ __all__ = [
     "Row",
     "Statement",
     "check_name",
-    "from_micros",
     "metadata_pair",
     "metadata_pair_prefix",
     "metadata_pairs",
-    "to_micros",
     "url_seconds",
     "vector_values",
     "words",
@@ -104,19 +102,6 @@ class Labels:
         return _LABEL_IN_CYPHER.sub(lambda match: self.of(match.group(1)), cypher)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    """A timezone-aware datetime → integer microseconds since the epoch (sortable)."""
-    delta = moment.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(value))
-
-
 def _canonical(value: object) -> object:
     """Metadata values compared as the SQLite store compares them: booleans as 0/1,
     integral floats as integers."""
@@ -154,7 +139,7 @@ def vector_values(vector: Vector) -> list[float]:
     """A vector as the list of floats both drivers send."""
     values = [float(x) for x in np.asarray(vector, dtype=np.float32).reshape(-1)]
     if not all(math.isfinite(x) for x in values):
-        raise ValueError("a vector has a value that is not a finite number")
+        raise InvalidInput("a vector has a value that is not a finite number")
     return values
 
 
@@ -209,6 +194,10 @@ class Dialect(ABC):
         """Statements creating the vector index if it is missing."""
 
     # -- driver -----------------------------------------------------------------------------
+
+    def unavailable(self, detail: str) -> StoreUnavailable:
+        """The error for a failure of this database: ``detail`` after where the data lives."""
+        return StoreUnavailable("episodic", f"{self.location}: {detail}")
 
     @abstractmethod
     async def connect(self) -> None:

@@ -11,7 +11,8 @@ serves again without reopening the store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -23,7 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
+from memvault.errors import ConfigError, InvalidInput
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     Dialect,
@@ -154,18 +155,28 @@ class FalkorDialect(Dialect):
         if client is not None:
             await client.aclose()
 
-    def _fault(self, exc: BaseException) -> StoreUnavailable:
-        if isinstance(exc, RedisConnectionError | OSError):
-            detail = f"cannot reach the FalkorDB server at {self.host}:{self.port}: {exc}"
-        elif isinstance(exc, RedisTimeoutError):
-            detail = f"the FalkorDB server at {self.host}:{self.port} did not answer in time: {exc}"
-        else:
-            detail = f"FalkorDB at {self.host}:{self.port} answered with an error: {exc}"
-        return StoreUnavailable("episodic", f"{self.location}: {detail}")
+    @contextmanager
+    def _faults(self, *, tolerate: Sequence[str] = ()) -> Iterator[None]:
+        """Map the driver's errors in the block to :class:`StoreUnavailable` naming the server
+        and what went wrong; an error reply whose text holds one of ``tolerate`` is dropped
+        (a schema step that is already as wanted)."""
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            if isinstance(exc, ResponseError) and any(text in str(exc) for text in tolerate):
+                return
+            if isinstance(exc, RedisConnectionError | OSError):
+                detail = f"cannot reach the FalkorDB server at {self.host}:{self.port}: {exc}"
+            elif isinstance(exc, RedisTimeoutError):
+                detail = (f"the FalkorDB server at {self.host}:{self.port} did not answer in"
+                          f" time: {exc}")
+            else:
+                detail = f"FalkorDB at {self.host}:{self.port} answered with an error: {exc}"
+            raise self.unavailable(detail) from exc
 
     def _active_graph(self) -> Any:
         if self._graph is None:
-            raise StoreUnavailable("episodic", f"{self.location}: the store is not open")
+            raise self.unavailable("the store is not open")
         return self._graph
 
     async def run(self, statements: Sequence[Statement], *, write: bool) -> list[list[Row]]:
@@ -173,36 +184,24 @@ class FalkorDialect(Dialect):
         results: list[list[Row]] = []
         for statement in statements:
             _refuse_nul(statement.params)
-            try:
+            with self._faults():
                 if write:
                     result = await graph.query(statement.cypher, statement.params)
                 else:
                     result = await graph.ro_query(statement.cypher, statement.params)
-            except (RedisError, OSError) as exc:
-                raise self._fault(exc) from exc
             results.append([list(row) for row in result.result_set])
         return results
 
     async def run_schema(self, statements: Sequence[Statement]) -> None:
         graph = self._active_graph()
         for statement in statements:
-            try:
+            with self._faults(tolerate=_ALREADY):
                 await graph.query(statement.cypher, statement.params)
-            except ResponseError as exc:
-                if not any(text in str(exc) for text in _ALREADY):
-                    raise self._fault(exc) from exc
-            except (RedisError, OSError) as exc:
-                raise self._fault(exc) from exc
 
     async def drop_namespace(self) -> None:
         graph = self._active_graph()
-        try:
+        with self._faults(tolerate=("empty key",)):  # a graph never written to
             await graph.delete()
-        except ResponseError as exc:
-            if "empty key" not in str(exc):
-                raise self._fault(exc) from exc
-        except (RedisError, OSError) as exc:
-            raise self._fault(exc) from exc
 
 
 def _refuse_nul(value: object) -> None:

@@ -20,14 +20,15 @@ made only of stop words, and the ordering of concurrent adds under the sequence-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from memvault.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     LABELS,
@@ -186,16 +187,22 @@ class Neo4jDialect(Dialect):
         if driver is not None:
             await driver.close()
 
-    def _fault(self, exc: BaseException) -> StoreUnavailable:
-        if isinstance(exc, ServiceUnavailable | SessionExpired | OSError):
-            detail = f"cannot reach the Neo4j server: {exc}"
-        else:
-            detail = f"Neo4j answered with an error: {exc}"
-        return StoreUnavailable("episodic", f"{self.location}: {detail}")
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Map the driver's errors in the block to :class:`StoreUnavailable` naming the server
+        and whether it could not be reached or answered with an error."""
+        try:
+            yield
+        except (Neo4jError, DriverError, OSError) as exc:
+            if isinstance(exc, ServiceUnavailable | SessionExpired | OSError):
+                detail = f"cannot reach the Neo4j server: {exc}"
+            else:
+                detail = f"Neo4j answered with an error: {exc}"
+            raise self.unavailable(detail) from exc
 
     def _active(self) -> AsyncDriver:
         if self._driver is None:
-            raise StoreUnavailable("episodic", f"{self.location}: the store is not open")
+            raise self.unavailable("the store is not open")
         return self._driver
 
     async def run(self, statements: Sequence[Statement], *, write: bool) -> list[list[Row]]:
@@ -208,28 +215,24 @@ class Neo4jDialect(Dialect):
                 results.append(await result.values())
             return results
 
-        try:
+        with self._faults():
             async with driver.session(database=self.database) as session:
                 if write:
                     return await session.execute_write(work)
                 return await session.execute_read(work)
-        except (Neo4jError, DriverError, OSError) as exc:
-            raise self._fault(exc) from exc
 
     async def run_schema(self, statements: Sequence[Statement]) -> None:
         driver = self._active()
-        try:
+        with self._faults():
             async with driver.session(database=self.database) as session:
                 for statement in statements:
                     result = await session.run(statement.cypher, statement.params)
                     await result.consume()
-        except (Neo4jError, DriverError, OSError) as exc:
-            raise self._fault(exc) from exc
 
     async def drop_namespace(self) -> None:
         driver = self._active()
         constraints = ("memory_id", "meta_key", "user_id")
-        try:
+        with self._faults():
             async with driver.session(database=self.database) as session:
                 for label in LABELS:
                     cypher = self.labels.apply(
@@ -244,8 +247,6 @@ class Neo4jDialect(Dialect):
                     kind = "CONSTRAINT" if key in constraints else "INDEX"
                     result = await session.run(f"DROP {kind} {name} IF EXISTS")
                     await result.consume()
-        except (Neo4jError, DriverError, OSError) as exc:
-            raise self._fault(exc) from exc
 
 
 def parse_neo4j_url(url: str) -> Neo4jDialect:

@@ -6,6 +6,8 @@ dialect's index calls) and ``$name`` values are query parameters.
 
 from __future__ import annotations
 
+from memvault.stores.codec import MEMORY_COLUMNS
+
 __all__ = [
     "ADD",
     "ADJACENT",
@@ -39,10 +41,7 @@ __all__ = [
 MAX_NEIGHBOR_HOPS = 100
 
 
-COLUMNS = (
-    "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
-    " m.metadata, m.source, m.entities"
-)
+COLUMNS = MEMORY_COLUMNS
 
 # The insertion counter is locked first (SET), so concurrent adds take turns; then the new
 # rows get consecutive ``seq`` values, their user, session and entity nodes, and a NEXT link

@@ -1,22 +1,13 @@
 """Working memory in this process only (``memory://``): lost on restart, not shared between
-processes. Used as the fallback cache when Redis is unreachable."""
+processes. The turns live in a :class:`~memvault.stores.cache.TurnCache`, the same cache the
+Redis store falls back to when Redis is unreachable."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
-
 from memvault.models import Memory, StoreStatus
+from memvault.stores.cache import TurnCache
 
 __all__ = ["InMemoryWorkingStore"]
-
-
-@dataclass
-class _Session:
-    turns: deque[Memory] = field(default_factory=deque)
-    expires_at: float = 0.0
 
 
 class InMemoryWorkingStore:
@@ -24,8 +15,7 @@ class InMemoryWorkingStore:
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
-        self._sessions: dict[tuple[str, str], _Session] = {}
-        self._lock = threading.Lock()
+        self._cache = TurnCache()
 
     async def open(self) -> None:
         return None
@@ -34,58 +24,19 @@ class InMemoryWorkingStore:
         return None
 
     async def status(self) -> StoreStatus:
-        with self._lock:
-            count = sum(len(s.turns) for s in self._sessions.values())
         return StoreStatus(role="working", backend="memory", location="this process", ok=True,
-                           detail=f"{count} recent turns")
-
-    def _live(self, key: tuple[str, str], now: float) -> _Session | None:
-        session = self._sessions.get(key)
-        if session is not None and session.expires_at <= now:
-            del self._sessions[key]
-            return None
-        return session
+                           detail=f"{self._cache.count()} recent turns")
 
     async def push(self, memory: Memory, *, max_turns: int, ttl_seconds: float) -> None:
-        if memory.session_id is None:
-            raise ValueError("working memory needs a session_id")
-        key = (memory.user_id, memory.session_id)
-        now = time.monotonic()
-        with self._lock:
-            session = self._live(key, now) or self._sessions.setdefault(key, _Session())
-            session.turns.append(memory)
-            while len(session.turns) > max_turns:
-                session.turns.popleft()
-            session.expires_at = now + ttl_seconds
+        self._cache.push(memory, max_turns=max_turns, ttl_seconds=ttl_seconds)
 
     async def recent(self, user_id: str, session_id: str, *, limit: int) -> list[Memory]:
-        with self._lock:
-            session = self._live((user_id, session_id), time.monotonic())
-            return [] if session is None else list(reversed(session.turns))[:limit]
+        return self._cache.recent(user_id, session_id, limit=limit)
 
     async def delete(self, user_id: str, memory_id: str) -> None:
-        with self._lock:
-            for (user, _), session in self._sessions.items():
-                if user == user_id:
-                    session.turns = deque(m for m in session.turns if m.id != memory_id)
+        self._cache.delete(user_id, memory_id)
 
     async def clear(
         self, user_id: str, *, session_id: str | None = None, agent_id: str | None = None
     ) -> int:
-        now = time.monotonic()
-        removed = 0
-        with self._lock:
-            for key in list(self._sessions):
-                user, session_key = key
-                if user != user_id or (session_id is not None and session_key != session_id):
-                    continue
-                session = self._live(key, now)
-                if session is None:
-                    continue
-                keep = deque(m for m in session.turns
-                             if agent_id is not None and m.agent_id != agent_id)
-                removed += len(session.turns) - len(keep)
-                session.turns = keep
-                if not keep:
-                    del self._sessions[key]
-        return removed
+        return self._cache.clear(user_id, session_id=session_id, agent_id=agent_id)

@@ -27,11 +27,11 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
 from memvault.errors import ConfigError, InvalidInput, MemvaultError, StoreUnavailable
+from memvault.stores.migrations import Migration, pending
 
 __all__ = [
     "DEFAULT_SCHEMA",
     "Connection",
-    "Migration",
     "PostgresDatabase",
     "PostgresUrl",
     "Row",
@@ -65,16 +65,6 @@ class Connection(Protocol):
     async def fetchrow(self, query: str, *args: object) -> Row | None: ...
 
     async def fetchval(self, query: str, *args: object) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Migration:
-    """A numbered schema step of one component, applied once and recorded. ``sql`` may hold
-    several statements; table names are unqualified (they land in the store's schema)."""
-
-    version: int
-    name: str
-    sql: str
 
 
 @dataclass(frozen=True)
@@ -320,21 +310,13 @@ class PostgresDatabase:
             "SELECT to_regclass($1) IS NOT NULL", f'"{schema}".schema_migrations'
         ):
             await conn.execute(_MIGRATIONS_TABLE)
-        done = {
+        applied = [
             int(row["version"])
             for row in await conn.fetch(
                 "SELECT version FROM schema_migrations WHERE component = $1", component
             )
-        }
-        known = {m.version for m in migrations}
-        if done - known:
-            raise ConfigError(
-                f"{component} schema version {max(done)} in {self.url.location} is newer than"
-                f" this memvault knows ({max(known, default=0)}); upgrade memvault"
-            )
-        for migration in sorted(migrations, key=lambda m: m.version):
-            if migration.version in done:
-                continue
+        ]
+        for migration in pending(component, migrations, applied, location=self.url.location):
             await conn.execute(migration.sql)
             await conn.execute(
                 "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from memvault.models import ProfileFact, StoreStatus
+from memvault.stores.codec import counted_status, fact_from_row
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
 
@@ -35,18 +36,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _row_to_fact(row: Row) -> ProfileFact:
-    valid_to: datetime | None = row["valid_to"]
-    return ProfileFact(
-        id=row["id"],
-        user_id=row["user_id"],
-        key=row["key"],
-        value=json.loads(row["value"]),
-        category=row["category"],
-        source_memory_ids=list(row["source_memory_ids"]),
-        agent_id=row["agent_id"],
-        valid_from=_utc(row["valid_from"]),
-        valid_to=None if valid_to is None else _utc(valid_to),
-    )
+    return fact_from_row(row, decode_time=_utc, decode_ids=list)
 
 
 def _values(fact: ProfileFact) -> tuple[object, ...]:
@@ -75,14 +65,8 @@ class PostgresProfileStore:
         await self._db.close()
 
     async def status(self) -> StoreStatus:
-        location = self._db.url.location
-        try:
-            count = await self.count()
-        except Exception as exc:  # reported, not raised: this is a health check
-            return StoreStatus(role="profile", backend="postgresql", location=location,
-                               ok=False, detail=str(exc))
-        return StoreStatus(role="profile", backend="postgresql", location=location,
-                           ok=True, detail=f"{count} facts")
+        return await counted_status("profile", "postgresql", self._db.url.location, self.count,
+                                    "facts")
 
     async def set_facts(self, facts: Sequence[ProfileFact]) -> list[ProfileFact]:
         batch = list(facts)

@@ -1,12 +1,13 @@
 """Numbered migrations of the PostgreSQL stores, one list per component.
 
 Text columns that are sorted or compared use the "C" collation, so keys and user ids order by
-code point exactly as in the SQLite store, whatever the database's locale.
+code point exactly as in the SQLite store, whatever the database's locale. A step's ``sql`` may
+hold several statements; table names are unqualified (they land in the store's schema).
 """
 
 from __future__ import annotations
 
-from memvault.stores.postgres.pool import Migration
+from memvault.stores.migrations import Migration
 
 __all__ = ["PROFILE"]
 

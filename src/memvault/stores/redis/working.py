@@ -29,7 +29,8 @@ push with a TTL of zero (or a ``max_turns`` of zero) deletes the session.
 
 Outage fallback. When Redis cannot be reached (refused or lost connection, timeout, server
 loading, read-only replica) the store logs one warning per outage, naming host and port, and
-serves working memory from an in-process :class:`InMemoryWorkingStore`. ``open()`` does not
+serves working memory from an in-process :class:`~memvault.stores.cache.TurnCache` (the cache
+behind the ``memory://`` store). ``open()`` does not
 fail because Redis is down, and ``status()`` reports ``ok=False``, "unreachable, using
 in-process fallback". While Redis is down:
 
@@ -73,9 +74,10 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from memvault.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.models import Memory, StoreStatus
-from memvault.stores.memory.working import InMemoryWorkingStore
+from memvault.stores.cache import TurnCache
+from memvault.stores.codec import session_of
 
 __all__ = ["DEFAULT_PREFIX", "RedisWorkingStore"]
 
@@ -191,7 +193,7 @@ def _strings(values: Iterable[object]) -> list[str]:
 
 def _ms(seconds: float) -> int:
     if not math.isfinite(seconds):
-        raise ValueError(f"ttl_seconds must be finite, got {seconds}")
+        raise InvalidInput(f"ttl_seconds must be finite, got {seconds}")
     return max(0, math.ceil(seconds * 1000))
 
 
@@ -236,7 +238,7 @@ class RedisWorkingStore:
             raise ConfigError(f"invalid Redis URL for {self.location}: {exc}") from exc
         self._append = self._client.register_script(_APPEND)
         self._forget = self._client.register_script(_FORGET)
-        self._fallback = InMemoryWorkingStore()
+        self._fallback = TurnCache()
         self._retry_min = retry_min
         self._retry_max = retry_max
         self._down = False
@@ -260,7 +262,6 @@ class RedisWorkingStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        await self._fallback.open()
         try:
             await self._client.ping()
         except _REFUSED as exc:
@@ -274,7 +275,6 @@ class RedisWorkingStore:
 
     async def close(self) -> None:
         await self._client.aclose()
-        await self._fallback.close()
 
     async def status(self) -> StoreStatus:
         def report(ok: bool, detail: str) -> StoreStatus:
@@ -295,16 +295,14 @@ class RedisWorkingStore:
     # -- the WorkingStore operations ---------------------------------------------------------
 
     async def push(self, memory: Memory, *, max_turns: int, ttl_seconds: float) -> None:
-        if memory.session_id is None:
-            raise ValueError("working memory needs a session_id")
-        user_id, session_id = memory.user_id, memory.session_id
+        user_id, session_id = memory.user_id, session_of(memory)
         ttl_ms = _ms(ttl_seconds)
         payload = memory.model_dump_json()
         try:
             await self._redis(lambda: self._append_turns(
                 user_id, session_id, [payload], max_turns=max_turns, ttl_ms=ttl_ms, dedupe=False))
         except _UseFallback:
-            await self._fallback.push(memory, max_turns=max_turns, ttl_seconds=ttl_seconds)
+            self._fallback.push(memory, max_turns=max_turns, ttl_seconds=ttl_seconds)
             self._outage_sessions[(user_id, session_id)] = _OutageSession(
                 max_turns, ttl_seconds, time.monotonic())
 
@@ -319,7 +317,7 @@ class RedisWorkingStore:
         try:
             items = await self._redis(read)
         except _UseFallback:
-            return await self._fallback.recent(user_id, session_id, limit=limit)
+            return self._fallback.recent(user_id, session_id, limit=limit)
         turns = []
         for item in reversed(items):
             try:
@@ -367,9 +365,9 @@ class RedisWorkingStore:
             if forget not in self._forgets:
                 self._forgets.append(forget)
             if forget.mode == "id":
-                await self._fallback.delete(forget.user_id, forget.value)
+                self._fallback.delete(forget.user_id, forget.value)
                 return 0
-            return await self._fallback.clear(
+            return self._fallback.clear(
                 forget.user_id, session_id=forget.session_id,
                 agent_id=forget.value if forget.mode == "agent_id" else None,
             )
@@ -443,7 +441,7 @@ class RedisWorkingStore:
         for key in list(self._outage_sessions):
             user_id, session_id = key
             entry = self._outage_sessions[key]
-            turns = await self._fallback.recent(user_id, session_id, limit=entry.max_turns)
+            turns = self._fallback.recent(user_id, session_id, limit=entry.max_turns)
             left = entry.ttl_seconds - (time.monotonic() - entry.last_push)
             if turns and left > 0:
                 await self._append_turns(
@@ -451,6 +449,6 @@ class RedisWorkingStore:
                     max_turns=entry.max_turns, ttl_ms=_ms(left), dedupe=True,
                 )
                 copied += len(turns)
-            await self._fallback.clear(user_id, session_id=session_id)
+            self._fallback.clear(user_id, session_id=session_id)
             del self._outage_sessions[key]
         return copied

@@ -14,8 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlparse
@@ -23,8 +22,10 @@ from urllib.parse import unquote, urlparse
 import anyio.to_thread
 
 from memvault.errors import ConfigError, StoreUnavailable
+from memvault.stores.migrations import Migration, pending
+from memvault.stores.registry import is_path
 
-__all__ = ["Migration", "SqliteDatabase", "from_micros", "path_from_url", "to_micros"]
+__all__ = ["SqliteDatabase", "path_from_url"]
 
 T = TypeVar("T")
 
@@ -32,18 +33,9 @@ _BUSY_TIMEOUT_MS = 5_000
 _RETRY_FOR_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class Migration:
-    """A numbered schema step of one component, applied once and recorded."""
-
-    version: int
-    name: str
-    sql: str
-
-
 def path_from_url(url: str) -> Path:
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a plain path → a Path."""
-    if "://" not in url:
+    if is_path(url):
         return Path(url).expanduser()
     parsed = urlparse(url)
     if parsed.scheme != "sqlite":
@@ -98,7 +90,7 @@ class SqliteDatabase:
         def _open() -> None:
             if self._conn is None:
                 self._conn = self._connect()
-            self._transaction(lambda conn: _migrate(conn, component, migrations))
+            self._transaction(lambda conn: self._migrate(conn, component, migrations))
 
         await anyio.to_thread.run_sync(self._locked, _open)
 
@@ -145,6 +137,25 @@ class SqliteDatabase:
 
         return self._retry(attempt)
 
+    def _migrate(
+        self, conn: sqlite3.Connection, component: str, migrations: Sequence[Migration]
+    ) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
+        )
+        applied = [row[0] for row in conn.execute(
+            "SELECT version FROM schema_migrations WHERE component = ?", (component,))]
+        for migration in pending(component, migrations, applied, location=str(self.path)):
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (component, version, name, applied_at)"
+                " VALUES (?, ?, ?, ?)",
+                (component, migration.version, migration.name, datetime.now(UTC).isoformat()),
+            )
+
     def _retry(self, fn: Callable[[], T]) -> T:
         deadline = time.monotonic() + _RETRY_FOR_SECONDS
         delay = 0.005
@@ -158,49 +169,7 @@ class SqliteDatabase:
                 delay = min(delay * 2, 0.25)
 
 
-def _migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[Migration]) -> None:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
-        " applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
-    )
-    done = {
-        row[0]
-        for row in conn.execute(
-            "SELECT version FROM schema_migrations WHERE component = ?", (component,)
-        )
-    }
-    known = {m.version for m in migrations}
-    if done - known:
-        raise ConfigError(
-            f"{component} schema version {max(done)} is newer than this memvault knows "
-            f"({max(known)}); upgrade memvault"
-        )
-    for migration in sorted(migrations, key=lambda m: m.version):
-        if migration.version in done:
-            continue
-        for statement in _statements(migration.sql):
-            conn.execute(statement)
-        conn.execute(
-            "INSERT INTO schema_migrations (component, version, name, applied_at)"
-            " VALUES (?, ?, ?, ?)",
-            (component, migration.version, migration.name, datetime.now(UTC).isoformat()),
-        )
-
-
 def _statements(script: str) -> list[str]:
     """Split a migration on lines holding only ``;;`` (trigger bodies contain ``;``)."""
     return [part.strip() for part in script.split("\n;;\n") if part.strip()]
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    """A timezone-aware datetime → integer microseconds since the epoch (sortable)."""
-    delta = moment.astimezone(UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)

@@ -22,35 +22,23 @@ import numpy.typing as npt
 from memvault.errors import InvalidInput
 from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
 from memvault.stores.base import Vector
-from memvault.stores.sqlite.db import SqliteDatabase, from_micros, path_from_url, to_micros
+from memvault.stores.codec import (
+    MEMORY_COLUMNS,
+    counted_status,
+    memory_from_row,
+    to_micros,
+)
+from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import EPISODIC
 from memvault.stores.sqlite.vectors import UserVectors, best_per_memory
 
 __all__ = ["SqliteEpisodicStore"]
 
-_COLUMNS = (
-    "m.id, m.user_id, m.agent_id, m.session_id, m.content, m.occurred_at, m.created_at,"
-    " m.metadata, m.source, m.entities"
-)
+_COLUMNS = MEMORY_COLUMNS
 
 
 #: Most ids bound in one ``IN (...)`` list.
 _BATCH = 500
-
-
-def _row_to_memory(row: sqlite3.Row) -> Memory:
-    return Memory(
-        id=row["id"],
-        user_id=row["user_id"],
-        agent_id=row["agent_id"],
-        session_id=row["session_id"],
-        content=row["content"],
-        occurred_at=from_micros(row["occurred_at"]),
-        created_at=from_micros(row["created_at"]),
-        metadata=json.loads(row["metadata"]),
-        source=row["source"],
-        entities=json.loads(row["entities"]),
-    )
 
 
 def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
@@ -105,17 +93,8 @@ class SqliteEpisodicStore:
         await self._db.close()
 
     async def status(self) -> StoreStatus:
-        try:
-            count = await self.count()
-        except Exception as exc:  # reported, not raised: this is a health check
-            return StoreStatus(
-                role="episodic", backend="sqlite", location=str(self._db.path), ok=False,
-                detail=str(exc),
-            )
-        return StoreStatus(
-            role="episodic", backend="sqlite", location=str(self._db.path), ok=True,
-            detail=f"{count} memories",
-        )
+        return await counted_status("episodic", "sqlite", str(self._db.path), self.count,
+                                    "memories")
 
     async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
         def _add(conn: sqlite3.Connection) -> builtins.list[str]:
@@ -177,7 +156,7 @@ class SqliteEpisodicStore:
                     f"SELECT {_COLUMNS} FROM memories m WHERE +m.user_id = ? AND m.id IN ({marks})",
                     [user_id, *chunk],
                 ):
-                    found[row["id"]] = _row_to_memory(row)
+                    found[row["id"]] = memory_from_row(row)
             return [found[i] for i in ids if i in found]
 
         return await self._db.read(_get)
@@ -196,7 +175,7 @@ class SqliteEpisodicStore:
         )
 
         def _list(conn: sqlite3.Connection) -> builtins.list[Memory]:
-            return [_row_to_memory(r) for r in conn.execute(sql, [*params, limit])]
+            return [memory_from_row(r) for r in conn.execute(sql, [*params, limit])]
 
         return await self._db.read(_list)
 
@@ -302,7 +281,7 @@ class SqliteEpisodicStore:
                 " WHERE fwd.depth > 0 ORDER BY fwd.depth",
                 (user_id, memory_id, after),
             ).fetchall()
-            return [_row_to_memory(r) for r in [*earlier, *later] if r["user_id"] == user_id]
+            return [memory_from_row(r) for r in [*earlier, *later] if r["user_id"] == user_id]
 
         return await self._db.read(_neighbors)
 
@@ -443,7 +422,7 @@ class SqliteEpisodicStore:
             info = self._info(conn)
             for memory_id, vector in items:
                 if info is not None and vector.shape[-1] != info.dimensions:
-                    raise ValueError(
+                    raise InvalidInput(
                         f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
                     )
                 conn.execute(

@@ -7,26 +7,17 @@ import sqlite3
 from collections.abc import Sequence
 
 from memvault.models import ProfileFact, StoreStatus
-from memvault.stores.sqlite.db import SqliteDatabase, from_micros, path_from_url, to_micros
+from memvault.stores.codec import FACT_FIELDS, counted_status, fact_from_row, from_micros, to_micros
+from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
 
 __all__ = ["SqliteProfileStore"]
 
-_COLUMNS = "id, user_id, key, value, category, source_memory_ids, agent_id, valid_from, valid_to"
+_COLUMNS = ", ".join(FACT_FIELDS)
 
 
 def _row_to_fact(row: sqlite3.Row) -> ProfileFact:
-    return ProfileFact(
-        id=row["id"],
-        user_id=row["user_id"],
-        key=row["key"],
-        value=json.loads(row["value"]),
-        category=row["category"],
-        source_memory_ids=json.loads(row["source_memory_ids"]),
-        agent_id=row["agent_id"],
-        valid_from=from_micros(row["valid_from"]),
-        valid_to=None if row["valid_to"] is None else from_micros(row["valid_to"]),
-    )
+    return fact_from_row(row, decode_time=from_micros, decode_ids=json.loads)
 
 
 def _insert(conn: sqlite3.Connection, fact: ProfileFact) -> None:
@@ -54,13 +45,7 @@ class SqliteProfileStore:
         await self._db.close()
 
     async def status(self) -> StoreStatus:
-        try:
-            count = await self.count()
-        except Exception as exc:  # reported, not raised: this is a health check
-            return StoreStatus(role="profile", backend="sqlite", location=str(self._db.path),
-                               ok=False, detail=str(exc))
-        return StoreStatus(role="profile", backend="sqlite", location=str(self._db.path),
-                           ok=True, detail=f"{count} facts")
+        return await counted_status("profile", "sqlite", str(self._db.path), self.count, "facts")
 
     async def set_facts(self, facts: Sequence[ProfileFact]) -> list[ProfileFact]:
         def _set(conn: sqlite3.Connection) -> list[ProfileFact]:

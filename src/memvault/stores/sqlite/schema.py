@@ -1,8 +1,9 @@
-"""Numbered migrations of the embedded store, one list per component."""
+"""Numbered migrations of the embedded store, one list per component. A step's statements
+are separated by lines holding only ``;;`` (trigger bodies contain ``;``)."""
 
 from __future__ import annotations
 
-from memvault.stores.sqlite.db import Migration
+from memvault.stores.migrations import Migration
 
 __all__ = ["EPISODIC", "PROFILE", "WORKING"]
 

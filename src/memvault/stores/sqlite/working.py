@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from memvault.models import Memory, StoreStatus
+from memvault.stores.codec import counted_status, session_of
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import WORKING
 
@@ -35,18 +36,11 @@ class SqliteWorkingStore:
         def _count(conn: sqlite3.Connection) -> int:
             return int(conn.execute("SELECT count(*) FROM working_turns").fetchone()[0])
 
-        try:
-            count = await self._db.read(_count)
-        except Exception as exc:  # reported, not raised: this is a health check
-            return StoreStatus(role="working", backend="sqlite", location=str(self._db.path),
-                               ok=False, detail=str(exc))
-        return StoreStatus(role="working", backend="sqlite", location=str(self._db.path),
-                           ok=True, detail=f"{count} recent turns")
+        return await counted_status("working", "sqlite", str(self._db.path),
+                                    lambda: self._db.read(_count), "recent turns")
 
     async def push(self, memory: Memory, *, max_turns: int, ttl_seconds: float) -> None:
-        if memory.session_id is None:
-            raise ValueError("working memory needs a session_id")
-        session = (memory.user_id, memory.session_id)
+        session = (memory.user_id, session_of(memory))
 
         def _push(conn: sqlite3.Connection) -> None:
             now = _now_micros()

@@ -53,250 +53,38 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
-import json
-import math
-import os
-import platform
-import re
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+if not __package__:  # run as a script: the benchmarks package is in the repository's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio
 
-import memvault
+from benchmarks.common import load_average, ms_since, positive_int, write_json
+from benchmarks.locomo_data import (
+    EXPECTED_QUESTIONS,
+    KS,
+    Conversation,
+    Key,
+    Question,
+    load_dataset,
+    select,
+    self_check,
+)
+from benchmarks.locomo_report import Measurements, Options, Outcome, build_report, render
 from memvault import Memory, Memvault, SearchResult
 
 __all__ = ["main"]
 
-DATE_FORMAT = "%I:%M %p on %d %B, %Y"
-KS = (5, 10)
-EXPECTED_QUESTIONS = 1536
-EXPECTED_CEILINGS = {5: 0.9948, 10: 0.9993}
-CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
-ADVERSARIAL = 5
 POOLED_USER = "locomo-pooled"
-OTHER_NAMING = "mem0, Zep and MemMachine name 1 single-hop, 3 multi-hop, 4 open-domain"
-
-Key = tuple[str, str]
-"""A turn: (sample_id, dia_id). dia_ids repeat across conversations."""
-
-EmbedderKind = Literal["local", "none"]
-
-_SESSION_KEY = re.compile(r"session_(\d+)")
-_DIA_ID = re.compile(r"D:?(\d+):(\d+)")
-_EVIDENCE_SEPARATORS = re.compile(r"[;\s]+")
-
-
-# -- the data set ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Turn:
-    dia_id: str
-    content: str
-
-
-@dataclass(frozen=True)
-class Session:
-    session_id: str
-    occurred_at: datetime
-    turns: tuple[Turn, ...]
-
-
-@dataclass(frozen=True)
-class Conversation:
-    sample_id: str
-    sessions: tuple[Session, ...]
-
-    @property
-    def turn_count(self) -> int:
-        return sum(len(s.turns) for s in self.sessions)
-
-
-@dataclass(frozen=True)
-class Question:
-    sample_id: str
-    category: int
-    text: str
-    evidence: frozenset[Key]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    conversations: tuple[Conversation, ...]
-    questions: tuple[Question, ...]
-    """Categories 1-4 with at least one valid evidence id, in file order."""
-    without_evidence: int
-    """Questions of categories 1-4 left out: no valid evidence id."""
-    adversarial: int
-
-
-def turn_content(turn: Mapping[str, Any]) -> str:
-    """``"<speaker>: <text>"``, plus ``" [shares <blip_caption>]"`` for image turns."""
-    content = f"{turn['speaker']}: {turn['text']}"
-    caption = turn.get("blip_caption")
-    if caption:
-        content += f" [shares {caption}]"
-    return content
-
-
-def normalise_dia_id(token: str) -> str | None:
-    """``"D:11:26"`` → ``"D11:26"``, ``"D30:05"`` → ``"D30:5"``; ``None`` if not an id."""
-    match = _DIA_ID.fullmatch(token.strip())
-    return f"D{int(match[1])}:{int(match[2])}" if match else None
-
-
-def normalise_evidence(raw: Iterable[str], existing: set[str]) -> set[str]:
-    """The valid dia_ids in a question's evidence list (see the module docstring)."""
-    found: set[str] = set()
-    for item in raw:
-        for token in _EVIDENCE_SEPARATORS.split(item):
-            dia_id = normalise_dia_id(token)
-            if dia_id is not None and dia_id in existing:
-                found.add(dia_id)
-    return found
-
-
-def _sessions(sample_id: str, conversation: Mapping[str, Any]) -> tuple[Session, ...]:
-    numbered = sorted(
-        (int(match[1]), value)
-        for key, value in conversation.items()
-        if (match := _SESSION_KEY.fullmatch(key)) and isinstance(value, list) and value
-    )
-    sessions = []
-    for number, turns in numbered:
-        when = datetime.strptime(conversation[f"session_{number}_date_time"], DATE_FORMAT)
-        sessions.append(Session(
-            session_id=f"{sample_id}:session_{number}",
-            occurred_at=when,
-            turns=tuple(Turn(dia_id=t["dia_id"], content=turn_content(t)) for t in turns),
-        ))
-    return tuple(sessions)
-
-
-def load_dataset(path: Path) -> Dataset:
-    samples = json.loads(path.read_text(encoding="utf-8"))
-    conversations: list[Conversation] = []
-    questions: list[Question] = []
-    without_evidence = adversarial = 0
-    for sample in samples:
-        sample_id = str(sample["sample_id"])
-        conversation = Conversation(sample_id, _sessions(sample_id, sample["conversation"]))
-        conversations.append(conversation)
-        existing = {t.dia_id for s in conversation.sessions for t in s.turns}
-        for qa in sample["qa"]:
-            category = int(qa["category"])
-            if category == ADVERSARIAL:
-                adversarial += 1
-                continue
-            evidence = normalise_evidence(qa.get("evidence", []), existing)
-            if not evidence:
-                without_evidence += 1
-                continue
-            questions.append(Question(
-                sample_id=sample_id, category=category, text=str(qa["question"]),
-                evidence=frozenset((sample_id, d) for d in evidence),
-            ))
-    return Dataset(tuple(conversations), tuple(questions), without_evidence, adversarial)
-
-
-def ceiling(questions: Iterable[Question], k: int) -> float:
-    """The best reachable recall@k: questions with more than k evidence turns cap it."""
-    values = [min(k, len(q.evidence)) / len(q.evidence) for q in questions]
-    return sum(values) / len(values) if values else math.nan
-
-
-def self_check(dataset: Dataset, expected: int) -> dict[int, float]:
-    """Print the question count and the ceilings; stop if they are not LoCoMo's."""
-    count = len(dataset.questions)
-    ceilings = {k: ceiling(dataset.questions, k) for k in KS}
-    print(f"questions of categories 1-4 with valid evidence: {count} "
-          f"({dataset.without_evidence} without; {dataset.adversarial} category 5 not scored)")
-    print("recall ceiling: " + ", ".join(f"@{k} {ceilings[k]:.4f}" for k in KS))
-    if expected and count != expected:
-        raise SystemExit(
-            f"error: expected {expected} questions with valid evidence, found {count}: "
-            "is this the unchanged locomo10.json? (--expect-questions 0 skips this check)"
-        )
-    if expected == EXPECTED_QUESTIONS:
-        for k, want in EXPECTED_CEILINGS.items():
-            if round(ceilings[k], 4) != want:
-                raise SystemExit(
-                    f"error: recall@{k} ceiling is {ceilings[k]:.4f}, expected {want}: "
-                    "the evidence normalisation does not match the protocol"
-                )
-    return ceilings
-
-
-def select(dataset: Dataset, conversations: int | None, questions: int | None
-           ) -> tuple[tuple[Conversation, ...], tuple[Question, ...]]:
-    """The first ``conversations`` conversations and at most ``questions`` questions of
-    each."""
-    chosen = dataset.conversations[:conversations]
-    ids = {c.sample_id for c in chosen}
-    taken: Counter[str] = Counter()
-    kept = []
-    for question in dataset.questions:
-        if question.sample_id not in ids:
-            continue
-        if questions is not None and taken[question.sample_id] >= questions:
-            continue
-        taken[question.sample_id] += 1
-        kept.append(question)
-    return chosen, tuple(kept)
 
 
 # -- running ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Options:
-    embedder: EmbedderKind = "local"
-    batch: bool = False
-    pooled: bool = False
-    limit: int = 10
-    context: int = 0
-    max_chars: int | None = None
-    verbose: bool = True
-    search: tuple[tuple[str, str], ...] = ()
-    """``search.*`` settings (memvault's SearchConfig), as given on the command line."""
-
-    def settings(self) -> dict[str, str]:
-        return {f"search.{key}": value for key, value in self.search}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    question: Question
-    retrieved: tuple[Key, ...]
-    """The first max(KS) turns, in order."""
-    search_ms: float
-
-    def recall(self, k: int) -> float:
-        return len(self.question.evidence & set(self.retrieved[:k])) / len(
-            self.question.evidence)
-
-
-@dataclass
-class Measurements:
-    embedder: str = "none"
-    add_ms: list[float] = field(default_factory=list)
-    ingest_seconds: float = 0.0
-    vector_wait_seconds: float = 0.0
-    """Of ``ingest_seconds``: waiting, after the last add, for the vectors still queued."""
-    setup_seconds: float = 0.0
-    outcomes: list[Outcome] = field(default_factory=list)
-    retrievers: Counter[str] = field(default_factory=Counter)
-    truncated: int = 0
-    short: int = 0
 
 
 def turn_key(memory: Memory) -> Key:
@@ -397,7 +185,7 @@ async def _ask(mv: Memvault, questions: Iterable[Question], user: str, options: 
             question.text, user_id=user, limit=options.limit, context=options.context,
             max_chars=options.max_chars,
         )
-        elapsed_ms = (time.perf_counter() - start) * 1000
+        elapsed_ms = ms_since(start)
         turns = flatten(result, order, k)
         out.retrievers["+".join(result.retrievers) or "none"] += 1
         out.truncated += result.truncated
@@ -447,214 +235,12 @@ async def run(conversations: Sequence[Conversation], questions: Sequence[Questio
     return out
 
 
-# -- reporting -------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks; ``None`` for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _latency(values: Sequence[float]) -> dict[str, Any]:
-    return {
-        "n": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "mean": sum(values) / len(values) if values else None,
-    }
-
-
-def recall_table(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
-    """Recall per category (keyed by number) and over all questions (``"all"``)."""
-    groups: dict[str, list[Outcome]] = {
-        str(c): [o for o in outcomes if o.question.category == c] for c in CATEGORIES
-    }
-    groups["all"] = list(outcomes)
-    table: dict[str, dict[str, Any]] = {}
-    for name, members in groups.items():
-        row: dict[str, Any] = {
-            "name": CATEGORIES[int(name)] if name != "all" else "micro average",
-            "n": len(members),
-        }
-        for k in KS:
-            row[f"recall@{k}"] = (
-                sum(o.recall(k) for o in members) / len(members) if members else None
-            )
-        table[name] = row
-    return table
-
-
-def _meminfo_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gib": _meminfo_gib(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "memvault": memvault.__version__,
-        "torch": _version("torch"),
-        "sentence_transformers": _version("sentence-transformers"),
-    }
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def build_report(path: Path, digest: str, conversations: Sequence[Conversation],
-                 questions: Sequence[Question], options: Options, out: Measurements,
-                 ceilings: Mapping[int, float], load: Sequence[list[float] | None],
-                 wall_seconds: float) -> dict[str, Any]:
-    return {
-        "benchmark": "locomo-retrieval",
-        "dataset": {
-            "path": str(path),
-            "sha256": digest,
-            "conversations": len(conversations),
-            "sessions": sum(len(c.sessions) for c in conversations),
-            "turns": sum(c.turn_count for c in conversations),
-            "questions": len(questions),
-            "ceiling_full_dataset": {str(k): v for k, v in ceilings.items()},
-        },
-        "settings": {
-            "embedder": out.embedder,
-            "ingest": "add_many per session" if options.batch else "add per turn",
-            "scope": "pooled" if options.pooled else "one per conversation",
-            "search_limit": options.limit,
-            "context": options.context,
-            "max_chars": options.max_chars,
-            "search": dict(options.search),
-            "k": list(KS),
-            "category_names": "LoCoMo authors' numbering; " + OTHER_NAMING,
-        },
-        "recall": recall_table(out.outcomes),
-        "ceiling": {str(k): ceiling(questions, k) for k in KS},
-        "latency_ms": {
-            "add": {"unit": "session" if options.batch else "turn", **_latency(out.add_ms)},
-            "search": _latency([o.search_ms for o in out.outcomes]),
-        },
-        "ingest_seconds": out.ingest_seconds,
-        "vector_wait_seconds": out.vector_wait_seconds,
-        "setup_seconds": out.setup_seconds,
-        "wall_seconds": wall_seconds,
-        "searches": {
-            "retrievers": dict(out.retrievers),
-            "truncated_by_budget": out.truncated,
-            "fewer_than_k_turns": out.short,
-        },
-        "machine": {**machine(), "load_average_start": load[0], "load_average_end": load[1]},
-        "questions": [
-            {
-                "sample_id": o.question.sample_id,
-                "category": o.question.category,
-                "question": o.question.text,
-                "evidence": sorted(d for _, d in o.question.evidence),
-                "retrieved": [list(key) for key in o.retrieved],
-                **{f"recall@{k}": o.recall(k) for k in KS},
-                "search_ms": o.search_ms,
-            }
-            for o in out.outcomes
-        ],
-    }
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _score(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def render(report: Mapping[str, Any]) -> str:
-    settings, data, box = report["settings"], report["dataset"], report["machine"]
-    lines = [
-        f"memvault {box['memvault']} on LoCoMo ({Path(data['path']).name}, "
-        f"sha256 {data['sha256'][:12]}…)",
-        f"embedder: {settings['embedder']} | ingest: {settings['ingest']} | "
-        f"scope: {settings['scope']} | search: limit {settings['search_limit']}, "
-        f"context {settings['context']}"
-        + "".join(f", {key}={value}" for key, value in settings["search"].items()),
-        "",
-        f"{'category':<26}{'n':>6}{'recall@5':>11}{'recall@10':>11}",
-    ]
-    for key, row in report["recall"].items():
-        label = f"{key} {row['name']}" if key != "all" else "all (micro average)"
-        lines.append(f"{label:<26}{row['n']:>6}{_score(row['recall@5']):>11}"
-                     f"{_score(row['recall@10']):>11}")
-    ceil = report["ceiling"]
-    lines += [
-        f"{'ceiling':<26}{data['questions']:>6}{_score(ceil['5']):>11}{_score(ceil['10']):>11}",
-        f"(categories numbered as by the LoCoMo authors; {OTHER_NAMING})",
-        "",
-        f"{'latency (ms)':<26}{'n':>6}{'p50':>11}{'p95':>11}",
-    ]
-    for name, row in report["latency_ms"].items():
-        label = f"{name} (per {row['unit']})" if "unit" in row else name
-        lines.append(f"{label:<26}{row['n']:>6}{_ms(row['p50']):>11}{_ms(row['p95']):>11}")
-    searches = report["searches"]
-    retrievers = ", ".join(f"{k} {v}" for k, v in sorted(searches["retrievers"].items()))
-    lines += [
-        f"ingest total: {report['ingest_seconds']:.1f} s ({data['turns']} turns, "
-        f"{data['sessions']} sessions, {data['conversations']} conversations; of it "
-        f"{report['vector_wait_seconds']:.1f} s waiting for vectors after the last add); "
-        f"store opening and model loading: {report['setup_seconds']:.1f} s",
-        f"searches by retrievers: {retrievers or '-'}; cut by the character budget: "
-        f"{searches['truncated_by_budget']}; with fewer than {max(KS)} turns: "
-        f"{searches['fewer_than_k_turns']}",
-        "",
-        f"machine: {box['cpu']}, {box['cores']} cores, {box['ram_gib']} GiB RAM, "
-        f"Python {box['python']} ({box['platform']})",
-        f"load average at start {box['load_average_start']}, at end "
-        f"{box['load_average_end']}; wall time {report['wall_seconds']:.1f} s",
-    ]
-    return "\n".join(lines)
-
-
 # -- command line ----------------------------------------------------------------------------
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    # A function of this module's own: argparse names it in its "invalid ... value" errors.
+    return positive_int(text)
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -707,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"error: {path} not found; get locomo10.json from "
                          "https://github.com/snap-research/LoCoMo")
     wall = time.perf_counter()
-    load_start = _load_average()
+    load_start = load_average()
     raw = path.read_bytes()
     dataset = load_dataset(path)
     ceilings = self_check(dataset, args.expect_questions)
@@ -722,14 +308,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out = anyio.run(run, conversations, questions, options)
     report = build_report(
         path, hashlib.sha256(raw).hexdigest(), conversations, questions, options, out,
-        ceilings, (load_start, _load_average()), time.perf_counter() - wall,
+        ceilings, (load_start, load_average()), time.perf_counter() - wall,
     )
     print()
     print(render(report))
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"\nJSON written to {args.json_out}")
+        write_json(args.json_out, report)
     return report
 
 

@@ -29,18 +29,9 @@ on a fresh ``sqlite:///`` database (episodic, profile and working stores in one 
    hybrid searches and at the end; the database size on disk (main file + ``-wal`` +
    ``-shm``) after ingest and after closing.
 
-**Text** (deterministic for a given ``--seed``, ``--memories`` and ``--batch``): a vocabulary
-of 5,000 words, whose first ~110 ranks are common English function and conversational words
-("the", "i", "and", ..., "like", "really", "think") and the rest pronounceable pseudo-words
-built from 1-4 consonant-vowel syllables and an optional final consonant ("tralen",
-"voustik"), drawn with Zipf probabilities p(rank) ∝ 1/rank
-(exponent 1.0). A memory is one sentence of 8-30 such words (uniform length), the first word
-capitalised, ending in "." (or "?" one time in ten). 30% of memories contain one capitalised
-name and a further 10% two (names: 300 capitalised pseudo-words, also Zipf-distributed),
-each replacing a word at a random position. Memories form sessions of 10-30 turns (uniform,
-mean 20) with ``session_id`` ``session-0000001``...; ``occurred_at`` starts at
-2021-01-01T00:00Z and increases by 15-180 s between turns and by an exponential gap (mean 1
-hour) between sessions.
+**Text**: :mod:`benchmarks.scale_corpus` (its docstring says how) generates one-sentence
+memories of 8-30 words drawn from a 5,000-word Zipf vocabulary with capitalised names, in
+sessions of 10-30 turns, deterministic for a given ``--seed``, ``--memories`` and ``--batch``.
 
 **Queries**: half are a random run of 3-8 consecutive words of a stored memory (so they have
 an exact match), half are 3-8 words drawn like memory text (names included the same way),
@@ -62,30 +53,35 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
-import json
-import math
-import os
-import platform
 import re
 import resource
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+if not __package__:  # run as a script: the benchmarks package is in the repository's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import anyio
 import numpy as np
-import numpy.typing as npt
 
-import memvault
+from benchmarks.common import load_average, ms_since, positive_int, write_json
+from benchmarks.scale_corpus import Conversations, Corpus, Turn
+from benchmarks.scale_report import (
+    EMBEDDER_ROWS,
+    SEARCH_LIMIT,
+    WARM_UP,
+    Plan,
+    Results,
+    build_report,
+    code_version,
+    render,
+)
 from memvault import Config, MemoryInput, Memvault
 from memvault.core.search import POOL
 from memvault.core.text import STOP_WORDS, terms
@@ -96,120 +92,12 @@ from memvault.stores.sqlite.episodic import SqliteEpisodicStore
 __all__ = ["Corpus", "FakeEmbedder", "main"]
 
 USER = "scale-user"
-VOCABULARY = 5_000
-NAMES = 300
-ZIPF_EXPONENT = 1.0
-WORDS_PER_MEMORY = (8, 30)
 WORDS_PER_QUERY = (3, 8)
-TURNS_PER_SESSION = (10, 30)
-TURN_GAP_SECONDS = (15, 180)
-SESSION_GAP_MEAN_SECONDS = 3600.0
-START = datetime(2021, 1, 1, tzinfo=UTC)
-ONE_NAME, TWO_NAMES, QUESTION = 0.30, 0.10, 0.10
-EMBEDDER_ROWS = 1 << 15
-WARM_UP = 5
-SEARCH_LIMIT = 10
-
-#: The most frequent ranks of the vocabulary, in (roughly) conversational frequency order.
-COMMON_WORDS = [
-    "the", "i", "and", "to", "a", "you", "it", "of", "that", "in", "is", "my", "was", "for",
-    "so", "we", "on", "have", "but", "it's", "with", "me", "just", "this", "be", "i'm",
-    "like", "at", "they", "are", "not", "do", "what", "really", "all", "about", "your",
-    "yeah", "know", "one", "think", "can", "if", "out", "there", "get", "time", "from",
-    "would", "going", "go", "when", "been", "had", "more", "some", "good", "great", "up",
-    "our", "now", "how", "then", "also", "very", "much", "them", "were", "did", "an", "or",
-    "by", "as", "because", "too", "want", "people", "day", "love", "new", "see", "way",
-    "make", "lot", "thing", "things", "fun", "well", "oh", "he", "she", "her", "his",
-    "will", "could", "should", "last", "week", "year", "home", "work", "friends", "family",
-    "feel", "still", "even", "back", "take", "pretty", "always", "never",
-]
-
-_ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
-           "z", "br", "cr", "dr", "fl", "gr", "pl", "st", "tr", "sh", "ch", "th", "qu"]
-_VOWELS = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou", "y"]
-_CODAS = ["", "", "n", "r", "l", "s", "t", "m", "k", "nd", "st", "x", "ng"]
 _QUERY_TOKEN = re.compile(r"[^\w'’]+")
 _EMBED_TOKEN = re.compile(r"[\w'’]+")
 
 
-# -- text ------------------------------------------------------------------------------------
-
-
-def _pseudo_words(rng: np.random.Generator, count: int, syllables: tuple[int, int],
-                  taken: set[str]) -> list[str]:
-    words: list[str] = []
-    while len(words) < count:
-        n = int(rng.integers(syllables[0], syllables[1] + 1))
-        parts = [
-            _ONSETS[int(rng.integers(len(_ONSETS)))] + _VOWELS[int(rng.integers(len(_VOWELS)))]
-            for _ in range(n)
-        ]
-        word = "".join(parts) + _CODAS[int(rng.integers(len(_CODAS)))]
-        if len(word) >= 3 and word not in taken and word not in STOP_WORDS:
-            taken.add(word)
-            words.append(word)
-    return words
-
-
-def _zipf_cdf(size: int) -> npt.NDArray[np.float64]:
-    weights = np.arange(1, size + 1, dtype=np.float64) ** -ZIPF_EXPONENT
-    cdf: npt.NDArray[np.float64] = np.cumsum(weights / weights.sum())
-    cdf[-1] = 1.0
-    return cdf
-
-
-class Corpus:
-    """The vocabulary, the names and their Zipf distributions (see the module docstring)."""
-
-    def __init__(self, seed: int) -> None:
-        rng = np.random.default_rng([seed, 0])
-        common = list(dict.fromkeys(COMMON_WORDS))
-        taken = set(common)
-        self.words = common + _pseudo_words(rng, VOCABULARY - len(common), (1, 4), taken)
-        self.names = [w.capitalize() for w in _pseudo_words(rng, NAMES, (2, 2), taken)]
-        self._word_cdf = _zipf_cdf(len(self.words))
-        self._name_cdf = _zipf_cdf(len(self.names))
-
-    def _draw(self, rng: np.random.Generator, cdf: npt.NDArray[np.float64], count: int
-              ) -> npt.NDArray[np.intp]:
-        picks: npt.NDArray[np.intp] = np.searchsorted(cdf, rng.random(count), side="right")
-        clipped: npt.NDArray[np.intp] = np.minimum(picks, cdf.shape[0] - 1)
-        return clipped
-
-    def word_lists(self, rng: np.random.Generator, lengths: Sequence[int]) -> list[list[str]]:
-        """Lists of words drawn with the Zipf distribution, names put in at random places."""
-        count = len(lengths)
-        picks = self._draw(rng, self._word_cdf, int(sum(lengths))).tolist()
-        rolls = rng.random(count).tolist()
-        names = self._draw(rng, self._name_cdf, 2 * count).tolist()
-        places = rng.random(2 * count).tolist()
-        lists: list[list[str]] = []
-        offset = 0
-        for j, length in enumerate(lengths):
-            words = [self.words[i] for i in picks[offset:offset + length]]
-            offset += length
-            how_many = 2 if rolls[j] < TWO_NAMES else 1 if rolls[j] < TWO_NAMES + ONE_NAME else 0
-            for k in range(how_many):
-                words[int(places[2 * j + k] * length)] = self.names[names[2 * j + k]]
-            lists.append(words)
-        return lists
-
-    def sentences(self, rng: np.random.Generator, count: int) -> list[str]:
-        lengths = rng.integers(WORDS_PER_MEMORY[0], WORDS_PER_MEMORY[1] + 1, size=count).tolist()
-        endings = rng.random(count).tolist()
-        out: list[str] = []
-        for words, ending in zip(self.word_lists(rng, lengths), endings, strict=True):
-            first = words[0]
-            words[0] = first[0].upper() + first[1:]
-            out.append(" ".join(words) + ("?" if ending < QUESTION else "."))
-        return out
-
-    def fresh_query(self, rng: np.random.Generator) -> str:
-        while True:
-            length = int(rng.integers(WORDS_PER_QUERY[0], WORDS_PER_QUERY[1] + 1))
-            query = " ".join(self.word_lists(rng, [length])[0]).lower()
-            if terms(query):
-                return query
+# -- queries ---------------------------------------------------------------------------------
 
 
 def query_from(text: str, rng: np.random.Generator) -> str | None:
@@ -221,46 +109,29 @@ def query_from(text: str, rng: np.random.Generator) -> str | None:
     return query if terms(query) else None
 
 
-@dataclass(frozen=True)
-class Turn:
-    content: str
-    session_id: str
-    occurred_at: datetime
-
-    def as_input(self) -> MemoryInput:
-        return MemoryInput(content=self.content, session_id=self.session_id,
-                           occurred_at=self.occurred_at)
+def fresh_query(corpus: Corpus, rng: np.random.Generator) -> str:
+    """3-8 words drawn like memory text, lower-cased; drawn again while none is a term."""
+    while True:
+        length = int(rng.integers(WORDS_PER_QUERY[0], WORDS_PER_QUERY[1] + 1))
+        query = " ".join(corpus.word_lists(rng, [length])[0]).lower()
+        if terms(query):
+            return query
 
 
-class Conversations:
-    """The stream of turns: sessions of 10-30 turns with increasing timestamps."""
-
-    def __init__(self, corpus: Corpus, seed: int) -> None:
-        self.corpus = corpus
-        self.rng = np.random.default_rng([seed, 1])
-        self.sessions = 0
-        self.produced = 0
-        self._left = 0
-        self._clock = START
-
-    def take(self, count: int) -> list[Turn]:
-        texts = self.corpus.sentences(self.rng, count)
-        turns: list[Turn] = []
-        for text in texts:
-            if self._left == 0:
-                self.sessions += 1
-                self._left = int(self.rng.integers(TURNS_PER_SESSION[0],
-                                                   TURNS_PER_SESSION[1] + 1))
-                if self.produced or turns:
-                    gap = float(self.rng.exponential(SESSION_GAP_MEAN_SECONDS))
-                    self._clock += timedelta(seconds=gap)
-            else:
-                self._clock += timedelta(seconds=int(self.rng.integers(
-                    TURN_GAP_SECONDS[0], TURN_GAP_SECONDS[1] + 1)))
-            self._left -= 1
-            turns.append(Turn(text, f"session-{self.sessions:07d}", self._clock))
-        self.produced += count
-        return turns
+def make_queries(corpus: Corpus, sources: Mapping[int, str], count: int, seed: int
+                 ) -> list[str]:
+    """``count`` queries, alternately from a stored memory and freshly drawn."""
+    rng = np.random.default_rng([seed, 3])
+    texts = [sources[i] for i in sorted(sources)]
+    order = rng.permutation(len(texts)).tolist()
+    queries: list[str] = []
+    for n in range(count):
+        query = None
+        if n % 2 == 0:
+            while query is None and order:
+                query = query_from(texts[order.pop()], rng)
+        queries.append(query if query is not None else fresh_query(corpus, rng))
+    return queries
 
 
 # -- the fake embedder -----------------------------------------------------------------------
@@ -327,27 +198,6 @@ class FakeEmbedder:
 # -- measuring -------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks; ``None`` for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def latency(values: Sequence[float]) -> dict[str, Any]:
-    return {
-        "n": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "max": max(values) if values else None,
-        "mean": sum(values) / len(values) if values else None,
-    }
-
-
 def peak_rss_mib() -> float:
     """The process's peak resident set size so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -384,48 +234,13 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-@dataclass
-class Plan:
-    memories: int
-    queries: int
-    dimensions: int
-    seed: int
-    batch: int
-    single_adds: int
-    database: Path
-
-
-@dataclass
-class Results:
-    ingest_batch_ms: list[float] = field(default_factory=list)
-    ingest_add_many_seconds: float = 0.0
-    vector_wait_seconds: float = 0.0
-    ingest_wall_seconds: float = 0.0
-    generate_seconds: float = 0.0
-    embed_seconds_ingest: float = 0.0
-    single_add_ms: list[float] = field(default_factory=list)
-    sessions: int = 0
-    first_search_ms: float = 0.0
-    warm_up_ms: list[float] = field(default_factory=list)
-    search_ms: list[float] = field(default_factory=list)
-    search_cpu_ms: list[float] = field(default_factory=list)
-    lexical_only_cpu_ms: list[float] = field(default_factory=list)
-    hits: list[int] = field(default_factory=list)
-    retrievers: dict[str, int] = field(default_factory=dict)
-    lexical_only_ms: list[float] = field(default_factory=list)
-    stages: dict[str, list[float]] = field(default_factory=dict)
-    fts_matches: list[int] = field(default_factory=list)
-    sweep_scan_ms: float = 0.0
-    memory: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    disk: dict[str, dict[str, int]] = field(default_factory=dict)
-    examples: dict[str, list[str]] = field(default_factory=dict)
-    queries: list[str] = field(default_factory=list)
-    stored: int = 0
-    vectors: int = 0
-
-
 def make_config(database: Path) -> Config:
     return Config.from_flat({"database": str(database), "user_id": USER, "embedder": "none"})
+
+
+def _as_input(turn: Turn) -> MemoryInput:
+    return MemoryInput(content=turn.content, session_id=turn.session_id,
+                       occurred_at=turn.occurred_at)
 
 
 def _batches(stream: Conversations, total: int, size: int) -> Iterator[list[Turn]]:
@@ -451,7 +266,7 @@ async def ingest(mv: Memvault, plan: Plan, stream: Conversations, wanted: set[in
         batch = next(batches, None)
         if batch is None:
             break
-        items = [turn.as_input() for turn in batch]
+        items = [_as_input(turn) for turn in batch]
         out.generate_seconds += time.perf_counter() - generated
         for offset, turn in enumerate(batch):
             if index + offset in wanted:
@@ -485,7 +300,7 @@ async def single_adds(mv: Memvault, plan: Plan, stream: Conversations, out: Resu
         clock = time.perf_counter()
         await mv.add(turn.content, user_id=USER, session_id=turn.session_id,
                      occurred_at=turn.occurred_at)
-        out.single_add_ms.append((time.perf_counter() - clock) * 1000)
+        out.single_add_ms.append(ms_since(clock))
 
 
 async def timed_searches(mv: Memvault, queries: Sequence[str], out: Results | None = None,
@@ -497,7 +312,7 @@ async def timed_searches(mv: Memvault, queries: Sequence[str], out: Results | No
         cpu_clock = time.process_time()
         clock = time.perf_counter()
         result = await mv.search(query, user_id=USER, limit=SEARCH_LIMIT)
-        times.append((time.perf_counter() - clock) * 1000)
+        times.append(ms_since(clock))
         if cpu is not None:
             cpu.append((time.process_time() - cpu_clock) * 1000)
         if out is not None:
@@ -520,20 +335,20 @@ async def stages(mv: Memvault, embedder: FakeEmbedder, queries: Sequence[str], o
         query_terms = terms(query)
         clock = time.perf_counter()
         lexical = await store.lexical_search(where, query_terms, limit=POOL)
-        timings["lexical_search"].append((time.perf_counter() - clock) * 1000)
+        timings["lexical_search"].append(ms_since(clock))
         clock = time.perf_counter()
         vector = await embedder.embed([query])
-        timings["embed (fake)"].append((time.perf_counter() - clock) * 1000)
+        timings["embed (fake)"].append(ms_since(clock))
         clock = time.perf_counter()
         nearest = await store.vector_search(where, vector[0], limit=POOL)
-        timings["vector_search"].append((time.perf_counter() - clock) * 1000)
+        timings["vector_search"].append(ms_since(clock))
         ids = list(dict.fromkeys([c.memory_id for c in lexical] + [c.memory_id for c in nearest]))
         clock = time.perf_counter()
         await store.get(USER, ids)
-        timings["get"].append((time.perf_counter() - clock) * 1000)
+        timings["get"].append(ms_since(clock))
         clock = time.perf_counter()
         await store.adjacent(USER, ids)
-        timings["adjacent"].append((time.perf_counter() - clock) * 1000)
+        timings["adjacent"].append(ms_since(clock))
         if sqlite_store is not None:
             match = " OR ".join('"' + w.replace('"', '""') + '"' for w in query_terms)
 
@@ -544,32 +359,16 @@ async def stages(mv: Memvault, embedder: FakeEmbedder, queries: Sequence[str], o
 
             clock = time.perf_counter()
             out.fts_matches.append(await sqlite_store._db.read(_count))
-            timings["fts match count"].append((time.perf_counter() - clock) * 1000)
+            timings["fts match count"].append(ms_since(clock))
     out.stages = {k: v for k, v in timings.items() if v}
     clock = time.perf_counter()
     await store.missing_embeddings(limit=256)
-    out.sweep_scan_ms = (time.perf_counter() - clock) * 1000
-
-
-def make_queries(corpus: Corpus, sources: Mapping[int, str], count: int, seed: int
-                 ) -> list[str]:
-    """``count`` queries, alternately from a stored memory and freshly drawn."""
-    rng = np.random.default_rng([seed, 3])
-    texts = [sources[i] for i in sorted(sources)]
-    order = rng.permutation(len(texts)).tolist()
-    queries: list[str] = []
-    for n in range(count):
-        query = None
-        if n % 2 == 0:
-            while query is None and order:
-                query = query_from(texts[order.pop()], rng)
-        queries.append(query if query is not None else corpus.fresh_query(rng))
-    return queries
+    out.sweep_scan_ms = ms_since(clock)
 
 
 async def run(plan: Plan) -> Results:
     out = Results()
-    corpus = Corpus(plan.seed)
+    corpus = Corpus(plan.seed, reserved=STOP_WORDS)
     stream = Conversations(corpus, plan.seed)
     total_queries = plan.queries + WARM_UP
     pick = np.random.default_rng([plan.seed, 4])
@@ -600,7 +399,7 @@ async def run(plan: Plan) -> Results:
         _log("first search (builds the vector cache)")
         clock = time.perf_counter()
         await mv.search(warm[0], user_id=USER, limit=SEARCH_LIMIT)
-        out.first_search_ms = (time.perf_counter() - clock) * 1000
+        out.first_search_ms = ms_since(clock)
         out.warm_up_ms = await timed_searches(mv, warm[1:])
         _log(f"timing {len(timed)} searches")
         out.search_ms = await timed_searches(mv, timed, out, out.search_cpu_ms)
@@ -619,255 +418,11 @@ async def run(plan: Plan) -> Results:
     out.disk["after_close"] = disk_usage(plan.database)
     return out
 
-
-# -- report ----------------------------------------------------------------------------------
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def code_version() -> dict[str, Any]:
-    """The repository's commit and the files of src/ that differ from it (read-only git)."""
-    repo = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), *args],
-                                  capture_output=True, text=True, timeout=30, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip()
-
-    changed = git("diff", "--name-only", "HEAD", "--", "src")
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "src_changes": changed.splitlines() if changed else []}
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gib": _ram_gib(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "memvault": memvault.__version__,
-        "sqlite": sqlite3.sqlite_version,
-        "numpy": importlib.metadata.version("numpy"),
-    }
-
-
-CORPUS_TEXT = (
-    "one sentence per memory, 8-30 words (uniform) drawn from a 5,000-word vocabulary with "
-    "Zipf probabilities 1/rank (ranks 1-~110 common English words, the rest pseudo-words); "
-    "30% of memories hold one capitalised name, 10% two (300 pseudo-names, Zipf); first word "
-    "capitalised, ends in '.' or '?' (10%); sessions of 10-30 turns, occurred_at increasing "
-    "15-180 s per turn and ~1 h (exponential) per session"
-)
-QUERY_TEXT = (
-    "half a run of 3-8 consecutive words of a stored memory, half 3-8 words drawn like memory "
-    "text; lower-cased, no punctuation; search(query, limit=10), no session_id"
-)
-
-
-def build_report(plan: Plan, out: Results, load: Sequence[list[float] | None],
-                 wall: float, code: Mapping[str, Any]) -> dict[str, Any]:
-    batch_rates = [plan.batch / (ms / 1000) for ms in out.ingest_batch_ms]
-    tenth = max(1, len(batch_rates) // 10)
-    return {
-        "benchmark": "memvault-scale",
-        "settings": {
-            "memories": plan.memories,
-            "single_adds": plan.single_adds,
-            "queries": plan.queries,
-            "dimensions": plan.dimensions,
-            "seed": plan.seed,
-            "batch": plan.batch,
-            "database": str(plan.database),
-            "store": "sqlite (episodic, profile and working in one file)",
-            "user_scopes": 1,
-            "search_limit": SEARCH_LIMIT,
-            "corpus": CORPUS_TEXT,
-            "queries_how": QUERY_TEXT,
-            "vectors": (
-                "NOT a model: a deterministic fake embedder (hashed bag of words projected "
-                f"through a fixed random {EMBEDDER_ROWS}x{plan.dimensions} normal matrix, "
-                "L2-normalised); query embedding costs ~0.2 ms, so search timings "
-                "exclude a real model's query-embedding time"
-            ),
-        },
-        "ingest": {
-            "memories": plan.memories,
-            "sessions": out.sessions,
-            "add_many_seconds": out.ingest_add_many_seconds,
-            "vector_wait_seconds": out.vector_wait_seconds,
-            "wall_seconds": out.ingest_wall_seconds,
-            "text_generation_seconds": out.generate_seconds,
-            "fake_embedding_seconds": out.embed_seconds_ingest,
-            "memories_per_second": plan.memories / out.ingest_add_many_seconds,
-            "memories_per_second_first_10pct": (
-                tenth * plan.batch / (sum(out.ingest_batch_ms[:tenth]) / 1000)),
-            "memories_per_second_last_10pct": (
-                tenth * plan.batch / (sum(out.ingest_batch_ms[-tenth:]) / 1000)),
-            "add_many_batch_ms": latency(out.ingest_batch_ms),
-        },
-        "add_ms": latency(out.single_add_ms),
-        "search": {
-            "first_search_ms": out.first_search_ms,
-            "warm_up_ms": out.warm_up_ms,
-            "hybrid_ms": latency(out.search_ms),
-            "hybrid_cpu_ms": latency(out.search_cpu_ms),
-            "lexical_only_ms": latency(out.lexical_only_ms),
-            "lexical_only_cpu_ms": latency(out.lexical_only_cpu_ms),
-            "retrievers": out.retrievers,
-            "hits_mean": sum(out.hits) / len(out.hits) if out.hits else None,
-        },
-        "stages_ms": {name: latency(values) for name, values in out.stages.items()},
-        "fts_matching_rows": {
-            "p50": percentile([float(x) for x in out.fts_matches], 50),
-            "p95": percentile([float(x) for x in out.fts_matches], 95),
-            "max": max(out.fts_matches) if out.fts_matches else None,
-        },
-        "sweep_missing_embeddings_scan_ms": out.sweep_scan_ms,
-        "stored": {"memories": out.stored, "vectors": out.vectors},
-        "memory": out.memory,
-        "disk_bytes": out.disk,
-        "examples": out.examples,
-        "machine": {**machine(), "load_average_start": load[0], "load_average_end": load[1]},
-        "code": {**code, "same_at_end": dict(code) == code_version()},
-        "wall_seconds": wall,
-        "per_query": [
-            {"query": q, "hybrid_ms": s,
-             "lexical_ms": out.stages.get("lexical_search", [None] * len(out.queries))[i],
-             "vector_ms": out.stages.get("vector_search", [None] * len(out.queries))[i],
-             "fts_matches": out.fts_matches[i] if i < len(out.fts_matches) else None}
-            for i, (q, s) in enumerate(zip(out.queries, out.search_ms, strict=True))
-        ],
-    }
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
-def _mib(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} MiB"
-
-
-def render(report: Mapping[str, Any]) -> str:
-    settings, ing, box = report["settings"], report["ingest"], report["machine"]
-    search, memory, disk = report["search"], report["memory"], report["disk_bytes"]
-    lines = [
-        f"## memvault {box['memvault']} scale benchmark: {settings['memories']:,} memories, "
-        "one user scope, SQLite",
-        "",
-        f"- machine: {box['cpu']}, {box['cores']} cores, {box['ram_gib']} GiB RAM; Python "
-        f"{box['python']}, SQLite {box['sqlite']}, numpy {box['numpy']}; load average "
-        f"{box['load_average_start']} at start, {box['load_average_end']} at end",
-        f"- text: {settings['corpus']}",
-        f"- queries: {settings['queries_how']}",
-        f"- vectors: {settings['vectors']} ({settings['dimensions']} dimensions)",
-        f"- code: commit {report['code']['commit']}, uncommitted changes in src/: "
-        f"{', '.join(report['code']['src_changes']) or 'none'}"
-        + ("" if report["code"]["same_at_end"] else " (CHANGED during the run)"),
-        f"- seed {settings['seed']}, add_many batches of {settings['batch']:,}, "
-        f"{settings['queries']} timed queries after {WARM_UP} warm-up ones",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| memories ingested with add_many | {ing['memories']:,} ({ing['sessions']:,} "
-        "sessions) |",
-        f"| add_many throughput | {ing['memories_per_second']:,.0f} memories/s (first 10%: "
-        f"{ing['memories_per_second_first_10pct']:,.0f}/s, last 10%: "
-        f"{ing['memories_per_second_last_10pct']:,.0f}/s) |",
-        f"| ingest time | {ing['add_many_seconds']:,.1f} s in add_many and the wait for the "
-        f"last vectors ({ing['vector_wait_seconds']:,.1f} s of it); "
-        f"{ing['wall_seconds']:,.1f} s wall incl. {ing['text_generation_seconds']:,.1f} s text "
-        f"generation (fake embedding, behind the adds: {ing['fake_embedding_seconds']:,.1f} s) |",
-        f"| add_many per batch p50 / p95 / max | {_ms(ing['add_many_batch_ms']['p50'])} / "
-        f"{_ms(ing['add_many_batch_ms']['p95'])} / {_ms(ing['add_many_batch_ms']['max'])} ms |",
-        f"| single add p50 / p95 / max (n={report['add_ms']['n']}, at full size) | "
-        f"{_ms(report['add_ms']['p50'])} / {_ms(report['add_ms']['p95'])} / "
-        f"{_ms(report['add_ms']['max'])} ms |",
-        f"| first search (loads the vector cache) | {_ms(search['first_search_ms'])} ms |",
-        f"| hybrid search p50 / p95 / max (n={search['hybrid_ms']['n']}) | "
-        f"{_ms(search['hybrid_ms']['p50'])} / {_ms(search['hybrid_ms']['p95'])} / "
-        f"{_ms(search['hybrid_ms']['max'])} ms (mean {_ms(search['hybrid_ms']['mean'])}) |",
-        f"| lexical-only search p50 / p95 / max (no embedder) | "
-        f"{_ms(search['lexical_only_ms']['p50'])} / {_ms(search['lexical_only_ms']['p95'])} / "
-        f"{_ms(search['lexical_only_ms']['max'])} ms |",
-        f"| process CPU per search p50 / p95, hybrid; lexical-only | "
-        f"{_ms(search['hybrid_cpu_ms']['p50'])} / {_ms(search['hybrid_cpu_ms']['p95'])} ms; "
-        f"{_ms(search['lexical_only_cpu_ms']['p50'])} / "
-        f"{_ms(search['lexical_only_cpu_ms']['p95'])} ms |",
-        f"| peak RSS after ingest / after search / at end | "
-        f"{_mib(memory['after_ingest']['peak_rss_mib'])} / "
-        f"{_mib(memory['after_search']['peak_rss_mib'])} / "
-        f"{_mib(memory['end']['peak_rss_mib'])} |",
-        f"| current RSS after ingest / after search | "
-        f"{_mib(memory['after_ingest']['rss_mib'])} / {_mib(memory['after_search']['rss_mib'])} |",
-        f"| database on disk after ingest (main + wal + shm) | "
-        f"{disk['after_ingest']['total'] / 2**20:,.0f} MiB (wal "
-        f"{disk['after_ingest']['wal'] / 2**20:,.0f} MiB) |",
-        f"| database on disk after close | {disk['after_close']['total'] / 2**20:,.0f} MiB |",
-        f"| stored memories / vectors | {report['stored']['memories']:,} / "
-        f"{report['stored']['vectors']:,} |",
-        "",
-        "Store calls of hybrid search, timed one by one on the same queries (pool "
-        f"{POOL}):",
-        "",
-        "| stage | p50 ms | p95 ms | max ms | mean ms |",
-        "|---|---|---|---|---|",
-    ]
-    for name, row in report["stages_ms"].items():
-        lines.append(f"| {name} | {_ms(row['p50'])} | {_ms(row['p95'])} | {_ms(row['max'])} | "
-                     f"{_ms(row['mean'])} |")
-    fts = report["fts_matching_rows"]
-    lines += [
-        "",
-        f"Rows matched by the FTS5 query (OR of the query's terms): p50 {fts['p50']:,.0f}, "
-        f"p95 {fts['p95']:,.0f}, max {fts['max']:,}. Background sweep scan "
-        f"(missing_embeddings, every 30 s): {report['sweep_missing_embeddings_scan_ms']:,.1f} "
-        "ms. Retrievers used: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(search["retrievers"].items())) + ".",
-        f"Example memory: {report['examples']['memories'][0]!r}",
-        f"Example queries: {', '.join(repr(q) for q in report['examples']['queries'][:4])}",
-        f"Wall time {report['wall_seconds']:,.1f} s.",
-    ]
-    return "\n".join(lines)
-
-
 # -- command line ----------------------------------------------------------------------------
 
 
 def _positive(text: str) -> int:
-    value = int(text.replace("_", "").replace(",", ""))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return positive_int(text.replace("_", "").replace(",", ""))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -899,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; prints the table and returns the report."""
     args = parse_args(argv)
     wall = time.perf_counter()
-    load_start = _load_average()
+    load_start = load_average()
     code = code_version()
     temporary: Path | None = None
     if args.database is None:
@@ -917,15 +472,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
-    report = build_report(plan, out, (load_start, _load_average()),
+    report = build_report(plan, out, (load_start, load_average()),
                           time.perf_counter() - wall, code)
     print(render(report))
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"\nJSON written to {args.json_out}")
+        write_json(args.json_out, report)
     return report
 
 
 if __name__ == "__main__":
     main()
+

@@ -86,6 +86,13 @@ def locomo() -> ModuleType:
     return locomo
 
 
+@pytest.fixture(scope="module")
+def locomo_data() -> ModuleType:
+    from benchmarks import locomo_data
+
+    return locomo_data
+
+
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     path = tmp_path / "locomo-tiny.json"
@@ -134,14 +141,14 @@ EXPECTED = _expect(
 )
 
 
-def test_evidence_normalisation(locomo: ModuleType) -> None:
+def test_evidence_normalisation(locomo_data: ModuleType) -> None:
     existing = {"D8:6", "D9:17", "D11:26", "D30:5", "D9:1", "D4:4"}
     raw = ["D8:6; D9:17", "D:11:26", "D30:05", "D", "D9:1 D4:4 D4:6", ""]
-    assert locomo.normalise_evidence(raw, existing) == existing
+    assert locomo_data.normalise_evidence(raw, existing) == existing
 
 
-def test_loading_skips_empty_sessions(locomo: ModuleType, data: Path) -> None:
-    dataset = locomo.load_dataset(data)
+def test_loading_skips_empty_sessions(locomo_data: ModuleType, data: Path) -> None:
+    dataset = locomo_data.load_dataset(data)
     conv_a = dataset.conversations[0]
     assert [s.session_id for s in conv_a.sessions] == ["conv-a:session_1", "conv-a:session_2"]
     assert conv_a.sessions[0].occurred_at.isoformat() == "2023-05-08T13:56:00"

@@ -28,11 +28,11 @@ from anyio.abc import TaskGroup
 from memvault.config import Config
 from memvault.core import exchange
 from memvault.core.embedding import EmbeddingService, EmbeddingState
-from memvault.core.entities import extract_entities
 from memvault.core.ids import new_id
 from memvault.core.retrieval import apply_budget
 from memvault.core.search import Ranked, hybrid_search
-from memvault.core.text import terms
+from memvault.core.text.entities import entity_key, extract_entities
+from memvault.core.text.terms import terms
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
@@ -314,7 +314,7 @@ class Memvault:
             agent_id=checked.get("agent_id", agent_id),
             session_id=checked.get("session_id", session_id),
             source=checked.get("source"),
-            entity=_entity_key(checked.get("entity")),
+            entity=entity_key(checked.get("entity")),
             metadata=checked.get("metadata", {}),
             since=start,
             until=end,
@@ -530,13 +530,6 @@ def _input(raw: Mapping[str, Any], index: int) -> MemoryInput:
     if "content" not in raw:
         raise InvalidInput(f"item {index}: content is missing")
     return MemoryInput(**raw)
-
-
-def _entity_key(name: str | None) -> str | None:
-    if name is None:
-        return None
-    found = extract_entities(name)
-    return found[0] if found else name.strip().lower()
 
 
 def _matches(memory: Memory, where: MemoryFilter) -> bool:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
 from memvault.core.retrieval import SPEAKER_BOOST, fuse, fuse_ranks, spread
-from memvault.core.speakers import mask_speakers, speaker_of, speakers_named
-from memvault.core.text import terms
+from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
+from memvault.core.text.terms import terms
 from memvault.models import Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 

@@ -87,7 +87,7 @@ import numpy.typing as npt
 
 import memvault
 from memvault import Config, MemoryInput, Memvault
-from memvault.core.search import POOL
+from memvault.core.search.retrieve import POOL
 from memvault.core.text.stopwords import STOP_WORDS
 from memvault.core.text.terms import terms
 from memvault.embedders.base import Matrix

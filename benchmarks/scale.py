@@ -83,8 +83,9 @@ from benchmarks.scale_report import (
     render,
 )
 from memvault import Config, MemoryInput, Memvault
-from memvault.core.search import POOL
-from memvault.core.text import STOP_WORDS, terms
+from memvault.core.search.retrieve import POOL
+from memvault.core.text.stopwords import STOP_WORDS
+from memvault.core.text.terms import terms
 from memvault.embedders.base import Matrix
 from memvault.models import MemoryFilter
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore

@@ -70,6 +70,20 @@ class MemoryFilter(_Frozen):
     since: datetime | None = None
     until: datetime | None = None
 
+    def admits(self, memory: Memory) -> bool:
+        """Whether ``memory`` passes this filter, as a store would decide; for memories a
+        store did not filter (working-memory turns, neighbours reached along a session)."""
+        return (
+            memory.user_id == self.user_id
+            and (self.agent_id is None or memory.agent_id == self.agent_id)
+            and (self.session_id is None or memory.session_id == self.session_id)
+            and (self.source is None or memory.source == self.source)
+            and (self.entity is None or self.entity in memory.entities)
+            and (self.since is None or memory.occurred_at >= self.since)
+            and (self.until is None or memory.occurred_at < self.until)
+            and all(memory.metadata.get(k) == v for k, v in self.metadata.items())
+        )
+
 
 class Candidate(_Frozen):
     """A search candidate from one retriever: the memory id and that retriever's score

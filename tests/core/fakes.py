@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import anyio
 import numpy as np
 
-from memvault.core.text import terms
+from memvault.core.text.terms import terms
 from memvault.embedders.base import Matrix, normalise
 
 

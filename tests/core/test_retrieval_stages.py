@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from memvault import Memvault
-from memvault.core.speakers import body_text, mask_speakers, speaker_of, speakers_named
+from memvault.core.text.speakers import body_text, mask_speakers, speaker_of, speakers_named
 from memvault.embedders.local import LocalEmbedder, local_available
 from memvault.embedders.passages import passage_vectors, sentence_spans
 from memvault.models import MemoryFilter

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from memvault import Config, ConfigError, InvalidInput
-from memvault.core.entities import extract_entities
 from memvault.core.ids import new_id
-from memvault.core.retrieval import FOLLOWS_WEIGHT, PRECEDES_WEIGHT, fuse, min_max, spread
-from memvault.core.text import terms
+from memvault.core.search.fusion import fuse, min_max
+from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT, spread
+from memvault.core.text.entities import extract_entities
+from memvault.core.text.terms import terms
 from memvault.core.timeutil import parse_datetime
 from memvault.models import Candidate
 from memvault.stores.registry import open_episodic

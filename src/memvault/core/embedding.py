@@ -18,7 +18,7 @@ from typing import Literal
 
 import anyio
 
-from memvault.core.speakers import body_text
+from memvault.core.text.speakers import body_text
 from memvault.embedders.base import Embedder, Matrix, PassageEmbedder
 from memvault.errors import EmbedderMismatch, MemvaultError
 from memvault.models import EmbeddingInfo

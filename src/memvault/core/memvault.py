@@ -28,11 +28,9 @@ from anyio.abc import TaskGroup
 from memvault.config import Config
 from memvault.core import exchange
 from memvault.core.embedding import EmbeddingService, EmbeddingState
-from memvault.core.entities import extract_entities
 from memvault.core.ids import new_id
-from memvault.core.retrieval import apply_budget
-from memvault.core.search import Ranked, hybrid_search
-from memvault.core.text import terms
+from memvault.core.search import pipeline
+from memvault.core.text.entities import entity_key, extract_entities
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
@@ -57,7 +55,6 @@ from memvault.models import (
     MemoryPage,
     Profile,
     ProfileFact,
-    SearchHit,
     SearchResult,
     StoreStatus,
 )
@@ -69,10 +66,6 @@ __all__ = ["Memvault"]
 log = logging.getLogger("memvault")
 
 _SWEEP_SECONDS = 30.0
-#: How long a search waits for the vectors of memories added just before it (read your
-#: writes by meaning); beyond that it goes on, finding the rest by their words.
-_VECTOR_WAIT_SECONDS = 1.0
-_MAX_QUERY_CHARS = 10_000
 
 
 class Memvault:
@@ -314,7 +307,7 @@ class Memvault:
             agent_id=checked.get("agent_id", agent_id),
             session_id=checked.get("session_id", session_id),
             source=checked.get("source"),
-            entity=_entity_key(checked.get("entity")),
+            entity=entity_key(checked.get("entity")),
             metadata=checked.get("metadata", {}),
             since=start,
             until=end,
@@ -344,62 +337,21 @@ class Memvault:
         Adds return before their vectors are computed; a search first waits (up to a
         second) for the vectors still queued, so what was just added is found by meaning too.
         """
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("query is empty: pass what to look for")
-        if len(query) > _MAX_QUERY_CHARS:
-            raise InvalidInput(f"query is over {_MAX_QUERY_CHARS} characters")
+        query = pipeline.check_query(query)
         user = self._user(user_id)
-        limit = check_limit(limit)
-        if isinstance(context, bool) or not isinstance(context, int) or not 0 <= context <= 5:
-            raise InvalidInput("context must be an integer from 0 to 5")
-        budget = self.config.max_result_chars if max_chars is None else int(max_chars)
-        session = self._optional(session_id, "session_id")
-        where = self._filter(user, filters, since, until)
-        query_terms = terms(query)
-
-        working_hits: builtins.list[SearchHit] = []
-        if session is not None:
-            working_hits = (await self._working_hits(user, session, query_terms, where))[:limit]
-        seen = {h.memory.id for h in working_hits}
-
-        wanted = limit - len(working_hits)
-        ranked = Ranked([], [])
-        if wanted > 0:  # working memory may already fill the limit
-            if self.embedding.ready:
-                await self.embedding.wait_idle(_VECTOR_WAIT_SECONDS)
-            ranked = await hybrid_search(
-                self.episodic, self.embedding, query, where, limit=wanted, exclude=seen,
-                matches=lambda memory: _matches(memory, where), settings=self.config.search,
-            )
-        hits = working_hits + [
-            SearchHit(memory=memory, score=score) for memory, score in ranked.memories
-        ]
-        retrievers = ranked.retrievers
-        if context:
-            hits = [
-                hit.model_copy(update={"context": await self.episodic.neighbors(
-                    user, hit.memory.id, before=context, after=context)})
-                for hit in hits
-            ]
-        kept, truncated = apply_budget(hits, budget)
-        return SearchResult(hits=kept, truncated=truncated, retrievers=retrievers)
-
-    async def _working_hits(
-        self, user: str, session: str, query_terms: builtins.list[str], where: MemoryFilter
-    ) -> builtins.list[SearchHit]:
-        wanted = set(query_terms)
-        if not wanted:
-            return []
-        turns = await self.working.recent(user, session, limit=self.config.working_max_turns)
-        scored = []
-        for turn in turns:
-            if not _matches(turn, where):
-                continue
-            overlap = len(wanted & set(terms(turn.content)))
-            if overlap:
-                scored.append((overlap / len(wanted), turn))
-        scored.sort(key=lambda pair: -pair[0])
-        return [SearchHit(memory=t, score=s, memory_type="working") for s, t in scored]
+        request = pipeline.Request(
+            query=query,
+            limit=check_limit(limit),
+            context=pipeline.check_context(context),
+            max_chars=self.config.max_result_chars if max_chars is None else int(max_chars),
+            session_id=self._optional(session_id, "session_id"),
+            where=self._filter(user, filters, since, until),
+        )
+        sources = pipeline.Sources(
+            episodic=self.episodic, working=self.working, embedding=self.embedding,
+            settings=self.config.search, working_turns=self.config.working_max_turns,
+        )
+        return await pipeline.run(sources, request)
 
     async def list(
         self,
@@ -530,23 +482,3 @@ def _input(raw: Mapping[str, Any], index: int) -> MemoryInput:
     if "content" not in raw:
         raise InvalidInput(f"item {index}: content is missing")
     return MemoryInput(**raw)
-
-
-def _entity_key(name: str | None) -> str | None:
-    if name is None:
-        return None
-    found = extract_entities(name)
-    return found[0] if found else name.strip().lower()
-
-
-def _matches(memory: Memory, where: MemoryFilter) -> bool:
-    checks = [
-        where.agent_id is None or memory.agent_id == where.agent_id,
-        where.session_id is None or memory.session_id == where.session_id,
-        where.source is None or memory.source == where.source,
-        where.entity is None or where.entity in memory.entities,
-        where.since is None or memory.occurred_at >= where.since,
-        where.until is None or memory.occurred_at < where.until,
-        all(memory.metadata.get(k) == v for k, v in where.metadata.items()),
-    ]
-    return all(checks)

@@ -1,18 +1,17 @@
-"""Hybrid search over episodic memory: the stages between a query and ranked memories.
+"""Retrieval: the episodic memories that best match a query, with their scores.
 
 1. **Lexical**: the store's full-text search over the query's terms (BM25 or the backend's
    equivalent), best :data:`POOL` memories.
-2. **Speakers**: the speaker labels of those memories (see :mod:`memvault.core.speakers`)
-   that the query names.
+2. **Speakers**: the speaker labels of those memories (see
+   :mod:`memvault.core.text.speakers`) that the query names.
 3. **Vector**: the query, with named speakers replaced by a pronoun, embedded and searched;
    a memory scores by its best vector (the whole memory or one of its passages).
 4. **Fusion**: each ranking's scores rescaled to [0, 1] and summed
-   (:func:`memvault.core.retrieval.fuse`).
+   (:func:`memvault.core.search.fusion.fuse`).
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
    neighbours of every candidate join the candidates
-   (:func:`memvault.core.retrieval.spread`). Neighbours must pass the same filters.
-6. **Speaker preference**: turns spoken by a named speaker get
-   :data:`memvault.core.retrieval.SPEAKER_BOOST`.
+   (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.
+6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`.
 
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
 :class:`memvault.config.SearchConfig` switches stages off, to measure them.
@@ -20,21 +19,24 @@ Without an embedder (or before it is ready) stage 3 is skipped and the rest stil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
-from memvault.core.retrieval import SPEAKER_BOOST, fuse, fuse_ranks, spread
-from memvault.core.speakers import mask_speakers, speaker_of, speakers_named
-from memvault.core.text import terms
+from memvault.core.search.fusion import fuse, fuse_ranks
+from memvault.core.search.timeline import neighbours, spread
+from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
 from memvault.models import Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
-__all__ = ["POOL", "Ranked", "hybrid_search"]
+__all__ = ["POOL", "SPEAKER_BOOST", "Ranked", "retrieve"]
 
 #: How many memories each retriever contributes before fusion.
 POOL = 50
+#: Added to the turns of a speaker the query names: their own words come before the turns
+#: that only mention them. Fused scores lie in [0, 2], so this is a strong preference.
+SPEAKER_BOOST = 1.0
 
 _DEFAULTS = SearchConfig()
 
@@ -45,22 +47,21 @@ class Ranked:
     retrievers: list[str]
 
 
-async def hybrid_search(
+async def retrieve(
     store: EpisodicStore,
     embedding: EmbeddingService,
     query: str,
+    query_terms: Sequence[str],
     where: MemoryFilter,
     *,
     limit: int,
     exclude: Collection[str] = (),
-    matches: Callable[[Memory], bool] = lambda memory: True,
     settings: SearchConfig = _DEFAULTS,
 ) -> Ranked:
     """The best ``limit`` memories for ``query`` under ``where``, with their scores.
 
-    ``exclude`` lists ids the caller already has (they are neither returned nor counted);
-    ``matches`` re-checks ``where`` for memories reached through the timeline rather than a
-    retriever.
+    ``query_terms`` are the query's lexical terms (:func:`memvault.core.text.terms.terms`);
+    ``exclude`` lists ids the caller already has (they are neither returned nor counted).
     """
     user = where.user_id
     pool = max(POOL, limit * 2)
@@ -68,7 +69,6 @@ async def hybrid_search(
     retrievers = []
     fetched: dict[str, Memory] = {}
 
-    query_terms = terms(query)
     if query_terms:
         lexical = await store.lexical_search(where, query_terms, limit=pool)
         rankings.append(lexical)
@@ -89,17 +89,7 @@ async def hybrid_search(
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
     found = set(fused)
-    links = await store.adjacent(user, list(found)) if settings.timeline else {}
-    # The links of a candidate are also its neighbours' links back to it, which is all that
-    # spreading needs: a neighbour's other neighbour is not a candidate, so it scores 0.
-    adjacent: dict[str, tuple[str | None, str | None]] = dict(links)
-    for memory_id, (previous, following) in links.items():
-        if previous is not None and previous not in links:
-            before = adjacent.get(previous, (None, None))
-            adjacent[previous] = (before[0], memory_id)
-        if following is not None and following not in links:
-            after = adjacent.get(following, (None, None))
-            adjacent[following] = (memory_id, after[1])
+    adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)
 
     await _fetch(store, user, list(scores), fetched)
@@ -109,7 +99,7 @@ async def hybrid_search(
         memory = fetched.get(memory_id)
         if memory is None or memory_id in exclude:
             continue
-        if memory_id not in found and not matches(memory):
+        if memory_id not in found and not where.admits(memory):
             continue  # reached through the timeline, so the store did not filter it
         if preferred and speaker_of(memory.content) in preferred:
             score += SPEAKER_BOOST

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_entities"]
+from memvault.core.text.stopwords import SENTENCE_OPENERS, STOP_WORDS
+
+__all__ = ["entity_key", "extract_entities"]
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -23,152 +25,10 @@ _CAPITALISED = re.compile(
 
 _MAX_NAME_WORDS = 5
 
-_SENTENCE_WORDS = frozenset(
-    [
-        "a",
-        "about",
-        "after",
-        "again",
-        "all",
-        "also",
-        "although",
-        "an",
-        "and",
-        "any",
-        "anyway",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "don't",
-        "during",
-        "each",
-        "even",
-        "every",
-        "for",
-        "from",
-        "good",
-        "great",
-        "had",
-        "has",
-        "have",
-        "he",
-        "hello",
-        "her",
-        "here",
-        "hey",
-        "hi",
-        "his",
-        "how",
-        "however",
-        "i",
-        "i'd",
-        "i'll",
-        "i'm",
-        "i've",
-        "if",
-        "in",
-        "is",
-        "it",
-        "it's",
-        "its",
-        "just",
-        "last",
-        "let",
-        "let's",
-        "like",
-        "maybe",
-        "me",
-        "my",
-        "next",
-        "no",
-        "not",
-        "now",
-        "of",
-        "oh",
-        "ok",
-        "okay",
-        "on",
-        "once",
-        "one",
-        "only",
-        "or",
-        "our",
-        "she",
-        "since",
-        "so",
-        "some",
-        "still",
-        "than",
-        "thank",
-        "thanks",
-        "that",
-        "that's",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "though",
-        "to",
-        "today",
-        "tomorrow",
-        "too",
-        "um",
-        "us",
-        "very",
-        "was",
-        "we",
-        "well",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "why",
-        "will",
-        "with",
-        "wow",
-        "yeah",
-        "yes",
-        "yesterday",
-        "yet",
-        "you",
-        "your",
-        "also",
-        "sure",
-        "great",
-        "awesome",
-        "nice",
-        "cool",
-        "really",
-        "sounds",
-        "actually",
-        "definitely",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-)
+#: Words dropped from the start of a run of capitalised words (and from a title-cased line):
+#: a stop word or a sentence opener there is most likely capitalised because it starts a
+#: sentence.
+_SENTENCE_WORDS = STOP_WORDS | SENTENCE_OPENERS
 
 
 def _normalise(name: str) -> str:
@@ -210,3 +70,13 @@ def extract_entities(text: str, *, limit: int = 32) -> list[str]:
         elif words:
             keep(" ".join(words))
     return list(found)
+
+
+def entity_key(name: str | None) -> str | None:
+    """The entity an entity filter naming ``name`` matches: the first entity
+    :func:`extract_entities` finds in it, else ``name`` stripped and lower-cased
+    (``None``: no entity filter)."""
+    if name is None:
+        return None
+    found = extract_entities(name)
+    return found[0] if found else name.strip().lower()

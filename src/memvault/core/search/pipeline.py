@@ -1,0 +1,128 @@
+"""A search from arguments to result: validate → working → retrieve → context → budget.
+
+1. **Validate**: :class:`Request` holds the checked arguments (:func:`check_query`,
+   :func:`check_context`; the identity and the filter are checked by the caller).
+2. **Working**: the caller's session's recent turns that share a term with the query come
+   first (:mod:`memvault.core.search.working`).
+3. **Retrieve**: episodic memories fill the rest of the limit
+   (:mod:`memvault.core.search.retrieve`), after a short wait for vectors still queued.
+4. **Context**: each hit gets its neighbouring turns, when asked for.
+5. **Budget**: the hits that fit in the character budget
+   (:mod:`memvault.core.search.budget`).
+
+The query's terms are computed once, here, for both working memory and retrieval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memvault.config import SearchConfig
+from memvault.core.embedding import EmbeddingService
+from memvault.core.search.budget import apply_budget
+from memvault.core.search.retrieve import Ranked, retrieve
+from memvault.core.search.working import working_hits
+from memvault.core.text.terms import terms
+from memvault.errors import InvalidInput
+from memvault.models import MemoryFilter, SearchHit, SearchResult
+from memvault.stores.base import EpisodicStore, WorkingStore
+
+__all__ = [
+    "MAX_CONTEXT",
+    "MAX_QUERY_CHARS",
+    "VECTOR_WAIT_SECONDS",
+    "Request",
+    "Sources",
+    "check_context",
+    "check_query",
+    "run",
+]
+
+#: The longest query accepted, in characters.
+MAX_QUERY_CHARS = 10_000
+#: The most neighbouring turns a hit can carry on each side.
+MAX_CONTEXT = 5
+#: How long a search waits for the vectors of memories added just before it (read your
+#: writes by meaning); beyond that it goes on, finding the rest by their words.
+VECTOR_WAIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a search reads: the stores, the embedding service and the settings."""
+
+    episodic: EpisodicStore
+    working: WorkingStore
+    embedding: EmbeddingService
+    settings: SearchConfig
+    working_turns: int
+
+
+@dataclass(frozen=True)
+class Request:
+    """A search's checked arguments.
+
+    ``where`` filters the episodic search and the working-memory turns; ``session_id`` is
+    the caller's current session (``None``: no working memory); ``context`` is the number
+    of neighbouring turns on each side of a hit; the hits fit in ``max_chars``.
+    """
+
+    query: str
+    where: MemoryFilter
+    session_id: str | None
+    limit: int
+    context: int
+    max_chars: int
+
+
+def check_query(query: object) -> str:
+    """``query`` if it is a non-blank string of at most :data:`MAX_QUERY_CHARS`."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("query is empty: pass what to look for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is over {MAX_QUERY_CHARS} characters")
+    return query
+
+
+def check_context(context: object) -> int:
+    """``context`` if it is an integer from 0 to :data:`MAX_CONTEXT`."""
+    if isinstance(context, bool) or not isinstance(context, int) or not (
+        0 <= context <= MAX_CONTEXT
+    ):
+        raise InvalidInput(f"context must be an integer from 0 to {MAX_CONTEXT}")
+    return context
+
+
+async def run(sources: Sources, request: Request) -> SearchResult:
+    """The hits for ``request``: matching working-memory turns first, then episodic
+    memories, best first, at most ``request.limit``, within ``request.max_chars``."""
+    where, limit = request.where, request.limit
+    query_terms = terms(request.query)
+
+    hits: list[SearchHit] = []
+    if request.session_id is not None:
+        hits = (await working_hits(
+            sources.working, where, request.session_id, query_terms,
+            max_turns=sources.working_turns,
+        ))[:limit]
+    seen = {h.memory.id for h in hits}
+
+    wanted = limit - len(hits)
+    ranked = Ranked([], [])
+    if wanted > 0:  # working memory may already fill the limit
+        if sources.embedding.ready:
+            await sources.embedding.wait_idle(VECTOR_WAIT_SECONDS)
+        ranked = await retrieve(
+            sources.episodic, sources.embedding, request.query, query_terms, where,
+            limit=wanted, exclude=seen, settings=sources.settings,
+        )
+    hits += [SearchHit(memory=memory, score=score) for memory, score in ranked.memories]
+
+    if request.context:
+        hits = [
+            hit.model_copy(update={"context": await sources.episodic.neighbors(
+                where.user_id, hit.memory.id, before=request.context, after=request.context)})
+            for hit in hits
+        ]
+    kept, truncated = apply_budget(hits, request.max_chars)
+    return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers)

@@ -11,7 +11,7 @@ from typing import Any
 
 from benchmarks.common import latency, machine, package_version, percentile
 from benchmarks.scale_corpus import CORPUS_TEXT
-from memvault.core.search import POOL
+from memvault.core.search.retrieve import POOL
 
 __all__ = [
     "EMBEDDER_ROWS",

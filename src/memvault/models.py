@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 __all__ = [
     "Candidate",
     "DeleteReport",
+    "DoctorReport",
     "EmbeddingInfo",
     "JsonValue",
     "Memory",
@@ -24,7 +25,9 @@ __all__ = [
     "ProfileFact",
     "SearchHit",
     "SearchResult",
+    "StoreReport",
     "StoreStatus",
+    "VectorReport",
 ]
 
 MemoryType = Literal["episodic", "working"]
@@ -183,3 +186,47 @@ class MemoryInput(BaseModel):
     source: object = None
     profile: object = None
     id: object = None
+
+
+class StoreReport(_Frozen):
+    """One store in a :class:`DoctorReport`: its status, or why it could not be opened."""
+
+    role: Literal["episodic", "profile", "working"]
+    status: StoreStatus | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and self.status.ok
+
+
+class VectorReport(_Frozen):
+    """The episodic store's vectors: how many of its memories (of every user) have one, and
+    which embedder made them (``None`` before the first)."""
+
+    memories: int
+    vectors: int
+    embedding: EmbeddingInfo | None = None
+
+
+class DoctorReport(_Frozen):
+    """A Memvault's state, for ``memvault doctor`` and health checks.
+
+    ``stores`` lists episodic, profile and working, in that order; ``vectors`` is ``None``
+    when not asked for or when the episodic store is down. ``embedder_state`` is the
+    embedding service's (``disabled``, ``loading``, ``ready`` or ``failed``) and
+    ``embedder_reason`` why that embedder was chosen; ``local_extra`` says whether the local
+    embedder's packages are installed, ``local_extra_detail`` what was found.
+    """
+
+    stores: list[StoreReport]
+    vectors: VectorReport | None = None
+    embedder_state: str
+    embedder_reason: str
+    local_extra: bool
+    local_extra_detail: str
+
+    @property
+    def ok(self) -> bool:
+        """Every store is open and answering."""
+        return all(store.ok for store in self.stores)

@@ -48,6 +48,7 @@ from memvault.embedders import Embedder, create_embedder
 from memvault.errors import InvalidInput, MemvaultError, NotFound
 from memvault.models import (
     DeleteReport,
+    DoctorReport,
     EmbeddingInfo,
     Memory,
     MemoryFilter,
@@ -56,7 +57,9 @@ from memvault.models import (
     Profile,
     ProfileFact,
     SearchResult,
+    StoreReport,
     StoreStatus,
+    VectorReport,
 )
 from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
 from memvault.stores.registry import open_episodic, open_profile, open_working
@@ -473,6 +476,55 @@ class Memvault:
             EmbeddingInfo(model=embedder.name, dimensions=dimensions)
         )
         return await self.embedding.backfill(progress)
+
+    # -- diagnostics -------------------------------------------------------------------------
+
+    async def count(self, *, user_id: str | None = None, all_users: bool = False) -> int:
+        """How many memories the user has, or every user with ``all_users`` (what
+        :meth:`reembed` goes through)."""
+        return await self.episodic.count(None if all_users else self._user(user_id))
+
+    async def doctor(self, *, vectors: bool = True) -> DoctorReport:
+        """The stores' state, the episodic store's vectors and the embedder's state.
+
+        On an open Memvault the stores are asked as they are. On one not opened, each store
+        is opened for the check and closed again, one at a time, so a store that cannot open
+        is reported (with the reason) without hiding the others. ``vectors=False`` leaves
+        out the vector counts. Raises only for what a store fails after opening.
+        """
+        from memvault.embedders.local import local_available
+
+        opened = self._stack is not None
+        stores: builtins.list[StoreReport] = []
+        counted: VectorReport | None = None
+        roles: tuple[tuple[Literal["episodic", "profile", "working"],
+                           EpisodicStore | ProfileStore | WorkingStore], ...] = (
+            ("episodic", self.episodic), ("profile", self.profile), ("working", self.working))
+        for role, store in roles:
+            if not opened:
+                try:
+                    await store.open()
+                except MemvaultError as exc:
+                    stores.append(StoreReport(role=role, error=str(exc)))
+                    continue
+            try:
+                status = await store.status()
+                stores.append(StoreReport(role=role, status=status))
+                if store is self.episodic and vectors and status.ok:
+                    counted = VectorReport(
+                        embedding=await self.episodic.embedding_info(),
+                        vectors=await self.episodic.count_embeddings(),
+                        memories=await self.episodic.count(),
+                    )
+            finally:
+                if not opened:
+                    await store.close()
+        available, detail = local_available()
+        return DoctorReport(
+            stores=stores, vectors=counted, embedder_state=self.embedding.state,
+            embedder_reason=self.embedding.reason, local_extra=available,
+            local_extra_detail=detail,
+        )
 
 
 def _input(raw: Mapping[str, Any], index: int) -> MemoryInput:

@@ -10,9 +10,9 @@ import pytest
 from mcp import Client
 
 from memvault import Config, InvalidInput
-from memvault.interfaces.mcp.identity import resolve_identity
-from memvault.interfaces.mcp.runtime import Runtime
+from memvault.interfaces.identity import resolve_identity
 from memvault.interfaces.mcp.server import build_server
+from memvault.interfaces.runtime import Runtime
 
 pytestmark = pytest.mark.anyio
 

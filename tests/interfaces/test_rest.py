@@ -24,11 +24,11 @@ from starlette.routing import Mount, Route
 
 from memvault import Config
 from memvault.errors import ConfigError, StoreUnavailable
-from memvault.interfaces import rest
-from memvault.interfaces.mcp.runtime import Runtime
-from memvault.interfaces.mcp.serve import ServeOptions, build_http_app
-from memvault.interfaces.openapi import render
-from memvault.interfaces.rest import openapi_document, rest_routes
+from memvault.interfaces.http import rest
+from memvault.interfaces.http.openapi import openapi_document, render
+from memvault.interfaces.http.rest import rest_routes
+from memvault.interfaces.runtime import Runtime, ServeOptions
+from memvault.interfaces.serve import build_http_app
 from tests.interfaces.mcp_harness import call_ok, connect_http, running_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -513,7 +513,8 @@ async def test_openapi_document_is_served_and_checked_in(api: httpx.AsyncClient)
     served = response.json()
     assert served["openapi"].startswith("3.1")
     assert served == json.loads(DOC_FILE.read_text(encoding="utf-8")), (
-        "docs/openapi.json is stale: python -m memvault.interfaces.openapi > docs/openapi.json"
+        "docs/openapi.json is stale: "
+        "python -m memvault.interfaces.http.openapi > docs/openapi.json"
     )
     assert DOC_FILE.read_text(encoding="utf-8") == render(openapi_document())
 

@@ -11,8 +11,8 @@ import pytest
 from mcp import Client
 
 from memvault import Config
-from memvault.interfaces.mcp.runtime import Runtime
 from memvault.interfaces.mcp.server import build_server
+from memvault.interfaces.runtime import Runtime
 from tests.services import unavailable
 from tests.stores.falkordb_server import PrivateFalkorDB, binaries
 

@@ -22,6 +22,7 @@ from click._termui_impl import ProgressBar
 from memvault.config import Config
 from memvault.core.memvault import Memvault
 from memvault.errors import MemvaultError
+from memvault.interfaces import schemas
 from memvault.models import Memory
 from memvault.stores.base import EpisodicStore
 
@@ -121,8 +122,8 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 @click.pass_context
 def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
-    from memvault.interfaces.mcp.runtime import LogLevel
-    from memvault.interfaces.mcp.serve import ServeOptions, Transport, serve_http, serve_stdio
+    from memvault.interfaces.runtime import LogLevel, ServeOptions, Transport
+    from memvault.interfaces.serve import serve as run_server
 
     level = ctx.find_root().obj["log_level"]
     level = "INFO" if level.upper() == "WARNING" else level
@@ -132,17 +133,16 @@ def serve(ctx: click.Context, transport: str, host: str, port: int, token: str |
         transport=cast(Transport, transport), host=host, port=port, token=token,
         log_level=cast(LogLevel, level.upper()),
     )
-    runner = serve_stdio if transport == "stdio" else serve_http
     with contextlib.suppress(KeyboardInterrupt):
-        _run(lambda: runner(config, options))
+        _run(lambda: run_server(config, options))
 
 
 @cli.command()
 @click.argument("content")
-@click.option("-s", "--session", help="Session (conversation) id.")
-@click.option("--metadata", help="JSON object kept with the memory.")
-@click.option("--occurred-at", help="When it happened, ISO 8601 (default: now).")
-@click.option("--profile", "profile", help='Profile facts as JSON, e.g. {"diet": "vegan"}.')
+@click.option("-s", "--session", help=schemas.ADD_SESSION.cli)
+@click.option("--metadata", help=schemas.METADATA.cli)
+@click.option("--occurred-at", help=schemas.OCCURRED_AT.cli)
+@click.option("--profile", "profile", help=schemas.PROFILE.cli)
 @click.pass_context
 def add(ctx: click.Context, content: str, session: str | None, metadata: str | None,
         occurred_at: str | None, profile: str | None) -> None:
@@ -175,10 +175,10 @@ def _json_arg(value: str | None, name: str) -> Any:
 @cli.command()
 @click.argument("query")
 @click.option("-n", "--limit", default=10, show_default=True)
-@click.option("-s", "--session", help="Current session: its recent turns rank first.")
-@click.option("--since", help="Only memories at or after this ISO 8601 date.")
-@click.option("--until", help="Only memories before this ISO 8601 date.")
-@click.option("--context", default=0, show_default=True, help="Neighbouring turns to show.")
+@click.option("-s", "--session", help=schemas.SEARCH_SESSION.cli)
+@click.option("--since", help=schemas.SINCE.cli)
+@click.option("--until", help=schemas.UNTIL.cli)
+@click.option("--context", default=0, show_default=True, help=schemas.CONTEXT.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def search(ctx: click.Context, query: str, limit: int, session: str | None, since: str | None,
@@ -206,9 +206,9 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
 
 @cli.command(name="list")
 @click.option("-n", "--limit", default=20, show_default=True)
-@click.option("-s", "--session", help="Only this session.")
-@click.option("--cursor", help="next_cursor from the previous page.")
-@click.option("--working", is_flag=True, help="The session's working memory instead.")
+@click.option("-s", "--session", help=schemas.LIST_SESSION.cli)
+@click.option("--cursor", help=schemas.CURSOR.cli)
+@click.option("--working", is_flag=True, help=schemas.MEMORY_TYPE.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | None,
@@ -232,7 +232,7 @@ def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | Non
 
 
 @cli.command()
-@click.option("--history", is_flag=True, help="Include superseded values.")
+@click.option("--history", is_flag=True, help=schemas.INCLUDE_HISTORY.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def profile(ctx: click.Context, history: bool, as_json: bool) -> None:
@@ -258,7 +258,7 @@ def profile(ctx: click.Context, history: bool, as_json: bool) -> None:
 
 
 @cli.command(name="delete-all")
-@click.option("-s", "--session", help="Only this session's memories.")
+@click.option("-s", "--session", help=schemas.DELETE_SESSION.cli)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def delete_all(ctx: click.Context, session: str | None, yes: bool) -> None:

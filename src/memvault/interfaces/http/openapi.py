@@ -1,45 +1,40 @@
 """The OpenAPI 3.1 document of the REST API, built from the routes' pydantic models.
 
-The REST routes (:mod:`memvault.interfaces.rest`) are declared as a table of
-:class:`Operation`; this module turns that table into an OpenAPI document, with the request
-and response schemas generated from the same pydantic models the server validates and
-serialises with. The server serves it at ``GET /v1/openapi.json``; a copy is checked in at
-``docs/openapi.json`` (a test keeps the two equal). Regenerate the copy after changing a
-route or a model::
+The REST routes are declared as a table of :class:`~memvault.interfaces.http.operations.
+Operation` (:data:`~memvault.interfaces.http.operations.OPERATIONS`); this module turns that
+table into an OpenAPI document, with the request and response schemas generated from the same
+pydantic models the server validates and serialises with. The server serves it at
+``GET /v1/openapi.json``; a copy is checked in at ``docs/openapi.json`` (a test keeps the two
+equal). Regenerate the copy after changing a route or a model::
 
-    python -m memvault.interfaces.openapi > docs/openapi.json
+    python -m memvault.interfaces.http.openapi > docs/openapi.json
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
+from memvault.interfaces.http.operations import OPERATIONS, ErrorType, Operation
 from memvault.models import StoreStatus
 
 __all__ = [
     "ErrorBody",
     "ErrorDetail",
-    "ErrorType",
     "HealthOut",
-    "Operation",
     "Unauthorized",
     "build_document",
     "main",
+    "openapi_document",
     "render",
-]
-
-ErrorType = Literal[
-    "InvalidInput", "NotFound", "MethodNotAllowed", "PayloadTooLarge", "UnsupportedMediaType",
-    "ConfigError", "StoreUnavailable", "InternalError",
 ]
 
 
@@ -68,31 +63,6 @@ class HealthOut(BaseModel):
                                       description="Absent while the stores are not open.")
     embedder: str | None = Field(default=None, description="The embedder's state.")
     error: str | None = Field(default=None, description="Why the stores are not open.")
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One REST route: ``method path`` (relative to ``/v1``) and what it takes and returns.
-
-    ``name`` is the operationId and the name of the handler serving it. ``query`` is a model
-    whose fields are the query parameters; ``body`` the JSON request body; ``response`` the
-    JSON answer (``None`` with ``media_type`` other than JSON: a body described in words).
-    ``uses_store``: acts for a user (identity headers) on the stores (may answer 503);
-    ``session_header``: reads ``X-Session-ID``.
-    """
-
-    name: str
-    method: Literal["GET", "POST", "PUT", "DELETE"]
-    path: str
-    summary: str
-    description: str = ""
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    status: int = 200
-    media_type: str = "application/json"
-    uses_store: bool = True
-    session_header: bool = False
 
 
 class _OutputsAlwaysPresent(GenerateJsonSchema):
@@ -264,6 +234,14 @@ def build_document(operations: Sequence[Operation], version: str, prefix: str = 
     }
 
 
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The REST API's OpenAPI document (shared: do not modify it)."""
+    from memvault.__version__ import __version__
+
+    return build_document(OPERATIONS, __version__)
+
+
 def render(document: dict[str, Any]) -> str:
     """The document as the checked-in file holds it."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -271,8 +249,6 @@ def render(document: dict[str, Any]) -> str:
 
 def main() -> None:
     """Print the REST API's OpenAPI document (see the module docstring)."""
-    from memvault.interfaces.rest import openapi_document
-
     sys.stdout.write(render(openapi_document()))
 
 

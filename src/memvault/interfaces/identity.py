@@ -1,12 +1,13 @@
-"""Who is calling: the user, agent and session a tool call acts for.
+"""Who is calling: the user, agent and session an MCP tool call or a REST request acts for.
 
 Precedence, highest first:
 
-* ``user_id``: the ``X-User-ID`` header (HTTP transports), else the configured user. Tools take
-  no user argument, so the model can never act for another user.
+* ``user_id``: the ``X-User-ID`` header (HTTP transports), else the configured user. Tools and
+  routes take no user argument, so a model can never act for another user.
 * ``agent_id``: the ``X-Agent-ID`` header, else the configured agent.
-* ``session_id``: the tool's ``session_id`` argument, else the ``X-Session-ID`` header. The
-  model knows which conversation it is in better than a static header does, so it wins.
+* ``session_id``: the tool's (or request's) ``session_id`` argument, else the ``X-Session-ID``
+  header. The model knows which conversation it is in better than a static header does, so
+  it wins.
 """
 
 from __future__ import annotations

@@ -1,21 +1,23 @@
 """The REST API: memvault's operations over plain JSON, for callers that don't speak MCP.
 
-:func:`rest_routes` gives Starlette routes that :func:`~memvault.interfaces.mcp.serve.
-build_http_app` mounts at ``/v1`` next to the MCP endpoint, whatever the transport. They act
-on the same :class:`Runtime` as the MCP tools, with the same semantics and argument names:
+:func:`rest_routes` gives Starlette routes that :mod:`memvault.interfaces.http.app` mounts at
+``/v1`` next to the MCP endpoint, whatever the transport. They act on the same
+:class:`Runtime` as the MCP tools, with the same semantics and argument names:
 
 * the user, agent and session come from the ``X-User-ID``, ``X-Agent-ID`` and
   ``X-Session-ID`` headers (:func:`resolve_identity`); a ``session_id`` in the request wins
   over the header, as a tool's argument does;
 * the server's bearer token, when it has one, guards every route (``GET /health`` excepted);
-* bodies are JSON objects validated against the request models below (unknown fields are
-  refused, naming them); answers are the core models as ``model_dump(mode="json")``;
+* bodies are JSON objects validated against the request models of
+  :mod:`memvault.interfaces.http.operations` (unknown fields are refused, naming them);
+  answers are the core models as ``model_dump(mode="json")``;
 * errors are ``{"error": {"type": ..., "message": ...}}``: 400 invalid input or malformed
   JSON, 404 unknown id or route, 405 wrong method, 413 body too large, 415 body not JSON,
   500 configuration error, 503 store unavailable or not open yet.
 
-The routes are declared once, in :data:`OPERATIONS`; the OpenAPI document served at
-``GET /v1/openapi.json`` is built from that table (:mod:`memvault.interfaces.openapi`).
+The routes are declared once, in :data:`~memvault.interfaces.http.operations.OPERATIONS`;
+the OpenAPI document served at ``GET /v1/openapi.json`` is built from that table
+(:mod:`memvault.interfaces.http.openapi`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
@@ -36,195 +37,34 @@ from starlette.types import Receive, Scope, Send
 
 from memvault.core.memvault import Memvault
 from memvault.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
-from memvault.interfaces.mcp.identity import Identity, resolve_identity
-from memvault.interfaces.mcp.runtime import Runtime
-from memvault.interfaces.openapi import ErrorType, Operation, build_document
-from memvault.models import (
-    DeleteReport,
-    Memory,
-    MemoryPage,
-    Profile,
-    ProfileFact,
-    SearchResult,
+from memvault.interfaces.http.openapi import openapi_document
+from memvault.interfaces.http.operations import (
+    NDJSON,
+    OPERATIONS,
+    AddManyRequest,
+    AddManyResponse,
+    AddMemoryRequest,
+    DeleteAllRequest,
+    DeleteResponse,
+    ErrorType,
+    ListQuery,
+    NoQuery,
+    ProfileQuery,
+    SearchRequest,
+    SetProfileRequest,
+    SetProfileResponse,
 )
+from memvault.interfaces.identity import Identity, resolve_identity
+from memvault.interfaces.runtime import NotOpen, Runtime
 
-__all__ = [
-    "MAX_BATCH_ITEMS",
-    "MAX_BODY_BYTES",
-    "OPERATIONS",
-    "openapi_document",
-    "rest_routes",
-]
+__all__ = ["MAX_BODY_BYTES", "rest_routes"]
 
 log = logging.getLogger("memvault.rest")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-MAX_BATCH_ITEMS = 1_000
-NDJSON = "application/x-ndjson"
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-# -- requests ----------------------------------------------------------------------------------
-
-class _Body(BaseModel):
-    """A JSON body: unknown fields refused, no coercion (``"5"`` is not a number)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Query(BaseModel):
-    """Query parameters: unknown ones refused; strings parsed into the fields' types."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-SessionField = Annotated[str | None, Field(
-    description="Id of the current conversation. Memories added with it are linked turn to "
-    "turn and kept in its working memory. Wins over the X-Session-ID header.")]
-
-
-class AddMemoryRequest(_Body):
-    content: str = Field(description="The text to remember, verbatim.")
-    metadata: dict[str, JsonValue] | None = Field(
-        default=None, description='A JSON object kept with the memory, e.g. {"topic": '
-        '"travel"}; searches can filter on its keys.')
-    occurred_at: str | None = Field(
-        default=None, description="When it happened, ISO 8601 (2024-05-08 or "
-        "2024-05-08T13:56:00+02:00; no timezone means UTC). Default: now.")
-    session_id: SessionField = None
-    profile: dict[str, JsonValue] | None = Field(
-        default=None, description="Lasting facts about the user that the content states, key "
-        '→ value, e.g. {"diet": "vegetarian"}, or {"diet": {"value": "vegan", "category": '
-        '"preference"}}. Setting a key again supersedes its old value (kept in the history).')
-
-
-class AddManyRequest(_Body):
-    items: list[AddMemoryRequest] = Field(
-        min_length=1, max_length=MAX_BATCH_ITEMS,
-        description="The memories to store, in order, in one transaction: if any item is "
-        "invalid, none is stored.")
-
-
-class SearchRequest(_Body):
-    query: str = Field(description="What to look for, in plain words.")
-    limit: int = Field(default=10, ge=1, le=100, description="Most results to return.")
-    session_id: Annotated[str | None, Field(
-        description="The current conversation: its recent matching turns come first. Wins "
-        "over the X-Session-ID header.")] = None
-    since: str | None = Field(default=None, description="Only memories that occurred at or "
-                              "after this ISO 8601 date.")
-    until: str | None = Field(default=None, description="Only memories that occurred before "
-                              "this ISO 8601 date.")
-    filters: dict[str, JsonValue] | None = Field(
-        default=None, description='Narrowing: {"session_id": ..., "agent_id": ..., "source": '
-        '..., "entity": "Anna", "metadata": {"topic": "travel"}}. Other keys are refused.')
-    context: int = Field(default=0, ge=0, le=5, description="Also return up to this many "
-                         "neighbouring turns before and after each hit.")
-
-
-class DeleteAllRequest(_Body):
-    confirm: bool = Field(default=False, description="Must be true, or nothing is deleted "
-                          "(400).")
-    session_id: str | None = Field(default=None, description="Erase only this conversation's "
-                                   "memories (the profile is kept).")
-
-
-class SetProfileRequest(_Body):
-    facts: dict[str, JsonValue] = Field(
-        description='Facts to set, key → value or {"value": ..., "category": ...}. Each key '
-        "given supersedes its current value; other keys are kept.")
-
-
-class ListQuery(_Query):
-    limit: int = Field(default=20, ge=1, le=100, description="Page size.")
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
-    session_id: str | None = Field(default=None, description="Only this conversation's "
-                                   "memories (for 'working', default: X-Session-ID).")
-    memory_type: Literal["episodic", "working"] = Field(
-        default="episodic", description="'episodic': every stored memory, newest first. "
-        "'working': the recent turns of a session.")
-
-
-class ProfileQuery(_Query):
-    include_history: bool = Field(default=False, description="Also return superseded values.")
-
-
-class _NoQuery(_Query):
-    pass
-
-
-# -- responses ---------------------------------------------------------------------------------
-
-class AddManyResponse(BaseModel):
-    memories: list[Memory]
-
-
-class DeleteResponse(BaseModel):
-    deleted: str
-
-
-class SetProfileResponse(BaseModel):
-    facts: list[ProfileFact] = Field(description="The facts just set.")
-
-
-class OpenAPIDocument(BaseModel):
-    """An OpenAPI 3.1 document."""
-
-    model_config = ConfigDict(extra="allow")
-
-    openapi: str
-
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation("add_memory", "POST", "/memories", "Store a memory.",
-              "Stored verbatim and searchable once this returns. Answers 201 with the "
-              "memory and its Location.",
-              body=AddMemoryRequest, response=Memory, status=201, session_header=True),
-    Operation("add_memories", "POST", "/memories/batch", "Store many memories at once.",
-              f"One transaction, all or nothing; at most {MAX_BATCH_ITEMS} items. An item "
-              "without session_id takes the X-Session-ID header's.",
-              body=AddManyRequest, response=AddManyResponse, status=201,
-              session_header=True),
-    Operation("list_memories", "GET", "/memories", "List memories, newest first, by page.",
-              query=ListQuery, response=MemoryPage, session_header=True),
-    Operation("get_memory", "GET", "/memories/{memory_id}", "One memory.",
-              response=Memory),
-    Operation("delete_memory", "DELETE", "/memories/{memory_id}", "Delete one memory.",
-              response=DeleteResponse),
-    Operation("search_memories", "POST", "/memories/search", "Search memories.",
-              "Hybrid search (full text and vectors, fused), best first; the hits fit the "
-              "server's character budget (truncated says when some were left out).",
-              body=SearchRequest, response=SearchResult, session_header=True),
-    Operation("delete_all_memories", "POST", "/memories/delete-all",
-              "Delete the user's memories, permanently.",
-              "Without session_id the profile goes too. Refused (400) unless confirm is true.",
-              body=DeleteAllRequest, response=DeleteReport),
-    Operation("get_profile", "GET", "/profile", "The user's profile facts.",
-              query=ProfileQuery, response=Profile),
-    Operation("set_profile", "PUT", "/profile", "Set profile facts.",
-              "Sets the keys given (superseding their current values); other keys are kept.",
-              body=SetProfileRequest, response=SetProfileResponse),
-    Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
-              "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
-              "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "
-              "({\"type\": \"memory\", ...Memory}), then each profile fact with its history "
-              "({\"type\": \"profile_fact\", ...ProfileFact}). The same format as `memvault "
-              "export`; `memvault import` reads it. Streamed: a failure after the first "
-              "lines cuts the response short.",
-              media_type=NDJSON),
-    Operation("openapi", "GET", "/openapi.json", "This document.",
-              response=OpenAPIDocument, uses_store=False),
-)
-
-
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The REST API's OpenAPI document (shared: do not modify it)."""
-    from memvault.__version__ import __version__
-
-    return build_document(OPERATIONS, __version__)
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -400,12 +240,12 @@ class _Handlers:
     async def _memvault(self) -> Memvault:
         try:
             return await self.runtime.require()
-        except ToolError as exc:
+        except NotOpen as exc:
             raise _HttpError(503, "StoreUnavailable", str(exc),
                              {"Retry-After": "1"}) from None
 
     async def add_memory(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         body = await _body(request, AddMemoryRequest)
         who = self._identity(request, body.session_id)
         mv = await self._memvault()
@@ -418,7 +258,7 @@ class _Handlers:
         return _json(memory, 201, {"Location": location})
 
     async def add_memories(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         body = await _body(request, AddManyRequest)
         who = self._identity(request)
         items: list[dict[str, Any]] = []
@@ -449,13 +289,13 @@ class _Handlers:
         return _json(page)
 
     async def get_memory(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         who = self._identity(request)
         mv = await self._memvault()
         return _json(await mv.get(request.path_params["memory_id"], user_id=who.user_id))
 
     async def delete_memory(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         who = self._identity(request)
         mv = await self._memvault()
         memory_id: str = request.path_params["memory_id"]
@@ -463,7 +303,7 @@ class _Handlers:
         return _json(DeleteResponse(deleted=memory_id))
 
     async def search_memories(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         body = await _body(request, SearchRequest)
         who = self._identity(request, body.session_id)
         mv = await self._memvault()
@@ -474,7 +314,7 @@ class _Handlers:
         return _json(result)
 
     async def delete_all_memories(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         body = await _body(request, DeleteAllRequest)
         if body.confirm is not True:
             _invalid('refused: send {"confirm": true} to delete memories permanently')
@@ -490,7 +330,7 @@ class _Handlers:
                                           include_history=query.include_history))
 
     async def set_profile(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         body = await _body(request, SetProfileRequest)
         who = self._identity(request)
         mv = await self._memvault()
@@ -498,7 +338,7 @@ class _Handlers:
         return _json(SetProfileResponse(facts=facts))
 
     async def export(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         who = self._identity(request)
         mv = await self._memvault()
         lines = mv.export(user_id=who.user_id)
@@ -529,7 +369,7 @@ class _Handlers:
         })
 
     async def openapi(self, request: Request) -> Response:
-        _query(request, _NoQuery)
+        _query(request, NoQuery)
         return JSONResponse(openapi_document())
 
 

@@ -1,9 +1,11 @@
 """The server's hold on its Memvault: opened in the background, reopened when a store fails.
 
-A server answers the MCP handshake at once, whatever the state of its stores. Tools wait a
-little for the Memvault to open and otherwise fail with the reason (which store, where), so a
-store that is down at start-up is retried with backoff instead of crashing the server in a
-loop, and a configuration error is reported to the user through every tool call.
+A server answers the MCP handshake (and ``/health``) at once, whatever the state of its stores.
+Calls wait a little for the Memvault to open and otherwise fail with :class:`NotOpen`, whose
+message says why (which store, where): a store that is down at start-up is retried with
+backoff instead of crashing the server in a loop, and a configuration error is reported to
+the user through every call. Each way in (MCP tools, REST routes) turns :class:`NotOpen` into
+its own kind of error.
 """
 
 from __future__ import annotations
@@ -13,25 +15,43 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio
-from mcp.server.mcpserver.exceptions import ToolError
 
 from memvault.config import Config
 from memvault.core.memvault import Memvault
 from memvault.errors import ConfigError, StoreUnavailable
 
-__all__ = ["LogLevel", "Runtime"]
+__all__ = ["LogLevel", "NotOpen", "Runtime", "ServeOptions", "Transport"]
 
 log = logging.getLogger("memvault.serve")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Transport = Literal["stdio", "sse", "http"]
 
 _WAIT_FOR_OPEN_SECONDS = 10.0
 _MAX_BACKOFF_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``memvault serve`` serves: the transport and, for HTTP, where and with which
+    bearer token."""
+
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    log_level: LogLevel = "INFO"
+
+
+class NotOpen(Exception):
+    """The Memvault is not open: still starting, or it could not open (the message says
+    why)."""
+
+
 @dataclass
 class Runtime:
-    """What the tools need: the configuration and, once opened, the Memvault."""
+    """What the MCP tools and REST routes need: the configuration and, once opened, the
+    Memvault."""
 
     config: Config
     log_level: LogLevel = "INFO"
@@ -40,12 +60,12 @@ class Runtime:
     _opened: anyio.Event = field(default_factory=anyio.Event)
 
     async def require(self) -> Memvault:
-        """The open Memvault; waits briefly while it opens, else raises a ToolError."""
+        """The open Memvault; waits briefly while it opens, else raises :class:`NotOpen`."""
         if self.memvault is None and self.error is None:
             with anyio.move_on_after(_WAIT_FOR_OPEN_SECONDS):
                 await self._opened.wait()
         if self.memvault is None:
-            raise ToolError(self.error or "memvault is still starting; try again in a moment")
+            raise NotOpen(self.error or "memvault is still starting; try again in a moment")
         return self.memvault
 
     async def wait_open(self, timeout: float) -> bool:

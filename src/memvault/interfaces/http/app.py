@@ -1,0 +1,111 @@
+"""The one HTTP app: MCP (streamable HTTP at ``/mcp``, or SSE at ``/sse`` + ``/messages/``),
+the REST API under ``/v1`` and ``GET /health``, over one :class:`Runtime`.
+
+The Memvault is opened in the app's lifespan, once per process, whatever the transport; the
+MCP server is given (:func:`memvault.interfaces.serve.build_http_app` builds one), so this
+package does not depend on :mod:`memvault.interfaces.mcp`. Who may call is :mod:`.auth`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from memvault.errors import ConfigError
+from memvault.interfaces.http.auth import BearerAuth, transport_security
+from memvault.interfaces.http.rest import rest_routes
+from memvault.interfaces.runtime import Runtime, ServeOptions
+
+__all__ = ["http_app", "serve_http"]
+
+log = logging.getLogger("memvault.serve")
+
+
+def _health(runtime: Runtime) -> Route:
+    """``GET /health``: 200 when every store answers, 503 otherwise (see ``HealthOut`` in
+    :mod:`.openapi`); never behind the token."""
+
+    async def health(request: Request) -> Response:
+        memvault = runtime.memvault
+        if memvault is None:
+            return JSONResponse({"status": "unavailable" if runtime.error else "starting",
+                                 "error": runtime.error}, status_code=503)
+        stores = await memvault.status()
+        ok = all(s.ok for s in stores)
+        return JSONResponse(
+            {
+                "status": "ok" if ok else "degraded",
+                "stores": [s.model_dump() for s in stores],
+                "embedder": memvault.embedding.state,
+            },
+            status_code=200 if ok else 503,
+        )
+
+    return Route("/health", health, methods=["GET"])
+
+
+def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions) -> Starlette:
+    """The ASGI app serving ``server`` over ``options.transport`` (``sse`` or ``http``),
+    the REST routes and ``/health``, all on ``runtime``; the app's lifespan keeps the
+    runtime's Memvault open."""
+    security = transport_security(options.host)
+    routes: list[Route | Mount] = [_health(runtime), Mount("/v1", routes=rest_routes(runtime))]
+    if options.transport == "sse":
+        routes.append(Mount("/", app=server.sse_app(transport_security=security)))
+    else:
+        routes.append(Mount("/", app=server.streamable_http_app(transport_security=security)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(runtime.keep_open)
+            if options.transport == "http":
+                async with server.session_manager.run():
+                    yield
+            else:
+                yield
+            group.cancel_scope.cancel()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    if options.token:
+        app.add_middleware(BearerAuth, token=options.token)
+    return app
+
+
+async def serve_http(app: Starlette, options: ServeOptions, user_id: str) -> None:
+    """Serve ``app`` until cancelled. Port 0 picks a free port; the address is logged once
+    the socket is bound (clients may connect from then on). The caller has checked the bind
+    rule (:func:`~memvault.interfaces.http.auth.check_bind`)."""
+    family = socket.AF_INET6 if ":" in options.host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((options.host.strip("[]"), options.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {options.host}:{options.port}: {exc}") from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    host, port = sock.getsockname()[:2]
+    path = "/sse" if options.transport == "sse" else "/mcp"
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    log.info("memvault: serving MCP over %s at http://%s:%d%s for user %s", options.transport,
+             shown, port, path, user_id)
+    server = uvicorn.Server(uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3,
+    ))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,219 @@
+"""The REST API's declaration: every route's request and response models, in one table.
+
+:data:`OPERATIONS` lists the routes; :mod:`memvault.interfaces.http.rest` serves them and
+:mod:`memvault.interfaces.http.openapi` documents them, both from this table, so the two cannot
+disagree. The arguments' texts come from :mod:`memvault.interfaces.schemas`, shared with the
+MCP tools and the CLI.
+
+Bodies are JSON objects validated against the request models (unknown fields are refused,
+with no coercion); query parameters are parsed into their models' types; answers are the
+core models as ``model_dump(mode="json")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from memvault.interfaces import schemas
+from memvault.models import (
+    DeleteReport,
+    Memory,
+    MemoryPage,
+    MemoryType,
+    Profile,
+    ProfileFact,
+    SearchResult,
+)
+
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "NDJSON",
+    "OPERATIONS",
+    "AddManyRequest",
+    "AddManyResponse",
+    "AddMemoryRequest",
+    "DeleteAllRequest",
+    "DeleteResponse",
+    "ErrorType",
+    "ListQuery",
+    "NoQuery",
+    "OpenAPIDocument",
+    "Operation",
+    "ProfileQuery",
+    "SearchRequest",
+    "SetProfileRequest",
+    "SetProfileResponse",
+]
+
+MAX_BATCH_ITEMS = 1_000
+NDJSON = "application/x-ndjson"
+
+ErrorType = Literal[
+    "InvalidInput", "NotFound", "MethodNotAllowed", "PayloadTooLarge", "UnsupportedMediaType",
+    "ConfigError", "StoreUnavailable", "InternalError",
+]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One REST route: ``method path`` (relative to ``/v1``) and what it takes and returns.
+
+    ``name`` is the operationId and the name of the handler serving it. ``query`` is a model
+    whose fields are the query parameters; ``body`` the JSON request body; ``response`` the
+    JSON answer (``None`` with ``media_type`` other than JSON: a body described in words).
+    ``uses_store``: acts for a user (identity headers) on the stores (may answer 503);
+    ``session_header``: reads ``X-Session-ID``.
+    """
+
+    name: str
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str
+    summary: str
+    description: str = ""
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    media_type: str = "application/json"
+    uses_store: bool = True
+    session_header: bool = False
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+class _Body(BaseModel):
+    """A JSON body: unknown fields refused, no coercion (``"5"`` is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Query(BaseModel):
+    """Query parameters: unknown ones refused; strings parsed into the fields' types."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+_LIMIT = schemas.LIMIT_RANGE
+_CONTEXT = schemas.CONTEXT_RANGE
+
+
+class AddMemoryRequest(_Body):
+    content: str = Field(description=schemas.CONTENT.rest)
+    metadata: dict[str, JsonValue] | None = Field(
+        default=None, description=schemas.METADATA.rest)
+    occurred_at: str | None = Field(default=None, description=schemas.OCCURRED_AT.rest)
+    session_id: Annotated[str | None, Field(description=schemas.ADD_SESSION.rest)] = None
+    profile: dict[str, JsonValue] | None = Field(default=None, description=schemas.PROFILE.rest)
+
+
+class AddManyRequest(_Body):
+    items: list[AddMemoryRequest] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS,
+        description="The memories to store, in order, in one transaction: if any item is "
+        "invalid, none is stored.")
+
+
+class SearchRequest(_Body):
+    query: str = Field(description=schemas.QUERY.rest)
+    limit: int = Field(default=10, ge=_LIMIT.low, le=_LIMIT.high,
+                       description=schemas.SEARCH_LIMIT.rest)
+    session_id: Annotated[str | None, Field(description=schemas.SEARCH_SESSION.rest)] = None
+    since: str | None = Field(default=None, description=schemas.SINCE.rest)
+    until: str | None = Field(default=None, description=schemas.UNTIL.rest)
+    filters: dict[str, JsonValue] | None = Field(default=None, description=schemas.FILTERS.rest)
+    context: int = Field(default=0, ge=_CONTEXT.low, le=_CONTEXT.high,
+                         description=schemas.CONTEXT.rest)
+
+
+class DeleteAllRequest(_Body):
+    confirm: bool = Field(default=False, description=schemas.CONFIRM.rest)
+    session_id: str | None = Field(default=None, description=schemas.DELETE_SESSION.rest)
+
+
+class SetProfileRequest(_Body):
+    facts: dict[str, JsonValue] = Field(
+        description='Facts to set, key → value or {"value": ..., "category": ...}. Each key '
+        "given supersedes its current value; other keys are kept.")
+
+
+class ListQuery(_Query):
+    limit: int = Field(default=20, ge=_LIMIT.low, le=_LIMIT.high,
+                       description=schemas.PAGE_LIMIT.rest)
+    cursor: str | None = Field(default=None, description=schemas.CURSOR.rest)
+    session_id: str | None = Field(default=None, description=schemas.LIST_SESSION.rest)
+    memory_type: MemoryType = Field(default="episodic", description=schemas.MEMORY_TYPE.rest)
+
+
+class ProfileQuery(_Query):
+    include_history: bool = Field(default=False, description=schemas.INCLUDE_HISTORY.rest)
+
+
+class NoQuery(_Query):
+    """A route that takes no query parameter (any is refused)."""
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+class AddManyResponse(BaseModel):
+    memories: list[Memory]
+
+
+class DeleteResponse(BaseModel):
+    deleted: str
+
+
+class SetProfileResponse(BaseModel):
+    facts: list[ProfileFact] = Field(description="The facts just set.")
+
+
+class OpenAPIDocument(BaseModel):
+    """An OpenAPI 3.1 document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("add_memory", "POST", "/memories", "Store a memory.",
+              "Stored verbatim and searchable once this returns. Answers 201 with the "
+              "memory and its Location.",
+              body=AddMemoryRequest, response=Memory, status=201, session_header=True),
+    Operation("add_memories", "POST", "/memories/batch", "Store many memories at once.",
+              f"One transaction, all or nothing; at most {MAX_BATCH_ITEMS} items. An item "
+              "without session_id takes the X-Session-ID header's.",
+              body=AddManyRequest, response=AddManyResponse, status=201,
+              session_header=True),
+    Operation("list_memories", "GET", "/memories", "List memories, newest first, by page.",
+              query=ListQuery, response=MemoryPage, session_header=True),
+    Operation("get_memory", "GET", "/memories/{memory_id}", "One memory.",
+              response=Memory),
+    Operation("delete_memory", "DELETE", "/memories/{memory_id}", "Delete one memory.",
+              response=DeleteResponse),
+    Operation("search_memories", "POST", "/memories/search", "Search memories.",
+              "Hybrid search (full text and vectors, fused), best first; the hits fit the "
+              "server's character budget (truncated says when some were left out).",
+              body=SearchRequest, response=SearchResult, session_header=True),
+    Operation("delete_all_memories", "POST", "/memories/delete-all",
+              "Delete the user's memories, permanently.",
+              "Without session_id the profile goes too. Refused (400) unless confirm is true.",
+              body=DeleteAllRequest, response=DeleteReport),
+    Operation("get_profile", "GET", "/profile", "The user's profile facts.",
+              query=ProfileQuery, response=Profile),
+    Operation("set_profile", "PUT", "/profile", "Set profile facts.",
+              "Sets the keys given (superseding their current values); other keys are kept.",
+              body=SetProfileRequest, response=SetProfileResponse),
+    Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
+              "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
+              "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "
+              "({\"type\": \"memory\", ...Memory}), then each profile fact with its history "
+              "({\"type\": \"profile_fact\", ...ProfileFact}). The same format as `memvault "
+              "export`; `memvault import` reads it. Streamed: a failure after the first "
+              "lines cuts the response short.",
+              media_type=NDJSON),
+    Operation("openapi", "GET", "/openapi.json", "This document.",
+              response=OpenAPIDocument, uses_store=False),
+)

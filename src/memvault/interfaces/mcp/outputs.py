@@ -1,0 +1,99 @@
+"""What the MCP tools return: structured output models, and their conversion from the core's.
+
+The models are the tools' output schemas (``tools/list``), so their names and fields are part
+of the MCP surface. They leave out what a model does not need (the user id, the entities).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, JsonValue
+
+from memvault.models import Memory, ProfileFact
+
+__all__ = [
+    "AddOut",
+    "DeleteAllOut",
+    "DeleteOut",
+    "FactOut",
+    "HitOut",
+    "ListOut",
+    "MemoryOut",
+    "ProfileOut",
+    "SearchOut",
+    "fact_out",
+    "memory_out",
+]
+
+
+class MemoryOut(BaseModel):
+    id: str
+    content: str
+    occurred_at: datetime
+    session_id: str | None = None
+    agent_id: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class HitOut(MemoryOut):
+    score: float
+    memory_type: Literal["episodic", "working"]
+    context: list[MemoryOut] = Field(default_factory=list)
+
+
+class AddOut(BaseModel):
+    id: str
+    occurred_at: datetime
+    session_id: str | None
+    profile_keys: list[str] = Field(default_factory=list)
+
+
+class SearchOut(BaseModel):
+    results: list[HitOut]
+    truncated: bool = Field(description="true when the size budget left results out")
+
+
+class ListOut(BaseModel):
+    memories: list[MemoryOut]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null at end")
+
+
+class DeleteOut(BaseModel):
+    deleted: str
+
+
+class DeleteAllOut(BaseModel):
+    memories: int
+    working: int
+    profile_facts: int
+
+
+class FactOut(BaseModel):
+    key: str
+    value: JsonValue
+    category: str
+    source_memory_ids: list[str]
+    valid_from: datetime
+    valid_to: datetime | None = None
+
+
+class ProfileOut(BaseModel):
+    facts: list[FactOut]
+    history: list[FactOut] = Field(default_factory=list)
+
+
+def memory_out(memory: Memory) -> MemoryOut:
+    return MemoryOut(
+        id=memory.id, content=memory.content, occurred_at=memory.occurred_at,
+        session_id=memory.session_id, agent_id=memory.agent_id, metadata=memory.metadata,
+    )
+
+
+def fact_out(fact: ProfileFact) -> FactOut:
+    return FactOut(
+        key=fact.key, value=fact.value, category=fact.category,
+        source_memory_ids=fact.source_memory_ids, valid_from=fact.valid_from,
+        valid_to=fact.valid_to,
+    )

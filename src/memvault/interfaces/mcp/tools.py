@@ -1,0 +1,200 @@
+"""The six MCP tools, as module-level functions over the server's :class:`Runtime`.
+
+:func:`~memvault.interfaces.mcp.server.build_server` hands each tool the Runtime as the
+server's lifespan context. A tool's signature is its input schema and its docstring its
+description; the arguments' texts come from :mod:`memvault.interfaces.schemas`. Tools raise
+:class:`ToolError` with a message the model can act on, and never return error objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import mcp_types as types
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from memvault.core.memvault import Memvault
+from memvault.errors import MemvaultError
+from memvault.interfaces import schemas
+from memvault.interfaces.identity import Identity, resolve_identity
+from memvault.interfaces.mcp.outputs import (
+    AddOut,
+    DeleteAllOut,
+    DeleteOut,
+    HitOut,
+    ListOut,
+    ProfileOut,
+    SearchOut,
+    fact_out,
+    memory_out,
+)
+from memvault.interfaces.runtime import NotOpen, Runtime
+from memvault.models import MemoryType, Profile
+
+__all__ = [
+    "TOOLS",
+    "add_memory",
+    "delete_all_memories",
+    "delete_memory",
+    "get_profile",
+    "list_memories",
+    "search_memory",
+]
+
+T = TypeVar("T")
+ToolContext = Context[Runtime]
+
+
+def _runtime(ctx: ToolContext) -> Runtime:
+    return ctx.request_context.lifespan_context
+
+
+def _identity(ctx: ToolContext, session_id: str | None = None) -> Identity:
+    try:
+        return resolve_identity(_runtime(ctx).config, ctx.headers, session_id)
+    except MemvaultError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def _memvault(ctx: ToolContext) -> Memvault:
+    try:
+        return await _runtime(ctx).require()
+    except NotOpen as exc:
+        raise ToolError(str(exc)) from None
+
+
+async def _call(action: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await action()
+    except ToolError:
+        raise
+    except MemvaultError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def add_memory(
+    ctx: ToolContext,
+    content: Annotated[str, Field(description=schemas.CONTENT.tool)],
+    metadata: Annotated[dict[str, Any] | None, Field(
+        description=schemas.METADATA.tool)] = None,
+    occurred_at: Annotated[str | None, Field(description=schemas.OCCURRED_AT.tool)] = None,
+    session_id: Annotated[str | None, Field(description=schemas.ADD_SESSION.tool)] = None,
+    profile: Annotated[dict[str, Any] | None, Field(description=schemas.PROFILE.tool)] = None,
+) -> AddOut:
+    """Store a memory for the user. It is kept verbatim and is searchable as soon as this
+    returns. Returns the new memory's id."""
+    who = _identity(ctx, session_id)
+    mv = await _memvault(ctx)
+    memory = await _call(lambda: mv.add(
+        content, user_id=who.user_id, agent_id=who.agent_id, session_id=who.session_id,
+        metadata=metadata, occurred_at=occurred_at, profile=profile,
+    ))
+    return AddOut(id=memory.id, occurred_at=memory.occurred_at,
+                  session_id=memory.session_id, profile_keys=sorted(profile or {}))
+
+
+async def search_memory(
+    ctx: ToolContext,
+    query: Annotated[str, Field(description=schemas.QUERY.tool)],
+    limit: Annotated[int, Field(description=schemas.SEARCH_LIMIT.tool)] = 10,
+    session_id: Annotated[str | None, Field(description=schemas.SEARCH_SESSION.tool)] = None,
+    since: Annotated[str | None, Field(description=schemas.SINCE.tool)] = None,
+    until: Annotated[str | None, Field(description=schemas.UNTIL.tool)] = None,
+    filters: Annotated[dict[str, Any] | None, Field(description=schemas.FILTERS.tool)] = None,
+    context: Annotated[int, Field(description=schemas.CONTEXT.tool)] = 0,
+) -> SearchOut:
+    """Search the user's memories by meaning and keywords. Returns the best matches
+    first, each with its id, content, score, when it occurred and its session."""
+    who = _identity(ctx, session_id)
+    mv = await _memvault(ctx)
+    result = await _call(lambda: mv.search(
+        query, user_id=who.user_id, session_id=who.session_id, limit=limit, since=since,
+        until=until, filters=filters, context=context,
+    ))
+    return SearchOut(
+        results=[
+            HitOut(
+                **memory_out(hit.memory).model_dump(), score=round(hit.score, 6),
+                memory_type=hit.memory_type,
+                context=[memory_out(m) for m in hit.context],
+            )
+            for hit in result.hits
+        ],
+        truncated=result.truncated,
+    )
+
+
+async def list_memories(
+    ctx: ToolContext,
+    limit: Annotated[int, Field(description=schemas.PAGE_LIMIT.tool)] = 20,
+    cursor: Annotated[str | None, Field(description=schemas.CURSOR.tool)] = None,
+    session_id: Annotated[str | None, Field(description=schemas.LIST_SESSION.tool)] = None,
+    memory_type: Annotated[MemoryType, Field(
+        description=schemas.MEMORY_TYPE.tool)] = "episodic",
+) -> ListOut:
+    """List the user's memories, newest first, one page at a time."""
+    who = _identity(ctx, session_id)
+    mv = await _memvault(ctx)
+    # The X-Session-ID header names the current session, which working memory is about;
+    # it does not narrow an episodic listing, only the argument does.
+    session = who.session_id if memory_type == "working" else session_id
+    page = await _call(lambda: mv.list(
+        user_id=who.user_id, session_id=session, memory_type=memory_type, limit=limit,
+        cursor=cursor,
+    ))
+    return ListOut(memories=[memory_out(m) for m in page.items],
+                   next_cursor=page.next_cursor)
+
+
+async def delete_memory(
+    ctx: ToolContext,
+    memory_id: Annotated[str, Field(description=schemas.MEMORY_ID.tool)],
+) -> DeleteOut:
+    """Delete one memory of the user, permanently."""
+    who = _identity(ctx)
+    mv = await _memvault(ctx)
+    await _call(lambda: mv.delete(memory_id, user_id=who.user_id))
+    return DeleteOut(deleted=memory_id)
+
+
+async def delete_all_memories(
+    ctx: ToolContext,
+    confirm: Annotated[bool, Field(strict=True, description=schemas.CONFIRM.tool)] = False,
+    session_id: Annotated[str | None, Field(description=schemas.DELETE_SESSION.tool)] = None,
+) -> DeleteAllOut:
+    """Permanently delete the user's memories (and, without session_id, their profile).
+    Only this user's data is touched. Reports how many were deleted."""
+    if confirm is not True:
+        raise ToolError("refused: pass confirm=true to delete memories permanently")
+    who = _identity(ctx)
+    mv = await _memvault(ctx)
+    report = await _call(lambda: mv.delete_all(user_id=who.user_id, session_id=session_id))
+    return DeleteAllOut(**report.model_dump())
+
+
+async def get_profile(
+    ctx: ToolContext,
+    include_history: Annotated[bool, Field(description=schemas.INCLUDE_HISTORY.tool)] = False,
+) -> ProfileOut:
+    """The user's profile: lasting facts (preferences, constraints, background) as key →
+    value, each with its category and the memories it came from."""
+    who = _identity(ctx)
+    mv = await _memvault(ctx)
+    profile: Profile = await _call(lambda: mv.get_profile(
+        user_id=who.user_id, include_history=include_history))
+    return ProfileOut(facts=[fact_out(f) for f in profile.facts],
+                      history=[fact_out(f) for f in profile.history])
+
+
+#: The tools in the order ``tools/list`` gives them, with their annotations.
+TOOLS: tuple[tuple[Callable[..., Awaitable[Any]], types.ToolAnnotations], ...] = (
+    (add_memory, types.ToolAnnotations(destructive_hint=False)),
+    (search_memory, types.ToolAnnotations(read_only_hint=True)),
+    (list_memories, types.ToolAnnotations(read_only_hint=True)),
+    (delete_memory, types.ToolAnnotations(destructive_hint=True, idempotent_hint=True)),
+    (delete_all_memories, types.ToolAnnotations(destructive_hint=True)),
+    (get_profile, types.ToolAnnotations(read_only_hint=True)),
+)

@@ -1,0 +1,195 @@
+"""The arguments of memvault's operations, declared once for every way in.
+
+Each argument's meaning and bounds are written here, and the MCP tool signatures
+(:mod:`memvault.interfaces.mcp.tools`), the REST request models and with them the OpenAPI
+document (:mod:`memvault.interfaces.http.operations`) and the CLI's ``--help``
+(:mod:`memvault.interfaces.cli.main`) take them from here.
+
+Three readers read them: a model choosing a tool call (``tool``: what to pass and when), a
+developer reading the OpenAPI document (``rest``: may name headers and statuses) and a shell
+user (``cli``: one short line). An argument whose readers need the same words has one text;
+where they need different words, the texts stand side by side in one :class:`ArgText`, so a
+change of meaning is made in one place. What each interface adds of its own (the CLI's store
+options, the REST batch and profile bodies) stays with that interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ADD_SESSION",
+    "CONFIRM",
+    "CONTENT",
+    "CONTEXT",
+    "CONTEXT_RANGE",
+    "CURSOR",
+    "DELETE_SESSION",
+    "FILTERS",
+    "INCLUDE_HISTORY",
+    "LIMIT_RANGE",
+    "LIST_SESSION",
+    "MEMORY_ID",
+    "MEMORY_TYPE",
+    "METADATA",
+    "OCCURRED_AT",
+    "PAGE_LIMIT",
+    "PROFILE",
+    "QUERY",
+    "SEARCH_LIMIT",
+    "SEARCH_SESSION",
+    "SINCE",
+    "UNTIL",
+    "ArgText",
+    "Range",
+]
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds of an integer argument."""
+
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+
+@dataclass(frozen=True)
+class ArgText:
+    """What one argument means, in the words each reader gets. ``rest`` defaults to
+    ``tool``, ``cli`` to ``rest``."""
+
+    tool: str
+    rest: str = field(default="")
+    cli: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.rest:
+            object.__setattr__(self, "rest", self.tool)
+        if not self.cli:
+            object.__setattr__(self, "cli", self.rest)
+
+
+#: ``limit`` of a search and of a page of memories.
+LIMIT_RANGE = Range(1, 100)
+#: ``context``: neighbouring turns on each side of a hit.
+CONTEXT_RANGE = Range(0, 5)
+
+_SESSION = ("Id of the current conversation, if you have one. Memories added with it are "
+            "linked turn to turn; searches with it rank this session's recent turns first.")
+_FILTERS = ('{"session_id": ..., "agent_id": ..., "source": ..., "entity": "Anna", '
+            '"metadata": {"topic": "travel"}}')
+
+# -- adding -------------------------------------------------------------------------------------
+
+CONTENT = ArgText(
+    tool="The text to remember, verbatim: a message, a fact, a decision or an event. Stored "
+    "as given. For a turn of a conversation, start with who said it: 'Anna: I moved to Berlin "
+    "in May'.",
+    rest="The text to remember, verbatim.",
+)
+METADATA = ArgText(
+    tool='Optional JSON object kept with the memory, e.g. {"topic": "travel"}; search_memory '
+    "can filter on its keys.",
+    rest='A JSON object kept with the memory, e.g. {"topic": "travel"}; searches can filter on '
+    "its keys.",
+    cli="JSON object kept with the memory.",
+)
+OCCURRED_AT = ArgText(
+    tool="When it happened, ISO 8601 (2024-05-08 or 2024-05-08T13:56:00+02:00; no timezone "
+    "means UTC). Default: now.",
+    cli="When it happened, ISO 8601 (default: now).",
+)
+ADD_SESSION = ArgText(
+    tool=_SESSION,
+    rest="Id of the current conversation. Memories added with it are linked turn to turn and "
+    "kept in its working memory. Wins over the X-Session-ID header.",
+    cli="Session (conversation) id.",
+)
+PROFILE = ArgText(
+    tool="Lasting facts about the user that this content states, as key → value, e.g. "
+    '{"risk_tolerance": "conservative", "diet": "vegetarian"}. A value may also be '
+    '{"value": ..., "category": "preference"}. Setting a key again replaces its old value, '
+    "which is kept in the history.",
+    rest='Lasting facts about the user that the content states, key → value, e.g. {"diet": '
+    '"vegetarian"}, or {"diet": {"value": "vegan", "category": "preference"}}. Setting a key '
+    "again supersedes its old value (kept in the history).",
+    cli='Profile facts as JSON, e.g. {"diet": "vegan"}.',
+)
+
+# -- searching ----------------------------------------------------------------------------------
+
+QUERY = ArgText(
+    tool="What to look for, in plain words: a question or keywords (e.g. 'where does Anna "
+    "work'). Name people as the memories do: their own words rank first.",
+    rest="What to look for, in plain words.",
+)
+SEARCH_LIMIT = ArgText(
+    tool=f"Most results to return ({LIMIT_RANGE}).",
+    rest="Most results to return.",
+)
+SEARCH_SESSION = ArgText(
+    tool=_SESSION,
+    rest="The current conversation: its recent matching turns come first. Wins over the "
+    "X-Session-ID header.",
+    cli="Current session: its recent turns rank first.",
+)
+SINCE = ArgText(tool="Only memories that occurred at or after this ISO 8601 date.",
+                cli="Only memories at or after this ISO 8601 date.")
+UNTIL = ArgText(tool="Only memories that occurred before this ISO 8601 date.",
+                cli="Only memories before this ISO 8601 date.")
+FILTERS = ArgText(
+    tool=f"Optional narrowing: {_FILTERS}. Other keys are rejected.",
+    rest=f"Narrowing: {_FILTERS}. Other keys are refused.",
+)
+CONTEXT = ArgText(
+    tool=f"Also return up to this many neighbouring turns ({CONTEXT_RANGE}) before and after "
+    "each result, from the same conversation.",
+    rest="Also return up to this many neighbouring turns before and after each hit.",
+    cli="Neighbouring turns to show.",
+)
+
+# -- listing ------------------------------------------------------------------------------------
+
+PAGE_LIMIT = ArgText(tool=f"Page size ({LIMIT_RANGE}).", rest="Page size.")
+CURSOR = ArgText(
+    tool="next_cursor from the previous page; omit for the first page.",
+    rest="next_cursor of the previous page.",
+    cli="next_cursor from the previous page.",
+)
+LIST_SESSION = ArgText(
+    tool="Only this conversation's memories.",
+    rest="Only this conversation's memories (for 'working', default: X-Session-ID).",
+    cli="Only this session.",
+)
+MEMORY_TYPE = ArgText(
+    tool="'episodic' (default): every stored memory. 'working': the recent turns of "
+    "session_id, which is then required.",
+    rest="'episodic': every stored memory, newest first. 'working': the recent turns of a "
+    "session.",
+    cli="The session's working memory instead.",
+)
+
+# -- deleting and the profile -------------------------------------------------------------------
+
+MEMORY_ID = ArgText(
+    tool="The id of the memory to delete, as returned by add_memory, search_memory or "
+    "list_memories.",
+)
+CONFIRM = ArgText(
+    tool="Must be true. Only set it when the user has explicitly asked to erase their "
+    "memories.",
+    rest="Must be true, or nothing is deleted (400).",
+)
+DELETE_SESSION = ArgText(
+    tool="Erase only this conversation's memories instead of all.",
+    rest="Erase only this conversation's memories (the profile is kept).",
+    cli="Only this session's memories.",
+)
+INCLUDE_HISTORY = ArgText(
+    tool="Also return superseded values, with when they stopped being true.",
+    rest="Also return superseded values.",
+    cli="Include superseded values.",
+)

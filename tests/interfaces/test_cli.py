@@ -483,6 +483,19 @@ def test_doctor_reports_store_counts_and_embedder(db: Path) -> None:
     assert "vectors:    0 of 3 memories; embedder on record: none yet" in out
 
 
+def test_doctor_reports_a_store_that_cannot_open_and_still_the_others(
+    db: Path, tmp_path: Path
+) -> None:
+    add(db, "one")
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    out = ok(db, "--episodic", str(blocked / "m.db"), "doctor").stdout
+    assert re.search(r"\[DOWN\] episodic\s+episodic store unavailable", out), out
+    assert "vectors:" not in out
+    assert re.search(rf"\[ok \] profile\s+sqlite\s+{re.escape(str(db))}", out), out
+    assert re.search(rf"\[ok \] working\s+sqlite\s+{re.escape(str(db))}", out), out
+
+
 def test_doctor_reports_a_bad_configuration_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--database", str(tmp_path / "x.db"), "--user", "",
                                       "--embedder", "none", "doctor"])

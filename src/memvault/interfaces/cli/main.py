@@ -23,8 +23,7 @@ from memvault.config import Config
 from memvault.core.memvault import Memvault
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
-from memvault.models import Memory
-from memvault.stores.base import EpisodicStore
+from memvault.models import DoctorReport, Memory
 
 __all__ = ["cli", "main"]
 
@@ -347,7 +346,7 @@ def reembed(ctx: click.Context, yes: bool) -> None:
 
     async def action() -> int:
         async with Memvault(config, check_embedder=False) as mv:
-            total = await mv.episodic.count()
+            total = await mv.count(all_users=True)
             bar: ProgressBar[Any] = click.progressbar(
                 length=total, label="embedding", file=sys.stderr)
             with bar:
@@ -360,51 +359,34 @@ def reembed(ctx: click.Context, yes: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
     """Show the stores, counts and embedder, and what is missing."""
-    from memvault.embedders import create_embedder
-    from memvault.embedders.local import local_available
-
     config = _config(ctx)
     click.echo(f"user:       {config.user_id}" + (f" (agent {config.agent_id})"
                                                   if config.agent_id else ""))
-    _, reason = create_embedder(config.embedder)
-    click.echo(reason)
-    available, why = local_available()
-    click.echo(f"local extra: {'yes' if available else 'no'} ({why})")
 
-    async def action() -> None:
-        from memvault.stores.registry import open_episodic, open_profile, open_working
+    async def action() -> DoctorReport:
+        # Not opened: the report opens each store on its own, so one down hides no other.
+        return await Memvault(config).doctor()
 
-        openers = (("episodic", open_episodic, config.episodic_url),
-                   ("profile", open_profile, config.profile_url),
-                   ("working", open_working, config.working_url))
-        for role, opener, url in openers:
-            try:
-                store = opener(url)
-                await store.open()
-            except MemvaultError as exc:
-                click.echo(f"[DOWN] {role:<9} {exc}")
-                continue
-            try:
-                status = await store.status()
-                mark = "ok " if status.ok else "DOWN"
-                click.echo(f"[{mark}] {status.role:<9} {status.backend}  {status.location}"
-                           f"  {status.detail}")
-                if role == "episodic" and status.ok:
-                    episodic = cast(EpisodicStore, store)
-                    info = await episodic.embedding_info()
-                    vectors = await episodic.count_embeddings()
-                    total = await episodic.count()
-                    stored = f"{info.model} ({info.dimensions} dimensions)" if info else \
-                        "none yet"
-                    click.echo(f"vectors:    {vectors} of {total} memories; embedder on "
-                               f"record: {stored}")
-                    if total and vectors < total:
-                        click.echo("            missing vectors are added by a running "
-                                   "server, or now with `memvault reembed`")
-            finally:
-                await store.close()
-
-    _run(action)
+    report = _run(action)
+    click.echo(report.embedder_reason)
+    click.echo(f"local extra: {'yes' if report.local_extra else 'no'} "
+               f"({report.local_extra_detail})")
+    for store in report.stores:
+        status = store.status
+        if status is None:
+            click.echo(f"[DOWN] {store.role:<9} {store.error}")
+            continue
+        mark = "ok " if status.ok else "DOWN"
+        click.echo(f"[{mark}] {status.role:<9} {status.backend}  {status.location}"
+                   f"  {status.detail}")
+        if store.role == "episodic" and report.vectors is not None:
+            info, counts = report.vectors.embedding, report.vectors
+            stored = f"{info.model} ({info.dimensions} dimensions)" if info else "none yet"
+            click.echo(f"vectors:    {counts.vectors} of {counts.memories} memories; embedder "
+                       f"on record: {stored}")
+            if counts.memories and counts.vectors < counts.memories:
+                click.echo("            missing vectors are added by a running server, or "
+                           "now with `memvault reembed`")
 
 
 def main() -> None:

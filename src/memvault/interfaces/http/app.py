@@ -41,15 +41,15 @@ def _health(runtime: Runtime) -> Route:
         if memvault is None:
             return JSONResponse({"status": "unavailable" if runtime.error else "starting",
                                  "error": runtime.error}, status_code=503)
-        stores = await memvault.status()
-        ok = all(s.ok for s in stores)
+        report = await memvault.doctor(vectors=False)
         return JSONResponse(
             {
-                "status": "ok" if ok else "degraded",
-                "stores": [s.model_dump() for s in stores],
-                "embedder": memvault.embedding.state,
+                "status": "ok" if report.ok else "degraded",
+                "stores": [s.status.model_dump() for s in report.stores
+                           if s.status is not None],
+                "embedder": report.embedder_state,
             },
-            status_code=200 if ok else 503,
+            status_code=200 if report.ok else 503,
         )
 
     return Route("/health", health, methods=["GET"])

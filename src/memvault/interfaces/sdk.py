@@ -15,26 +15,32 @@ each method takes the same arguments as the async one.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from memvault.config import Config
+from memvault.core.embedding import EmbeddingState
 from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
+from memvault.embedders import Embedder
 from memvault.models import (
     DeleteReport,
+    DoctorReport,
     Memory,
+    MemoryInput,
     MemoryPage,
     Profile,
     ProfileFact,
     SearchResult,
     StoreStatus,
 )
+from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
 
 __all__ = ["SyncMemvault"]
 
@@ -42,15 +48,29 @@ T = TypeVar("T")
 
 
 class SyncMemvault:
-    """The blocking twin of :class:`Memvault`; use it as a context manager."""
+    """The blocking twin of :class:`Memvault`; use it as a context manager. Every method
+    takes the same arguments as its async namesake and returns what it returns (``export``
+    as a list of lines)."""
 
-    def __init__(self, config: Config | None = None, **kwargs: Any) -> None:
-        self._async = Memvault(config, **kwargs)
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        episodic: EpisodicStore | None = None,
+        profile: ProfileStore | None = None,
+        working: WorkingStore | None = None,
+        embedder: Embedder | Literal["config"] | None = "config",
+        check_embedder: bool = True,
+    ) -> None:
+        self._async = Memvault(config, episodic=episodic, profile=profile, working=working,
+                               embedder=embedder, check_embedder=check_embedder)
         self._stack: ExitStack | None = None
         self._portal: BlockingPortal | None = None
 
     @classmethod
     def open(cls, database: str | Path | None = None, **settings: Any) -> Self:
+        """A SyncMemvault on one database; ``settings`` are :class:`Config` fields, as for
+        :meth:`Memvault.open`."""
         flat = dict(settings)
         if database is not None:
             flat["database"] = str(database)
@@ -90,47 +110,119 @@ class SyncMemvault:
 
         return self._portal.call(call)
 
-    def add(self, content: str, **kwargs: Any) -> Memory:
-        return self._run(lambda: self._async.add(content, **kwargs))
+    def add(
+        self,
+        content: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        occurred_at: datetime | str | None = None,
+        source: str | None = None,
+        profile: Mapping[str, Any] | None = None,
+    ) -> Memory:
+        return self._run(lambda: self._async.add(
+            content, user_id=user_id, agent_id=agent_id, session_id=session_id,
+            metadata=metadata, occurred_at=occurred_at, source=source, profile=profile,
+        ))
 
-    def add_many(self, items: Iterable[Any], **kwargs: Any) -> builtins.list[Memory]:
-        return self._run(lambda: self._async.add_many(items, **kwargs))
+    def add_many(
+        self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> builtins.list[Memory]:
+        return self._run(lambda: self._async.add_many(items, user_id=user_id))
 
-    def search(self, query: str, **kwargs: Any) -> SearchResult:
-        return self._run(lambda: self._async.search(query, **kwargs))
+    def set_profile(
+        self,
+        facts: Mapping[str, Any],
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        source_memory_ids: Sequence[str] = (),
+    ) -> builtins.list[ProfileFact]:
+        return self._run(lambda: self._async.set_profile(
+            facts, user_id=user_id, agent_id=agent_id, source_memory_ids=source_memory_ids,
+        ))
 
-    def list(self, **kwargs: Any) -> MemoryPage:
-        return self._run(lambda: self._async.list(**kwargs))
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        context: int = 0,
+        max_chars: int | None = None,
+    ) -> SearchResult:
+        return self._run(lambda: self._async.search(
+            query, user_id=user_id, session_id=session_id, limit=limit, since=since,
+            until=until, filters=filters, context=context, max_chars=max_chars,
+        ))
 
-    def get(self, memory_id: str, **kwargs: Any) -> Memory:
-        return self._run(lambda: self._async.get(memory_id, **kwargs))
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        memory_type: Literal["episodic", "working"] = "episodic",
+        limit: int = 20,
+        cursor: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> MemoryPage:
+        return self._run(lambda: self._async.list(
+            user_id=user_id, session_id=session_id, memory_type=memory_type, limit=limit,
+            cursor=cursor, filters=filters,
+        ))
 
-    def delete(self, memory_id: str, **kwargs: Any) -> None:
-        self._run(lambda: self._async.delete(memory_id, **kwargs))
+    def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:
+        return self._run(lambda: self._async.get(memory_id, user_id=user_id))
 
-    def delete_all(self, **kwargs: Any) -> DeleteReport:
-        return self._run(lambda: self._async.delete_all(**kwargs))
+    def get_profile(
+        self, *, user_id: str | None = None, include_history: bool = False
+    ) -> Profile:
+        return self._run(lambda: self._async.get_profile(
+            user_id=user_id, include_history=include_history))
 
-    def get_profile(self, **kwargs: Any) -> Profile:
-        return self._run(lambda: self._async.get_profile(**kwargs))
+    def delete(self, memory_id: str, *, user_id: str | None = None) -> None:
+        self._run(lambda: self._async.delete(memory_id, user_id=user_id))
 
-    def set_profile(self, facts: dict[str, Any], **kwargs: Any) -> builtins.list[ProfileFact]:
-        return self._run(lambda: self._async.set_profile(facts, **kwargs))
+    def delete_all(
+        self, *, user_id: str | None = None, agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> DeleteReport:
+        return self._run(lambda: self._async.delete_all(
+            user_id=user_id, agent_id=agent_id, session_id=session_id))
 
-    def export(self, **kwargs: Any) -> builtins.list[str]:
+    def export(self, *, user_id: str | None = None, all_users: bool = False
+               ) -> builtins.list[str]:
         async def collect() -> builtins.list[str]:
-            return [line async for line in self._async.export(**kwargs)]
+            return [line async for line in self._async.export(
+                user_id=user_id, all_users=all_users)]
 
         return self._run(collect)
 
-    def import_lines(self, lines: Iterable[str], **kwargs: Any) -> ImportReport:
-        return self._run(lambda: self._async.import_lines(lines, **kwargs))
-
-    def wait_until_ready(self, timeout: float | None = None) -> str:
-        return self._run(lambda: self._async.wait_until_ready(timeout))
+    def import_lines(
+        self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
+        return self._run(lambda: self._async.import_lines(lines, progress=progress))
 
     def wait_for_vectors(self, timeout: float | None = None) -> bool:
         return self._run(lambda: self._async.wait_for_vectors(timeout))
 
+    def wait_until_ready(self, timeout: float | None = None) -> EmbeddingState:
+        return self._run(lambda: self._async.wait_until_ready(timeout))
+
     def status(self) -> builtins.list[StoreStatus]:
         return self._run(self._async.status)
+
+    def reembed(self, progress: Callable[[int], None] | None = None) -> int:
+        return self._run(lambda: self._async.reembed(progress))
+
+    def count(self, *, user_id: str | None = None, all_users: bool = False) -> int:
+        return self._run(lambda: self._async.count(user_id=user_id, all_users=all_users))
+
+    def doctor(self, *, vectors: bool = True) -> DoctorReport:
+        return self._run(lambda: self._async.doctor(vectors=vectors))

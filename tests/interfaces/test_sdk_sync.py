@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from memvault import (
     Config,
     InvalidInput,
     Memory,
+    Memvault,
     MemvaultError,
     NotFound,
     StoreUnavailable,
@@ -231,3 +233,15 @@ def test_a_given_embedder_adds_vector_search(db: Path) -> None:
         result = mv.search("budget")
         assert result.retrievers == ["lexical", "vector"]
         assert result.hits[0].memory.id == memory.id
+
+
+def test_every_method_mirrors_the_async_one() -> None:
+    public = {name for name in vars(Memvault) if not name.startswith("_")}
+    assert public <= set(vars(SyncMemvault))
+    for name in sorted(public | {"__init__"}):
+        ours, theirs = getattr(SyncMemvault, name), getattr(Memvault, name)
+        mine = inspect.signature(ours).parameters
+        async_ = inspect.signature(theirs).parameters
+        assert [(p.name, p.kind, p.default, p.annotation) for p in mine.values()] == [
+            (p.name, p.kind, p.default, p.annotation) for p in async_.values()
+        ], name

@@ -5,12 +5,16 @@ Installs memvault for the current user and registers it with Claude Desktop and 
 .DESCRIPTION
 Installs with pipx when present, else `uv tool`, else into a virtualenv at
 $env:LOCALAPPDATA\memvault\venv. The source is the checkout this script sits in
-(pyproject.toml beside it), else $env:MEMVAULT_SPEC (default "memvault[local]").
+(pyproject.toml beside it), else -Spec or $env:MEMVAULT_SPEC. memvault is not published on the
+package index yet: without a checkout, give a spec (a wheel, a git URL), or clone the
+repository and run .\install.ps1 from it.
 
 Then offers to add memvault to Claude Desktop ($env:APPDATA\Claude\claude_desktop_config.json)
-and Cursor ($env:USERPROFILE\.cursor\mcp.json): only mcpServers.memvault is added or replaced,
-everything else in the file is kept, the old file is copied to <file>.bak-<timestamp>, and a
-file that is not valid JSON is left untouched (the script then exits with an error).
+and Cursor ($env:USERPROFILE\.cursor\mcp.json): only mcpServers.memvault is added or updated
+(its command, "serve" among its args, a default MEMVAULT_AGENT_ID; the user's other args, env
+and keys are kept, and an entry with a "url" is left alone), everything else in the file is
+kept, the old file is copied to <file>.bak-<timestamp>, and a file that is not valid JSON is
+left untouched (the script then exits with an error).
 
 Works with Windows PowerShell 5.1 and PowerShell 7.
 
@@ -25,11 +29,12 @@ Add memvault to the client configs without asking.
 Leave the client configs alone.
 
 .PARAMETER Extras
-Extras to install, comma-separated (default "local"; "" for none). Applies to the checkout or
-to the default spec.
+Extras to install, comma-separated (default "local"; "" for none). Applies to the checkout (a
+spec names its own).
 
 .PARAMETER Spec
-Install this pip requirement instead, as is (e.g. "memvault[local]==0.1.0").
+Install this pip requirement instead, as is (e.g.
+"memvault[local] @ git+https://github.com/memvault/memvault").
 
 .PARAMETER NoInstall
 Install nothing; only configure the clients for an existing memvault ($env:MEMVAULT_BIN, else
@@ -157,9 +162,8 @@ if ($Spec -or (-not $Checkout -and $env:MEMVAULT_SPEC)) {
     $Requirement = "memvault$ExtrasSuffix @ $uri"
     $SourceDesc = "the checkout at $Checkout"
     if ($ExtrasSuffix) { $SourceDesc += " with extras $ExtrasSuffix" }
-} else {
-    $Requirement = "memvault$ExtrasSuffix"
-    $SourceDesc = $Requirement
+} elseif (-not $NoInstall) {
+    Fail 'not run from a checkout, and memvault is not on the package index yet: clone the repository and run .\install.ps1 there, or give -Spec (a wheel, or e.g. "memvault[local] @ git+https://github.com/memvault/memvault")'
 }
 
 # -- install --------------------------------------------------------------------------------
@@ -244,7 +248,7 @@ if ($PSVersionTable.PSVersion.Major -lt 6) {
 
 function Get-Timestamp { return (Get-Date).ToString('yyyyMMdd-HHmmss') }
 
-# Adds or replaces mcpServers.memvault in a JSON config file; returns what it did, or throws
+# Adds or updates mcpServers.memvault in a JSON config file; returns what it did, or throws
 # (file untouched) when the file cannot be merged.
 function Merge-ClientConfig([string]$Path, [string]$Command, [string]$Agent) {
     $config = $null
@@ -275,25 +279,38 @@ function Merge-ClientConfig([string]$Path, [string]$Command, [string]$Agent) {
         $config | Add-Member -NotePropertyName 'mcpServers' -NotePropertyValue $servers
     }
 
-    # Keep the user's env settings (database, user id, ...) from an earlier entry.
-    $envVars = [ordered]@{}
     $previous = $null
-    if ($servers.PSObject.Properties['memvault']) {
-        $previous = $servers.memvault
-        if ($previous -is [System.Management.Automation.PSCustomObject] -and
-            $previous.PSObject.Properties['env'] -and
-            $previous.env -is [System.Management.Automation.PSCustomObject]) {
-            foreach ($property in $previous.env.PSObject.Properties) {
-                $envVars[$property.Name] = $property.Value
-            }
+    if ($servers.PSObject.Properties['memvault']) { $previous = $servers.memvault }
+    $fields = [ordered]@{}
+    if ($previous -is [System.Management.Automation.PSCustomObject]) {
+        if ($previous.PSObject.Properties['url']) {
+            return "left unchanged: $Path (mcpServers.memvault is a server's URL)"
+        }
+        foreach ($property in $previous.PSObject.Properties) {
+            $fields[$property.Name] = $property.Value
+        }
+    }
+    # The installer owns "command", "serve" among the arguments and a default agent id; every
+    # other key, argument and variable of an earlier entry is the user's and stays.
+    $fields['command'] = $Command
+    $oldArgs = $null   # assigned directly: an if's output would unroll a one-item array
+    if ($fields.Contains('args')) { $oldArgs = $fields['args'] }
+    $newArgs = @('serve')
+    if ($oldArgs -is [array] -and @($oldArgs | Where-Object { $_ -isnot [string] }).Count -eq 0) {
+        $newArgs = @($oldArgs)
+        if ($newArgs -cnotcontains 'serve') { $newArgs += 'serve' }
+    }
+    $fields['args'] = $newArgs
+    $envVars = [ordered]@{}
+    if ($fields.Contains('env') -and
+        $fields['env'] -is [System.Management.Automation.PSCustomObject]) {
+        foreach ($property in $fields['env'].PSObject.Properties) {
+            $envVars[$property.Name] = $property.Value
         }
     }
     if (-not $envVars.Contains('MEMVAULT_AGENT_ID')) { $envVars['MEMVAULT_AGENT_ID'] = $Agent }
-    $entry = [pscustomobject][ordered]@{
-        command = $Command
-        args    = @('serve')
-        env     = [pscustomobject]$envVars
-    }
+    $fields['env'] = [pscustomobject]$envVars
+    $entry = [pscustomobject]$fields
 
     if ($null -ne $previous) {
         $before = ConvertTo-Json -InputObject $previous -Depth 32 -Compress
@@ -361,7 +378,7 @@ foreach ($client in @(
     try {
         $result = Merge-ClientConfig $client.Path $MemvaultExe $client.Agent
         Say "$($client.Name): $result"
-        if ($result -notlike 'already*') { $Configured = $true }
+        if ($result -notlike 'already*' -and $result -notlike 'left unchanged*') { $Configured = $true }
     } catch {
         [Console]::Error.WriteLine("install.ps1: error: $($_.Exception.Message)")
         $Failed = $true

@@ -2,11 +2,12 @@
 # Install memvault for the current user and register it with Claude Desktop and Cursor.
 #
 #   ./install.sh                  from a checkout: installs that checkout with the `local` extra
-#   curl -fsSL .../install.sh | bash -s -- --yes --configure
-#                                 elsewhere: installs $MEMVAULT_SPEC (default "memvault[local]")
+#   bash install.sh --spec SPEC   elsewhere: installs SPEC (or $MEMVAULT_SPEC); memvault is not
+#                                 on the package index yet, so without one it refuses
 #
 # Installs with pipx when present, else `uv tool`, else into a virtualenv at
-# ${XDG_DATA_HOME:-~/.local/share}/memvault/venv linked from ~/.local/bin/memvault.
+# ${XDG_DATA_HOME:-~/.local/share}/memvault/venv linked from ~/.local/bin/memvault. On Linux
+# without an NVIDIA GPU, the `local` extra gets PyTorch's CPU build.
 # Run with --help for the options.
 set -euo pipefail
 
@@ -20,8 +21,9 @@ Installs memvault for the current user (with pipx if present, else `uv tool`, el
 virtualenv in ${XDG_DATA_HOME:-~/.local/share}/memvault/venv linked from ~/.local/bin), then
 offers to add it to Claude Desktop's and Cursor's MCP configuration.
 
-Source: the checkout this script sits in (pyproject.toml beside it), else $MEMVAULT_SPEC
-(default "memvault[local]").
+Source: the checkout this script sits in (pyproject.toml beside it), else --spec or
+$MEMVAULT_SPEC. memvault is not published on the package index yet: without a checkout, give
+a spec (a wheel, a git URL), or clone the repository and run ./install.sh from it.
 
 Options:
   -y, --yes          ask no questions. Without a terminal on stdin this is implied. Without
@@ -29,15 +31,21 @@ Options:
   --configure        add memvault to Claude Desktop's and Cursor's configs without asking
   --no-configure     leave the client configs alone
   --extras LIST      extras to install, comma-separated (default: local; "" for none).
-                     Applies to the checkout or to the default spec.
-  --spec SPEC        install this pip requirement instead (e.g. "memvault[local]==0.1.0");
-                     taken as is, extras included
+                     Applies to the checkout (a spec names its own).
+  --spec SPEC        install this pip requirement instead (e.g. "memvault[local] @
+                     git+https://github.com/memvault/memvault"); taken as is, extras included
+  --torch WHICH      the PyTorch build that the `local` extra gets: auto (default: the CPU
+                     build on Linux without nvidia-smi, else the package index's), cpu, or
+                     index (the package index's: CUDA on Linux)
   --no-install       install nothing; only configure the clients for an existing memvault
                      ($MEMVAULT_BIN, else `memvault` on PATH)
   -h, --help         show this help
 
 Environment:
   MEMVAULT_SPEC      the requirement to install when not run from a checkout
+  MEMVAULT_TORCH_INDEX
+                     the index of PyTorch's CPU builds (default
+                     https://download.pytorch.org/whl/cpu)
   MEMVAULT_BIN       the memvault executable to configure with --no-install
   MEMVAULT_PYTHON    the Python (3.11+) for the virtualenv install
 EOF
@@ -58,6 +66,7 @@ EXTRAS=local
 EXTRAS_GIVEN=0
 SPEC=""
 DO_INSTALL=1
+TORCH=auto         # auto | cpu | index
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -80,6 +89,12 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         --spec=*) SPEC=${1#--spec=} ;;
+        --torch)
+            [ $# -ge 2 ] || die "--torch needs a value: auto, cpu or index"
+            TORCH=$2
+            shift
+            ;;
+        --torch=*) TORCH=${1#--torch=} ;;
         --no-install) DO_INSTALL=0 ;;
         -h | --help)
             usage
@@ -89,6 +104,20 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+
+case "$TORCH" in
+    auto | cpu | index) ;;
+    *) die "--torch takes auto, cpu or index, got: $TORCH" ;;
+esac
+
+# The CPU build for the virtualenv install: the version CI tests (README.md and .ci/run
+# install the same), alone (--no-deps), from PyTorch's index; its dependencies then come
+# from the package index with memvault's.
+TORCH_CPU_SPEC="torch==2.13.0"
+TORCH_CPU_INDEX=${MEMVAULT_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
+case "$TORCH_CPU_INDEX" in
+    *[[:space:]\'\"]*) die "MEMVAULT_TORCH_INDEX must be a URL without spaces or quotes" ;;
+esac
 
 EXTRAS=$(printf '%s' "$EXTRAS" | tr -d '[:space:]')
 case "$EXTRAS" in
@@ -172,10 +201,41 @@ MEMVAULT_SPEC): put the extras in the spec, e.g. \"memvault[local]\""
     SOURCE_DESC="$TARGET"
 elif [ -n "$CHECKOUT" ]; then
     SOURCE_DESC="the checkout at $CHECKOUT${EXTRAS_SUFFIX:+ with extras $EXTRAS_SUFFIX}"
-else
-    TARGET="memvault$EXTRAS_SUFFIX"
-    SOURCE_DESC="$TARGET"
+elif [ "$DO_INSTALL" = 1 ]; then
+    die "not run from a checkout, and memvault is not on the package index yet: clone the \
+repository and run ./install.sh there, or give --spec (a wheel, or e.g. \
+\"memvault[local] @ git+https://github.com/memvault/memvault\")"
 fi
+
+# The extras that will be installed, comma-separated: from the spec's [...], or --extras.
+if [ -n "$TARGET" ]; then
+    case "$TARGET" in
+        *\[*\]*)
+            INSTALLED_EXTRAS=${TARGET#*\[}
+            INSTALLED_EXTRAS=${INSTALLED_EXTRAS%%\]*}
+            ;;
+        *) INSTALLED_EXTRAS="" ;;
+    esac
+else
+    INSTALLED_EXTRAS=$EXTRAS
+fi
+INSTALLED_EXTRAS=$(printf '%s' "$INSTALLED_EXTRAS" | tr -d '[:space:]')
+
+# The `local` extra brings PyTorch. The package index's Linux build bundles CUDA (about 3 GB
+# with its libraries), of use only with an NVIDIA GPU: elsewhere take the CPU build.
+CPU_TORCH=0
+case ",$INSTALLED_EXTRAS," in
+    *,local,*)
+        case "$TORCH" in
+            cpu) CPU_TORCH=1 ;;
+            auto)
+                if [ "$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+                    CPU_TORCH=1
+                fi
+                ;;
+        esac
+        ;;
+esac
 
 # A PEP 508 requirement for the checkout (name[extras] @ file:///path), which pip, pipx and
 # uv all accept, with the path percent-encoded.
@@ -193,26 +253,40 @@ METHOD=""
 
 install_pipx() {
     local requirement=$1 bin_dir
+    local -a options=(--force)
     say "Installing $SOURCE_DESC with pipx..."
-    if [ -n "$PYTHON" ]; then
-        pipx install --force --python "$PYTHON" "$requirement"
-    else
-        pipx install --force "$requirement"
+    [ -z "$PYTHON" ] || options+=(--python "$PYTHON")
+    if [ "$CPU_TORCH" = 1 ]; then
+        # pip prefers the index's torch X+cpu to PyPI's X. pipx keeps these pip arguments for
+        # `pipx upgrade`, so no version is pinned here.
+        say "PyTorch: the CPU build, from $TORCH_CPU_INDEX"
+        options+=("--pip-args=--extra-index-url $TORCH_CPU_INDEX")
     fi
+    pipx install "${options[@]}" "$requirement"
     bin_dir=$(pipx environment --value PIPX_BIN_DIR 2>/dev/null || true)
     MEMVAULT_EXE=${bin_dir:-$LOCAL_BIN}/memvault
     METHOD=pipx
 }
 
 install_uv() {
-    local requirement=$1 bin_dir
+    local requirement=$1 bin_dir help
+    local -a options=(--force --reinstall-package memvault)
     say "Installing $SOURCE_DESC with uv tool..."
     # Without a suitable Python on PATH, uv finds (or fetches) one itself.
-    if [ -n "$PYTHON" ]; then
-        uv tool install --force --reinstall-package memvault --python "$PYTHON" "$requirement"
-    else
-        uv tool install --force --reinstall-package memvault "$requirement"
+    [ -z "$PYTHON" ] || options+=(--python "$PYTHON")
+    if [ "$CPU_TORCH" = 1 ]; then
+        say "PyTorch: the CPU build, from $TORCH_CPU_INDEX"
+        # Read whole: `grep -q` would close the pipe early, and pipefail take uv's EPIPE.
+        help=$(uv tool install --help 2>/dev/null || true)
+        if [ -z "${MEMVAULT_TORCH_INDEX:-}" ] && [[ $help == *--torch-backend* ]]; then
+            # uv takes only PyTorch's own packages from PyTorch's index.
+            options+=(--torch-backend cpu)
+        else
+            # Older uv: like pip, the best version from either index, so torch X+cpu.
+            options+=(--extra-index-url "$TORCH_CPU_INDEX" --index-strategy unsafe-best-match)
+        fi
     fi
+    uv tool install "${options[@]}" "$requirement"
     bin_dir=$(uv tool dir --bin 2>/dev/null || true)
     MEMVAULT_EXE=${bin_dir:-$LOCAL_BIN}/memvault
     METHOD="uv tool"
@@ -229,6 +303,13 @@ install_venv() {
     elif [ ! -e "$venv" ]; then
         "$python" -m venv "$venv" \
             || die "could not create a virtualenv with $python (on Debian/Ubuntu: apt install python3-venv)"
+    fi
+    if [ "$CPU_TORCH" = 1 ]; then
+        say "PyTorch: the CPU build, $TORCH_CPU_SPEC from $TORCH_CPU_INDEX"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --no-deps \
+            --index-url "$TORCH_CPU_INDEX" "$TORCH_CPU_SPEC" \
+            || die "pip could not install $TORCH_CPU_SPEC from $TORCH_CPU_INDEX (--torch index \
+takes the package index's build instead)"
     fi
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --upgrade "$requirement" \
         || die "pip could not install $requirement"
@@ -325,11 +406,24 @@ if servers is None:
 elif not isinstance(servers, dict):
     fail('"mcpServers" is not a JSON object')
 
-entry = {"command": command, "args": ["serve"]}
-env = {"MEMVAULT_AGENT_ID": agent}
 previous = servers.get("memvault")
-if isinstance(previous, dict) and isinstance(previous.get("env"), dict):
-    env.update(previous["env"])  # keep the user's settings (database, user id, ...)
+if isinstance(previous, dict) and "url" in previous:
+    print("left unchanged: %s (mcpServers.memvault is a server's URL)" % path)
+    sys.exit(0)
+
+# The installer owns "command", "serve" among the arguments and a default agent id; every
+# other key, argument and variable of an earlier entry is the user's and stays.
+entry = dict(previous) if isinstance(previous, dict) else {}
+entry["command"] = command
+args = entry.get("args")
+if isinstance(args, list) and all(isinstance(arg, str) for arg in args):
+    if "serve" not in args:
+        args = args + ["serve"]
+else:
+    args = ["serve"]
+entry["args"] = args
+env = dict(entry["env"]) if isinstance(entry.get("env"), dict) else {}
+env.setdefault("MEMVAULT_AGENT_ID", agent)
 entry["env"] = env
 
 if previous == entry:
@@ -397,7 +491,7 @@ configure_client() {
     if result=$("$JSON_PYTHON" -c "$MERGE_PY" "$file" "$MEMVAULT_EXE" "$agent"); then
         say "$name: $result"
         case "$result" in
-            already*) ;;
+            already* | "left unchanged"*) ;;
             *) CONFIGURED=1 ;;
         esac
     else

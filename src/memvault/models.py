@@ -124,8 +124,12 @@ class MemoryPage(_Frozen):
 class ProfileFact(_Frozen):
     """A fact about a user: ``key`` → ``value`` in a ``category``.
 
-    ``valid_to`` is ``None`` for the current value of a key; a superseded value keeps the time
-    it stopped being true. ``source_memory_ids`` are the memories the fact came from.
+    ``valid_from`` is when it became true (its source memory's ``occurred_at``); ``valid_to``
+    is ``None`` for the current value of a key; a superseded value keeps the time it stopped
+    being true. ``source_memory_ids`` are the memories the fact came from. A retired fact was
+    withdrawn rather than superseded: ``retired_reason`` says why (``"source_deleted"``: its
+    sources were deleted; ``"replaced"``: another value was stated at the same instant) and
+    its ``valid_to`` is when it was retired (the rules: docs/architecture.md, "Data model").
     """
 
     id: str
@@ -137,6 +141,7 @@ class ProfileFact(_Frozen):
     agent_id: str | None = None
     valid_from: datetime
     valid_to: datetime | None = None
+    retired_reason: str | None = None
 
 
 class Profile(_Frozen):

@@ -458,12 +458,14 @@ def test_delete_all_with_yes_deletes_only_that_user(db: Path) -> None:
 
 
 def test_delete_all_of_one_session_keeps_the_rest(db: Path) -> None:
-    add(db, "in the session", "--session", "s1", "--profile", '{"a": 1}')
-    other = add(db, "outside")
+    add(db, "in the session", "--session", "s1", "--profile", '{"z": 2}')
+    other = add(db, "outside", "--profile", '{"a": 1}')
     result = ok(db, "delete-all", "--session", "s1", "--yes")
     assert "deleted 1 memories, 1 working turns, 0 profile facts" in result.stdout
     assert [m["id"] for m in listed(db)] == [other]
     assert "a = 1" in ok(db, "profile").stdout
+    # What the session's memories said is forgotten with them.
+    assert "z = 2" not in ok(db, "profile").stdout
 
 
 # -- doctor ----------------------------------------------------------------------------------

@@ -288,8 +288,8 @@ async def test_batch_is_all_or_nothing(api: httpx.AsyncClient) -> None:
 
 
 async def test_delete_all_needs_confirm(api: httpx.AsyncClient) -> None:
-    await _add(api, "keep me", session_id="s-1", profile={"editor": "vim"})
-    await _add(api, "and me", session_id="s-2")
+    await _add(api, "keep me", session_id="s-1")
+    await _add(api, "and me", session_id="s-2", profile={"editor": "vim"})
     for body in ({}, {"confirm": False}, {"confirm": "true"}, {"confirm": 1},
                  {"session_id": "s-1"}):
         response = await api.post("/v1/memories/delete-all", json=body)

@@ -27,6 +27,7 @@ import pytest
 from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.models import ProfileFact
 from memvault.stores.base import ProfileStore
+from memvault.stores.postgres.schema import PROFILE as POSTGRES_PROFILE
 from memvault.stores.registry import open_profile
 from tests.contract.builders import fact
 from tests.services import free_port, unavailable
@@ -278,10 +279,11 @@ async def test_replicas_opening_together_migrate_once(pg: Cluster) -> None:
         conn = await asyncpg.connect(f"postgresql://postgres@{pg.endpoint}/postgres")
         try:
             rows = await conn.fetch(
-                "SELECT component, version FROM replicas.schema_migrations")
+                "SELECT component, version FROM replicas.schema_migrations ORDER BY version")
         finally:
             await conn.close()
-        assert [(r["component"], r["version"]) for r in rows] == [("profile", 1)]
+        assert [(r["component"], r["version"]) for r in rows] == [
+            ("profile", m.version) for m in POSTGRES_PROFILE]
     finally:
         for store in stores:
             await store.close()

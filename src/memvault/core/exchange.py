@@ -1,8 +1,9 @@
 """Export and import as JSONL: one JSON object a line.
 
 The first line is a header, then one line per memory (oldest first, so importing rebuilds
-each session's turn-to-turn links in order), then one line per profile fact, current and
-superseded::
+each session's turn-to-turn links in order), then one line per profile fact, current,
+superseded and retired (a fact line without ``retired_reason``, as older exports wrote them,
+is a fact never retired)::
 
     {"type": "header", "format": "memvault-export", "version": 1, "exported_at": "..."}
     {"type": "memory", "id": "...", "user_id": "...", "content": "...", "occurred_at": "...", ...}

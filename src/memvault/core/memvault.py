@@ -69,6 +69,7 @@ __all__ = ["Memvault"]
 log = logging.getLogger("memvault")
 
 _SWEEP_SECONDS = 30.0
+_ID_PAGE = 1_000
 
 
 class Memvault:
@@ -409,30 +410,52 @@ class Memvault:
     # -- deletes -----------------------------------------------------------------------------
 
     async def delete(self, memory_id: str, *, user_id: str | None = None) -> None:
-        """Delete one memory (and its working-memory copy); :class:`NotFound` if the user
-        has no memory with that id."""
+        """Delete one memory (and its working-memory copy) and forget what it said: profile
+        facts drop it from their sources, and a fact it alone stated is retired.
+        :class:`NotFound` if the user has no memory with that id (its id is forgotten from
+        the profile all the same, so a delete cut short is finished by deleting again)."""
         user = self._user(user_id)
         memory_id = check_identifier(memory_id, "memory_id")
-        if not await self.episodic.delete(user, memory_id):
+        found = await self.episodic.delete(user, memory_id)
+        if found:
+            await self.working.delete(user, memory_id)
+        await self.profile.forget_sources(user, [memory_id], utc_now())
+        if not found:
             raise NotFound(f"no memory with id {memory_id!r}")
-        await self.working.delete(user, memory_id)
 
     async def delete_all(
         self, *, user_id: str | None = None, agent_id: str | None = None,
         session_id: str | None = None,
     ) -> DeleteReport:
         """Delete the user's memories, narrowed to one agent and/or session when given.
-        Profile facts go too when the whole user is deleted (no narrowing)."""
+        Profile facts go too when the whole user is deleted (no narrowing); when narrowed,
+        the profile forgets what the deleted memories said, as :meth:`delete` does (retired
+        facts stay in the history: ``profile_facts`` counts only facts removed)."""
         user = self._user(user_id)
         agent = self._optional(agent_id, "agent_id")
         session = self._optional(session_id, "session_id")
         where = MemoryFilter(user_id=user, agent_id=agent, session_id=session)
+        narrowed = agent is not None or session is not None
+        doomed = await self._ids(where) if narrowed else []
         memories = await self.episodic.delete_all(where)
         working = await self.working.clear(user, session_id=session, agent_id=agent)
         facts = 0
-        if agent is None and session is None:
+        if not narrowed:
             facts = await self.profile.delete_all(user)
+        elif doomed:
+            await self.profile.forget_sources(user, doomed, utc_now())
         return DeleteReport(memories=memories, working=working, profile_facts=facts)
+
+    async def _ids(self, where: MemoryFilter) -> builtins.list[str]:
+        """The ids of every memory matching ``where``."""
+        ids: builtins.list[str] = []
+        before: tuple[datetime, str] | None = None
+        while True:
+            page = await self.episodic.list(where, limit=_ID_PAGE, before=before)
+            ids += [m.id for m in page]
+            if len(page) < _ID_PAGE:
+                return ids
+            before = (page[-1].occurred_at, page[-1].id)
 
     # -- export / import ---------------------------------------------------------------------
 

@@ -137,18 +137,32 @@ class ProfileStore(Protocol):
     async def status(self) -> StoreStatus: ...
 
     async def set_facts(self, facts: Sequence[ProfileFact]) -> builtins.list[ProfileFact]:
-        """Make each fact the current value of its ``(user_id, key)``, atomically.
+        """Record each fact as a statement of its ``(user_id, key)`` made at its
+        ``valid_from``, atomically, by the rules of :mod:`memvault.stores.timeline`.
 
-        A different current value is superseded (its ``valid_to`` set to the new fact's
-        ``valid_from``) and kept in the history; the same value keeps its row and gains the
-        new ``source_memory_ids``. Returns the current facts for the keys written.
+        A statement newer than the current value supersedes it (the old value's ``valid_to``
+        becomes the new ``valid_from``); an older one goes into the history between its
+        neighbours and never supersedes a newer one; the value in effect, stated again, only
+        gains the new ``source_memory_ids``. Concurrent writers of one key are serialised.
+        Returns, for each fact in order, the fact (as :meth:`get` reads it) that now holds
+        its statement: the current one unless a newer statement of the key exists.
         """
         ...
 
     async def get(
         self, user_id: str, *, include_history: bool = False
     ) -> builtins.list[ProfileFact]:
-        """Current facts ordered by key; with history, superseded ones follow, newest first."""
+        """Current facts ordered by key; with history, superseded and retired ones follow,
+        the most recently ended first."""
+        ...
+
+    async def forget_sources(
+        self, user_id: str, memory_ids: Sequence[str], at: datetime
+    ) -> int:
+        """Forget what the memories ``memory_ids`` of ``user_id`` said, atomically: a fact
+        citing them drops their ids from ``source_memory_ids``, and one left without sources
+        is retired (``retired_reason="source_deleted"``, ``valid_to=at``) without restoring
+        the value before it. Returns how many facts were retired."""
         ...
 
     async def import_facts(self, facts: Sequence[ProfileFact]) -> int:

@@ -42,7 +42,7 @@ MEMORY_COLUMNS = ", ".join(f"m.{name}" for name in MEMORY_FIELDS)
 #: The columns of a profile fact row, by name.
 FACT_FIELDS = (
     "id", "user_id", "key", "value", "category", "source_memory_ids", "agent_id", "valid_from",
-    "valid_to",
+    "valid_to", "retired_reason",
 )
 
 
@@ -106,6 +106,7 @@ def fact_from_row(
         agent_id=row["agent_id"],
         valid_from=decode_time(row["valid_from"]),
         valid_to=None if valid_to is None else decode_time(valid_to),
+        retired_reason=row["retired_reason"],
     )
 
 

@@ -1,10 +1,11 @@
 """The PostgreSQL profile store: facts with provenance and history, the same semantics as
-the embedded SQLite store.
+the embedded SQLite store (:mod:`memvault.stores.timeline`).
 
 Values are JSONB, times ``timestamptz`` (microseconds kept, returned as aware UTC). A partial
-unique index keeps one current row per ``(user_id, key)``; writers take a transaction-scoped
-advisory lock per ``(user_id, key)`` before reading the current row, so replicas writing the
-same key at once are serialised instead of racing.
+unique index keeps one current row per ``(user_id, key)``. Writers take a transaction-scoped
+advisory lock per ``(user_id, key)`` before reading the key's rows and hold it to the
+commit, so replicas editing the same key at once are serialised around the whole
+read-modify-write instead of racing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from memvault.models import ProfileFact, StoreStatus
+from memvault.stores import timeline
 from memvault.stores.codec import counted_status, fact_from_row
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
@@ -22,12 +24,12 @@ __all__ = ["PostgresProfileStore"]
 
 _COLUMNS = (
     "id, user_id, key, value::text AS value, category, source_memory_ids, agent_id,"
-    " valid_from, valid_to"
+    " valid_from, valid_to, retired_reason"
 )
 _INSERT = (
-    "INSERT INTO profile_facts"
-    " (id, user_id, key, value, category, source_memory_ids, agent_id, valid_from, valid_to)"
-    " VALUES ($1, $2, $3, $4::jsonb, $5, $6::text[], $7, $8, $9)"
+    "INSERT INTO profile_facts (id, user_id, key, value, category, source_memory_ids,"
+    " agent_id, valid_from, valid_to, retired_reason)"
+    " VALUES ($1, $2, $3, $4::jsonb, $5, $6::text[], $7, $8, $9, $10)"
 )
 
 
@@ -43,8 +45,30 @@ def _values(fact: ProfileFact) -> tuple[object, ...]:
     return (
         fact.id, fact.user_id, fact.key, json.dumps(fact.value), fact.category,
         list(fact.source_memory_ids), fact.agent_id, _utc(fact.valid_from),
-        None if fact.valid_to is None else _utc(fact.valid_to),
+        None if fact.valid_to is None else _utc(fact.valid_to), fact.retired_reason,
     )
+
+
+async def _key_rows(conn: Connection, user_id: str, key: str) -> list[ProfileFact]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = $1 AND key = $2", user_id, key
+    )
+    return [_row_to_fact(row) for row in rows]
+
+
+async def _apply(conn: Connection, edit: timeline.Edit) -> None:
+    """Write an edit's rows (only sources, ``valid_to`` and the reason of a row change)."""
+    for fact in edit.writes:
+        if fact.id in edit.inserted:
+            await conn.execute(_INSERT, *_values(fact))
+        else:
+            await conn.execute(
+                "UPDATE profile_facts SET source_memory_ids = $1::text[], valid_to = $2,"
+                " retired_reason = $3 WHERE id = $4",
+                list(fact.source_memory_ids),
+                None if fact.valid_to is None else _utc(fact.valid_to),
+                fact.retired_reason, fact.id,
+            )
 
 
 class PostgresProfileStore:
@@ -73,43 +97,44 @@ class PostgresProfileStore:
 
         async def _set(conn: Connection) -> list[ProfileFact]:
             await self._db.lock(conn, [("profile", f.user_id, f.key) for f in batch])
-            current: list[ProfileFact] = []
+            at = datetime.now(UTC)
+            holders: list[tuple[ProfileFact, str]] = []
             for fact in batch:
-                row = await conn.fetchrow(
-                    f"SELECT {_COLUMNS} FROM profile_facts"
-                    " WHERE user_id = $1 AND key = $2 AND valid_to IS NULL",
-                    fact.user_id, fact.key,
-                )
-                old = _row_to_fact(row) if row else None
-                if old is not None and old.value == fact.value and old.category == fact.category:
-                    sources = list(dict.fromkeys([*old.source_memory_ids,
-                                                  *fact.source_memory_ids]))
-                    await conn.execute(
-                        "UPDATE profile_facts SET source_memory_ids = $1::text[] WHERE id = $2",
-                        sources, old.id,
-                    )
-                    current.append(old.model_copy(update={"source_memory_ids": sources}))
-                    continue
-                if old is not None:
-                    ended = max(_utc(fact.valid_from), old.valid_from)
-                    await conn.execute(
-                        "UPDATE profile_facts SET valid_to = $1 WHERE id = $2", ended, old.id
-                    )
-                await conn.execute(_INSERT, *_values(fact))
-                current.append(fact)
-            return current
+                edit = timeline.place(await _key_rows(conn, fact.user_id, fact.key), fact, at)
+                await _apply(conn, edit)
+                holders.append((fact, edit.holder or fact.id))
+            return [timeline.holding(await _key_rows(conn, fact.user_id, fact.key), holder)
+                    for fact, holder in holders]
 
         return await self._db.write(_set)
 
+    async def forget_sources(self, user_id: str, memory_ids: Sequence[str], at: datetime) -> int:
+        ids = list(dict.fromkeys(memory_ids))
+
+        async def _forget(conn: Connection) -> int:
+            keys = [str(row["key"]) for row in await conn.fetch(
+                "SELECT DISTINCT key FROM profile_facts WHERE user_id = $1"
+                " AND source_memory_ids && $2::text[]", user_id, ids,
+            )]
+            await self._db.lock(conn, [("profile", user_id, key) for key in keys])
+            retired = 0
+            for key in keys:
+                edit = timeline.forget(await _key_rows(conn, user_id, key), ids, at)
+                await _apply(conn, edit)
+                retired += edit.retired
+            return retired
+
+        return await self._db.write(_forget)
+
     async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
-        # One statement, so current facts and history come from one snapshot.
-        current_only = "" if include_history else " AND valid_to IS NULL"
+        # One statement, so current facts and history come from one snapshot; a current fact
+        # may span several live rows, so every live row is read.
+        live_only = "" if include_history else " AND retired_reason IS NULL"
         rows = await self._db.read(lambda conn: conn.fetch(
-            f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = $1{current_only}"
-            " ORDER BY valid_to IS NOT NULL, valid_to DESC, key",
-            user_id,
+            f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = $1{live_only}", user_id,
         ))
-        return [_row_to_fact(row) for row in rows]
+        facts = timeline.as_facts(_row_to_fact(row) for row in rows)
+        return facts if include_history else [f for f in facts if f.valid_to is None]
 
     async def import_facts(self, facts: Sequence[ProfileFact]) -> int:
         batch = list(facts)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from memvault.models import ProfileFact, StoreStatus
+from memvault.stores import timeline
 from memvault.stores.codec import FACT_FIELDS, counted_status, fact_from_row, from_micros, to_micros
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
@@ -14,21 +16,45 @@ from memvault.stores.sqlite.schema import PROFILE
 __all__ = ["SqliteProfileStore"]
 
 _COLUMNS = ", ".join(FACT_FIELDS)
+_PLACEHOLDERS = ", ".join("?" for _ in FACT_FIELDS)
 
 
 def _row_to_fact(row: sqlite3.Row) -> ProfileFact:
     return fact_from_row(row, decode_time=from_micros, decode_ids=json.loads)
 
 
+def _valid_to(fact: ProfileFact) -> int | None:
+    return None if fact.valid_to is None else to_micros(fact.valid_to)
+
+
 def _insert(conn: sqlite3.Connection, fact: ProfileFact) -> None:
     conn.execute(
-        f"INSERT INTO profile_facts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO profile_facts ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
         (
             fact.id, fact.user_id, fact.key, json.dumps(fact.value), fact.category,
             json.dumps(fact.source_memory_ids), fact.agent_id, to_micros(fact.valid_from),
-            None if fact.valid_to is None else to_micros(fact.valid_to),
+            _valid_to(fact), fact.retired_reason,
         ),
     )
+
+
+def _key_rows(conn: sqlite3.Connection, user_id: str, key: str) -> list[ProfileFact]:
+    return [_row_to_fact(r) for r in conn.execute(
+        f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = ? AND key = ?", (user_id, key))]
+
+
+def _apply(conn: sqlite3.Connection, edit: timeline.Edit) -> None:
+    """Write an edit's rows (only sources, ``valid_to`` and the reason of a row change)."""
+    for fact in edit.writes:
+        if fact.id in edit.inserted:
+            _insert(conn, fact)
+        else:
+            conn.execute(
+                "UPDATE profile_facts SET source_memory_ids = ?, valid_to = ?,"
+                " retired_reason = ? WHERE id = ?",
+                (json.dumps(fact.source_memory_ids), _valid_to(fact), fact.retired_reason,
+                 fact.id),
+            )
 
 
 class SqliteProfileStore:
@@ -48,58 +74,52 @@ class SqliteProfileStore:
         return await counted_status("profile", "sqlite", str(self._db.path), self.count, "facts")
 
     async def set_facts(self, facts: Sequence[ProfileFact]) -> list[ProfileFact]:
+        # BEGIN IMMEDIATE holds the file's write lock from the first read of a key's rows to
+        # the commit: writers in other processes are serialised around the whole edit.
         def _set(conn: sqlite3.Connection) -> list[ProfileFact]:
-            current: list[ProfileFact] = []
+            at = datetime.now(UTC)
+            holders: list[tuple[ProfileFact, str]] = []
             for fact in facts:
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM profile_facts"
-                    " WHERE user_id = ? AND key = ? AND valid_to IS NULL",
-                    (fact.user_id, fact.key),
-                ).fetchone()
-                old = _row_to_fact(row) if row else None
-                if old is not None and old.value == fact.value and old.category == fact.category:
-                    sources = list(dict.fromkeys([*old.source_memory_ids,
-                                                  *fact.source_memory_ids]))
-                    conn.execute(
-                        "UPDATE profile_facts SET source_memory_ids = ? WHERE id = ?",
-                        (json.dumps(sources), old.id),
-                    )
-                    current.append(old.model_copy(update={"source_memory_ids": sources}))
-                    continue
-                if old is not None:
-                    ended = max(to_micros(fact.valid_from), to_micros(old.valid_from))
-                    conn.execute(
-                        "UPDATE profile_facts SET valid_to = ? WHERE id = ?", (ended, old.id)
-                    )
-                _insert(conn, fact)
-                current.append(fact)
-            return current
+                edit = timeline.place(_key_rows(conn, fact.user_id, fact.key), fact, at)
+                _apply(conn, edit)
+                holders.append((fact, edit.holder or fact.id))
+            return [timeline.holding(_key_rows(conn, fact.user_id, fact.key), holder)
+                    for fact, holder in holders]
 
         return await self._db.write(_set)
 
-    async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
-        def _get(conn: sqlite3.Connection) -> list[ProfileFact]:
-            facts = [
-                _row_to_fact(r)
-                for r in conn.execute(
-                    f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = ? AND valid_to IS NULL"
-                    " ORDER BY key",
-                    (user_id,),
-                )
-            ]
-            if include_history:
-                facts += [
-                    _row_to_fact(r)
-                    for r in conn.execute(
-                        f"SELECT {_COLUMNS} FROM profile_facts"
-                        " WHERE user_id = ? AND valid_to IS NOT NULL"
-                        " ORDER BY valid_to DESC, key",
-                        (user_id,),
-                    )
-                ]
-            return facts
+    async def forget_sources(self, user_id: str, memory_ids: Sequence[str], at: datetime) -> int:
+        ids = json.dumps(list(dict.fromkeys(memory_ids)))
 
-        return await self._db.read(_get)
+        def _forget(conn: sqlite3.Connection) -> int:
+            keys = [r[0] for r in conn.execute(
+                "SELECT DISTINCT key FROM profile_facts WHERE user_id = ? AND EXISTS ("
+                " SELECT 1 FROM json_each(source_memory_ids) AS s"
+                " WHERE s.value IN (SELECT value FROM json_each(?)))",
+                (user_id, ids),
+            )]
+            retired = 0
+            for key in keys:
+                edit = timeline.forget(_key_rows(conn, user_id, key), memory_ids, at)
+                _apply(conn, edit)
+                retired += edit.retired
+            return retired
+
+        return await self._db.write(_forget)
+
+    async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
+        # A current fact may span several live rows, so every live row is read (one
+        # statement: one snapshot).
+        live_only = "" if include_history else " AND retired_reason IS NULL"
+
+        def _get(conn: sqlite3.Connection) -> list[ProfileFact]:
+            return [_row_to_fact(r) for r in conn.execute(
+                f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = ?{live_only}",
+                (user_id,),
+            )]
+
+        facts = timeline.as_facts(await self._db.read(_get))
+        return facts if include_history else [f for f in facts if f.valid_to is None]
 
     async def import_facts(self, facts: Sequence[ProfileFact]) -> int:
         def _import(conn: sqlite3.Connection) -> int:

@@ -105,6 +105,11 @@ CREATE UNIQUE INDEX profile_current ON profile_facts (user_id, key) WHERE valid_
 CREATE INDEX profile_user ON profile_facts (user_id, key, valid_from)
 """,
     ),
+    Migration(
+        2,
+        "why a fact was retired",
+        "ALTER TABLE profile_facts ADD COLUMN retired_reason TEXT",
+    ),
 ]
 
 WORKING = [

@@ -77,6 +77,7 @@ class FactOut(BaseModel):
     source_memory_ids: list[str]
     valid_from: datetime
     valid_to: datetime | None = None
+    retired_reason: str | None = None
 
 
 class ProfileOut(BaseModel):
@@ -95,5 +96,5 @@ def fact_out(fact: ProfileFact) -> FactOut:
     return FactOut(
         key=fact.key, value=fact.value, category=fact.category,
         source_memory_ids=fact.source_memory_ids, valid_from=fact.valid_from,
-        valid_to=fact.valid_to,
+        valid_to=fact.valid_to, retired_reason=fact.retired_reason,
     )

@@ -9,7 +9,7 @@ encodes times and id lists in its rows is passed to :func:`fact_from_row`.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -24,10 +24,13 @@ __all__ = [
     "NamedRow",
     "counted_status",
     "fact_from_row",
+    "facts_from_json",
+    "facts_to_json",
     "from_micros",
     "memory_from_row",
     "session_of",
     "to_micros",
+    "undone_sources",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,6 +110,27 @@ def fact_from_row(
         valid_from=decode_time(row["valid_from"]),
         valid_to=None if valid_to is None else decode_time(valid_to),
     )
+
+
+def facts_to_json(facts: Sequence[ProfileFact]) -> str:
+    """Profile facts as one JSON text (a pending record's facts)."""
+    return json.dumps([fact.model_dump(mode="json") for fact in facts])
+
+
+def facts_from_json(text: str) -> tuple[ProfileFact, ...]:
+    return tuple(ProfileFact.model_validate(item) for item in json.loads(text))
+
+
+def undone_sources(row: ProfileFact, undone: ProfileFact) -> tuple[list[str] | None, bool]:
+    """What undoing ``undone`` (see ``ProfileStore.undo_facts``) does to ``row``, a fact of the
+    same key: ``(None, False)`` when the row cites none of ``undone``'s sources, else the
+    sources the row keeps and whether the row goes (it was inserted for ``undone`` and cites
+    nothing else)."""
+    gone = set(undone.source_memory_ids)
+    if not gone & set(row.source_memory_ids):
+        return None, False
+    kept = [source for source in row.source_memory_ids if source not in gone]
+    return kept, row.id == undone.id and not kept
 
 
 def session_of(memory: Memory) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from memvault.models import ProfileFact, StoreStatus
-from memvault.stores.codec import counted_status, fact_from_row
+from memvault.stores.codec import counted_status, fact_from_row, undone_sources
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
 
@@ -127,6 +127,48 @@ class PostgresProfileStore:
             return added
 
         return await self._db.write(_import)
+
+    async def cited(self, user_id: str, memory_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(memory_ids))
+        if not wanted:
+            return set()
+        rows = await self._db.read(lambda conn: conn.fetch(
+            "SELECT DISTINCT s.id FROM profile_facts, unnest(source_memory_ids) AS s(id)"
+            " WHERE user_id = $1 AND source_memory_ids && $2::text[] AND s.id = ANY($2::text[])",
+            user_id, wanted,
+        ))
+        return {str(row["id"]) for row in rows}
+
+    async def undo_facts(self, facts: Sequence[ProfileFact]) -> None:
+        batch = list(facts)
+
+        async def _undo(conn: Connection) -> None:
+            await self._db.lock(conn, [("profile", f.user_id, f.key) for f in batch])
+            for fact in batch:
+                rows = await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = $1 AND key = $2",
+                    fact.user_id, fact.key,
+                )
+                for old in map(_row_to_fact, rows):
+                    kept, own = undone_sources(old, fact)
+                    if kept is None:
+                        continue
+                    if not own:
+                        await conn.execute(
+                            "UPDATE profile_facts SET source_memory_ids = $1::text[]"
+                            " WHERE id = $2", kept, old.id,
+                        )
+                        continue
+                    await conn.execute("DELETE FROM profile_facts WHERE id = $1", old.id)
+                    if old.valid_to is None:
+                        await conn.execute(
+                            "UPDATE profile_facts SET valid_to = NULL WHERE id = (SELECT id"
+                            " FROM profile_facts WHERE user_id = $1 AND key = $2"
+                            " AND valid_to >= $3 ORDER BY valid_to DESC LIMIT 1)",
+                            old.user_id, old.key, _utc(old.valid_from),
+                        )
+
+        await self._db.write(_undo)
 
     async def delete_all(self, user_id: str) -> int:
         async def _delete(conn: Connection) -> int:

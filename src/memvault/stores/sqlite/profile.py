@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from memvault.models import ProfileFact, StoreStatus
-from memvault.stores.codec import FACT_FIELDS, counted_status, fact_from_row, from_micros, to_micros
+from memvault.stores.codec import (
+    FACT_FIELDS,
+    counted_status,
+    fact_from_row,
+    from_micros,
+    to_micros,
+    undone_sources,
+)
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
 
 __all__ = ["SqliteProfileStore"]
 
 _COLUMNS = ", ".join(FACT_FIELDS)
+#: Most ids bound in one ``IN (...)`` list.
+_BATCH = 500
 
 
 def _row_to_fact(row: sqlite3.Row) -> ProfileFact:
@@ -48,6 +57,17 @@ class SqliteProfileStore:
         return await counted_status("profile", "sqlite", str(self._db.path), self.count, "facts")
 
     async def set_facts(self, facts: Sequence[ProfileFact]) -> list[ProfileFact]:
+        return await self._db.write(self.facts_writer(facts))
+
+    @property
+    def database(self) -> SqliteDatabase:
+        return self._db
+
+    def facts_writer(
+        self, facts: Sequence[ProfileFact]
+    ) -> Callable[[sqlite3.Connection], list[ProfileFact]]:
+        """The transaction body of :meth:`set_facts`, for a connection to this store's file."""
+
         def _set(conn: sqlite3.Connection) -> list[ProfileFact]:
             current: list[ProfileFact] = []
             for fact in facts:
@@ -75,7 +95,7 @@ class SqliteProfileStore:
                 current.append(fact)
             return current
 
-        return await self._db.write(_set)
+        return _set
 
     async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
         def _get(conn: sqlite3.Connection) -> list[ProfileFact]:
@@ -117,6 +137,49 @@ class SqliteProfileStore:
             return added
 
         return await self._db.write(_import)
+
+    async def cited(self, user_id: str, memory_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(memory_ids))
+
+        def _cited(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), _BATCH):
+                chunk = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                found.update(r[0] for r in conn.execute(
+                    "SELECT DISTINCT s.value FROM profile_facts f, json_each(f.source_memory_ids) s"
+                    f" WHERE f.user_id = ? AND s.value IN ({marks})",
+                    [user_id, *chunk],
+                ))
+            return found
+
+        return await self._db.read(_cited)
+
+    async def undo_facts(self, facts: Sequence[ProfileFact]) -> None:
+        def _undo(conn: sqlite3.Connection) -> None:
+            for fact in facts:
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = ? AND key = ?",
+                    (fact.user_id, fact.key),
+                ).fetchall()
+                for old in map(_row_to_fact, rows):
+                    kept, own = undone_sources(old, fact)
+                    if kept is None:
+                        continue
+                    if not own:
+                        conn.execute("UPDATE profile_facts SET source_memory_ids = ? WHERE id = ?",
+                                     (json.dumps(kept), old.id))
+                        continue
+                    conn.execute("DELETE FROM profile_facts WHERE id = ?", (old.id,))
+                    if old.valid_to is None:
+                        conn.execute(
+                            "UPDATE profile_facts SET valid_to = NULL WHERE id = (SELECT id"
+                            " FROM profile_facts WHERE user_id = ? AND key = ? AND valid_to >= ?"
+                            " ORDER BY valid_to DESC LIMIT 1)",
+                            (old.user_id, old.key, to_micros(old.valid_from)),
+                        )
+
+        await self._db.write(_undo)
 
     async def delete_all(self, user_id: str) -> int:
         def _delete(conn: sqlite3.Connection) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import pytest
 
-from memvault import InvalidInput, Memory, Memvault, SyncMemvault
+from memvault import IdempotencyConflict, InvalidInput, Memory, Memvault, SyncMemvault
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -142,3 +142,20 @@ def test_the_blocking_sdk_takes_the_key(tmp_path: Path) -> None:
         with pytest.raises(InvalidInput, match="idempotency_key"):
             mv.add("Anna likes coffee", idempotency_key="tea")
         assert [m.id for m in mv.list().items] == [first.id]
+
+
+async def test_outcomes_say_which_items_were_replayed(tmp_path: Path) -> None:
+    """For the REST door's ``Idempotent-Replayed``: a batch repeating a key, and a retry."""
+    async with _open(tmp_path / "m.db") as mv:
+        items = [{"content": "Anna likes tea", "idempotency_key": "tea"},
+                 {"content": "Anna likes tea", "idempotency_key": "tea"},
+                 {"content": "no key"}]
+        first = await mv.add_outcomes(items)
+        assert [o.replayed for o in first] == [False, True, False]
+        assert first[1].memory == first[0].memory
+        again = await mv.add_outcomes(items[:1])
+        assert [(o.memory, o.replayed) for o in again] == [(first[0].memory, True)]
+        with pytest.raises(IdempotencyConflict, match="item 1: idempotency_key"):
+            await mv.add_many([{"content": "a", "idempotency_key": "x"},
+                               {"content": "b", "idempotency_key": "x"}])
+        assert len(await _stored(mv)) == 2

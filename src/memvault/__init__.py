@@ -11,6 +11,7 @@ from memvault.core.memvault import Memvault
 from memvault.errors import (
     ConfigError,
     EmbedderMismatch,
+    IdempotencyConflict,
     InvalidInput,
     MemvaultError,
     NotFound,
@@ -18,6 +19,7 @@ from memvault.errors import (
 )
 from memvault.interfaces.sdk import SyncMemvault
 from memvault.models import (
+    AddOutcome,
     DeleteReport,
     Memory,
     MemoryInput,
@@ -29,11 +31,13 @@ from memvault.models import (
 )
 
 __all__ = [
+    "AddOutcome",
     "Config",
     "ConfigError",
     "DeleteReport",
     "EmbedderConfig",
     "EmbedderMismatch",
+    "IdempotencyConflict",
     "InvalidInput",
     "Memory",
     "MemoryInput",

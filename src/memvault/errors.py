@@ -6,7 +6,8 @@ mapped at the store or embedder boundary and chained with ``raise ... from exc``
 
     MemvaultError
     ├── InvalidInput        the caller's input is wrong; nothing was stored or changed
-    │   └── NotFound        an id that does not exist in the caller's scope
+    │   ├── NotFound        an id that does not exist in the caller's scope
+    │   └── IdempotencyConflict   an idempotency key already used for another request
     ├── ConfigError         the configuration is wrong or names something unavailable
     ├── EmbedderMismatch    the store's vectors came from another embedder
     └── StoreUnavailable    a store could not be reached or answered with a fault
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EmbedderMismatch",
+    "IdempotencyConflict",
     "InvalidInput",
     "MemvaultError",
     "NotFound",
@@ -36,6 +38,10 @@ class InvalidInput(MemvaultError, ValueError):
 
 class NotFound(InvalidInput, LookupError):
     """No such object in the caller's scope (another user's ids are reported the same way)."""
+
+
+class IdempotencyConflict(InvalidInput):
+    """An add reused an idempotency key of the same user with a different request."""
 
 
 class ConfigError(MemvaultError):

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
+    "AddOutcome",
     "Candidate",
     "DeleteReport",
     "DoctorReport",
@@ -177,9 +178,18 @@ class StoreStatus(_Frozen):
     detail: str = ""
 
 
+class AddOutcome(_Frozen):
+    """What an add did with one item: the memory, and whether an earlier add with the same
+    idempotency key had stored it (``replayed``: nothing was stored this time)."""
+
+    memory: Memory
+    replayed: bool = False
+
+
 class MemoryInput(BaseModel):
     """One item for :meth:`Memvault.add_many`; fields are validated by the core, which
-    reports problems as :class:`~memvault.errors.InvalidInput`."""
+    reports problems as :class:`~memvault.errors.InvalidInput`. ``idempotency_key`` makes a
+    retry of the same item return the memory first stored (see :meth:`Memvault.add`)."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
@@ -191,6 +201,7 @@ class MemoryInput(BaseModel):
     source: object = None
     profile: object = None
     id: object = None
+    idempotency_key: object = None
 
 
 class StoreReport(_Frozen):

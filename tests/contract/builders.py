@@ -9,6 +9,7 @@ import numpy as np
 
 from memvault.core.ids import new_id
 from memvault.models import Memory, ProfileFact
+from memvault.stores.base import NewMemory
 
 T0 = datetime(2024, 5, 8, 13, 56, tzinfo=UTC)
 
@@ -28,6 +29,12 @@ def memory(
     }
     values.update(fields)
     return Memory(**values)
+
+
+def new_memory(content: str, **fields: Any) -> NewMemory:
+    """A memory as an add hands it to the store (idempotency key, pending facts)."""
+    plain = {k: fields.pop(k) for k in list(fields) if k in ("user", "session", "minutes")}
+    return NewMemory(**memory(content, **plain).model_dump(), **fields)
 
 
 def fact(key: str, value: Any, *, user: str = "alice", minutes: int = 0, **fields: Any

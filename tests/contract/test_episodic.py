@@ -11,7 +11,7 @@ import pytest
 
 from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.base import EpisodicStore
-from tests.contract.builders import T0, memory, unit
+from tests.contract.builders import T0, fact, memory, new_memory, unit
 from tests.contract.conftest import Factory
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +256,74 @@ async def test_vector_dimension_mismatch_is_refused(episodic: EpisodicStore) -> 
     with pytest.raises(ValueError, match="dimension"):
         await episodic.set_embeddings([(a.id, np.ones(2, dtype=np.float32))])
     assert await episodic.count_embeddings() == 0
+
+
+# -- what an add carries besides the memory ------------------------------------------------------
+
+async def test_an_idempotency_key_is_stored_once_per_user(episodic: EpisodicStore) -> None:
+    first = new_memory("Booked the flight", idempotency_key="k1", request_hash="h1")
+    again = new_memory("Booked the flight", idempotency_key="k1", request_hash="h2")
+    twin = new_memory("twin in one call", idempotency_key="k2", request_hash="h3")
+    twin_again = new_memory("twin in one call", idempotency_key="k2", request_hash="h3")
+    bobs = new_memory("Booked the flight", user="bob", idempotency_key="k1", request_hash="h4")
+    assert await episodic.add([first, twin, twin_again]) == [first.id, twin.id]
+    assert await episodic.add([again, bobs]) == [bobs.id]
+    [stored] = await episodic.get("alice", [first.id])
+    assert stored == first.as_memory()
+    assert await episodic.keyed("alice", ["k1", "k2", "nope"]) == {
+        "k1": (first.as_memory(), "h1"), "k2": (twin.as_memory(), "h3")}
+    assert await episodic.keyed("bob", ["k1", "k2"]) == {"k1": (bobs.as_memory(), "h4")}
+    assert await episodic.keyed("carol", ["k1"]) == {}
+    assert await episodic.count("alice") == 2
+
+
+async def test_a_key_is_freed_with_its_memory_only(
+    episodic: EpisodicStore,
+) -> None:
+    keyed = new_memory("keyed", idempotency_key="k1", request_hash="h1")
+    other = memory("other")
+    await episodic.add([keyed, other])
+    assert await episodic.delete("alice", other.id)
+    assert list(await episodic.keyed("alice", ["k1"])) == ["k1"]
+    assert await episodic.delete("alice", keyed.id)
+    assert await episodic.keyed("alice", ["k1"]) == {}
+    again = new_memory("keyed", idempotency_key="k1", request_hash="h1")
+    assert await episodic.add([again]) == [again.id]
+
+
+async def test_pending_records_are_kept_until_cleared_and_outlive_their_memory(
+    episodic: EpisodicStore,
+) -> None:
+    facts = [fact("city", "Lisbon", source_memory_ids=["placeholder"])]
+    old = new_memory("old", minutes=0, pending=True, facts=facts)
+    young = new_memory("young", minutes=10, user="bob", pending=True)
+    quiet = new_memory("no record", minutes=5)
+    await episodic.add([old, young, quiet])
+    records = await episodic.pending(limit=10)
+    assert [(r.memory_id, r.user_id) for r in records] == [(old.id, "alice"), (young.id, "bob")]
+    assert records[0].facts == tuple(facts)
+    assert records[0].created_at == old.created_at
+    assert records[1].facts == ()
+    assert [r.memory_id for r in await episodic.pending(limit=1)] == [old.id]
+    before = T0 + timedelta(minutes=5)
+    assert [r.memory_id for r in await episodic.pending(limit=10, before=before)] == [old.id]
+    # Nothing of the record shows in the memory, and deleting the memory keeps the record.
+    assert await episodic.get("alice", [old.id]) == [old.as_memory()]
+    assert await episodic.delete("alice", old.id)
+    assert [r.memory_id for r in await episodic.pending(limit=10)] == [old.id, young.id]
+    await episodic.clear_pending("alice", [young.id, "unknown"])  # bob's: not alice's to clear
+    await episodic.clear_pending("alice", [old.id])
+    assert [r.memory_id for r in await episodic.pending(limit=10)] == [young.id]
+    await episodic.clear_pending("bob", [young.id])
+    assert await episodic.pending(limit=10) == []
+
+
+async def test_an_add_skipped_for_its_id_or_key_leaves_no_record(
+    episodic: EpisodicStore,
+) -> None:
+    first = new_memory("first", idempotency_key="k1", request_hash="h1")
+    await episodic.add([first])
+    same_id = new_memory("same id", pending=True).model_copy(update={"id": first.id})
+    same_key = new_memory("same key", idempotency_key="k1", request_hash="h1", pending=True)
+    assert await episodic.add([same_id, same_key]) == []
+    assert await episodic.pending(limit=10) == []

@@ -367,3 +367,49 @@ async def test_writers_in_several_processes_leave_the_timeline_of_the_statements
     assert shown <= {(m, v) for m, v, source in stated["home"] if source in withdrawn}
     if stated["home"][-1] in standing:
         assert current["home"] == stated["home"][-1][1]
+
+async def test_cited_names_the_memories_some_fact_lists(profile: ProfileStore) -> None:
+    await profile.set_facts([fact("city", "Paris", source_memory_ids=["m1"])])
+    await profile.set_facts([fact("city", "Lisbon", minutes=5, source_memory_ids=["m2", "m3"])])
+    await profile.set_facts([fact("city", "Rome", user="bob", source_memory_ids=["m4"])])
+    assert await profile.cited("alice", ["m1", "m3", "m4", "m9"]) == {"m1", "m3"}
+    assert await profile.cited("alice", []) == set()
+
+
+async def test_undo_takes_back_a_new_value_and_restores_the_old(profile: ProfileStore) -> None:
+    await profile.set_facts([fact("city", "Paris", source_memory_ids=["m1"])])
+    lisbon = fact("city", "Lisbon", minutes=5, source_memory_ids=["m2"])
+    await profile.set_facts([lisbon])
+    await profile.undo_facts([lisbon])
+    everything = await profile.get("alice", include_history=True)
+    assert [(f.value, f.source_memory_ids, f.valid_to) for f in everything] == [
+        ("Paris", ["m1"], None)]
+    await profile.undo_facts([lisbon])  # twice is safe
+    assert await profile.get("alice", include_history=True) == everything
+
+
+async def test_undo_of_a_value_already_there_only_drops_the_source(
+    profile: ProfileStore,
+) -> None:
+    set_directly = fact("diet", "vegan")  # no source: set_profile
+    await profile.set_facts([set_directly])
+    again = fact("diet", "vegan", minutes=5, source_memory_ids=["m1"])
+    await profile.set_facts([again])
+    first = fact("city", "Berlin", source_memory_ids=["m1"])
+    await profile.set_facts([first])
+    await profile.set_facts([fact("city", "Berlin", minutes=5, source_memory_ids=["m2"])])
+    await profile.undo_facts([again, first])
+    got = {f.key: f for f in await profile.get("alice", include_history=True)}
+    assert (got["diet"].id, got["diet"].source_memory_ids) == (set_directly.id, [])
+    # One row per statement: the Berlin that m2 stated is all that is left of the key.
+    assert (got["city"].value, got["city"].source_memory_ids) == ("Berlin", ["m2"])
+    assert got["city"].valid_from == T0 + timedelta(minutes=5)
+    assert len(got) == 2
+
+
+async def test_undo_of_a_fact_never_written_changes_nothing(profile: ProfileStore) -> None:
+    await profile.set_facts([fact("city", "Paris", source_memory_ids=["m1"])])
+    before = await profile.get("alice", include_history=True)
+    await profile.undo_facts([fact("city", "Lisbon", source_memory_ids=["m2"]),
+                              fact("pet", "cat", source_memory_ids=["m2"])])
+    assert await profile.get("alice", include_history=True) == before

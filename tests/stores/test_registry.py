@@ -8,8 +8,17 @@ import pytest
 
 from memvault.config import Config
 from memvault.errors import ConfigError
-from memvault.stores.registry import is_path, open_working, scheme_of
+from memvault.stores.outbox import OutboxWriter
+from memvault.stores.registry import (
+    add_writer,
+    is_path,
+    open_episodic,
+    open_profile,
+    open_working,
+    scheme_of,
+)
 from memvault.stores.sqlite.db import path_from_url
+from memvault.stores.sqlite.joint import SqliteJointWriter
 from tests.contract.builders import memory
 
 pytestmark = pytest.mark.anyio
@@ -40,3 +49,29 @@ async def test_the_configured_database_path_is_the_file_the_stores_open(tmp_path
     finally:
         await store.close()
     assert path.is_file()
+
+
+class _Forwarding:
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_adds_are_one_transaction_only_for_the_sqlite_stores_of_one_file(
+    tmp_path: Path,
+) -> None:
+    def writer(episodic: str, profile: str, working: str, wrap: str = "") -> object:
+        stores = [open_episodic(episodic), open_profile(profile), open_working(working)]
+        stores = [_Forwarding(s) if role in wrap else s
+                  for role, s in zip("epw", stores, strict=True)]
+        return add_writer(*stores, max_turns=5, ttl_seconds=60)  # type: ignore[arg-type]
+
+    one = f"sqlite:///{tmp_path / 'm.db'}"
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert isinstance(writer(one, one, str(tmp_path / "m.db")), SqliteJointWriter)
+    assert isinstance(writer(one, other, one), OutboxWriter)
+    assert isinstance(writer(one, one, "memory://"), OutboxWriter)
+    for wrapped in "epw":
+        assert isinstance(writer(one, one, one, wrap=wrapped), OutboxWriter)

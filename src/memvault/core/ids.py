@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 
-__all__ = ["new_id"]
+__all__ = ["derived_id", "new_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _lock = threading.Lock()
@@ -33,3 +34,11 @@ def new_id() -> str:
             rand = int.from_bytes(os.urandom(10), "big") >> 1
         _last = (millis, rand)
     return _encode(millis, 10) + _encode(rand, 16)
+
+
+def derived_id(base: str, name: str) -> str:
+    """The id of the thing called ``name`` that belongs to ``base`` (a profile fact of a
+    memory): always the same for the same pair, and sorting where ``base``'s time part does."""
+    digest = hashlib.blake2b(f"{base}\x00{name}".encode("utf-8", "surrogatepass"),
+                             digest_size=10).digest()
+    return base[:10] + _encode(int.from_bytes(digest, "big") >> 1, 16)

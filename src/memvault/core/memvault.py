@@ -17,7 +17,7 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -28,7 +28,8 @@ from anyio.abc import TaskGroup
 from memvault.config import Config
 from memvault.core import exchange
 from memvault.core.embedding import EmbeddingService, EmbeddingState
-from memvault.core.ids import new_id
+from memvault.core.idempotency import request_hash, store_once
+from memvault.core.ids import derived_id, new_id
 from memvault.core.search import pipeline
 from memvault.core.text.entities import entity_key, extract_entities
 from memvault.core.threads import single_threaded_blas
@@ -47,6 +48,7 @@ from memvault.core.validate import (
 from memvault.embedders import Embedder, create_embedder
 from memvault.errors import InvalidInput, MemvaultError, NotFound
 from memvault.models import (
+    AddOutcome,
     DeleteReport,
     DoctorReport,
     EmbeddingInfo,
@@ -61,8 +63,8 @@ from memvault.models import (
     StoreStatus,
     VectorReport,
 )
-from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
-from memvault.stores.registry import open_episodic, open_profile, open_working
+from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, WorkingStore
+from memvault.stores.registry import add_writer, open_episodic, open_profile, open_working
 
 __all__ = ["Memvault"]
 
@@ -70,6 +72,8 @@ log = logging.getLogger("memvault")
 
 _SWEEP_SECONDS = 30.0
 _ID_PAGE = 1_000
+#: The periodic repair leaves alone the adds younger than this: they are still under way.
+_HEAL_AFTER = timedelta(minutes=5)
 
 
 class Memvault:
@@ -89,6 +93,10 @@ class Memvault:
         self.episodic = episodic or open_episodic(self.config.episodic_url)
         self.profile = profile or open_profile(self.config.profile_url)
         self.working = working or open_working(self.config.working_url)
+        self._writer = add_writer(
+            self.episodic, self.profile, self.working,
+            max_turns=self.config.working_max_turns, ttl_seconds=self.config.working_ttl_seconds,
+        )
         if embedder == "config":
             chosen, reason = create_embedder(self.config.embedder)
         else:
@@ -126,6 +134,7 @@ class Memvault:
             if self.embedding.embedder is not None:
                 stack.push_async_callback(self.embedding.embedder.aclose)
             log.info(self.embedding.reason)
+            await self._heal()
         except BaseException:
             await stack.aclose()
             raise
@@ -136,6 +145,7 @@ class Memvault:
         await group.__aenter__()
         group.start_soon(self.embedding.run)
         group.start_soon(self._sweep)
+        group.start_soon(self._heal_now_and_then)
         self._stack, self._group = stack, group
         return self
 
@@ -160,6 +170,21 @@ class Memvault:
             if self.embedding.ready:
                 self.embedding.notify()
 
+    async def _heal(self, older_than: timedelta | None = None) -> None:
+        """Finish or undo the adds a crash interrupted (all of them at open, so a store
+        opened after a crash is whole at once; only the old ones later, while other
+        processes may be adding). A failure is logged: the next pass tries again."""
+        before = None if older_than is None else utc_now() - older_than
+        try:
+            await self._writer.heal(before=before)
+        except MemvaultError as exc:
+            log.warning("could not repair interrupted adds yet: %s", exc)
+
+    async def _heal_now_and_then(self) -> None:
+        while True:
+            await anyio.sleep(_SWEEP_SECONDS)
+            await self._heal(_HEAL_AFTER)
+
     # -- identity ----------------------------------------------------------------------------
 
     def _user(self, user_id: str | None) -> str:
@@ -183,17 +208,25 @@ class Memvault:
         occurred_at: datetime | str | None = None,
         source: str | None = None,
         profile: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Memory:
         """Store ``content`` verbatim and return the stored memory.
 
         ``profile`` states lasting facts about the user (``{"diet": "vegetarian"}`` or
         ``{"diet": {"value": "vegetarian", "category": "preference"}}``); they are recorded
-        with this memory as their source. Raises :class:`InvalidInput` before storing
-        anything if any argument is invalid.
+        with this memory as their source. The memory, its facts and its working-memory copy
+        are stored whole or not at all. Raises :class:`InvalidInput` before storing anything
+        if any argument is invalid.
+
+        ``idempotency_key`` (the caller's, per user, kept with the memory) makes retries
+        safe: an add with a key already stored and the same arguments stores nothing and
+        returns the memory first stored; with other arguments it raises
+        :class:`~memvault.errors.IdempotencyConflict` (an :class:`InvalidInput`).
         """
         item = MemoryInput(
             content=content, session_id=session_id, agent_id=agent_id, metadata=metadata,
             occurred_at=occurred_at, source=source, profile=profile,
+            idempotency_key=idempotency_key,
         )
         [memory] = await self.add_many([item], user_id=user_id)
         return memory
@@ -202,61 +235,68 @@ class Memvault:
         self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
     ) -> builtins.list[Memory]:
         """Store many memories at once, in order (the batch API: one transaction, one
-        embedding batch). All are validated first; one invalid item stores none."""
+        embedding batch). All are validated first; one invalid item stores none. Each item
+        is whole or not at all, and may carry an ``idempotency_key`` (see :meth:`add`)."""
+        return [outcome.memory for outcome in await self.add_outcomes(items, user_id=user_id)]
+
+    async def add_outcomes(
+        self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> builtins.list[AddOutcome]:
+        """:meth:`add_many`, saying of each item whether it was a replay (its idempotency key
+        was stored by an earlier add with the same request, so nothing was stored)."""
         user = self._user(user_id)
         now = utc_now()
-        memories: builtins.list[Memory] = []
-        facts: builtins.list[ProfileFact] = []
+        built: builtins.list[NewMemory] = []
         for index, raw in enumerate(items):
             item = raw if isinstance(raw, MemoryInput) else _input(raw, index)
             try:
-                memory, item_facts = self._build(item, user, now)
+                built.append(self._build(item, user, now))
             except InvalidInput as exc:
                 if index == 0 and not isinstance(raw, Mapping):
                     raise
                 raise InvalidInput(f"item {index}: {exc}") from None
-            memories.append(memory)
-            facts.extend(item_facts)
-        if not memories:
+        if not built:
             return []
-        inserted = set(await self.episodic.add(memories))
-        try:
-            if facts:
-                await self.profile.set_facts(facts)
-        except BaseException:
-            for memory in memories:
-                if memory.id in inserted:
-                    await self.episodic.delete(user, memory.id)
-            raise
-        await self._after_add([m for m in memories if m.id in inserted])
-        return memories
+        outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
+        self.embedding.enqueue([(m.id, m.content) for m in inserted])
+        return outcomes
 
-    def _build(
-        self, item: MemoryInput, user: str, now: datetime
-    ) -> tuple[Memory, builtins.list[ProfileFact]]:
+    def _build(self, item: MemoryInput, user: str, now: datetime) -> NewMemory:
         content = check_content(item.content, self.config.max_content_bytes)
-        agent = self._optional(item.agent_id, "agent_id") or self.config.agent_id
-        memory = Memory(
+        given_agent = self._optional(item.agent_id, "agent_id")
+        agent = given_agent or self.config.agent_id
+        occurred = None if item.occurred_at is None else parse_datetime(item.occurred_at,
+                                                                        "occurred_at")
+        metadata = check_metadata(item.metadata)
+        source = self._optional(item.source, "source")
+        stated = check_profile(item.profile)
+        retry_key = self._optional(item.idempotency_key, "idempotency_key")
+        memory = NewMemory(
             id=new_id() if item.id is None else check_identifier(item.id, "id"),
             user_id=user,
             agent_id=agent,
             session_id=self._optional(item.session_id, "session_id"),
             content=content,
-            occurred_at=now if item.occurred_at is None
-            else parse_datetime(item.occurred_at, "occurred_at"),
+            occurred_at=now if occurred is None else occurred,
             created_at=now,
-            metadata=check_metadata(item.metadata),
-            source=self._optional(item.source, "source") or agent,
+            metadata=metadata,
+            source=source or agent,
             entities=extract_entities(content),
         )
         facts = [
             ProfileFact(
-                id=new_id(), user_id=user, key=key, value=value, category=category,
-                source_memory_ids=[memory.id], agent_id=agent, valid_from=memory.occurred_at,
+                id=derived_id(memory.id, key), user_id=user, key=key, value=value,
+                category=category, source_memory_ids=[memory.id], agent_id=agent,
+                valid_from=memory.occurred_at,
             )
-            for key, value, category in check_profile(item.profile)
+            for key, value, category in stated
         ]
-        return memory, facts
+        digest = None if retry_key is None else request_hash(
+            content=content, session_id=memory.session_id, agent_id=given_agent,
+            metadata=metadata, occurred_at=occurred, source=source, profile=stated,
+        )
+        return memory.model_copy(update={"facts": facts, "idempotency_key": retry_key,
+                                         "request_hash": digest})
 
     async def _after_add(self, memories: Sequence[Memory]) -> None:
         """Vectors (queued for the background embedder) and working memory: both can be

@@ -30,6 +30,7 @@ from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
 from memvault.embedders import Embedder
 from memvault.models import (
+    AddOutcome,
     DeleteReport,
     DoctorReport,
     Memory,
@@ -121,16 +122,23 @@ class SyncMemvault:
         occurred_at: datetime | str | None = None,
         source: str | None = None,
         profile: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Memory:
         return self._run(lambda: self._async.add(
             content, user_id=user_id, agent_id=agent_id, session_id=session_id,
             metadata=metadata, occurred_at=occurred_at, source=source, profile=profile,
+            idempotency_key=idempotency_key,
         ))
 
     def add_many(
         self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
     ) -> builtins.list[Memory]:
         return self._run(lambda: self._async.add_many(items, user_id=user_id))
+
+    def add_outcomes(
+        self, items: Iterable[MemoryInput | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> builtins.list[AddOutcome]:
+        return self._run(lambda: self._async.add_outcomes(items, user_id=user_id))
 
     def set_profile(
         self,

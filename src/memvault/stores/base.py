@@ -7,17 +7,24 @@ Contracts common to all roles:
   ``close()`` releases connections and may be called twice.
 * Every read, list and delete names a ``user_id``; nothing crosses users.
 * Failures to reach the backing service raise :class:`~memvault.errors.StoreUnavailable`.
+
+An add writes to all three roles; :class:`AddWriter` is how it does so whole or not at all
+(:func:`memvault.stores.registry.add_writer` picks one for a set of stores). Where the roles
+cannot share a transaction, the episodic store keeps a pending record of each add
+(:class:`NewMemory`, :class:`Pending`) until the other roles have their part of it.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from memvault.models import (
     Candidate,
@@ -28,9 +35,49 @@ from memvault.models import (
     StoreStatus,
 )
 
-__all__ = ["EpisodicStore", "ProfileStore", "Vector", "WorkingStore"]
+__all__ = [
+    "AddWriter",
+    "EpisodicStore",
+    "NewMemory",
+    "Pending",
+    "ProfileStore",
+    "Vector",
+    "WorkingStore",
+]
 
 Vector = npt.NDArray[np.float32]
+
+
+class NewMemory(Memory):
+    """A memory as an add hands it to :meth:`EpisodicStore.add`, with what the add carries
+    besides the memory itself.
+
+    ``idempotency_key`` and ``request_hash`` are stored with the memory: at most one memory per
+    ``(user_id, idempotency_key)``. With ``pending``, the store also keeps a :class:`Pending`
+    record of ``facts`` (the profile facts the add states) in the same transaction, until
+    :meth:`EpisodicStore.clear_pending`: the outbox from which an interrupted add is finished
+    or undone. None of these fields is part of the stored memory that reads return.
+    """
+
+    facts: list[ProfileFact] = Field(default_factory=list)
+    pending: bool = False
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+    def as_memory(self) -> Memory:
+        """The memory alone, as reads return it."""
+        return Memory(**{name: getattr(self, name) for name in Memory.model_fields})
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The pending record of an add (see :class:`NewMemory`): the memory's id and user, the
+    profile facts its add states and when it was made (the memory's ``created_at``)."""
+
+    memory_id: str
+    user_id: str
+    facts: tuple[ProfileFact, ...]
+    created_at: datetime
 
 
 @runtime_checkable
@@ -50,7 +97,29 @@ class EpisodicStore(Protocol):
 
     async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
         """Store memories in the given order, atomically. Ids that already exist are skipped
-        (their stored version is left alone); returns the ids actually inserted."""
+        (their stored version is left alone); returns the ids actually inserted.
+
+        A :class:`NewMemory` is stored with its idempotency key and request hash, and with its
+        pending record when it asks for one. A memory whose ``(user_id, idempotency_key)`` is
+        already stored, or comes earlier in the same call, is skipped like an existing id."""
+        ...
+
+    async def keyed(
+        self, user_id: str, keys: Sequence[str]
+    ) -> dict[str, tuple[Memory, str | None]]:
+        """``key -> (memory, request hash)`` for the user's memories stored under these
+        idempotency keys; keys not found are left out."""
+        ...
+
+    async def pending(
+        self, *, limit: int, before: datetime | None = None
+    ) -> builtins.list[Pending]:
+        """Pending records (of every user), oldest first, made before ``before`` when given.
+        A record outlives its memory: a deleted memory's record stays until cleared."""
+        ...
+
+    async def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> None:
+        """Drop the pending records of these memories of the user; unknown ids are ignored."""
         ...
 
     async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
@@ -169,6 +238,20 @@ class ProfileStore(Protocol):
         """Insert facts verbatim (ids, times, history); existing ids are skipped."""
         ...
 
+    async def cited(self, user_id: str, memory_ids: Sequence[str]) -> builtins.set[str]:
+        """Which of ``memory_ids`` some fact of the user (current or past) lists as a source."""
+        ...
+
+    async def undo_facts(self, facts: Sequence[ProfileFact]) -> None:
+        """Take back what :meth:`set_facts` did with ``facts``, for an add that is not stored.
+
+        Each fact's ``source_memory_ids`` leave every fact of its ``(user_id, key)``. The row
+        inserted for the fact itself (same ``id``) is deleted when it cites nothing else, and if
+        it was current, the value it superseded (the latest one of its key that ended when or
+        after it began) is current again. Facts never written are ignored, so undoing twice
+        is safe. Atomic."""
+        ...
+
     async def delete_all(self, user_id: str) -> int: ...
 
     async def count(self, user_id: str | None = None) -> int: ...
@@ -203,4 +286,28 @@ class WorkingStore(Protocol):
     ) -> int:
         """Forget the user's turns, narrowed to one session and/or one agent when given;
         returns how many turns were forgotten."""
+        ...
+
+
+class AddWriter(Protocol):
+    """Writes adds to the three stores whole or not at all, and repairs interrupted ones.
+
+    Where the stores share one database, an add is one transaction. Elsewhere the memory is
+    written first with its pending record, then its profile facts, then its working-memory
+    copy, then the record is cleared; an add that fails or is cancelled on the way is taken
+    back (its memory deleted, its facts undone), and what a crash leaves is finished (memory
+    present) or undone (memory absent) by :meth:`heal`.
+    """
+
+    async def write(self, memories: Sequence[NewMemory]) -> builtins.list[str]:
+        """Store the memories, the facts each states and, for those with a session, their
+        working-memory copy; returns the ids inserted (see :meth:`EpisodicStore.add`: facts and
+        working copies are written only for those). Raises, with nothing of the call left
+        visible, if a memory or its facts cannot be stored; a failing working store is logged
+        and does not fail the add."""
+        ...
+
+    async def heal(self, *, before: datetime | None = None) -> int:
+        """Finish or undo the adds whose pending record was made before ``before`` (all when
+        ``None``); returns how many. Safe to run while other processes add."""
         ...

@@ -9,7 +9,7 @@ encodes times and id lists in its rows is passed to :func:`fact_from_row`.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -24,6 +24,8 @@ __all__ = [
     "NamedRow",
     "counted_status",
     "fact_from_row",
+    "facts_from_json",
+    "facts_to_json",
     "from_micros",
     "memory_from_row",
     "session_of",
@@ -108,6 +110,17 @@ def fact_from_row(
         valid_to=None if valid_to is None else decode_time(valid_to),
         retired_reason=row["retired_reason"],
     )
+
+
+def facts_to_json(facts: Sequence[ProfileFact]) -> str:
+    """Profile facts as one JSON text (a pending record's facts)."""
+    return json.dumps([fact.model_dump(mode="json") for fact in facts])
+
+
+def facts_from_json(text: str) -> tuple[ProfileFact, ...]:
+    return tuple(ProfileFact.model_validate(item) for item in json.loads(text))
+
+
 
 
 def session_of(memory: Memory) -> str:

@@ -13,10 +13,12 @@ from typing import Literal, cast
 from urllib.parse import urlparse
 
 from memvault.errors import ConfigError
-from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
+from memvault.stores.base import AddWriter, EpisodicStore, ProfileStore, WorkingStore
+from memvault.stores.outbox import OutboxWriter
 
 __all__ = [
     "Role",
+    "add_writer",
     "is_path",
     "open_episodic",
     "open_profile",
@@ -95,3 +97,22 @@ def open_profile(url: str) -> ProfileStore:
 
 def open_working(url: str) -> WorkingStore:
     return cast(WorkingStore, _load("working", url))
+
+
+def add_writer(
+    episodic: EpisodicStore, profile: ProfileStore, working: WorkingStore, *, max_turns: int,
+    ttl_seconds: float,
+) -> AddWriter:
+    """How adds reach these stores whole or not at all: one transaction where the episodic
+    store's class offers a ``joint_writer`` that accepts the other two (the SQLite stores of
+    one file), else ordered writes through the episodic store's outbox. The method is looked up
+    on the class, so an object that merely forwards attributes to a store gets the ordered
+    writes, through its own methods."""
+    joint = getattr(type(episodic), "joint_writer", None)
+    if joint is not None:
+        writer = cast(AddWriter | None, joint(episodic, profile, working, max_turns=max_turns,
+                                              ttl_seconds=ttl_seconds))
+        if writer is not None:
+            return writer
+    return OutboxWriter(episodic, profile, working, max_turns=max_turns,
+                        ttl_seconds=ttl_seconds)

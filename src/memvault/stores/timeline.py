@@ -32,13 +32,15 @@ concurrent writers that serialise per key leave the same timeline as one writer 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 
 from memvault.models import ProfileFact
 
-__all__ = ["REPLACED", "SOURCE_DELETED", "Edit", "as_facts", "forget", "holding", "place"]
+__all__ = [
+    "REPLACED", "SOURCE_DELETED", "Edit", "as_facts", "forget", "holding", "place", "undo",
+]
 
 #: ``retired_reason`` of a row whose sources were all deleted.
 SOURCE_DELETED = "source_deleted"
@@ -52,14 +54,16 @@ class Edit:
 
     ``writes`` are the rows to store (new ones are in ``inserted``), in an order that keeps at
     most one row with ``valid_to = None`` after each write; ``holder`` is the row that holds
-    a placed statement; ``retired`` counts the facts this edit retired because their sources
-    were deleted (a withdrawn repetition of the value in effect retires none).
+    a placed statement; ``deleted`` are rows to remove (:func:`undo`); ``retired`` counts
+    the facts this edit retired because their sources were deleted (a withdrawn repetition
+    of the value in effect retires none).
     """
 
     writes: list[ProfileFact]
     inserted: frozenset[str]
     holder: str | None = None
     retired: int = 0
+    deleted: frozenset[str] = frozenset()
 
 
 def place(rows: Sequence[ProfileFact], fact: ProfileFact, at: datetime) -> Edit:
@@ -101,6 +105,24 @@ def forget(rows: Sequence[ProfileFact], memory_ids: Collection[str], at: datetim
         work.append(row)
     _, silent = _walk(work)
     return _edit(rows, work, at, retired=len(retired - silent))
+
+
+def undo(rows: Sequence[ProfileFact], memory_ids: Collection[str], at: datetime) -> Edit:
+    """Take back the statements of ``memory_ids`` as if they were never made (an add that did
+    not land whole): the ids leave every row's sources and a row left with none is deleted,
+    not retired, so the timeline is laid out again without it."""
+    gone = set(memory_ids)
+    work: list[ProfileFact] = []
+    deleted: set[str] = set()
+    for row in rows:
+        if gone.intersection(row.source_memory_ids):
+            kept = [i for i in row.source_memory_ids if i not in gone]
+            if not kept:
+                deleted.add(row.id)
+                continue
+            row = row.model_copy(update={"source_memory_ids": kept})
+        work.append(row)
+    return replace(_edit(rows, work, at), deleted=frozenset(deleted))
 
 
 def as_facts(rows: Iterable[ProfileFact]) -> list[ProfileFact]:

@@ -14,6 +14,11 @@ suffix them with a namespace)::
                                           passage rows given to set_embeddings are not kept
     (:Meta {key: 'seq', value})           the insertion counter behind ``seq``
     (:Meta {key: 'embedding', value})     EmbeddingInfo as JSON
+    (:Pending {memory_id, user_id, facts, created_at})   an add's pending record (an outbox
+                                          entry: the facts as JSON), linked to nothing
+
+A :Memory stored by an add with an idempotency key also has ``idempotency_key`` and
+``request_hash``; both are set when it is created.
 
 Times are integer microseconds since the epoch; ``metadata`` and ``entities`` are JSON text,
 returned verbatim; ``metadata_pairs`` makes a metadata filter a list-membership test (see
@@ -40,8 +45,15 @@ from typing import Any
 
 from memvault.errors import InvalidInput, StoreUnavailable
 from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
-from memvault.stores.base import Vector
-from memvault.stores.codec import counted_status, memory_from_row, to_micros
+from memvault.stores.base import NewMemory, Pending, Vector
+from memvault.stores.codec import (
+    counted_status,
+    facts_from_json,
+    facts_to_json,
+    from_micros,
+    memory_from_row,
+    to_micros,
+)
 from memvault.stores.graph import statements as q
 from memvault.stores.graph.dialect import (
     Dialect,
@@ -59,7 +71,13 @@ _CHUNK = 500
 
 
 def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
+    new = memory if isinstance(memory, NewMemory) else None
+    key = None if new is None else new.idempotency_key
     return {
+        "idempotency_key": key,
+        "key_match": key or "",
+        "request_hash": None if new is None else new.request_hash,
+        "pending": facts_to_json(new.facts) if new is not None and new.pending else None,
         "idx": idx,
         "id": memory.id,
         "user_id": memory.user_id,
@@ -226,10 +244,41 @@ class CypherEpisodicStore:
 
     async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
         unique = list({m.id: m for m in reversed(memories)}.values())[::-1]  # first of an id
+        keys: set[tuple[str, str]] = set()
+        for memory in list(unique):  # and the first of a (user, idempotency key)
+            if isinstance(memory, NewMemory) and memory.idempotency_key is not None:
+                key = (memory.user_id, memory.idempotency_key)
+                if key in keys:
+                    unique.remove(memory)
+                keys.add(key)
         if not unique:
             return []
         rows = [_memory_params(memory, idx) for idx, memory in enumerate(unique)]
         return [row[0] for row in await self._rows(q.ADD, {"rows": rows}, write=True)]
+
+    async def keyed(
+        self, user_id: str, keys: Sequence[str]
+    ) -> dict[str, tuple[Memory, str | None]]:
+        found: dict[str, tuple[Memory, str | None]] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            rows = await self._rows(q.KEYED, {"keys": list(chunk), "user_id": user_id})
+            found.update((row[-2], (memory_from_row(row), row[-1])) for row in rows)
+        return found
+
+    async def pending(
+        self, *, limit: int, before: datetime | None = None
+    ) -> builtins.list[Pending]:
+        params = {"limit": limit, "before": None if before is None else to_micros(before)}
+        return [
+            Pending(memory_id=row[0], user_id=row[1], facts=facts_from_json(row[2]),
+                    created_at=from_micros(row[3]))
+            for row in await self._rows(q.PENDING, params)
+        ]
+
+    async def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(dict.fromkeys(memory_ids))):
+            await self._rows(q.CLEAR_PENDING, {"ids": list(chunk), "user_id": user_id},
+                             write=True)
 
     async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
         ids = list(dict.fromkeys(memory_ids))

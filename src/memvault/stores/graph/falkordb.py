@@ -109,6 +109,8 @@ class FalkorDialect(Dialect):
             Statement("CREATE INDEX FOR (s:Session) ON (s.id)"),
             Statement("CREATE INDEX FOR (u:User) ON (u.id)"),
             Statement("CREATE INDEX FOR (x:Meta) ON (x.key)"),
+            Statement("CREATE INDEX FOR (m:Memory) ON (m.idempotency_key)"),
+            Statement("CREATE INDEX FOR (p:Pending) ON (p.memory_id)"),
             Statement(
                 "CALL db.idx.fulltext.createNodeIndex("
                 "{label: $label, stopwords: [], language: 'english'}, 'content')",

@@ -80,6 +80,8 @@ class Neo4jDialect(Dialect):
                 "user_id",
                 "memory_user",
                 "memory_session",
+                "memory_key",
+                "pending",
                 "session",
                 "entity",
                 "text",
@@ -132,6 +134,13 @@ class Neo4jDialect(Dialect):
             ),
             Statement(
                 f"CREATE INDEX {n['memory_session']} IF NOT EXISTS FOR (m:Memory) ON (m.session_id)"
+            ),
+            Statement(
+                f"CREATE INDEX {n['memory_key']} IF NOT EXISTS"
+                " FOR (m:Memory) ON (m.idempotency_key)"
+            ),
+            Statement(
+                f"CREATE INDEX {n['pending']} IF NOT EXISTS FOR (p:Pending) ON (p.memory_id)"
             ),
             Statement(
                 f"CREATE INDEX {n['session']} IF NOT EXISTS FOR (s:Session) ON (s.user_id, s.id)"

@@ -12,6 +12,7 @@ __all__ = [
     "ADD",
     "ADJACENT",
     "CLEAR_INFO",
+    "CLEAR_PENDING",
     "COLUMNS",
     "COUNT",
     "COUNT_EMBEDDINGS",
@@ -25,12 +26,14 @@ __all__ = [
     "GET",
     "IDS",
     "INFO",
+    "KEYED",
     "LEXICAL",
     "LIST",
     "MAX_NEIGHBOR_HOPS",
     "MISSING",
     "NEIGHBORS_AFTER",
     "NEIGHBORS_BEFORE",
+    "PENDING",
     "SET_EMBEDDINGS",
     "SET_INFO",
     "USER_IDS",
@@ -43,9 +46,11 @@ MAX_NEIGHBOR_HOPS = 100
 
 COLUMNS = MEMORY_COLUMNS
 
-# The insertion counter is locked first (SET), so concurrent adds take turns; then the new
-# rows get consecutive ``seq`` values, their user, session and entity nodes, and a NEXT link
-# from the latest earlier memory of their (user, session), which may be in the same batch.
+# The insertion counter is locked first (SET), so concurrent adds take turns; rows whose id
+# or (user, idempotency key) is stored are dropped (``key_match`` is the key, or '' which no
+# memory has); then the new rows get consecutive ``seq`` values, their user, session and
+# entity nodes, their pending record when they carry one, and a NEXT link from the latest
+# earlier memory of their (user, session), which may be in the same batch.
 ADD = """
 MERGE (c:Meta {key: 'seq'})
 ON CREATE SET c.value = 0
@@ -55,6 +60,10 @@ UNWIND $rows AS row
 OPTIONAL MATCH (existing:Memory {id: row.id})
 WITH c, row, existing
 WHERE existing IS NULL
+OPTIONAL MATCH (keyed:Memory {idempotency_key: row.key_match})
+WHERE keyed.user_id = row.user_id
+WITH c, row, keyed
+WHERE keyed IS NULL
 WITH c, row
 ORDER BY row.idx
 WITH c, collect(row) AS fresh
@@ -66,10 +75,14 @@ WITH fresh[i] AS row, base + i + 1 AS seq
 CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
     session_id: row.session_id, content: row.content, occurred_at: row.occurred_at,
     created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
-    source: row.source, entities: row.entities, seq: seq})
+    source: row.source, entities: row.entities, seq: seq,
+    idempotency_key: row.idempotency_key, request_hash: row.request_hash})
 WITH m, row
 MERGE (u:User {id: row.user_id})
 CREATE (u)-[:HAS]->(m)
+FOREACH (facts IN CASE WHEN row.pending IS NULL THEN [] ELSE [row.pending] END |
+    CREATE (:Pending {memory_id: row.id, user_id: row.user_id, facts: facts,
+        created_at: row.created_at}))
 FOREACH (name IN row.entity_names |
     MERGE (e:Entity {user_id: row.user_id, name: name})
     MERGE (m)-[:MENTIONS]->(e))
@@ -198,6 +211,29 @@ DROP_ORPHAN_USER = """
 MATCH (u:User {id: $user_id})
 WHERE NOT %(has)s
 DELETE u
+"""
+
+KEYED = f"""
+UNWIND $keys AS wanted
+MATCH (m:Memory {{idempotency_key: wanted}})
+WHERE m.user_id = $user_id
+RETURN {COLUMNS}, m.idempotency_key, m.request_hash
+"""
+
+# A pending record outlives its memory: it is matched by itself, never through the memory.
+PENDING = """
+MATCH (p:Pending)
+WHERE $before IS NULL OR p.created_at < $before
+RETURN p.memory_id, p.user_id, p.facts, p.created_at
+ORDER BY p.created_at, p.memory_id
+LIMIT $limit
+"""
+
+CLEAR_PENDING = """
+UNWIND $ids AS wanted
+MATCH (p:Pending {memory_id: wanted})
+WHERE p.user_id = $user_id
+DELETE p
 """
 
 COUNT = "MATCH (m:Memory) RETURN count(m)"

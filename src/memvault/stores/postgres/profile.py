@@ -58,6 +58,8 @@ async def _key_rows(conn: Connection, user_id: str, key: str) -> list[ProfileFac
 
 async def _apply(conn: Connection, edit: timeline.Edit) -> None:
     """Write an edit's rows (only sources, ``valid_to`` and the reason of a row change)."""
+    for row_id in edit.deleted:
+        await conn.execute("DELETE FROM profile_facts WHERE id = $1", row_id)
     for fact in edit.writes:
         if fact.id in edit.inserted:
             await conn.execute(_INSERT, *_values(fact))
@@ -152,6 +154,29 @@ class PostgresProfileStore:
             return added
 
         return await self._db.write(_import)
+
+    async def cited(self, user_id: str, memory_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(memory_ids))
+        if not wanted:
+            return set()
+        rows = await self._db.read(lambda conn: conn.fetch(
+            "SELECT DISTINCT s.id FROM profile_facts, unnest(source_memory_ids) AS s(id)"
+            " WHERE user_id = $1 AND source_memory_ids && $2::text[] AND s.id = ANY($2::text[])",
+            user_id, wanted,
+        ))
+        return {str(row["id"]) for row in rows}
+
+    async def undo_facts(self, facts: Sequence[ProfileFact]) -> None:
+        batch = list(facts)
+
+        async def _undo(conn: Connection) -> None:
+            await self._db.lock(conn, [("profile", f.user_id, f.key) for f in batch])
+            at = datetime.now(UTC)
+            for fact in batch:
+                rows = await _key_rows(conn, fact.user_id, fact.key)
+                await _apply(conn, timeline.undo(rows, fact.source_memory_ids, at))
+
+        await self._db.write(_undo)
 
     async def delete_all(self, user_id: str) -> int:
         async def _delete(conn: Connection) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +21,18 @@ import numpy.typing as npt
 
 from memvault.errors import InvalidInput
 from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
-from memvault.stores.base import Vector
+from memvault.stores.base import AddWriter, NewMemory, Pending, Vector
 from memvault.stores.codec import (
     MEMORY_COLUMNS,
     counted_status,
+    facts_from_json,
+    facts_to_json,
+    from_micros,
     memory_from_row,
     to_micros,
 )
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
+from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.schema import EPISODIC
 from memvault.stores.sqlite.vectors import UserVectors, best_per_memory
 
@@ -97,33 +101,51 @@ class SqliteEpisodicStore:
                                     "memories")
 
     async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
+        return await self._db.write(self.adding(memories))
+
+    def adding(
+        self, memories: Sequence[Memory], *, pending: bool = True
+    ) -> Callable[[sqlite3.Connection], builtins.list[str]]:
+        """The transaction body of :meth:`add`, for a connection to this store's file; with
+        ``pending=False`` no pending record is kept (the caller writes the rest of the add in
+        the same transaction)."""
+
         def _add(conn: sqlite3.Connection) -> builtins.list[str]:
             inserted: builtins.list[str] = []
             last_in_session: dict[tuple[str, str], str] = {}
             for memory in memories:
                 if conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory.id,)).fetchone():
                     continue
+                new = memory if isinstance(memory, NewMemory) else None
+                key = None if new is None else new.idempotency_key
+                if key is not None and conn.execute(
+                    "SELECT 1 FROM memories WHERE user_id = ? AND idempotency_key = ?",
+                    (memory.user_id, key),
+                ).fetchone():
+                    continue
                 prev_id: str | None = None
                 if memory.session_id is not None:
-                    key = (memory.user_id, memory.session_id)
-                    prev_id = last_in_session.get(key)
+                    session = (memory.user_id, memory.session_id)
+                    prev_id = last_in_session.get(session)
                     if prev_id is None:
                         row = conn.execute(
                             "SELECT id FROM memories WHERE user_id = ? AND session_id = ?"
                             " ORDER BY rowid DESC LIMIT 1",
-                            key,
+                            session,
                         ).fetchone()
                         prev_id = row[0] if row else None
-                    last_in_session[key] = memory.id
+                    last_in_session[session] = memory.id
                 cursor = conn.execute(
                     "INSERT INTO memories (id, user_id, agent_id, session_id, content,"
-                    " occurred_at, created_at, metadata, source, entities, prev_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " occurred_at, created_at, metadata, source, entities, prev_id,"
+                    " idempotency_key, request_hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory.id, memory.user_id, memory.agent_id, memory.session_id,
                         memory.content, to_micros(memory.occurred_at),
                         to_micros(memory.created_at), json.dumps(memory.metadata),
                         memory.source, json.dumps(memory.entities), prev_id,
+                        key, None if new is None else new.request_hash,
                     ),
                 )
                 rowid = cursor.lastrowid
@@ -137,10 +159,78 @@ class SqliteEpisodicStore:
                         " SELECT ?, id FROM entities WHERE user_id = ? AND name = ?",
                         (rowid, memory.user_id, name),
                     )
+                if pending and new is not None and new.pending:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO pending_adds (memory_id, user_id, facts,"
+                        " created_at) VALUES (?, ?, ?, ?)",
+                        (memory.id, memory.user_id, facts_to_json(new.facts),
+                         to_micros(memory.created_at)),
+                    )
                 inserted.append(memory.id)
             return inserted
 
-        return await self._db.write(_add)
+        return _add
+
+    def joint_writer(
+        self, profile: object, working: object, *, max_turns: int, ttl_seconds: float
+    ) -> AddWriter | None:
+        """One transaction for a whole add, when ``profile`` and ``working`` are this
+        backend's stores on this very file; ``None`` otherwise (a store wrapped by the caller
+        included: it is written through its own methods)."""
+        return joint_writer(self, profile, working, max_turns=max_turns,
+                            ttl_seconds=ttl_seconds)
+
+    @property
+    def database(self) -> SqliteDatabase:
+        return self._db
+
+    async def keyed(
+        self, user_id: str, keys: Sequence[str]
+    ) -> dict[str, tuple[Memory, str | None]]:
+        wanted = list(dict.fromkeys(keys))
+
+        def _keyed(conn: sqlite3.Connection) -> dict[str, tuple[Memory, str | None]]:
+            found: dict[str, tuple[Memory, str | None]] = {}
+            for start in range(0, len(wanted), _BATCH):
+                chunk = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT {_COLUMNS}, m.idempotency_key, m.request_hash FROM memories m"
+                    f" WHERE m.user_id = ? AND m.idempotency_key IN ({marks})",
+                    [user_id, *chunk],
+                ):
+                    found[row["idempotency_key"]] = (memory_from_row(row), row["request_hash"])
+            return found
+
+        return await self._db.read(_keyed)
+
+    async def pending(
+        self, *, limit: int, before: datetime | None = None
+    ) -> builtins.list[Pending]:
+        bound = None if before is None else to_micros(before)
+
+        def _pending(conn: sqlite3.Connection) -> builtins.list[Pending]:
+            rows = conn.execute(
+                "SELECT memory_id, user_id, facts, created_at FROM pending_adds"
+                " WHERE ? IS NULL OR created_at < ? ORDER BY created_at, memory_id LIMIT ?",
+                (bound, bound, limit),
+            )
+            return [Pending(memory_id=r[0], user_id=r[1], facts=facts_from_json(r[2]),
+                            created_at=from_micros(r[3])) for r in rows]
+
+        return await self._db.read(_pending)
+
+    async def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> None:
+        ids = list(memory_ids)
+
+        def _clear(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "DELETE FROM pending_adds WHERE user_id = ? AND memory_id = ?",
+                [(user_id, memory_id) for memory_id in ids],
+            )
+
+        if ids:
+            await self._db.write(_clear)
 
     async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
         if not memory_ids:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from memvault.models import ProfileFact, StoreStatus
@@ -17,6 +17,8 @@ __all__ = ["SqliteProfileStore"]
 
 _COLUMNS = ", ".join(FACT_FIELDS)
 _PLACEHOLDERS = ", ".join("?" for _ in FACT_FIELDS)
+#: Most ids bound in one ``IN (...)`` list.
+_BATCH = 500
 
 
 def _row_to_fact(row: sqlite3.Row) -> ProfileFact:
@@ -45,6 +47,8 @@ def _key_rows(conn: sqlite3.Connection, user_id: str, key: str) -> list[ProfileF
 
 def _apply(conn: sqlite3.Connection, edit: timeline.Edit) -> None:
     """Write an edit's rows (only sources, ``valid_to`` and the reason of a row change)."""
+    for row_id in edit.deleted:
+        conn.execute("DELETE FROM profile_facts WHERE id = ?", (row_id,))
     for fact in edit.writes:
         if fact.id in edit.inserted:
             _insert(conn, fact)
@@ -74,6 +78,16 @@ class SqliteProfileStore:
         return await counted_status("profile", "sqlite", str(self._db.path), self.count, "facts")
 
     async def set_facts(self, facts: Sequence[ProfileFact]) -> list[ProfileFact]:
+        return await self._db.write(self.facts_writer(facts))
+
+    @property
+    def database(self) -> SqliteDatabase:
+        return self._db
+
+    def facts_writer(
+        self, facts: Sequence[ProfileFact]
+    ) -> Callable[[sqlite3.Connection], list[ProfileFact]]:
+        """The transaction body of :meth:`set_facts`, for a connection to this store's file."""
         # BEGIN IMMEDIATE holds the file's write lock from the first read of a key's rows to
         # the commit: writers in other processes are serialised around the whole edit.
         def _set(conn: sqlite3.Connection) -> list[ProfileFact]:
@@ -86,7 +100,7 @@ class SqliteProfileStore:
             return [timeline.holding(_key_rows(conn, fact.user_id, fact.key), holder)
                     for fact, holder in holders]
 
-        return await self._db.write(_set)
+        return _set
 
     async def forget_sources(self, user_id: str, memory_ids: Sequence[str], at: datetime) -> int:
         ids = json.dumps(list(dict.fromkeys(memory_ids)))
@@ -137,6 +151,32 @@ class SqliteProfileStore:
             return added
 
         return await self._db.write(_import)
+
+    async def cited(self, user_id: str, memory_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(memory_ids))
+
+        def _cited(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), _BATCH):
+                chunk = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                found.update(r[0] for r in conn.execute(
+                    "SELECT DISTINCT s.value FROM profile_facts f, json_each(f.source_memory_ids) s"
+                    f" WHERE f.user_id = ? AND s.value IN ({marks})",
+                    [user_id, *chunk],
+                ))
+            return found
+
+        return await self._db.read(_cited)
+
+    async def undo_facts(self, facts: Sequence[ProfileFact]) -> None:
+        def _undo(conn: sqlite3.Connection) -> None:
+            at = datetime.now(UTC)
+            for fact in facts:
+                _apply(conn, timeline.undo(
+                    _key_rows(conn, fact.user_id, fact.key), fact.source_memory_ids, at))
+
+        await self._db.write(_undo)
 
     async def delete_all(self, user_id: str) -> int:
         def _delete(conn: sqlite3.Connection) -> int:

@@ -81,6 +81,28 @@ CREATE TABLE episodic_meta (
 )
 """,
     ),
+    Migration(
+        2,
+        "idempotency keys of adds, pending records of adds",
+        """
+ALTER TABLE memories ADD COLUMN idempotency_key TEXT
+;;
+ALTER TABLE memories ADD COLUMN request_hash TEXT
+;;
+CREATE UNIQUE INDEX memories_idempotency ON memories (user_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL
+;;
+-- No foreign key on memory_id: a record outlives its memory (see stores.outbox).
+CREATE TABLE pending_adds (
+    memory_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    facts TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+)
+;;
+CREATE INDEX pending_adds_age ON pending_adds (created_at, memory_id)
+""",
+    ),
 ]
 
 PROFILE = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from memvault.models import Memory, StoreStatus
@@ -40,6 +41,16 @@ class SqliteWorkingStore:
                                     lambda: self._db.read(_count), "recent turns")
 
     async def push(self, memory: Memory, *, max_turns: int, ttl_seconds: float) -> None:
+        await self._db.write(self.pusher(memory, max_turns=max_turns, ttl_seconds=ttl_seconds))
+
+    @property
+    def database(self) -> SqliteDatabase:
+        return self._db
+
+    def pusher(
+        self, memory: Memory, *, max_turns: int, ttl_seconds: float
+    ) -> Callable[[sqlite3.Connection], None]:
+        """The transaction body of :meth:`push`, for a connection to this store's file."""
         session = (memory.user_id, session_of(memory))
 
         def _push(conn: sqlite3.Connection) -> None:
@@ -62,7 +73,7 @@ class SqliteWorkingStore:
                 (*session, now + int(ttl_seconds * 1_000_000)),
             )
 
-        await self._db.write(_push)
+        return _push
 
     async def recent(self, user_id: str, session_id: str, *, limit: int) -> list[Memory]:
         def _recent(conn: sqlite3.Connection) -> list[Memory]:

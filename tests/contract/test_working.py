@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 
@@ -30,6 +32,41 @@ async def test_round_trips_the_memory(working: WorkingStore) -> None:
 async def test_expired_sessions_are_forgotten(working: WorkingStore) -> None:
     await working.push(memory("gone"), max_turns=5, ttl_seconds=0)
     assert await working.recent("alice", "s1", limit=5) == []
+
+
+async def _until(moment: float) -> None:
+    """Let time pass until ``time.monotonic()`` reaches ``moment``: what a TTL test waits for
+    is time itself (the stores take no clock)."""
+    with anyio.fail_after(moment - time.monotonic() + 5):
+        while True:
+            if time.monotonic() >= moment:
+                return
+            await anyio.sleep(0.01)
+
+
+async def test_a_session_lives_its_ttl_after_its_last_push(working: WorkingStore) -> None:
+    ttl = 0.8
+    start_a = time.monotonic()
+    await working.push(memory("a"), max_turns=5, ttl_seconds=ttl)
+    assert [m.content for m in await working.recent("alice", "s1", limit=5)] == ["a"]
+    await _until(start_a + ttl / 2)
+    start_b = time.monotonic()
+    await working.push(memory("b"), max_turns=5, ttl_seconds=ttl)
+    assert time.monotonic() < start_a + ttl, "too slow to push within the TTL"
+
+    # Past the first push's TTL, the second push keeps the whole session alive.
+    await _until(start_a + ttl + 0.1)
+    alive = [m.content for m in await working.recent("alice", "s1", limit=5)]
+    assert time.monotonic() < start_b + ttl, "too slow to look within the renewed TTL"
+    assert alive == ["b", "a"]
+
+    # And the session goes once the renewed TTL has passed.
+    with anyio.fail_after(ttl + 5):
+        while True:  # a bounded poll of the condition
+            if not await working.recent("alice", "s1", limit=5):
+                break
+            await anyio.sleep(0.01)
+    assert time.monotonic() >= start_b + ttl - 0.05
 
 
 async def test_sessions_and_users_are_isolated(working: WorkingStore) -> None:

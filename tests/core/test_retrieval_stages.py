@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from memvault import Memvault
+from memvault.core.search.retrieve import SPEAKER_BOOST
 from memvault.core.text.speakers import body_text, mask_speakers, speaker_of, speakers_named
 from memvault.embedders.local import LocalEmbedder, local_available
 from memvault.embedders.passages import passage_vectors, sentence_spans
@@ -142,6 +143,16 @@ async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
         # No neighbour joins, and the speaker is not preferred: BM25 alone decides.
         assert len(hits) == 2
         assert own.id in [h.memory.id for h in hits]
+        plain = {h.memory.id: h.score for h in hits}
+    async with Memvault.open(tmp_path / "m.db", embedder="none",
+                             **{"search.timeline": False}) as mv:
+        hits = (await mv.search("What did Caroline paint?")).hits
+        # The same ranking with speakers on: only Caroline's own turn gains the preference.
+        assert hits[0].memory.id == own.id
+        assert {h.memory.id: h.score for h in hits} == {
+            memory_id: pytest.approx(score + (SPEAKER_BOOST if memory_id == own.id else 0.0))
+            for memory_id, score in plain.items()
+        }
     async with Memvault.open(tmp_path / "m.db", embedder="none",
                              **{"search.fusion": "rank"}) as mv:
         hits = (await mv.search("What did Caroline paint?")).hits

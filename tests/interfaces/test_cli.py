@@ -533,6 +533,10 @@ def test_export_to_a_missing_directory_is_a_clear_error(db: Path, tmp_path: Path
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code != 0
     assert "missing" in result.stderr
+    # The message says what is wrong, then names the file (which itself says "missing").
+    target = tmp_path / "missing" / "out.jsonl"
+    assert result.stderr == f"Error: No such file or directory: {target}\n"
+    assert not target.parent.exists()
 
 
 def test_reembed_without_an_embedder_is_a_clear_error(db: Path) -> None:

@@ -30,6 +30,45 @@ MODEL_SETTLED = r"embedder local:\S+ (ready|failed)"
 # be gone within that. 3 s leaves room for a loaded machine.
 EXIT_BOUND = 3.0
 
+# Loaded by the served process (first on its PYTHONPATH): the local model's first load waits
+# until the test opens and closes the FIFO named by MODEL_GATE, so "while the model loads" is
+# a state the test controls rather than a race it may lose.
+_GATE_HOOK = """
+import os, threading
+from memvault.embedders.local import LocalEmbedder
+
+_load = LocalEmbedder._load
+_opened = threading.Event()
+
+def _gated(self):
+    if not _opened.is_set():
+        with open(os.environ["MEMVAULT_TEST_MODEL_GATE"], "rb") as gate:
+            gate.read()
+        _opened.set()
+    _load(self)
+
+LocalEmbedder._load = _gated
+"""
+
+
+class ModelGate:
+    """Holds the served process's model load until :meth:`release`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        hook = tmp_path / "gate-hook"
+        hook.mkdir()
+        (hook / "sitecustomize.py").write_text(_GATE_HOOK, encoding="utf-8")
+        self.fifo = tmp_path / "model-gate"
+        os.mkfifo(self.fifo)
+        path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
+        self.env = {"PYTHONPATH": path, "MEMVAULT_TEST_MODEL_GATE": str(self.fifo)}
+
+    async def release(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Let the load go on (the open waits for the server to be at the gate)."""
+        with anyio.fail_after(timeout):
+            await anyio.to_thread.run_sync(
+                lambda: self.fifo.open("wb").close(), abandon_on_cancel=True)
+
 
 @pytest.mark.anyio
 @pytest.mark.slow
@@ -41,9 +80,10 @@ async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) ->
     errlog = os.fdopen(write_fd, "w", encoding="utf-8")
     log_file = tmp_path / "stderr.log"
     stderr = LineReader(os.fdopen(read_fd, encoding="utf-8"), tee=log_file)
+    gate = ModelGate(tmp_path)
     spawned = time.perf_counter()
     try:
-        async with stdio_session(tmp_path, embedder="local", errlog=errlog,
+        async with stdio_session(tmp_path, embedder="local", errlog=errlog, env=gate.env,
                                  initialize=False) as conn:
             errlog.close()  # the server holds its own copy; EOF comes when it exits
             session = conn.session
@@ -52,7 +92,7 @@ async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) ->
             with anyio.fail_after(10):
                 init = await session.initialize()
             answered = time.perf_counter()
-            loading = stderr.wait_for(MODEL_SETTLED, 0) is None
+            assert stderr.wait_for(MODEL_SETTLED, 0) is None, "the model was not held"
             assert init.server_info.name == "memvault"
             assert answered - asked < 1.0, f"initialize took {answered - asked:.2f}s"
             assert answered - spawned < 5.0, f"spawn to initialized: {answered - spawned:.2f}s"
@@ -62,7 +102,9 @@ async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) ->
                                   session_id="chat-1")
             found = await call_ok(session, "search_memory", query="oat milk")
             assert [h["id"] for h in found["results"]] == [early["id"]]
+            assert stderr.wait_for(MODEL_SETTLED, 0) is None, "the model was not held"
 
+            await gate.release()
             settled = await stderr.await_line(MODEL_SETTLED, MODEL_TIMEOUT)
             assert settled[1] == "ready", stderr.text()
 
@@ -85,7 +127,7 @@ async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) ->
     assert SERVING in log
     assert "embedder: local:" in log
     print(f"initialize answered in {answered - asked:.3f}s, {answered - spawned:.2f}s after "
-          f"spawn; the model was {'still loading' if loading else 'already loaded'}")
+          "spawn, while the model loaded")
 
 
 def _message(method: str, msg_id: int | None = None, **params: Any) -> str:
@@ -149,9 +191,10 @@ def test_stdio_server_exits_promptly_when_stdin_closes_while_the_model_loads(
 ) -> None:
     command = [str(MEMVAULT), *memvault_args(tmp_path / "m.db", user="alice",
                                              embedder="local")]
+    gate = ModelGate(tmp_path)  # never released: the model is still loading at hang-up
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, encoding="utf-8", env=clean_env(), cwd=tmp_path,
+        text=True, encoding="utf-8", env=clean_env(gate.env), cwd=tmp_path,
     )
     assert process.stdin is not None
     assert process.stdout is not None
@@ -170,8 +213,7 @@ def test_stdio_server_exits_promptly_when_stdin_closes_while_the_model_loads(
         process.stdin.flush()
         assert stdout.wait_for(r'"id": ?2\b', STARTUP_TIMEOUT), stderr.text()
         assert "embedder: local:" in stderr.text()
-        if stderr.wait_for(MODEL_SETTLED, 0) is not None:
-            pytest.skip("the model loaded before the test could hang up")
+        assert stderr.wait_for(MODEL_SETTLED, 0) is None, stderr.text()
         process.stdin.close()
         closed = time.perf_counter()
         try:

@@ -19,6 +19,7 @@ import anyio
 import numpy as np
 import pytest
 
+from memvault.core.text.terms import terms
 from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.graph.falkordb import FalkorEpisodicStore, parse_falkordb_url
@@ -227,7 +228,11 @@ async def test_values_never_become_query_text(store: FalkorEpisodicStore) -> Non
                 metadata={m.content: m.content},
             )
             assert await store.list(where, limit=5) == [m]
-            await store.lexical_search(where, [m.content], limit=5)
+            # As search passes them (the text's terms), and as one raw term.
+            found = await store.lexical_search(where, terms(m.content), limit=5)
+            assert [c.memory_id for c in found] == [m.id], m.content
+            found = await store.lexical_search(where, [m.content], limit=5)
+            assert {c.memory_id for c in found} <= {m.id}, m.content
         with pytest.raises(InvalidInput, match="NUL"):
             await store.add([memory("nul", metadata={"k": "a\x00b"}, agent_id="a\x00b")])
         assert await store.count() == len(stored)

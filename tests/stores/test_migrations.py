@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from memvault import Memvault
 from memvault.errors import ConfigError
 from memvault.stores.migrations import Migration, pending
 from memvault.stores.registry import open_profile
+from memvault.stores.sqlite import schema
 from memvault.stores.sqlite.schema import PROFILE as SQLITE_PROFILE
 
 pytestmark = pytest.mark.anyio
@@ -44,3 +46,48 @@ async def test_a_sqlite_file_from_a_newer_memvault_is_refused(tmp_path: Path) ->
                                           rf"\({known}\); upgrade memvault"):
         await store.open()
     await store.close()
+
+
+def _oldest_schema(path: Path) -> None:
+    """A file as the first memvault release left it: each component at its first step only,
+    written with that step's own SQL, holding one memory, one fact and one working turn."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_migrations (component TEXT NOT NULL, version INTEGER"
+                     " NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
+                     " PRIMARY KEY (component, version))")
+        for component, steps in (("episodic", schema.EPISODIC), ("profile", schema.PROFILE),
+                                 ("working", schema.WORKING)):
+            first = min(steps, key=lambda m: m.version)
+            for statement in re.split(r"^;;$", first.sql, flags=re.MULTILINE):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, '')",
+                         (component, first.version, first.name))
+        conn.execute("INSERT INTO memories (id, user_id, session_id, content, occurred_at,"
+                     " created_at, metadata, entities) VALUES ('m1', 'alice', 's1',"
+                     " 'I moved to Lisbon', 1700000000000000, 1700000000000000, '{\"k\": 1}',"
+                     " '[\"lisbon\"]')")
+        conn.execute("INSERT INTO profile_facts (id, user_id, key, value, category,"
+                     " source_memory_ids, valid_from) VALUES ('f1', 'alice', 'city',"
+                     " '\"Lisbon\"', 'fact', '[\"m1\"]', 1700000000000000)")
+
+
+async def test_a_sqlite_file_from_an_older_memvault_is_upgraded_keeping_its_data(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    _oldest_schema(path)
+    async with Memvault.open(path, embedder="none", user_id="alice") as mv:
+        [kept] = (await mv.list()).items
+        assert (kept.id, kept.content, kept.metadata, kept.entities) == (
+            "m1", "I moved to Lisbon", {"k": 1}, ["lisbon"])
+        assert [h.memory.id for h in (await mv.search("Lisbon")).hits] == ["m1"]
+        assert [(f.key, f.value) for f in (await mv.get_profile()).facts] == [("city", "Lisbon")]
+        added = await mv.add("Now in Porto", session_id="s1")
+        assert {m.id for m in (await mv.list()).items} == {"m1", added.id}
+    with sqlite3.connect(path) as conn:
+        recorded = set(conn.execute("SELECT component, version FROM schema_migrations"))
+    assert recorded == {(component, m.version)
+                        for component, steps in (("episodic", schema.EPISODIC),
+                                                 ("profile", schema.PROFILE),
+                                                 ("working", schema.WORKING))
+                        for m in steps}

@@ -7,8 +7,9 @@ Usage::
         result = await mv.search("seat preference")
 
 Every operation is scoped by ``user_id`` (default: the configured user). Writes store content
-verbatim and return once it is searchable lexically; vectors are added inline when the
-embedder is ready and in the background otherwise. Nothing here calls an LLM.
+verbatim and return once it is searchable lexically; their vectors are always queued and
+computed by a background task (a search waits up to a second for the queue). Nothing here
+calls an LLM.
 """
 
 from __future__ import annotations

@@ -3,14 +3,18 @@
 It finds URLs, e-mail addresses, @handles, #hashtags, quoted terms and runs of capitalised
 words ("Caroline", "New York City"), and returns them normalised (lower case, possessive
 ``'s`` dropped) in order of first appearance. Leading words that are usually capitalised only
-because they start a sentence ("The", "Yesterday", "Thanks") are dropped from a run.
+because they start a sentence ("The", "Yesterday", "Thanks") are dropped from a run. The first
+word of a sentence is not (part of) a name either when it is a common verb ("Booked Lisbon
+flight" names "lisbon"; "Remember Anna" names "anna") or looks like one: an "-ed" or "-ing"
+form ("Piped memory" names nothing), unless the same word is capitalised elsewhere in the text
+where no sentence starts.
 """
 
 from __future__ import annotations
 
 import re
 
-from memvault.core.text.stopwords import SENTENCE_OPENERS, STOP_WORDS
+from memvault.core.text.stopwords import OPENING_VERBS, SENTENCE_OPENERS, STOP_WORDS
 
 __all__ = ["entity_key", "extract_entities"]
 
@@ -24,6 +28,11 @@ _CAPITALISED = re.compile(
 )
 
 _MAX_NAME_WORDS = 5
+_WORD = re.compile(r"\b[A-Z][\w'’-]*")
+#: What may stand between a sentence's end (or the text's start) and its first word.
+_OPENING_PUNCTUATION = " \t\"'“‘([{*•>-"
+#: Names that end like a verb form (compared lower case).
+_VERB_LIKE_NAMES = frozenset(["ahmed", "beijing", "mohammed", "muhammed", "reading", "sterling"])
 
 #: Words dropped from the start of a run of capitalised words (and from a title-cased line):
 #: a stop word or a sentence opener there is most likely capitalised because it starts a
@@ -36,6 +45,20 @@ def _normalise(name: str) -> str:
     if name.lower().endswith(("'s", "’s")):
         name = name[:-2]
     return name.lower()
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(_OPENING_PUNCTUATION)
+    return not before or before[-1] in ".!?:;\n\r"
+
+
+def _verb_like(word: str) -> bool:
+    low = word.lower().strip("'’")
+    if low in OPENING_VERBS:
+        return True
+    if low in _VERB_LIKE_NAMES:
+        return False
+    return (len(low) >= 5 and low.endswith("ed")) or (len(low) >= 6 and low.endswith("ing"))
 
 
 def extract_entities(text: str, *, limit: int = 32) -> list[str]:
@@ -57,8 +80,19 @@ def extract_entities(text: str, *, limit: int = 32) -> list[str]:
             keep(match.group())
     for match in _QUOTED.finditer(rest):
         keep(match.group(1))
+    mid_sentence = {
+        word.group().lower()
+        for word in _WORD.finditer(rest)
+        if not _starts_sentence(rest, word.start())
+    }
     for match in _CAPITALISED.finditer(rest):
         words = match.group().split()
+        if (
+            _starts_sentence(rest, match.start())
+            and _verb_like(words[0])
+            and words[0].lower() not in mid_sentence
+        ):
+            words.pop(0)
         while words and words[0].lower().strip("'’") in _SENTENCE_WORDS:
             words.pop(0)
         while words and words[-1].lower() in {"of", "de", "van", "von", "the"}:

@@ -2,13 +2,14 @@
 
 :data:`STOP_WORDS` drives the lexical terms of a query (:func:`memvault.core.text.terms.terms`)
 and, with :data:`SENTENCE_OPENERS`, which capitalised words entity extraction drops from the
-start of a name (:func:`memvault.core.text.entities.extract_entities`). Changing either list
-changes what search finds: measure it (``docs/benchmarks.md``).
+start of a name (:func:`memvault.core.text.entities.extract_entities`); :data:`OPENING_VERBS`
+only decides whether a sentence's capitalised first word can be (part of) a name. Changing
+any list changes what search finds: measure it (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
-__all__ = ["SENTENCE_OPENERS", "STOP_WORDS"]
+__all__ = ["OPENING_VERBS", "SENTENCE_OPENERS", "STOP_WORDS"]
 
 #: English function words, lower case, with their contractions and the fragments a split
 #: contraction leaves ("s", "t", "ll"...).
@@ -47,5 +48,23 @@ SENTENCE_OPENERS = frozenset(
         "saturday", "since", "sounds", "still", "sunday", "sure", "thank", "thanks",
         "though", "thursday", "today", "tomorrow", "tuesday", "um", "wednesday", "well",
         "wow", "yeah", "yes", "yesterday", "yet",
+    ]
+)
+
+#: Common verbs and verb-like words that open a note or an instruction ("Booked Lisbon
+#: flight", "Remember Anna's birthday", "Fix Redis config"): capitalised there because they
+#: start the sentence, never (part of) a name. Past tenses and "-ing" forms not listed here are
+#: recognised by their ending (:func:`memvault.core.text.entities.extract_entities`).
+OPENING_VERBS = frozenset(
+    [
+        "add", "ask", "asked", "ate", "became", "been", "bought", "book", "bring", "brought",
+        "buy", "call", "came", "cancel", "check", "come", "drove", "eat", "find", "fix",
+        "flew", "found", "gave", "give", "go", "going", "gone", "hate", "hates", "heard",
+        "keep", "kept", "knew", "know", "left", "love", "loves", "made", "make", "meet",
+        "met", "move", "need", "needs", "paid", "pay", "pick", "plan", "please", "put",
+        "ran", "read", "remember", "remind", "said", "saw", "say", "see", "send", "sent",
+        "set", "spent", "start", "stop", "take", "talk", "tell", "think", "thought", "told",
+        "took", "try", "use", "visit", "want", "wants", "went", "woke", "wore", "write",
+        "wrote",
     ]
 )

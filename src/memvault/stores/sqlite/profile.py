@@ -7,7 +7,14 @@ import sqlite3
 from collections.abc import Sequence
 
 from memvault.models import ProfileFact, StoreStatus
-from memvault.stores.codec import FACT_FIELDS, counted_status, fact_from_row, from_micros, to_micros
+from memvault.stores.codec import (
+    FACT_FIELDS,
+    counted_status,
+    fact_from_row,
+    from_micros,
+    load_json,
+    to_micros,
+)
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
 
@@ -17,7 +24,8 @@ _COLUMNS = ", ".join(FACT_FIELDS)
 
 
 def _row_to_fact(row: sqlite3.Row) -> ProfileFact:
-    return fact_from_row(row, decode_time=from_micros, decode_ids=json.loads)
+    return fact_from_row(row, decode_time=from_micros,
+                         decode_ids=lambda raw: load_json(raw, []))
 
 
 def _insert(conn: sqlite3.Connection, fact: ProfileFact) -> None:

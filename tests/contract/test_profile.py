@@ -60,3 +60,13 @@ async def test_import_is_verbatim_and_idempotent(profile: ProfileStore) -> None:
     assert await profile.import_facts([old, current]) == 0
     everything = await profile.get("alice", include_history=True)
     assert everything == [current, old]
+
+
+async def test_current_keys_are_the_keys_of_current_facts(profile: ProfileStore) -> None:
+    assert await profile.current_keys("alice") == []
+    await profile.set_facts([fact("diet", "vegan"), fact("city", "Rome")])
+    await profile.set_facts([fact("city", "Berlin", minutes=5), fact("city", "Oslo", user="bob")])
+    assert await profile.current_keys("alice") == ["city", "diet"]
+    assert await profile.current_keys("bob") == ["city"]
+    await profile.delete_all("alice")
+    assert await profile.current_keys("alice") == []

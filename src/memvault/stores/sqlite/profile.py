@@ -126,6 +126,14 @@ class SqliteProfileStore:
 
         return await self._db.write(_import)
 
+    async def current_keys(self, user_id: str) -> list[str]:
+        def _keys(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute(
+                "SELECT DISTINCT key FROM profile_facts WHERE user_id = ? AND valid_to IS NULL"
+                " ORDER BY key", (user_id,))]
+
+        return await self._db.read(_keys)
+
     async def delete_all(self, user_id: str) -> int:
         def _delete(conn: sqlite3.Connection) -> int:
             return conn.execute("DELETE FROM profile_facts WHERE user_id = ?", (user_id,)).rowcount

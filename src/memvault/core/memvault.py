@@ -40,6 +40,7 @@ from memvault.core.validate import (
     check_limit,
     check_metadata,
     check_profile,
+    check_profile_keys,
     check_range,
     decode_cursor,
     encode_cursor,
@@ -215,6 +216,7 @@ class Memvault:
             facts.extend(item_facts)
         if not memories:
             return []
+        await self._check_profile_room(user, facts)
         inserted = set(await self.episodic.add(memories))
         try:
             if facts:
@@ -250,9 +252,23 @@ class Memvault:
                 id=new_id(), user_id=user, key=key, value=value, category=category,
                 source_memory_ids=[memory.id], agent_id=agent, valid_from=memory.occurred_at,
             )
-            for key, value, category in check_profile(item.profile)
+            for key, value, category in self._check_profile(item.profile)
         ]
         return memory, facts
+
+    def _check_profile(self, profile: object) -> builtins.list[tuple[str, Any, str]]:
+        return check_profile(profile, max_value_bytes=self.config.max_profile_value_bytes,
+                             max_keys=self.config.max_profile_keys)
+
+    async def _check_profile_room(self, user: str, facts: Sequence[ProfileFact]) -> None:
+        """Refuse facts that would give the user more current keys than the limit (checked
+        before the write: concurrent writers can pass it together by their new keys)."""
+        if not facts:
+            return
+        keys = {fact.key for fact in facts}
+        limit = self.config.max_profile_keys
+        check_profile_keys(len(keys), limit)
+        check_profile_keys(len(keys.union(await self.profile.current_keys(user))), limit)
 
     async def _after_add(self, memories: Sequence[Memory]) -> None:
         """Vectors (queued for the background embedder) and working memory: both can be
@@ -288,10 +304,11 @@ class Memvault:
                 id=new_id(), user_id=user, key=key, value=value, category=category,
                 source_memory_ids=list(source_memory_ids), agent_id=agent, valid_from=now,
             )
-            for key, value, category in check_profile(facts)
+            for key, value, category in self._check_profile(facts)
         ]
         if not built:
             raise InvalidInput("profile is empty: give at least one fact")
+        await self._check_profile_room(user, built)
         return await self.profile.set_facts(built)
 
     # -- reads -------------------------------------------------------------------------------

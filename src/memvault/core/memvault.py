@@ -457,13 +457,27 @@ class Memvault:
         return exchange.export_lines(self.episodic, self.profile, users)
 
     async def import_lines(
-        self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
+        self, lines: Iterable[str | bytes], *, user_id: str | None = None,
+        skip_invalid: bool = False, progress: Callable[[int], None] | None = None,
     ) -> exchange.ImportReport:
-        """Import an export; ids already present are skipped, so importing twice is safe."""
-        return await exchange.import_lines(
-            self.episodic, self.profile, lines, progress=progress,
-            after_add=self._after_add,
+        """Import an export; ids already present are skipped, so importing twice is safe, and
+        memories already present without a vector get one.
+
+        Every line is checked as an add is; one bad line imports nothing and raises
+        :class:`InvalidInput` naming each bad line, unless ``skip_invalid`` (then the report
+        lists them). ``user_id`` imports everything as that user's (default: the file's).
+        """
+        limits = exchange.Limits(max_content_bytes=self.config.max_content_bytes,
+                                 max_value_bytes=self.config.max_profile_value_bytes)
+        report = await exchange.import_lines(
+            self.episodic, self.profile, lines, limits=limits,
+            user_id=None if user_id is None else self._user(user_id),
+            skip_invalid=skip_invalid, progress=progress, after_add=self._after_add,
+            check_room=self._check_profile_room,
         )
+        if report.skipped:
+            self.embedding.notify()  # an earlier run may have stored them without vectors
+        return report
 
     # -- state -------------------------------------------------------------------------------
 

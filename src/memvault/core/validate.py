@@ -35,6 +35,7 @@ __all__ = [
     "check_limit",
     "check_metadata",
     "check_profile",
+    "check_profile_key",
     "check_profile_keys",
     "check_range",
     "check_text",
@@ -171,10 +172,7 @@ def check_profile(
         raise _too_many_keys(len(profile), max_keys)
     facts: list[tuple[str, JsonValue, str]] = []
     for key, raw in profile.items():
-        if not isinstance(key, str) or not _KEY.match(key):
-            raise InvalidInput(
-                f"profile key {key!r} must be 1-128 letters, digits, '_', '-', '.', ':' or spaces"
-            )
+        check_profile_key(key)
         category = "general"
         value: Any = raw
         if isinstance(raw, Mapping):
@@ -190,6 +188,16 @@ def check_profile(
         facts.append((key, check_fact_value(value, f"profile.{key}", max_value_bytes),
                       category))
     return facts
+
+
+def check_profile_key(key: object, field: str = "profile key") -> str:
+    """A profile key (or category): 1-128 letters, digits, ``_``, ``-``, ``.``, ``:`` or
+    spaces, starting with a letter or digit."""
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise InvalidInput(
+            f"{field} {key!r} must be 1-128 letters, digits, '_', '-', '.', ':' or spaces"
+        )
+    return key
 
 
 def check_fact_value(value: object, field: str, max_bytes: int) -> JsonValue:

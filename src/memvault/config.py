@@ -34,6 +34,8 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_EMBEDDER_API_KEY": "embedder.api_key",
     "MEMVAULT_MAX_CONTENT_BYTES": "max_content_bytes",
     "MEMVAULT_MAX_RESULT_CHARS": "max_result_chars",
+    "MEMVAULT_MAX_PROFILE_VALUE_BYTES": "max_profile_value_bytes",
+    "MEMVAULT_MAX_PROFILE_KEYS": "max_profile_keys",
     "MEMVAULT_WORKING_MAX_TURNS": "working_max_turns",
     "MEMVAULT_WORKING_TTL_SECONDS": "working_ttl_seconds",
 }
@@ -93,7 +95,11 @@ class SearchConfig(BaseModel):
 
 
 class Config(BaseModel):
-    """Everything a :class:`~memvault.core.memvault.Memvault` needs."""
+    """Everything a :class:`~memvault.core.memvault.Memvault` needs.
+
+    ``max_profile_value_bytes`` bounds one profile value as JSON, ``max_profile_keys`` the
+    current keys of one user.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -106,6 +112,8 @@ class Config(BaseModel):
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     max_content_bytes: int = Field(default=1_000_000, ge=1)
     max_result_chars: int = Field(default=8_000, ge=100)
+    max_profile_value_bytes: int = Field(default=65_536, ge=16)
+    max_profile_keys: int = Field(default=1_000, ge=1)
     working_max_turns: int = Field(default=20, ge=1, le=10_000)
     working_ttl_seconds: float = Field(default=86_400.0, ge=0)
 

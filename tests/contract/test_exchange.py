@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from memvault.core.exchange import FORMAT, VERSION, export_lines, import_lines
+from memvault.config import Config
+from memvault.core.exchange import FORMAT, VERSION, Limits, export_lines, import_lines
 from memvault.stores.base import EpisodicStore, ProfileStore
 from tests.contract.builders import fact, memory
 from tests.contract.conftest import EPISODIC, PROFILE
@@ -16,6 +17,11 @@ from tests.contract.conftest import EPISODIC, PROFILE
 pytestmark = pytest.mark.anyio
 
 PAIRS = [("sqlite", "sqlite"), ("falkordb", "postgres")]
+
+
+_DEFAULTS = Config.from_flat({"database": "unused.db", "user_id": "alice"})
+_LIMITS = Limits(max_content_bytes=_DEFAULTS.max_content_bytes,
+                 max_value_bytes=_DEFAULTS.max_profile_value_bytes)
 
 
 async def _export(episodic: EpisodicStore, profile: ProfileStore) -> list[dict[str, object]]:
@@ -38,7 +44,7 @@ async def test_an_export_imports_into_empty_stores_unchanged(
     old = fact("city", "Lisbon", source_memory_ids=[memories[0].id])
     old = old.model_copy(update={"valid_to": old.valid_from.replace(minute=59)})
     facts = [old, fact("city", "Porto", minutes=3, source_memory_ids=[memories[1].id]),
-             fact("tea", {"kind": "green"}, user="bob", category="preference")]
+             fact("tea", ["green", "sencha"], user="bob", category="preference")]
     (tmp_path / "from").mkdir()
     (tmp_path / "to").mkdir()
     async with (
@@ -59,7 +65,7 @@ async def test_an_export_imports_into_empty_stores_unchanged(
     ):
         lines = [json.dumps({"type": "header", "format": FORMAT, "version": VERSION}),
                  *map(json.dumps, exported)]
-        report = await import_lines(episodic, profile, lines)
+        report = await import_lines(episodic, profile, lines, limits=_LIMITS)
         assert (report.memories, report.profile_facts, report.skipped) == (3, 3, 0)
         assert await _export(episodic, profile) == exported
         for user, own in (("alice", memories[:2]), ("bob", memories[2:])):
@@ -67,5 +73,5 @@ async def test_an_export_imports_into_empty_stores_unchanged(
                           key=lambda m: m.id) == sorted(own, key=lambda m: m.id)
         assert [f.value for f in await profile.get("alice")] == ["Porto"]
         # Importing the same file again adds nothing.
-        again = await import_lines(episodic, profile, lines)
+        again = await import_lines(episodic, profile, lines, limits=_LIMITS)
         assert (again.memories, again.profile_facts, again.skipped) == (0, 0, 6)

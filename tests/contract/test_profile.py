@@ -413,3 +413,12 @@ async def test_undo_of_a_fact_never_written_changes_nothing(profile: ProfileStor
     await profile.undo_facts([fact("city", "Lisbon", source_memory_ids=["m2"]),
                               fact("pet", "cat", source_memory_ids=["m2"])])
     assert await profile.get("alice", include_history=True) == before
+
+async def test_current_keys_are_the_keys_of_current_facts(profile: ProfileStore) -> None:
+    assert await profile.current_keys("alice") == []
+    await profile.set_facts([fact("diet", "vegan"), fact("city", "Rome")])
+    await profile.set_facts([fact("city", "Berlin", minutes=5), fact("city", "Oslo", user="bob")])
+    assert await profile.current_keys("alice") == ["city", "diet"]
+    assert await profile.current_keys("bob") == ["city"]
+    await profile.delete_all("alice")
+    assert await profile.current_keys("alice") == []

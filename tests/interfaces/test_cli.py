@@ -350,7 +350,7 @@ def test_import_of_a_malformed_file_names_the_line_and_stores_nothing(
     assert listed(db) == []
 
 
-def test_a_bad_line_after_a_full_batch_keeps_the_batch_and_import_can_resume(
+def test_a_bad_line_after_a_full_batch_imports_nothing_and_import_can_resume(
     db: Path, tmp_path: Path
 ) -> None:
     with SyncMemvault.open(tmp_path / "big.db", user_id="alice", embedder="none") as mv:
@@ -362,13 +362,13 @@ def test_a_bad_line_after_a_full_batch_keeps_the_batch_and_import_can_resume(
     result = run(db, "import", str(broken))
     assert result.exit_code == 1
     assert "line 602: not a memvault export object" in result.stderr
-    assert len(listed(db)) == 100  # the first batch of 500 is in; list shows at most 100
-    assert "500 memories" in ok(db, "doctor").stdout
+    assert listed(db) == []  # all or nothing: the file is checked whole before any write
+    assert "0 memories" in ok(db, "doctor").stdout
 
     fixed = tmp_path / "fixed.jsonl"
     fixed.write_text("\n".join(lines) + "\n", encoding="utf-8")
     resumed = ok(db, "import", str(fixed))
-    assert "imported 100 memories and 0 profile facts (500 already present)" in resumed.stdout
+    assert "imported 600 memories and 0 profile facts (0 already present)" in resumed.stdout
     assert export_body(db) == lines[1:]
 
 

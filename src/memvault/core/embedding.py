@@ -169,8 +169,11 @@ class EmbeddingService:
         return False
 
     def notify(self) -> None:
-        """Some memories may lack a vector (another process, a failure): look for them."""
+        """Some memories may lack a vector (another process, a failure): look for them;
+        :meth:`wait_idle` waits for that search and the vectors it computes."""
         self._sweep = True
+        if self.embedder is not None and self.state != "failed" and self._idle.is_set():
+            self._idle = anyio.Event()
         self._wake.set()
 
     async def backfill(self, progress: Callable[[int], None] | None = None) -> int:

@@ -12,6 +12,9 @@ is a fact never retired)::
 Fields are those of :class:`~memvault.models.Memory` and
 :class:`~memvault.models.ProfileFact`. Vectors are not exported; they are rebuilt by the
 importing store's embedder. Importing skips ids that already exist.
+
+An import checks every line as an add checks its input (ids, content, metadata, dates, profile
+values and their limits) before it writes anything.
 """
 
 from __future__ import annotations
@@ -19,26 +22,60 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field
 
-from memvault.core.timeutil import utc_now
+from memvault.core.timeutil import parse_datetime, utc_now
+from memvault.core.validate import (
+    check_content,
+    check_fact_value,
+    check_identifier,
+    check_json,
+    check_metadata,
+    check_profile_key,
+    check_text,
+)
 from memvault.errors import InvalidInput
 from memvault.models import Memory, MemoryFilter, ProfileFact
 from memvault.stores.base import EpisodicStore, ProfileStore
 
-__all__ = ["FORMAT", "VERSION", "ImportReport", "export_lines", "import_lines"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "ImportReport",
+    "InvalidLine",
+    "Limits",
+    "export_lines",
+    "import_lines",
+]
 
 FORMAT = "memvault-export"
 VERSION = 1
 _PAGE = 1_000
 _BATCH = 500
+_SHOWN = 100  # invalid lines named in the error; the report lists them all
+
+
+class InvalidLine(BaseModel):
+    """A line an import refused: its number (from 1) and what is wrong with it."""
+
+    line: int
+    message: str
 
 
 class ImportReport(BaseModel):
     memories: int = 0
     profile_facts: int = 0
     skipped: int = 0
+    invalid: list[InvalidLine] = Field(default_factory=list)
+
+
+class Limits(BaseModel):
+    """The limits an add applies, applied to imported lines as well."""
+
+    max_content_bytes: int
+    max_value_bytes: int
 
 
 async def export_lines(
@@ -67,54 +104,141 @@ async def export_lines(
 async def import_lines(
     episodic: EpisodicStore,
     profile: ProfileStore,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     *,
+    limits: Limits,
+    user_id: str | None = None,
+    skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
     after_add: Callable[[Sequence[Memory]], Awaitable[None]] | None = None,
+    check_room: Callable[[str, Sequence[ProfileFact]], Awaitable[None]] | None = None,
 ) -> ImportReport:
-    """Import an export. Every line is checked before a batch is written; a malformed line
-    raises :class:`InvalidInput` naming its line number (earlier batches stay imported, and
-    importing again is safe)."""
+    """Import an export, all or nothing: every line is checked as an add checks its input
+    before anything is written. Bad lines raise :class:`InvalidInput` naming each line
+    (``line N: field ...``), unless ``skip_invalid``: then the good lines are imported and the
+    bad ones listed in :attr:`ImportReport.invalid`. ``user_id`` imports every memory and
+    fact as that user's. ``check_room`` may refuse a user's facts (the key limit)."""
     report = ImportReport()
     memories: list[Memory] = []
     facts: list[ProfileFact] = []
-
-    async def flush() -> None:
-        if memories:
-            inserted = set(await episodic.add(memories))
-            report.memories += len(inserted)
-            report.skipped += len(memories) - len(inserted)
-            if after_add is not None:
-                await after_add([m for m in memories if m.id in inserted])
-            if progress is not None:
-                progress(len(memories))
-            memories.clear()
-
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        try:
+            parsed = _parse(line, number, limits, user_id)
+        except InvalidInput as exc:
+            report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
-        try:
-            obj = json.loads(line)
-            kind = obj.pop("type")
-        except (ValueError, KeyError, AttributeError, TypeError):
-            raise InvalidInput(f"line {number}: not a memvault export object") from None
-        try:
-            if kind == "header":
-                if obj.get("format") != FORMAT or obj.get("version") != VERSION:
-                    raise InvalidInput(f"line {number}: not a {FORMAT} v{VERSION} file")
-            elif kind == "memory":
-                memories.append(Memory.model_validate(obj))
-            elif kind == "profile_fact":
-                facts.append(ProfileFact.model_validate(obj))
-            else:
-                raise InvalidInput(f"line {number}: unknown type {kind!r}")
-        except ValidationError as exc:
-            raise InvalidInput(f"line {number}: {exc.errors()[0]['msg']}") from None
-        if len(memories) >= _BATCH:
-            await flush()
-    await flush()
+        if isinstance(parsed, Memory):
+            memories.append(parsed)
+        elif isinstance(parsed, ProfileFact):
+            facts.append(parsed)
+    if report.invalid and not skip_invalid:
+        shown = [problem.message for problem in report.invalid[:_SHOWN]]
+        more = len(report.invalid) - len(shown)
+        raise InvalidInput(
+            "\n".join(shown) + (f"\n... and {more} more" if more else "")
+            + f"\n{len(report.invalid)} invalid line(s): nothing was imported"
+        )
+    if check_room is not None:
+        for user in sorted({fact.user_id for fact in facts}):
+            await check_room(user, [f for f in facts if f.user_id == user and f.valid_to is None])
+    for start in range(0, len(memories), _BATCH):
+        batch = memories[start:start + _BATCH]
+        inserted = set(await episodic.add(batch))
+        report.memories += len(inserted)
+        report.skipped += len(batch) - len(inserted)
+        if after_add is not None:
+            await after_add([m for m in batch if m.id in inserted])
+        if progress is not None:
+            progress(len(batch))
     if facts:
         added = await profile.import_facts(facts)
         report.profile_facts += added
         report.skipped += len(facts) - added
     return report
+
+
+def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None
+           ) -> Memory | ProfileFact | None:
+    """One line → what it holds (``None`` for the header and blank lines); every problem
+    raises :class:`InvalidInput` starting ``line N:``."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"line {number}: is not UTF-8 text (byte {exc.start})") from None
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+        kind = obj.pop("type")
+    except (ValueError, KeyError, AttributeError, TypeError, RecursionError):
+        raise InvalidInput(f"line {number}: not a memvault export object") from None
+    try:
+        if kind == "header":
+            if obj.get("format") != FORMAT or obj.get("version") != VERSION:
+                raise InvalidInput(f"not a {FORMAT} v{VERSION} file")
+            return None
+        if kind == "memory":
+            return _memory(obj, limits, user_id)
+        if kind == "profile_fact":
+            return _fact(obj, limits, user_id)
+        raise InvalidInput(f"unknown type {check_json(kind, 'type')!r}")
+    except InvalidInput as exc:
+        raise InvalidInput(f"line {number}: {exc}") from None
+
+
+def _fields(obj: dict[str, Any], model: type[BaseModel]) -> None:
+    unknown = sorted(set(obj) - set(model.model_fields))
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {', '.join(map(repr, unknown))}")
+    missing = [name for name, info in model.model_fields.items()
+               if info.is_required() and name not in obj]
+    if missing:
+        raise InvalidInput(f"Field required: {', '.join(missing)}")
+
+
+def _optional(obj: dict[str, Any], field: str) -> str | None:
+    value = obj.get(field)
+    return None if value is None else check_identifier(value, field)
+
+
+def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None) -> Memory:
+    _fields(obj, Memory)
+    entities = obj.get("entities", [])
+    if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
+        raise InvalidInput("entities must be a list of strings")
+    return Memory(
+        id=check_identifier(obj.get("id"), "id"),
+        user_id=check_identifier(obj.get("user_id") if user_id is None else user_id,
+                                 "user_id"),
+        agent_id=_optional(obj, "agent_id"),
+        session_id=_optional(obj, "session_id"),
+        content=check_content(obj.get("content"), limits.max_content_bytes),
+        occurred_at=parse_datetime(obj.get("occurred_at"), "occurred_at"),
+        created_at=parse_datetime(obj.get("created_at"), "created_at"),
+        metadata=check_metadata(obj.get("metadata")),
+        source=_optional(obj, "source"),
+        entities=[check_text(e, f"entities[{i}]") for i, e in enumerate(entities)],
+    )
+
+
+def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFact:
+    _fields(obj, ProfileFact)
+    sources = obj.get("source_memory_ids", [])
+    if not isinstance(sources, list):
+        raise InvalidInput("source_memory_ids must be a list of ids")
+    valid_to = obj.get("valid_to")
+    return ProfileFact(
+        id=check_identifier(obj.get("id"), "id"),
+        user_id=check_identifier(obj.get("user_id") if user_id is None else user_id,
+                                 "user_id"),
+        key=check_profile_key(obj.get("key"), "key"),
+        value=check_fact_value(obj.get("value"), "value", limits.max_value_bytes),
+        category=check_profile_key(obj.get("category", "general"), "category"),
+        source_memory_ids=[check_identifier(m, f"source_memory_ids[{i}]")
+                           for i, m in enumerate(sources)],
+        agent_id=_optional(obj, "agent_id"),
+        valid_from=parse_datetime(obj.get("valid_from"), "valid_from"),
+        valid_to=None if valid_to is None else parse_datetime(valid_to, "valid_to"),
+        retired_reason=_optional(obj, "retired_reason"),
+    )

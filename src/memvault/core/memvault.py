@@ -42,6 +42,7 @@ from memvault.core.validate import (
     check_limit,
     check_metadata,
     check_profile,
+    check_profile_keys,
     check_range,
     decode_cursor,
     encode_cursor,
@@ -258,6 +259,7 @@ class Memvault:
                 raise InvalidInput(f"item {index}: {exc}") from None
         if not built:
             return []
+        await self._check_profile_room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
         self.embedding.enqueue([(m.id, m.content) for m in inserted])
         return outcomes
@@ -270,7 +272,7 @@ class Memvault:
                                                                         "occurred_at")
         metadata = check_metadata(item.metadata)
         source = self._optional(item.source, "source")
-        stated = check_profile(item.profile)
+        stated = self._check_profile(item.profile)
         retry_key = self._optional(item.idempotency_key, "idempotency_key")
         memory = NewMemory(
             id=new_id() if item.id is None else check_identifier(item.id, "id"),
@@ -298,6 +300,20 @@ class Memvault:
         )
         return memory.model_copy(update={"facts": facts, "idempotency_key": retry_key,
                                          "request_hash": digest})
+
+    def _check_profile(self, profile: object) -> builtins.list[tuple[str, Any, str]]:
+        return check_profile(profile, max_value_bytes=self.config.max_profile_value_bytes,
+                             max_keys=self.config.max_profile_keys)
+
+    async def _check_profile_room(self, user: str, facts: Sequence[ProfileFact]) -> None:
+        """Refuse facts that would give the user more current keys than the limit (checked
+        before the write: concurrent writers can pass it together by their new keys)."""
+        if not facts:
+            return
+        keys = {fact.key for fact in facts}
+        limit = self.config.max_profile_keys
+        check_profile_keys(len(keys), limit)
+        check_profile_keys(len(keys.union(await self.profile.current_keys(user))), limit)
 
     async def _after_add(self, memories: Sequence[Memory]) -> None:
         """Vectors (queued for the background embedder) and working memory: both can be
@@ -333,10 +349,11 @@ class Memvault:
                 id=new_id(), user_id=user, key=key, value=value, category=category,
                 source_memory_ids=list(source_memory_ids), agent_id=agent, valid_from=now,
             )
-            for key, value, category in check_profile(facts)
+            for key, value, category in self._check_profile(facts)
         ]
         if not built:
             raise InvalidInput("profile is empty: give at least one fact")
+        await self._check_profile_room(user, built)
         return await self.profile.set_facts(built)
 
     # -- reads -------------------------------------------------------------------------------
@@ -507,13 +524,27 @@ class Memvault:
         return exchange.export_lines(self.episodic, self.profile, users)
 
     async def import_lines(
-        self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
+        self, lines: Iterable[str | bytes], *, user_id: str | None = None,
+        skip_invalid: bool = False, progress: Callable[[int], None] | None = None,
     ) -> exchange.ImportReport:
-        """Import an export; ids already present are skipped, so importing twice is safe."""
-        return await exchange.import_lines(
-            self.episodic, self.profile, lines, progress=progress,
-            after_add=self._after_add,
+        """Import an export; ids already present are skipped, so importing twice is safe, and
+        memories already present without a vector get one.
+
+        Every line is checked as an add is; one bad line imports nothing and raises
+        :class:`InvalidInput` naming each bad line, unless ``skip_invalid`` (then the report
+        lists them). ``user_id`` imports everything as that user's (default: the file's).
+        """
+        limits = exchange.Limits(max_content_bytes=self.config.max_content_bytes,
+                                 max_value_bytes=self.config.max_profile_value_bytes)
+        report = await exchange.import_lines(
+            self.episodic, self.profile, lines, limits=limits,
+            user_id=None if user_id is None else self._user(user_id),
+            skip_invalid=skip_invalid, progress=progress, after_add=self._after_add,
+            check_room=self._check_profile_room,
         )
+        if report.skipped:
+            self.embedding.notify()  # an earlier run may have stored them without vectors
+        return report
 
     # -- state -------------------------------------------------------------------------------
 

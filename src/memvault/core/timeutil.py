@@ -32,4 +32,9 @@ def parse_datetime(value: object, field: str) -> datetime:
         raise InvalidInput(f"{field} must be an ISO 8601 date string, got {type(value).__name__}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(
+            f"{field} is out of range: {value!r} falls outside years 1-9999 in UTC"
+        ) from None

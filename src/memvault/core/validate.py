@@ -1,5 +1,11 @@
 """Input checks. Each raises :class:`InvalidInput` naming the field and what to fix, before
-anything is stored."""
+anything is stored.
+
+Every string that enters passes :func:`check_text` (no lone surrogates: they are not Unicode
+text and no store can serve them back); JSON values pass :func:`check_json`, which names the
+field as a path (``metadata.a.b[1]``), refuses NaN and infinity and nesting deeper than
+:data:`MAX_DEPTH` levels.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +24,21 @@ from memvault.errors import InvalidInput
 
 __all__ = [
     "FILTER_KEYS",
+    "MAX_DEPTH",
+    "MAX_PROFILE_KEYS",
+    "MAX_PROFILE_VALUE_BYTES",
     "check_content",
+    "check_fact_value",
     "check_filters",
     "check_identifier",
+    "check_json",
     "check_limit",
     "check_metadata",
     "check_profile",
+    "check_profile_key",
+    "check_profile_keys",
     "check_range",
+    "check_text",
     "decode_cursor",
     "encode_cursor",
 ]
@@ -33,11 +47,59 @@ FILTER_KEYS = ("agent_id", "session_id", "source", "entity", "metadata")
 _KEY = re.compile(r"^[\w][\w.\-: ]{0,127}$", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_METADATA_BYTES = 64_000
+#: How deep a JSON value (metadata) may nest.
+MAX_DEPTH = 64
+#: The defaults of ``Config.max_profile_value_bytes`` and ``Config.max_profile_keys``.
+MAX_PROFILE_VALUE_BYTES = 65_536
+MAX_PROFILE_KEYS = 1_000
+
+
+def check_text(value: str, field: str) -> str:
+    """``value`` unless it holds a lone surrogate (half of a UTF-16 pair, not a character)."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"{field} holds a lone surrogate (U+{ord(value[exc.start]):04X} at index "
+            f"{exc.start}), which is not Unicode text: send valid UTF-8"
+        ) from None
+    return value
+
+
+def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValue:
+    """A copy of ``value`` if it is JSON: objects with non-empty string keys, arrays,
+    strings (:func:`check_text`), finite numbers, booleans and null, nested at most ``depth``
+    levels. The error names the path of the value at fault, e.g. ``metadata.a.b[1]``."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field} is {value}, which is not a JSON number")
+        return value
+    if isinstance(value, str):
+        return check_text(value, field)
+    if isinstance(value, Mapping | list | tuple) and depth <= 0:
+        raise InvalidInput(f"{field} is nested too deep: at most {MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        out: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key:
+                raise InvalidInput(f"{field} has a key that is not a non-empty string: {key!r}")
+            check_text(key, f"a key of {field}")
+            out[key] = check_json(item, f"{field}.{key}", depth=depth - 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [check_json(item, f"{field}[{index}]", depth=depth - 1)
+                for index, item in enumerate(value)]
+    raise InvalidInput(f"{field} must be JSON-serialisable, got {type(value).__name__}")
 
 
 def check_identifier(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a string, got {type(value).__name__}")
+    check_text(value, field)
     if not value.strip():
         raise InvalidInput(f"{field} is empty")
     if len(value) > 256 or _CONTROL.search(value):
@@ -50,7 +112,8 @@ def check_content(content: object, max_bytes: int) -> str:
         raise InvalidInput(f"content must be a string, got {type(content).__name__}")
     if not content.strip():
         raise InvalidInput("content is empty: pass the text to remember")
-    size = len(content.encode("utf-8", errors="surrogatepass"))
+    check_text(content, "content")
+    size = len(content.encode("utf-8"))
     if size > max_bytes:
         raise InvalidInput(
             f"content is {size} bytes, over the limit of {max_bytes}: split it into several "
@@ -69,8 +132,9 @@ def check_metadata(metadata: object) -> dict[str, JsonValue]:
     for key in metadata:
         if not isinstance(key, str) or not key:
             raise InvalidInput("metadata keys must be non-empty strings")
+    checked = check_json(metadata, "metadata")
     try:
-        text = json.dumps(metadata, allow_nan=False)
+        text = json.dumps(checked, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"metadata must be JSON-serialisable: {exc}") from None
     if len(text) > _MAX_METADATA_BYTES:
@@ -87,10 +151,16 @@ def check_limit(limit: object, field: str = "limit", *, maximum: int = 100) -> i
     return limit
 
 
-def check_profile(profile: object) -> list[tuple[str, JsonValue, str]]:
+def check_profile(
+    profile: object, *, max_value_bytes: int = MAX_PROFILE_VALUE_BYTES,
+    max_keys: int = MAX_PROFILE_KEYS,
+) -> list[tuple[str, JsonValue, str]]:
     """``{"key": value}`` or ``{"key": {"value": v, "category": c}}`` → (key, value, category).
 
-    Values are JSON scalars or lists of scalars; the default category is ``general``.
+    Values are JSON scalars or lists of scalars of at most ``max_value_bytes`` as JSON
+    (``json.dumps``); the default category is ``general``. At most ``max_keys`` facts (the
+    user's total is checked by :func:`check_profile_keys`). Errors name the fact as
+    ``profile.<key>``.
     """
     if profile is None:
         return []
@@ -98,12 +168,11 @@ def check_profile(profile: object) -> list[tuple[str, JsonValue, str]]:
         raise InvalidInput(
             'profile must be an object of facts, e.g. {"risk_tolerance": "conservative"}'
         )
+    if len(profile) > max_keys:
+        raise _too_many_keys(len(profile), max_keys)
     facts: list[tuple[str, JsonValue, str]] = []
     for key, raw in profile.items():
-        if not isinstance(key, str) or not _KEY.match(key):
-            raise InvalidInput(
-                f"profile key {key!r} must be 1-128 letters, digits, '_', '-', '.', ':' or spaces"
-            )
+        check_profile_key(key)
         category = "general"
         value: Any = raw
         if isinstance(raw, Mapping):
@@ -115,18 +184,53 @@ def check_profile(profile: object) -> list[tuple[str, JsonValue, str]]:
             value = raw["value"]
             category = raw.get("category", "general")
             if not isinstance(category, str) or not _KEY.match(category):
-                raise InvalidInput(f"profile[{key!r}].category must be a short word")
-        if not _is_fact_value(value):
-            raise InvalidInput(
-                f"profile[{key!r}] must be a string, number, boolean or a list of those"
-            )
-        if isinstance(value, str) and not value.strip():
-            raise InvalidInput(f"profile[{key!r}] is empty")
-        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list)
-                                                               else [value])):
-            raise InvalidInput(f"profile[{key!r}] contains a NUL character")
-        facts.append((key, value, category))
+                raise InvalidInput(f"profile.{key}.category must be a short word")
+        facts.append((key, check_fact_value(value, f"profile.{key}", max_value_bytes),
+                      category))
     return facts
+
+
+def check_profile_key(key: object, field: str = "profile key") -> str:
+    """A profile key (or category): 1-128 letters, digits, ``_``, ``-``, ``.``, ``:`` or
+    spaces, starting with a letter or digit."""
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise InvalidInput(
+            f"{field} {key!r} must be 1-128 letters, digits, '_', '-', '.', ':' or spaces"
+        )
+    return key
+
+
+def check_fact_value(value: object, field: str, max_bytes: int) -> JsonValue:
+    """A profile value: a string, number, boolean or a list of those, of at most
+    ``max_bytes`` as JSON."""
+    if not _is_fact_value(value):
+        raise InvalidInput(f"{field} must be a string, number, boolean or a list of those")
+    checked = check_json(value, field)
+    if isinstance(checked, str) and not checked.strip():
+        raise InvalidInput(f"{field} is empty")
+    if any(isinstance(v, str) and "\x00" in v for v in (checked if isinstance(checked, list)
+                                                         else [checked])):
+        raise InvalidInput(f"{field} contains a NUL character")
+    size = len(json.dumps(checked).encode())
+    if size > max_bytes:
+        raise InvalidInput(
+            f"{field} is {size:,} bytes as JSON, over the limit of {max_bytes:,} bytes "
+            "(MEMVAULT_MAX_PROFILE_VALUE_BYTES): keep long text in a memory's content"
+        )
+    return checked
+
+
+def check_profile_keys(current: int, max_keys: int) -> None:
+    """Refuse a write that would leave a user with ``current`` keys, over ``max_keys``."""
+    if current > max_keys:
+        raise _too_many_keys(current, max_keys)
+
+
+def _too_many_keys(count: int, max_keys: int) -> InvalidInput:
+    return InvalidInput(
+        f"profile: {count:,} keys, over the limit of {max_keys:,} keys per user "
+        "(MEMVAULT_MAX_PROFILE_KEYS): set fewer facts or reuse existing keys"
+    )
 
 
 def _is_fact_value(value: object) -> bool:
@@ -158,6 +262,7 @@ def check_filters(filters: object) -> dict[str, Any]:
                     raise InvalidInput(
                         f"filters.metadata[{mkey!r}] must be a string, number, boolean or null"
                     )
+                check_json(mvalue, f"filters.metadata.{mkey}")
             out[key] = dict(value)
         elif value is not None:
             out[key] = check_identifier(value, f"filters.{key}")

@@ -250,6 +250,9 @@ class ProfileStore(Protocol):
         it was current, the value it superseded (the latest one of its key that ended when or
         after it began) is current again. Facts never written are ignored, so undoing twice
         is safe. Atomic."""
+
+    async def current_keys(self, user_id: str) -> builtins.list[str]:
+        """The keys of the user's current facts, sorted (the core bounds their number)."""
         ...
 
     async def delete_all(self, user_id: str) -> int: ...

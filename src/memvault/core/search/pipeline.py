@@ -23,6 +23,7 @@ from memvault.core.search.budget import apply_budget
 from memvault.core.search.retrieve import Ranked, retrieve
 from memvault.core.search.working import working_hits
 from memvault.core.text.terms import terms
+from memvault.core.validate import check_text
 from memvault.errors import InvalidInput
 from memvault.models import MemoryFilter, SearchHit, SearchResult
 from memvault.stores.base import EpisodicStore, WorkingStore
@@ -81,7 +82,7 @@ def check_query(query: object) -> str:
         raise InvalidInput("query is empty: pass what to look for")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(f"query is over {MAX_QUERY_CHARS} characters")
-    return query
+    return check_text(query, "query")
 
 
 def check_context(context: object) -> int:

@@ -142,6 +142,7 @@ class FalkorDialect(Dialect):
             username=self._username,
             password=self._password,
             decode_responses=True,
+            encoding_errors="replace",  # stored text that is not UTF-8 still reads
             socket_connect_timeout=self._connect_timeout,
             socket_timeout=self._timeout,
             retry=Retry(

@@ -178,6 +178,13 @@ class PostgresProfileStore:
 
         await self._db.write(_undo)
 
+    async def current_keys(self, user_id: str) -> list[str]:
+        rows = await self._db.read(lambda conn: conn.fetch(
+            "SELECT DISTINCT key FROM profile_facts WHERE user_id = $1 AND valid_to IS NULL"
+            " ORDER BY key", user_id,
+        ))
+        return [str(row["key"]) for row in rows]
+
     async def delete_all(self, user_id: str) -> int:
         async def _delete(conn: Connection) -> int:
             return int(await conn.fetchval(

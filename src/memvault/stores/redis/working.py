@@ -61,7 +61,6 @@ from typing import Any, Final, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from pydantic import ValidationError
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -77,7 +76,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from memvault.errors import ConfigError, InvalidInput, StoreUnavailable
 from memvault.models import Memory, StoreStatus
 from memvault.stores.cache import TurnCache
-from memvault.stores.codec import session_of
+from memvault.stores.codec import decode_text, memory_from_json, session_of
 
 __all__ = ["DEFAULT_PREFIX", "RedisWorkingStore"]
 
@@ -188,7 +187,7 @@ def _escape(value: str) -> str:
 
 def _strings(values: Iterable[object]) -> list[str]:
     """Redis replies as text (the client decodes them; bytes only if configured otherwise)."""
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+    return [decode_text(v) if isinstance(v, bytes) else str(v) for v in values]
 
 
 def _ms(seconds: float) -> int:
@@ -231,7 +230,8 @@ class RedisWorkingStore:
         self.prefix, connect_url, self.location = parse_url(url)
         try:
             self._client = aioredis.Redis.from_url(
-                connect_url, decode_responses=True, socket_connect_timeout=2.0,
+                connect_url, decode_responses=True, encoding_errors="replace",
+                socket_connect_timeout=2.0,
                 socket_timeout=5.0, retry=_one_retry(),
             )
         except ValueError as exc:
@@ -320,10 +320,11 @@ class RedisWorkingStore:
             return self._fallback.recent(user_id, session_id, limit=limit)
         turns = []
         for item in reversed(items):
-            try:
-                turns.append(Memory.model_validate_json(item))
-            except ValidationError as exc:
-                log.warning("skipping an unreadable turn in Redis key %s: %s", key, exc)
+            turn = memory_from_json(item)
+            if turn is None:
+                log.warning("skipping an unreadable turn in Redis key %s", key)
+            else:
+                turns.append(turn)
         return turns
 
     async def delete(self, user_id: str, memory_id: str) -> None:

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 import anyio.to_thread
 
 from memvault.errors import ConfigError, StoreUnavailable
+from memvault.stores.codec import decode_text
 from memvault.stores.migrations import Migration, pending
 from memvault.stores.registry import is_path
 
@@ -80,6 +81,7 @@ class SqliteDatabase:
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(self.role, f"cannot open {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
+        conn.text_factory = decode_text  # stored text that is not UTF-8 still reads
         self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")

@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 
 from memvault.models import ProfileFact, StoreStatus
 from memvault.stores import timeline
-from memvault.stores.codec import FACT_FIELDS, counted_status, fact_from_row, from_micros, to_micros
+from memvault.stores.codec import (
+    FACT_FIELDS,
+    counted_status,
+    fact_from_row,
+    from_micros,
+    load_json,
+    to_micros,
+)
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
 
@@ -22,7 +29,8 @@ _BATCH = 500
 
 
 def _row_to_fact(row: sqlite3.Row) -> ProfileFact:
-    return fact_from_row(row, decode_time=from_micros, decode_ids=json.loads)
+    return fact_from_row(row, decode_time=from_micros,
+                         decode_ids=lambda raw: load_json(raw, []))
 
 
 def _valid_to(fact: ProfileFact) -> int | None:
@@ -177,6 +185,14 @@ class SqliteProfileStore:
                     _key_rows(conn, fact.user_id, fact.key), fact.source_memory_ids, at))
 
         await self._db.write(_undo)
+
+    async def current_keys(self, user_id: str) -> list[str]:
+        def _keys(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute(
+                "SELECT DISTINCT key FROM profile_facts WHERE user_id = ? AND valid_to IS NULL"
+                " ORDER BY key", (user_id,))]
+
+        return await self._db.read(_keys)
 
     async def delete_all(self, user_id: str) -> int:
         def _delete(conn: sqlite3.Connection) -> int:

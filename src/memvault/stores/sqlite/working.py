@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from memvault.models import Memory, StoreStatus
-from memvault.stores.codec import counted_status, session_of
+from memvault.stores.codec import counted_status, memory_from_json, session_of
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import WORKING
 
@@ -84,7 +84,8 @@ class SqliteWorkingStore:
                 " ORDER BY t.seq DESC LIMIT ?",
                 (user_id, session_id, _now_micros(), limit),
             )
-            return [Memory.model_validate_json(r[0]) for r in rows]
+            turns = (memory_from_json(r[0]) for r in rows)
+            return [turn for turn in turns if turn is not None]
 
         return await self._db.read(_recent)
 

@@ -1,0 +1,74 @@
+"""``Memvault.import_lines``: checked like an add, all or nothing unless ``skip_invalid``,
+into another user on request, and filling the vectors an earlier import left out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from memvault import Config, InvalidInput, Memvault
+from tests.core.fakes import HashEmbedder
+
+pytestmark = pytest.mark.anyio
+
+
+def _config(path: Path) -> Config:
+    return Config.from_flat({"database": str(path / "m.db"), "user_id": "alice",
+                             "embedder": "none"})
+
+
+async def _export(path: Path) -> list[str]:
+    async with Memvault(_config(path), embedder=None) as mv:
+        for text in ("first memory", "second memory", "third memory"):
+            await mv.add(text, profile={"city": text})
+        return [line async for line in mv.export()]
+
+
+def _changed(line: str, **changes: object) -> str:
+    return json.dumps({**json.loads(line), **changes})
+
+
+async def test_bad_lines_import_nothing_or_are_skipped(tmp_path: Path) -> None:
+    lines = await _export(tmp_path / "a")
+    bad = [*lines[:2], _changed(lines[2], id="x1", content=""),
+           _changed(lines[2], id="x2", session_id="a\nb"), b"\xed\xa0\x80", *lines[2:]]
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        with pytest.raises(InvalidInput) as caught:
+            await mv.import_lines(bad)
+        message = str(caught.value)
+        assert "line 3: content" in message
+        assert "line 4: session_id" in message
+        assert "line 5: is not UTF-8" in message
+        assert (await mv.list(limit=10)).items == []
+        assert (await mv.get_profile(include_history=True)).history == []
+
+        report = await mv.import_lines(bad, skip_invalid=True)
+        assert [problem.line for problem in report.invalid] == [3, 4, 5]
+        assert (report.memories, report.profile_facts) == (3, 3)
+
+
+async def test_user_id_imports_as_that_user(tmp_path: Path) -> None:
+    lines = await _export(tmp_path / "a")
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        report = await mv.import_lines(lines, user_id="zed")
+        assert (report.memories, report.profile_facts) == (3, 3)
+        assert {m.user_id for m in (await mv.list(user_id="zed")).items} == {"zed"}
+        assert (await mv.get_profile(user_id="zed", include_history=True)).facts
+        assert (await mv.list()).items == []
+        assert (await mv.get_profile(include_history=True)).history == []
+
+
+async def test_importing_again_fills_the_missing_vectors(tmp_path: Path) -> None:
+    lines = await _export(tmp_path / "a")
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        await mv.import_lines(lines)
+    gate = anyio.Event()  # the model loads once the import has returned
+    async with Memvault(_config(tmp_path / "b"), embedder=HashEmbedder(gate=gate)) as mv:
+        report = await mv.import_lines(lines)
+        assert (report.memories, report.skipped) == (0, 6)
+        gate.set()
+        assert await mv.wait_for_vectors(timeout=10)
+        assert await mv.episodic.count_embeddings() == 3

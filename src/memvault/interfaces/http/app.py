@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from memvault.errors import ConfigError
-from memvault.interfaces.http.auth import BearerAuth, transport_security
+from memvault.interfaces.http.auth import BearerAuth, HostGuard, has_token, transport_security
 from memvault.interfaces.http.rest import rest_routes
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
@@ -32,16 +32,22 @@ __all__ = ["http_app", "serve_http"]
 log = logging.getLogger("memvault.serve")
 
 
-def _health(runtime: Runtime) -> Route:
+def _health(runtime: Runtime, token: str | None) -> Route:
     """``GET /health``: 200 when every store answers, 503 otherwise (see ``HealthOut`` in
-    :mod:`.openapi`); never behind the token."""
+    :mod:`.openapi`); never behind the token, but when the server has one, a request without
+    it gets ``{"status": ...}`` only (no locations, counts or embedder state)."""
 
     async def health(request: Request) -> Response:
+        full = token is None or has_token(request.headers, token)
         memvault = runtime.memvault
         if memvault is None:
-            return JSONResponse({"status": "unavailable" if runtime.error else "starting",
-                                 "error": runtime.error}, status_code=503)
+            status = "unavailable" if runtime.error else "starting"
+            return JSONResponse({"status": status, "error": runtime.error} if full
+                                else {"status": status}, status_code=503)
         report = await memvault.doctor(vectors=False)
+        if not full:
+            return JSONResponse({"status": "ok" if report.ok else "degraded"},
+                                status_code=200 if report.ok else 503)
         return JSONResponse(
             {
                 "status": "ok" if report.ok else "degraded",
@@ -59,8 +65,9 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions) ->
     """The ASGI app serving ``server`` over ``options.transport`` (``sse`` or ``http``),
     the REST routes and ``/health``, all on ``runtime``; the app's lifespan keeps the
     runtime's Memvault open."""
-    security = transport_security(options.host)
-    routes: list[Route | Mount] = [_health(runtime), Mount("/v1", routes=rest_routes(runtime))]
+    security = transport_security(options.host, options.allowed_hosts, options.allowed_origins)
+    routes: list[Route | Mount] = [_health(runtime, options.token),
+                                   Mount("/v1", routes=rest_routes(runtime))]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
     else:
@@ -80,6 +87,7 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions) ->
     app = Starlette(routes=routes, lifespan=lifespan)
     if options.token:
         app.add_middleware(BearerAuth, token=options.token)
+    app.add_middleware(HostGuard, settings=security)  # added last: runs first
     return app
 
 

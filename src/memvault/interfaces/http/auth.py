@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from memvault.errors import ConfigError
+from memvault.interfaces.identity import header_problem
 
 __all__ = [
     "MIN_TOKEN_LENGTH", "BearerAuth", "HostGuard", "check_bind", "has_token", "is_loopback",
@@ -88,8 +89,10 @@ def transport_security(
 
 
 class HostGuard:
-    """Answers 421 (Host) or 403 (Origin) for every HTTP request ``settings`` does not allow;
-    it runs the MCP SDK's own check, so ``/mcp`` and ``/v1`` answer alike."""
+    """Answers 421 (Host) or 403 (Origin) for every HTTP request ``settings`` does not allow
+    (it runs the MCP SDK's own check, so ``/mcp`` and ``/v1`` answer alike), and 400 for an
+    identity header that cannot be read (:func:`~memvault.interfaces.identity.header_problem`),
+    so REST and MCP refuse it alike."""
 
     def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
         self.app = app
@@ -97,7 +100,11 @@ class HostGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refused = await self._check.validate_request(Request(scope), is_post=False)
+            request = Request(scope)
+            refused = await self._check.validate_request(request, is_post=False)
+            if refused is None and (problem := header_problem(request.headers)):
+                refused = JSONResponse(
+                    {"error": {"type": "InvalidInput", "message": problem}}, status_code=400)
             if refused is not None:
                 await refused(scope, receive, send)
                 return

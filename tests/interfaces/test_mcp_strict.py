@@ -240,3 +240,31 @@ async def test_advertised_schemas_are_strict(tmp_path: Path) -> None:
         if prop.get(keyword) != value:
             problems.append(f"{tool}.{argument}: {keyword} {prop.get(keyword)!r}, want {value}")
     assert problems == [], "the advertised schemas are loose:\n" + "\n".join(problems)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("frame", list(FRAMES), ids=list(FRAMES))
+async def test_unreadable_http_frame_gets_the_same_json_rpc_error(
+    tmp_path: Path, frame: str
+) -> None:
+    """``POST /mcp`` reads frames as stdio does: the same error, before the MCP SDK."""
+    import httpx
+
+    from memvault.config import Config
+    from memvault.interfaces.mcp.frames import screen
+    from memvault.interfaces.runtime import ServeOptions
+    from memvault.interfaces.serve import build_http_app
+
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "alice",
+                               "embedder": "none"})
+    app = build_http_app(config, ServeOptions(transport="http"))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=10,
+    ) as client:
+        response = await client.post("/mcp", content=FRAMES[frame], headers={
+            "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+    assert response.status_code == 400, response.text
+    expected = screen(FRAMES[frame].decode())
+    assert expected is not None
+    assert response.json() == expected.model_dump(mode="json", by_alias=True)
+    assert response.json()["error"]["code"] in (-32700, -32600)

@@ -52,12 +52,16 @@ def test_public_bind_without_token_is_refused(tmp_path: Path) -> None:
             assert "token" in err.lower(), err
             assert "MEMVAULT_TOKEN" in err, err
             assert "0.0.0.0" in err, err
+            assert "memvault token" in err, err
             assert "serving MCP" not in err, err
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+ENV_TOKEN = "tok-env-77c1-0123456789"
 
 
 async def _raw(
@@ -74,8 +78,13 @@ def _check_unauthorized(response: httpx2.Response) -> None:
     assert "Authorization: Bearer" in response.json()["error"]
 
 
-async def _check_health(server: HttpServer) -> None:
+async def _check_health(server: HttpServer, token: str) -> None:
+    """Without the token /health answers its status only; with it, the full report."""
     for headers in (None, {"Authorization": "Bearer wrong"}):
+        response = await _raw(server, "GET", "/health", headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "ok"}
+    for headers in ({"Authorization": f"Bearer {token}"},):
         response = await _raw(server, "GET", "/health", headers)
         assert response.status_code == 200, response.text
         health = response.json()
@@ -121,7 +130,7 @@ async def test_token_flag_guards_http(tmp_path: Path) -> None:
             assert [h["id"] for h in found["results"]] == [added["id"]]
             assert conn.transport_errors == []
         # after a tool call the Memvault is open, so the health check is deterministic
-        await _check_health(server)
+        await _check_health(server, "tok-3f9a")
     assert "tok-3f9a" not in server.stderr.text(), "the token was logged"
 
 
@@ -131,14 +140,14 @@ async def test_token_from_environment_allows_public_bind_and_guards_sse(
 ) -> None:
     """MEMVAULT_TOKEN alone satisfies the public-bind rule; traffic still goes to 127.0.0.1."""
     async with running_server(tmp_path, "sse", host="0.0.0.0",
-                              env={"MEMVAULT_TOKEN": "tok-env-77c1"}) as server:
+                              env={"MEMVAULT_TOKEN": ENV_TOKEN}) as server:
         assert server.logged_url.startswith("http://0.0.0.0:")
         _check_unauthorized(await _raw(server, "GET", "/sse"))
         _check_unauthorized(await _raw(server, "GET", "/sse",
                                        {"Authorization": "Bearer tok-3f9a"}))
         _check_unauthorized(await _raw(server, "POST", "/messages/?session_id=00",
                                        {"Authorization": "Bearer wrong"}, INITIALIZE))
-        async with connect_http(server, {"Authorization": "Bearer tok-env-77c1"}) as conn:
+        async with connect_http(server, {"Authorization": f"Bearer {ENV_TOKEN}"}) as conn:
             added = await call_ok(conn.session, "add_memory", content="Env token memory",
                                   profile={"editor": "vim"})
             found = await call_ok(conn.session, "search_memory", query="env token")
@@ -146,5 +155,5 @@ async def test_token_from_environment_allows_public_bind_and_guards_sse(
             profile = await call_ok(conn.session, "get_profile")
             assert [f["value"] for f in profile["facts"]] == ["vim"]
             assert conn.transport_errors == []
-        await _check_health(server)
-    assert "tok-env-77c1" not in server.stderr.text(), "the token was logged"
+        await _check_health(server, ENV_TOKEN)
+    assert ENV_TOKEN not in server.stderr.text(), "the token was logged"

@@ -259,7 +259,7 @@ BAD_CALLS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("add_memory", {"content": "ok", "profile": {"bad key!": "x"}}, ["profile key 'bad key!'"]),
     ("add_memory", {"content": "ok", "profile": {"drink": {"nested": 1}}}, ["profile['drink']"]),
     ("add_memory", {"content": "ok", "session_id": "  "}, ["session_id is empty"]),
-    ("add_memory", {}, ["content", "Field required"]),
+    ("add_memory", {}, ["content is missing"]),
     ("delete_memory", {"memory_id": "01NOSUCHMEMORY0000000000000"},
      ["no memory with id", "01NOSUCHMEMORY0000000000000"]),
     ("delete_memory", {"memory_id": ""}, ["memory_id is empty"]),

@@ -33,14 +33,16 @@ _MAX_BACKOFF_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How ``memvault serve`` serves: the transport and, for HTTP, where and with which
-    bearer token."""
+    """How ``memvault serve`` serves: the transport and, for HTTP, where, with which bearer
+    token, and which ``Host`` / ``Origin`` values besides loopback it admits."""
 
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = None
     log_level: LogLevel = "INFO"
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
 
 class NotOpen(Exception):

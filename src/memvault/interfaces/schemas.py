@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, JsonValue, ValidationError
+
 __all__ = [
     "ADD_SESSION",
     "CONFIRM",
@@ -32,6 +34,7 @@ __all__ = [
     "MEMORY_ID",
     "MEMORY_TYPE",
     "METADATA",
+    "NON_EMPTY",
     "OCCURRED_AT",
     "PAGE_LIMIT",
     "PROFILE",
@@ -42,6 +45,7 @@ __all__ = [
     "UNTIL",
     "ArgText",
     "Range",
+    "describe_invalid",
 ]
 
 
@@ -54,6 +58,14 @@ class Range:
 
     def __str__(self) -> str:
         return f"{self.low}-{self.high}"
+
+    def schema(self) -> dict[str, JsonValue]:
+        """The bounds as JSON Schema keywords, for an interface that advertises them."""
+        return {"minimum": self.low, "maximum": self.high}
+
+
+#: JSON Schema keywords of a text argument that must not be empty (``content``, ``query``).
+NON_EMPTY: dict[str, JsonValue] = {"minLength": 1}
 
 
 @dataclass(frozen=True)
@@ -193,3 +205,30 @@ INCLUDE_HISTORY = ArgText(
     rest="Also return superseded values.",
     cli="Include superseded values.",
 )
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line for all of ``model``'s validation errors, naming each field (dotted path)
+    and no pydantic URL: the rule REST bodies and MCP tool arguments share."""
+    unknown = [_where(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    parts = []
+    if unknown:
+        allowed = ", ".join(model.model_fields) or "none"
+        parts.append(f"unknown field(s) {', '.join(unknown)}"
+                     + (f" (allowed: {allowed})" if all("." not in u and "[" not in u
+                                                        for u in unknown) else ""))
+    for e in exc.errors():
+        if e["type"] == "extra_forbidden":
+            continue
+        if e["type"] == "missing":
+            parts.append(f"{_where(e['loc'])} is missing")
+        else:
+            parts.append(f"{_where(e['loc'])}: {e['msg']}")
+    return "; ".join(parts)

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from memvault.config import Config
 from memvault.interfaces.http.app import http_app, serve_http
 from memvault.interfaces.http.auth import check_bind
+from memvault.interfaces.mcp.frames import screen
 from memvault.interfaces.mcp.server import build_server
 from memvault.interfaces.mcp.stdio import serve_stdio
 from memvault.interfaces.runtime import Runtime, ServeOptions
@@ -23,7 +24,7 @@ def build_http_app(config: Config, options: ServeOptions) -> Starlette:
     """The HTTP app for ``options`` (transport ``sse`` or ``http``), with its own Runtime on
     ``config``; the Memvault opens when the app's lifespan starts."""
     runtime = Runtime(config=config, log_level=options.log_level)
-    return http_app(runtime, build_server(runtime), options)
+    return http_app(runtime, build_server(runtime), options, screen=screen)
 
 
 async def serve(config: Config, options: ServeOptions) -> None:

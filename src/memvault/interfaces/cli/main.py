@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -117,9 +118,17 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 @click.option("--port", default=8765, show_default=True, type=int,
               help="Port to listen on (http/sse); 0 picks a free one.")
 @click.option("--token", envvar="MEMVAULT_TOKEN", help="Bearer token every HTTP request must "
-              "carry. [env MEMVAULT_TOKEN]")
+              "carry; at least 16 characters off loopback (`memvault token` makes one). "
+              "[env MEMVAULT_TOKEN]")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="HOST",
+              help="Host header to admit besides loopback (repeatable; without a port, any "
+              "port). [env MEMVAULT_ALLOWED_HOSTS, comma-separated]")
+@click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
+              help="Origin header to admit besides http://localhost (repeatable). "
+              "[env MEMVAULT_ALLOWED_ORIGINS, comma-separated]")
 @click.pass_context
-def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None) -> None:
+def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None,
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
     """Run the MCP server (logs go to stderr)."""
     from memvault.interfaces.runtime import LogLevel, ServeOptions, Transport
     from memvault.interfaces.serve import serve as run_server
@@ -131,9 +140,21 @@ def serve(ctx: click.Context, transport: str, host: str, port: int, token: str |
     options = ServeOptions(
         transport=cast(Transport, transport), host=host, port=port, token=token,
         log_level=cast(LogLevel, level.upper()),
+        allowed_hosts=allowed_hosts or _env_list("MEMVAULT_ALLOWED_HOSTS"),
+        allowed_origins=allowed_origins or _env_list("MEMVAULT_ALLOWED_ORIGINS"),
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(lambda: run_server(config, options))
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+@cli.command()
+def token() -> None:
+    """Print a new random bearer token for `serve --token` (or MEMVAULT_TOKEN)."""
+    click.echo(secrets.token_urlsafe(32))
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -21,27 +21,38 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memvault.errors import ConfigError
-from memvault.interfaces.http.auth import BearerAuth, transport_security
+from memvault.interfaces.http.auth import BearerAuth, HostGuard, has_token, transport_security
 from memvault.interfaces.http.rest import rest_routes
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
-__all__ = ["http_app", "serve_http"]
+__all__ = ["FrameScreen", "http_app", "serve_http"]
+
+#: Reads a JSON-RPC frame; returns the error to answer it with, or ``None`` to pass it on.
+Screen = Callable[[str], Any]
+_MAX_SCREENED = 4 * 1024 * 1024  # the MCP SDK refuses larger bodies itself
 
 log = logging.getLogger("memvault.serve")
 
 
-def _health(runtime: Runtime) -> Route:
+def _health(runtime: Runtime, token: str | None) -> Route:
     """``GET /health``: 200 when every store answers, 503 otherwise (see ``HealthOut`` in
-    :mod:`.openapi`); never behind the token."""
+    :mod:`.openapi`); never behind the token, but when the server has one, a request without
+    it gets ``{"status": ...}`` only (no locations, counts or embedder state)."""
 
     async def health(request: Request) -> Response:
+        full = token is None or has_token(request.headers, token)
         memvault = runtime.memvault
         if memvault is None:
-            return JSONResponse({"status": "unavailable" if runtime.error else "starting",
-                                 "error": runtime.error}, status_code=503)
+            status = "unavailable" if runtime.error else "starting"
+            return JSONResponse({"status": status, "error": runtime.error} if full
+                                else {"status": status}, status_code=503)
         report = await memvault.doctor(vectors=False)
+        if not full:
+            return JSONResponse({"status": "ok" if report.ok else "degraded"},
+                                status_code=200 if report.ok else 503)
         return JSONResponse(
             {
                 "status": "ok" if report.ok else "degraded",
@@ -55,12 +66,53 @@ def _health(runtime: Runtime) -> Route:
     return Route("/health", health, methods=["GET"])
 
 
-def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions) -> Starlette:
+class FrameScreen:
+    """Reads the JSON-RPC body of ``POST /mcp`` and ``POST /messages/`` before the MCP SDK,
+    with the same ``screen`` stdio uses, so both doors answer an unreadable frame alike
+    (400 with the JSON-RPC error)."""
+
+    def __init__(self, app: ASGIApp, screen: Screen) -> None:
+        self.app = app
+        self._screen = screen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] != "POST"
+                or scope["path"].rstrip("/") not in ("/mcp", "/messages")):
+            await self.app(scope, receive, send)
+            return
+        length = Request(scope).headers.get("content-length", "")
+        if not length.isdigit() or int(length) > _MAX_SCREENED:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        error = self._screen(body.decode("utf-8", "replace"))
+        if error is not None:
+            reply = JSONResponse(error.model_dump(mode="json", by_alias=True), status_code=400)
+            await reply(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
+             screen: Screen | None = None) -> Starlette:
     """The ASGI app serving ``server`` over ``options.transport`` (``sse`` or ``http``),
     the REST routes and ``/health``, all on ``runtime``; the app's lifespan keeps the
-    runtime's Memvault open."""
-    security = transport_security(options.host)
-    routes: list[Route | Mount] = [_health(runtime), Mount("/v1", routes=rest_routes(runtime))]
+    runtime's Memvault open. ``screen``, when given, reads MCP frames first
+    (:class:`FrameScreen`)."""
+    security = transport_security(options.host, options.allowed_hosts, options.allowed_origins)
+    routes: list[Route | Mount] = [_health(runtime, options.token),
+                                   Mount("/v1", routes=rest_routes(runtime))]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
     else:
@@ -80,6 +132,9 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions) ->
     app = Starlette(routes=routes, lifespan=lifespan)
     if options.token:
         app.add_middleware(BearerAuth, token=options.token)
+    if screen is not None:
+        app.add_middleware(FrameScreen, screen=screen)
+    app.add_middleware(HostGuard, settings=security)  # added last: runs first
     return app
 
 

@@ -101,7 +101,7 @@ _CONTEXT = schemas.CONTEXT_RANGE
 
 
 class AddMemoryRequest(_Body):
-    content: str = Field(description=schemas.CONTENT.rest)
+    content: str = Field(json_schema_extra=schemas.NON_EMPTY, description=schemas.CONTENT.rest)
     metadata: dict[str, JsonValue] | None = Field(
         default=None, description=schemas.METADATA.rest)
     occurred_at: str | None = Field(default=None, description=schemas.OCCURRED_AT.rest)
@@ -117,7 +117,7 @@ class AddManyRequest(_Body):
 
 
 class SearchRequest(_Body):
-    query: str = Field(description=schemas.QUERY.rest)
+    query: str = Field(json_schema_extra=schemas.NON_EMPTY, description=schemas.QUERY.rest)
     limit: int = Field(default=10, ge=_LIMIT.low, le=_LIMIT.high,
                        description=schemas.SEARCH_LIMIT.rest)
     session_id: Annotated[str | None, Field(description=schemas.SEARCH_SESSION.rest)] = None

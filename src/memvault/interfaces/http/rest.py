@@ -56,6 +56,7 @@ from memvault.interfaces.http.operations import (
 )
 from memvault.interfaces.identity import Identity, resolve_identity
 from memvault.interfaces.runtime import NotOpen, Runtime
+from memvault.interfaces.schemas import describe_invalid
 
 __all__ = ["MAX_BODY_BYTES", "rest_routes"]
 
@@ -136,30 +137,6 @@ class _Fallback:
 
 # -- parsing -----------------------------------------------------------------------------------
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
-    """One message for all of a model's validation errors, naming each field."""
-    unknown = [_where(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
-    parts = []
-    if unknown:
-        allowed = ", ".join(model.model_fields) or "none"
-        parts.append(f"unknown field(s) {', '.join(unknown)}"
-                     + (f" (allowed: {allowed})" if all("." not in u and "[" not in u
-                                                        for u in unknown) else ""))
-    for e in exc.errors():
-        if e["type"] == "extra_forbidden":
-            continue
-        if e["type"] == "missing":
-            parts.append(f"{_where(e['loc'])} is missing")
-        else:
-            parts.append(f"{_where(e['loc'])}: {e['msg']}")
-    return "; ".join(parts)
 
 
 def _no_constants(name: str) -> NoReturn:
@@ -205,7 +182,7 @@ async def _body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        _invalid(_describe(exc, model))
+        _invalid(describe_invalid(exc, model))
 
 
 def _query(request: Request, model: type[M]) -> M:
@@ -216,7 +193,7 @@ def _query(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(dict(params))
     except ValidationError as exc:
-        message = _describe(exc, model).replace("unknown field", "unknown query parameter")
+        message = describe_invalid(exc, model).replace("unknown field", "unknown query parameter")
         _invalid(message)
 
 

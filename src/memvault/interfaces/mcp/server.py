@@ -13,10 +13,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import mcp_types as types
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from pydantic import ConfigDict, ValidationError
 
 from memvault.interfaces.mcp.tools import TOOLS
 from memvault.interfaces.runtime import Runtime
+from memvault.interfaces.schemas import describe_invalid
 
 __all__ = ["INSTRUCTIONS", "build_server"]
 
@@ -41,14 +46,44 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         yield runtime
 
-    server: MCPServer[Runtime] = MCPServer(
+    server: MCPServer[Runtime] = _StrictServer(
         "memvault", instructions=INSTRUCTIONS, version=__version__,
         log_level=runtime.log_level, lifespan=lifespan,
     )
     for tool, hints in TOOLS:
         server.add_tool(tool, annotations=hints)
+        _make_strict(server._tool_manager.get_tool(tool.__name__))
     _register_set_level(server)
     return server
+
+
+def _make_strict(tool: Tool | None) -> None:
+    """Tool arguments follow the rule REST bodies do: unknown ones refused, no coercion
+    (``"5"`` and ``true`` are not numbers); the advertised schema says so
+    (``additionalProperties: false``)."""
+    assert tool is not None
+    loose = tool.fn_metadata.arg_model
+    strict: type[ArgModelBase] = type(loose.__name__, (loose,), {"model_config": ConfigDict(
+        arbitrary_types_allowed=True, extra="forbid", strict=True)})
+    tool.fn_metadata.arg_model = strict
+    tool.parameters = strict.model_json_schema(by_alias=True)
+
+
+class _StrictServer(MCPServer[Runtime]):
+    """Refuses invalid tool arguments with one line naming them (the SDK's message spans
+    several lines and links to pydantic's docs)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            try:
+                tool.fn_metadata.validate_arguments(arguments)
+            except ValidationError as exc:
+                message = describe_invalid(exc, tool.fn_metadata.arg_model)
+                raise ToolError(f"invalid arguments for {name}: {message}") from None
+        return await super().call_tool(name, arguments, context)
 
 
 def _register_set_level(server: MCPServer[Runtime]) -> None:

@@ -1,19 +1,50 @@
-"""Serving MCP over stdin/stdout, for a desktop client that spawns ``memvault serve``."""
+"""Serving MCP over stdin/stdout, for a desktop client that spawns ``memvault serve``.
+
+Every line is read by memvault first (:func:`memvault.interfaces.mcp.frames.screen`): the
+MCP SDK's stdio transport drops a frame it cannot parse without a reply, so a frame that is
+not JSON, nests too deep or holds a lone surrogate is answered here with a JSON-RPC error and
+never reaches the SDK; the server keeps serving.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
+from io import TextIOWrapper
+from typing import Any
 
 import anyio
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 
 from memvault.config import Config
+from memvault.interfaces.mcp.frames import screen
 from memvault.interfaces.mcp.server import build_server
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
 __all__ = ["serve_stdio"]
 
 log = logging.getLogger("memvault.serve")
+
+
+class _ScreenedStdin:
+    """stdin's lines for the SDK, without the ones :func:`screen` answers itself."""
+
+    def __init__(self) -> None:
+        stream = TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        self._lines = anyio.wrap_file(stream)
+        self.replies: Any = None  # the SDK's write stream, once it exists
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for line in self._lines:
+            if not line.strip():
+                continue
+            error = screen(line)
+            if error is None:
+                yield line
+            elif self.replies is not None:
+                await self.replies.send(SessionMessage(error))
 
 
 async def serve_stdio(config: Config, options: ServeOptions) -> None:
@@ -24,8 +55,13 @@ async def serve_stdio(config: Config, options: ServeOptions) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     runtime = Runtime(config=config, log_level=options.log_level)
     server = build_server(runtime)
+    lowlevel = server._lowlevel_server
+    stdin = _ScreenedStdin()
     async with anyio.create_task_group() as group:
         group.start_soon(runtime.keep_open)
         log.info("memvault: serving MCP over stdio for user %s", config.user_id)
-        await server.run_stdio_async()
+        async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
+            stdin.replies = write_stream
+            await lowlevel.run(read_stream, write_stream,
+                               lowlevel.create_initialization_options())
         group.cancel_scope.cancel()

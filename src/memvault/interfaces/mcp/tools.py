@@ -4,6 +4,8 @@
 server's lifespan context. A tool's signature is its input schema and its docstring its
 description; the arguments' texts come from :mod:`memvault.interfaces.schemas`. Tools raise
 :class:`ToolError` with a message the model can act on, and never return error objects.
+Bounds (``limit``, ``context``, non-empty ``content`` and ``query``) are advertised in the
+input schema and enforced by the core, whose messages name the argument and its range.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = [
 
 T = TypeVar("T")
 ToolContext = Context[Runtime]
+_LIMIT = schemas.LIMIT_RANGE
+_CONTEXT = schemas.CONTEXT_RANGE
 
 
 def _runtime(ctx: ToolContext) -> Runtime:
@@ -77,7 +81,8 @@ async def _call(action: Callable[[], Awaitable[T]]) -> T:
 
 async def add_memory(
     ctx: ToolContext,
-    content: Annotated[str, Field(description=schemas.CONTENT.tool)],
+    content: Annotated[str, Field(json_schema_extra=schemas.NON_EMPTY,
+                                  description=schemas.CONTENT.tool)],
     metadata: Annotated[dict[str, Any] | None, Field(
         description=schemas.METADATA.tool)] = None,
     occurred_at: Annotated[str | None, Field(description=schemas.OCCURRED_AT.tool)] = None,
@@ -98,13 +103,16 @@ async def add_memory(
 
 async def search_memory(
     ctx: ToolContext,
-    query: Annotated[str, Field(description=schemas.QUERY.tool)],
-    limit: Annotated[int, Field(description=schemas.SEARCH_LIMIT.tool)] = 10,
+    query: Annotated[str, Field(json_schema_extra=schemas.NON_EMPTY,
+                                description=schemas.QUERY.tool)],
+    limit: Annotated[int, Field(json_schema_extra=_LIMIT.schema(),
+                                description=schemas.SEARCH_LIMIT.tool)] = 10,
     session_id: Annotated[str | None, Field(description=schemas.SEARCH_SESSION.tool)] = None,
     since: Annotated[str | None, Field(description=schemas.SINCE.tool)] = None,
     until: Annotated[str | None, Field(description=schemas.UNTIL.tool)] = None,
     filters: Annotated[dict[str, Any] | None, Field(description=schemas.FILTERS.tool)] = None,
-    context: Annotated[int, Field(description=schemas.CONTEXT.tool)] = 0,
+    context: Annotated[int, Field(json_schema_extra=_CONTEXT.schema(),
+                                  description=schemas.CONTEXT.tool)] = 0,
 ) -> SearchOut:
     """Search the user's memories by meaning and keywords. Returns the best matches
     first, each with its id, content, score, when it occurred and its session."""
@@ -129,7 +137,8 @@ async def search_memory(
 
 async def list_memories(
     ctx: ToolContext,
-    limit: Annotated[int, Field(description=schemas.PAGE_LIMIT.tool)] = 20,
+    limit: Annotated[int, Field(json_schema_extra=_LIMIT.schema(),
+                                description=schemas.PAGE_LIMIT.tool)] = 20,
     cursor: Annotated[str | None, Field(description=schemas.CURSOR.tool)] = None,
     session_id: Annotated[str | None, Field(description=schemas.LIST_SESSION.tool)] = None,
     memory_type: Annotated[MemoryType, Field(

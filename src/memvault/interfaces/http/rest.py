@@ -177,6 +177,9 @@ async def _body(request: Request, model: type[M]) -> M:
         data = json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
     except ValueError as exc:
         _invalid(f"the request body is not valid JSON: {exc}")
+    except RecursionError:
+        _invalid("the request body nests too deep: metadata and profile values may nest at "
+                 "most 64 levels")
     if not isinstance(data, dict):
         _invalid(f"the request body must be a JSON object, not {type(data).__name__}")
     try:

@@ -23,17 +23,27 @@ __all__ = ["MAX_DEPTH", "screen"]
 MAX_DEPTH = 128
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"(?P<colon>\s*:)?|[\[\]{}]', re.DOTALL)
 _ID = re.compile(r'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _depth(text: str) -> int:
-    deepest = depth = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub("", text)):
-        depth += 1 if match.group() in "[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
+def _too_deep(text: str) -> str | None:
+    """``None`` when ``text`` nests at most :data:`MAX_DEPTH` levels, else the dotted path of
+    object keys (the first few) under which it goes deeper, e.g. ``params.arguments.metadata``."""
+    keys: dict[int, str] = {}
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            if match.group("colon"):
+                keys[depth] = token[1:token.index('"', 1)] if '\\' not in token else "?"
+            continue
+        depth += 1 if token in "[{" else -1
+        if depth > MAX_DEPTH:
+            path = [keys[level] for level in range(1, 5) if level in keys]
+            return ".".join(path) or "the frame"
+    return None
 
 
 def _raw_id(text: str) -> int | str | None:
@@ -86,9 +96,10 @@ def _error(request_id: int | str | None, code: int, message: str) -> types.JSONR
 
 def screen(frame: str) -> types.JSONRPCError | None:
     """``None`` when ``frame`` may go on to the SDK, else the error to answer it with."""
-    if _depth(frame) > MAX_DEPTH:
+    deep = _too_deep(frame)
+    if deep is not None:
         return _error(_raw_id(frame), types.PARSE_ERROR,
-                      f"Parse error: nested deeper than {MAX_DEPTH} levels")
+                      f"Parse error: {deep} is nested deeper than {MAX_DEPTH} levels")
     try:
         message = json.loads(frame)
     except (ValueError, RecursionError):

@@ -76,7 +76,63 @@ def _print_memory(memory: Memory, score: float | None = None) -> None:
     click.echo(f"  {memory.content}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Takes the global options after the command too (``memvault serve --database x``);
+    an option the command itself has (``add --profile``, ``list --working``) stays the
+    command's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _hoist_global_options(self, ctx, args))
+
+
+def _option_names(params: list[click.Parameter]) -> dict[str, bool]:
+    """Each option's names, mapped to whether it takes a value."""
+    names: dict[str, bool] = {}
+    for param in params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                names[name] = not param.is_flag and not param.count
+    return names
+
+
+def _hoist_global_options(group: click.Group, ctx: click.Context,
+                          args: list[str]) -> list[str]:
+    """``args`` with the group's options found after the command moved before it."""
+    own = _option_names(group.get_params(ctx))
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        name = args[index].partition("=")[0]
+        index += 2 if own.get(name) and "=" not in args[index] else 1
+    command = group.get_command(ctx, args[index]) if index < len(args) else None
+    if command is None:
+        return args
+    theirs = _option_names(command.get_params(ctx))
+    hoisted: list[str] = []
+    kept: list[str] = []
+    rest = iter(args[index + 1:])
+    for arg in rest:
+        if arg == "--":
+            kept += [arg, *rest]
+            break
+        name = arg.partition("=")[0]
+        takes_value = "=" not in arg
+        if name not in theirs and name not in own and len(name) > 2 and name[1] != "-":
+            name, takes_value = name[:2], False  # a short option with its value: -ubob
+        if name in theirs:
+            kept += [arg, *_value(rest, theirs[name] and takes_value)]
+        elif name in own and name not in ("--help", "-h", "--version"):
+            hoisted += [arg, *_value(rest, own[name] and takes_value)]
+        else:
+            kept.append(arg)
+    return [*args[:index], *hoisted, args[index], *kept]
+
+
+def _value(rest: Iterator[str], wanted: bool) -> list[str]:
+    """The next argument, when the option before it takes one and there is one."""
+    return [value for value in [next(rest, None)] if value is not None] if wanted else []
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-d", "--database", help="SQLite file or store URL for all three memory "
               "types. [default: memvault.db in your user data directory, e.g. "
               "~/.local/share/memvault; env MEMVAULT_DB]")
@@ -103,7 +159,8 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
     """memvault: long-term memory for AI agents, over MCP.
 
     Start with `memvault serve` (stdio, for Claude Desktop or Cursor), or
-    `memvault serve --transport http` for a shared server.
+    `memvault serve --transport http` for a shared server. The options below
+    may also follow the command (`memvault serve --database team.db`).
     """
     ctx.obj = dict(options, log_level=log_level)
 

@@ -415,16 +415,19 @@ def reembed(ctx: click.Context, yes: bool) -> None:
 @cli.command()
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
-    """Show the stores, counts and embedder, and what is missing."""
+    """Show the stores, counts and embedder, and what is missing; exits 1 when a store is
+    down or the embedder cannot be used."""
     config = _config(ctx)
     click.echo(f"user:       {config.user_id}" + (f" (agent {config.agent_id})"
                                                   if config.agent_id else ""))
 
-    async def action() -> DoctorReport:
+    async def action() -> tuple[DoctorReport, str | None]:
         # Not opened: the report opens each store on its own, so one down hides no other.
-        return await Memvault(config).doctor()
+        mv = Memvault(config)
+        report = await mv.doctor()
+        return report, await _embedder_problem(mv, report)
 
-    report = _run(action)
+    report, embedder_problem = _run(action)
     click.echo(report.embedder_reason)
     click.echo(f"local extra: {'yes' if report.local_extra else 'no'} "
                f"({report.local_extra_detail})")
@@ -444,6 +447,29 @@ def doctor(ctx: click.Context) -> None:
             if counts.memories and counts.vectors < counts.memories:
                 click.echo("            missing vectors are added by a running server, or "
                            "now with `memvault reembed`")
+    if embedder_problem is not None:
+        click.echo(f"[FAIL] embedder  {embedder_problem}")
+    if not report.ok or embedder_problem is not None:
+        raise click.exceptions.Exit(1)
+
+
+async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
+    """Why the configured embedder cannot be used (it does not load, or the store's vectors
+    come from another), or ``None``. Loading a local model takes seconds."""
+    embedder = mv.embedding.embedder
+    if embedder is None:
+        return None
+    info = report.vectors.embedding if report.vectors is not None else None
+    if info is not None and info.model != embedder.name:
+        return (f"the store's vectors come from {info.model}, not {embedder.name}: run "
+                f"`memvault reembed` or configure {info.model}")
+    try:
+        await embedder.load()
+    except (MemvaultError, OSError, RuntimeError, ValueError) as exc:
+        return f"{embedder.name} cannot load: {exc}"
+    finally:
+        await embedder.aclose()
+    return None
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ import click
 from click._termui_impl import ProgressBar
 
 from memvault.config import Config
+from memvault.core.embedding import EmbeddingService
 from memvault.core.memvault import Memvault
+from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
 from memvault.models import DoctorReport, Memory
@@ -213,10 +215,19 @@ def add(ctx: click.Context, content: str, session: str | None, metadata: str | N
         # No embedder here: loading a model for one add would take seconds; a running
         # server embeds memories that lack a vector.
         async with Memvault(config, embedder=None) as mv:
+            await _refuse_foreign_vectors(mv, config)
             return await mv.add(content, session_id=session, metadata=meta,
                                 occurred_at=occurred_at, profile=facts)
 
     click.echo(_run(action).id)
+
+
+async def _refuse_foreign_vectors(mv: Memvault, config: Config) -> None:
+    """Refuse, as a server would on open, a store whose vectors come from another embedder
+    than the configured one (:class:`EmbedderMismatch`); the model is not loaded."""
+    configured, reason = create_embedder(config.embedder)
+    if configured is not None:
+        await EmbeddingService(configured, mv.episodic, reason).check()
 
 
 def _json_arg(value: str | None, name: str) -> Any:

@@ -38,6 +38,7 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_MAX_PROFILE_KEYS": "max_profile_keys",
     "MEMVAULT_WORKING_MAX_TURNS": "working_max_turns",
     "MEMVAULT_WORKING_TTL_SECONDS": "working_ttl_seconds",
+    "MEMVAULT_SEARCH_WAIT_SECONDS": "search_wait_seconds",
 }
 
 
@@ -116,6 +117,9 @@ class Config(BaseModel):
     max_profile_keys: int = Field(default=1_000, ge=1)
     working_max_turns: int = Field(default=20, ge=1, le=10_000)
     working_ttl_seconds: float = Field(default=86_400.0, ge=0)
+    #: How long a search made while the embedding model loads waits for it (then it is
+    #: lexical and says so); servers pass 0 and answer at once.
+    search_wait_seconds: float = Field(default=30.0, ge=0)
 
     @classmethod
     def load(

@@ -108,11 +108,16 @@ class SearchHit(_Frozen):
 
 
 class SearchResult(_Frozen):
-    """The hits, best first, and whether the character budget cut the list short."""
+    """The hits, best first, and whether the character budget cut the list short.
+
+    ``retrievers`` names those that ran (``lexical``, ``vector``); ``pending`` says why one
+    did not yet (the embedding model is still loading), else ``None``.
+    """
 
     hits: list[SearchHit]
     truncated: bool = False
     retrievers: list[str] = Field(default_factory=list)
+    pending: str | None = None
 
 
 class MemoryPage(_Frozen):

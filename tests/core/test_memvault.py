@@ -201,6 +201,8 @@ async def test_profile_from_add_supersedes_with_history(mv: Memvault) -> None:
 async def test_export_import_reproduces_everything(tmp_path: Path) -> None:
     source = tmp_path / "a"
     target = tmp_path / "b"
+    source.mkdir()
+    target.mkdir()
     async with Memvault(_config(source)) as mv:
         for i in range(3):
             await mv.add(f"turn {i}", session_id="s", metadata={"i": i},
@@ -297,6 +299,8 @@ async def test_adds_do_not_wait_for_the_model(tmp_path: Path) -> None:
 
 
 async def test_imported_memories_get_their_vectors(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     async with Memvault(_config(tmp_path / "a"), embedder=None) as source:
         for text in ("first memory", "second memory", "third memory"):
             await source.add(text, user_id="alice")

@@ -491,11 +491,50 @@ def test_doctor_reports_a_store_that_cannot_open_and_still_the_others(
     add(db, "one")
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")
-    out = ok(db, "--episodic", str(blocked / "m.db"), "doctor").stdout
+    result = run(db, "--episodic", str(blocked / "m.db"), "doctor")
+    assert result.exit_code == 1, result.stderr
+    out = result.stdout
     assert re.search(r"\[DOWN\] episodic\s+episodic store unavailable", out), out
     assert "vectors:" not in out
     assert re.search(rf"\[ok \] profile\s+sqlite\s+{re.escape(str(db))}", out), out
     assert re.search(rf"\[ok \] working\s+sqlite\s+{re.escape(str(db))}", out), out
+
+
+def test_doctor_fails_when_every_server_store_is_down(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "--episodic", "falkordb://127.0.0.1:1", "--profile", "postgresql://127.0.0.1:1/x",
+        "--working", "redis://127.0.0.1:1", "--embedder", "none", "doctor"])
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert isinstance(result.exception, SystemExit)
+    assert result.stdout.count("[DOWN]") == 3, result.stdout
+
+
+def test_doctor_fails_when_the_embedder_cannot_load(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("sentence_transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    add(db, "one")
+    missing = tmp_path / "no-such-model"
+    result = CliRunner().invoke(cli, ["--database", str(db), "--embedder", "local",
+                                      "--embedder-model", str(missing), "doctor"])
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert re.search(r"\[FAIL\] embedder\s+local:\S*no-such-model cannot load", result.stdout)
+    assert re.search(r"\[ok \] episodic", result.stdout), result.stdout
+
+
+def test_doctor_fails_when_the_store_has_another_embedders_vectors(db: Path) -> None:
+    from tests.core.fakes import HashEmbedder
+
+    with SyncMemvault.open(db, user_id="alice", embedder="none") as plain:
+        plain.add("one")
+    config = SyncMemvault.open(db, user_id="alice").config
+    with SyncMemvault(config, embedder=HashEmbedder("other")) as mv:
+        mv.add("two")
+        assert mv.wait_for_vectors(20)
+    result = CliRunner().invoke(cli, ["--database", str(db), "--embedder", "local", "doctor"])
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "[FAIL] embedder  the store's vectors come from test:other" in result.stdout
 
 
 def test_doctor_reports_a_bad_configuration_clearly(tmp_path: Path) -> None:

@@ -387,6 +387,7 @@ class Memvault:
         filters: Mapping[str, Any] | None = None,
         context: int = 0,
         max_chars: int | None = None,
+        wait_for_model: float | None = None,
     ) -> SearchResult:
         """Hybrid search over the user's memories, best first.
 
@@ -398,8 +399,15 @@ class Memvault:
 
         Adds return before their vectors are computed; a search first waits (up to a
         second) for the vectors still queued, so what was just added is found by meaning too.
+        While the embedding model loads, a search waits for it up to ``wait_for_model``
+        seconds (default: ``config.search_wait_seconds``), then goes on lexically; the
+        result's ``retrievers`` and ``pending`` say so.
         """
         query = pipeline.check_query(query)
+        if self.embedding.state == "loading":
+            wait = self.config.search_wait_seconds if wait_for_model is None else wait_for_model
+            if wait > 0:
+                await self.embedding.wait_settled(wait)
         user = self._user(user_id)
         request = pipeline.Request(
             query=query,

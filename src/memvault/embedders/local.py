@@ -183,4 +183,7 @@ class LocalEmbedder:
         return await self._thread.run(lambda: self._encode_passages(batch))
 
     async def aclose(self) -> None:
+        """Stop the model thread: wait for a batch in flight (a process that exits while torch
+        runs aborts), not for a load in flight (it takes seconds; a server exits at once)."""
+        await self._thread.stop(wait=self._model is not None)
         self._model = None

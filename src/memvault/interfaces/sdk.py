@@ -164,10 +164,12 @@ class SyncMemvault:
         filters: Mapping[str, Any] | None = None,
         context: int = 0,
         max_chars: int | None = None,
+        wait_for_model: float | None = None,
     ) -> SearchResult:
         return self._run(lambda: self._async.search(
             query, user_id=user_id, session_id=session_id, limit=limit, since=since,
             until=until, filters=filters, context=context, max_chars=max_chars,
+            wait_for_model=wait_for_model,
         ))
 
     def list(

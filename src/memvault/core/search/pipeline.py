@@ -29,6 +29,7 @@ from memvault.models import MemoryFilter, SearchHit, SearchResult
 from memvault.stores.base import EpisodicStore, WorkingStore
 
 __all__ = [
+    "LOADING_NOTE",
     "MAX_CONTEXT",
     "MAX_QUERY_CHARS",
     "VECTOR_WAIT_SECONDS",
@@ -46,6 +47,8 @@ MAX_CONTEXT = 5
 #: How long a search waits for the vectors of memories added just before it (read your
 #: writes by meaning); beyond that it goes on, finding the rest by their words.
 VECTOR_WAIT_SECONDS = 1.0
+#: :attr:`SearchResult.pending` of a search made while the embedding model loads.
+LOADING_NOTE = "the embedding model is loading; this search is lexical"
 
 
 @dataclass(frozen=True)
@@ -126,4 +129,6 @@ async def run(sources: Sources, request: Request) -> SearchResult:
             for hit in hits
         ]
     kept, truncated = apply_budget(hits, request.max_chars)
-    return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers)
+    pending = LOADING_NOTE if sources.embedding.state == "loading" else None
+    return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers,
+                        pending=pending)

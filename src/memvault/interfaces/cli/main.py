@@ -21,7 +21,9 @@ import click
 from click._termui_impl import ProgressBar
 
 from memvault.config import Config
+from memvault.core.embedding import EmbeddingService
 from memvault.core.memvault import Memvault
+from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
 from memvault.models import DoctorReport, Memory
@@ -77,7 +79,63 @@ def _print_memory(memory: Memory, score: float | None = None) -> None:
     click.echo(f"  {memory.content}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Takes the global options after the command too (``memvault serve --database x``);
+    an option the command itself has (``add --profile``, ``list --working``) stays the
+    command's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _hoist_global_options(self, ctx, args))
+
+
+def _option_names(params: list[click.Parameter]) -> dict[str, bool]:
+    """Each option's names, mapped to whether it takes a value."""
+    names: dict[str, bool] = {}
+    for param in params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                names[name] = not param.is_flag and not param.count
+    return names
+
+
+def _hoist_global_options(group: click.Group, ctx: click.Context,
+                          args: list[str]) -> list[str]:
+    """``args`` with the group's options found after the command moved before it."""
+    own = _option_names(group.get_params(ctx))
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "--":
+        name = args[index].partition("=")[0]
+        index += 2 if own.get(name) and "=" not in args[index] else 1
+    command = group.get_command(ctx, args[index]) if index < len(args) else None
+    if command is None:
+        return args
+    theirs = _option_names(command.get_params(ctx))
+    hoisted: list[str] = []
+    kept: list[str] = []
+    rest = iter(args[index + 1:])
+    for arg in rest:
+        if arg == "--":
+            kept += [arg, *rest]
+            break
+        name = arg.partition("=")[0]
+        takes_value = "=" not in arg
+        if name not in theirs and name not in own and len(name) > 2 and name[1] != "-":
+            name, takes_value = name[:2], False  # a short option with its value: -ubob
+        if name in theirs:
+            kept += [arg, *_value(rest, theirs[name] and takes_value)]
+        elif name in own and name not in ("--help", "-h", "--version"):
+            hoisted += [arg, *_value(rest, own[name] and takes_value)]
+        else:
+            kept.append(arg)
+    return [*args[:index], *hoisted, args[index], *kept]
+
+
+def _value(rest: Iterator[str], wanted: bool) -> list[str]:
+    """The next argument, when the option before it takes one and there is one."""
+    return [value for value in [next(rest, None)] if value is not None] if wanted else []
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-d", "--database", help="SQLite file or store URL for all three memory "
               "types. [default: memvault.db in your user data directory, e.g. "
               "~/.local/share/memvault; env MEMVAULT_DB]")
@@ -104,7 +162,8 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
     """memvault: long-term memory for AI agents, over MCP.
 
     Start with `memvault serve` (stdio, for Claude Desktop or Cursor), or
-    `memvault serve --transport http` for a shared server.
+    `memvault serve --transport http` for a shared server. The options below
+    may also follow the command (`memvault serve --database team.db`).
     """
     ctx.obj = dict(options, log_level=log_level)
 
@@ -177,10 +236,19 @@ def add(ctx: click.Context, content: str, session: str | None, metadata: str | N
         # No embedder here: loading a model for one add would take seconds; a running
         # server embeds memories that lack a vector.
         async with Memvault(config, embedder=None) as mv:
+            await _refuse_foreign_vectors(mv, config)
             return await mv.add(content, session_id=session, metadata=meta,
                                 occurred_at=occurred_at, profile=facts)
 
     click.echo(_run(action).id)
+
+
+async def _refuse_foreign_vectors(mv: Memvault, config: Config) -> None:
+    """Refuse, as a server would on open, a store whose vectors come from another embedder
+    than the configured one (:class:`EmbedderMismatch`); the model is not loaded."""
+    configured, reason = create_embedder(config.embedder)
+    if configured is not None:
+        await EmbeddingService(configured, mv.episodic, reason).check()
 
 
 def _json_arg(value: str | None, name: str) -> Any:
@@ -379,16 +447,19 @@ def reembed(ctx: click.Context, yes: bool) -> None:
 @cli.command()
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
-    """Show the stores, counts and embedder, and what is missing."""
+    """Show the stores, counts and embedder, and what is missing; exits 1 when a store is
+    down or the embedder cannot be used."""
     config = _config(ctx)
     click.echo(f"user:       {config.user_id}" + (f" (agent {config.agent_id})"
                                                   if config.agent_id else ""))
 
-    async def action() -> DoctorReport:
+    async def action() -> tuple[DoctorReport, str | None]:
         # Not opened: the report opens each store on its own, so one down hides no other.
-        return await Memvault(config).doctor()
+        mv = Memvault(config)
+        report = await mv.doctor()
+        return report, await _embedder_problem(mv, report)
 
-    report = _run(action)
+    report, embedder_problem = _run(action)
     click.echo(report.embedder_reason)
     click.echo(f"local extra: {'yes' if report.local_extra else 'no'} "
                f"({report.local_extra_detail})")
@@ -408,6 +479,29 @@ def doctor(ctx: click.Context) -> None:
             if counts.memories and counts.vectors < counts.memories:
                 click.echo("            missing vectors are added by a running server, or "
                            "now with `memvault reembed`")
+    if embedder_problem is not None:
+        click.echo(f"[FAIL] embedder  {embedder_problem}")
+    if not report.ok or embedder_problem is not None:
+        raise click.exceptions.Exit(1)
+
+
+async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
+    """Why the configured embedder cannot be used (it does not load, or the store's vectors
+    come from another), or ``None``. Loading a local model takes seconds."""
+    embedder = mv.embedding.embedder
+    if embedder is None:
+        return None
+    info = report.vectors.embedding if report.vectors is not None else None
+    if info is not None and info.model != embedder.name:
+        return (f"the store's vectors come from {info.model}, not {embedder.name}: run "
+                f"`memvault reembed` or configure {info.model}")
+    try:
+        await embedder.load()
+    except (MemvaultError, OSError, RuntimeError, ValueError) as exc:
+        return f"{embedder.name} cannot load: {exc}"
+    finally:
+        await embedder.aclose()
+    return None
 
 
 def main() -> None:

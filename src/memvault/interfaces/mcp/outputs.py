@@ -53,6 +53,11 @@ class AddOut(BaseModel):
 class SearchOut(BaseModel):
     results: list[HitOut]
     truncated: bool = Field(description="true when the size budget left results out")
+    retrievers: list[str] = Field(
+        default_factory=list, description="the retrievers that ran: lexical, vector")
+    pending: str | None = Field(
+        default=None, description="set while the embedding model loads: the search was "
+        "lexical only, so a search by meaning may find more in a moment")
 
 
 class ListOut(BaseModel):

@@ -120,7 +120,7 @@ async def search_memory(
     mv = await _memvault(ctx)
     result = await _call(lambda: mv.search(
         query, user_id=who.user_id, session_id=who.session_id, limit=limit, since=since,
-        until=until, filters=filters, context=context,
+        until=until, filters=filters, context=context, wait_for_model=0,
     ))
     return SearchOut(
         results=[
@@ -131,7 +131,7 @@ async def search_memory(
             )
             for hit in result.hits
         ],
-        truncated=result.truncated,
+        truncated=result.truncated, retrievers=result.retrievers, pending=result.pending,
     )
 
 

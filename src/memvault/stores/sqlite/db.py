@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
+from memvault.config import default_database_path
 from memvault.errors import ConfigError, StoreUnavailable
 from memvault.stores.codec import decode_text
 from memvault.stores.migrations import Migration, pending
@@ -70,8 +71,8 @@ class SqliteDatabase:
         self._conn: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
+        self._make_directory()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path,
                 timeout=_BUSY_TIMEOUT_MS / 1000,
@@ -87,6 +88,22 @@ class SqliteDatabase:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def _make_directory(self) -> None:
+        """Create the default data directory; any other missing directory is a mistyped
+        path, refused instead of created."""
+        parent = self.path.parent
+        if parent.exists():
+            return
+        if parent.resolve() != default_database_path().parent.resolve():
+            raise ConfigError(
+                f"the directory {parent} does not exist (the {self.role} store's database is "
+                f"{self.path}): create it, or fix the path"
+            )
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(self.role, f"cannot create {parent}: {exc}") from exc
 
     async def open(self, component: str, migrations: Sequence[Migration]) -> None:
         def _open() -> None:

@@ -1,0 +1,75 @@
+"""The model thread stops: after the call in flight, failing the calls queued behind it, so a
+process never exits while a model runs (torch aborts it then)."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import pytest
+
+from memvault.embedders.local import LocalEmbedder
+from memvault.embedders.worker import ModelThread
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+
+def _alive(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == name]
+
+
+async def test_stop_waits_for_the_call_in_flight_and_fails_the_queued() -> None:
+    thread = ModelThread("memvault-test-stop")
+    started, release = threading.Event(), threading.Event()
+    results: list[object] = []
+    stopped = anyio.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait(10)
+        return 1
+
+    async def call(fn: object) -> None:
+        try:
+            results.append(await thread.run(fn))  # type: ignore[arg-type]
+        except RuntimeError as exc:
+            results.append(str(exc))
+
+    async def stop() -> None:
+        await thread.stop()
+        stopped.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(call, slow)
+        assert await anyio.to_thread.run_sync(started.wait, 10)
+        group.start_soon(call, lambda: 2)
+        await anyio.lowlevel.checkpoint()  # the second call is queued
+        group.start_soon(stop)
+        await anyio.lowlevel.checkpoint()
+        assert not stopped.is_set()
+        assert _alive("memvault-test-stop")  # the call in flight is still running
+        release.set()
+        with anyio.fail_after(10):
+            await stopped.wait()
+    assert not _alive("memvault-test-stop")
+    assert results == [1, "the model thread is stopped"]
+    assert await thread.run(lambda: 3) == 3  # a later call starts a new thread
+    await thread.stop()
+    assert not _alive("memvault-test-stop")
+
+
+async def test_local_embedder_aclose_ends_its_thread() -> None:
+    embedder = LocalEmbedder()
+    embedder._model = object()  # as if loaded: aclose must wait for the thread
+    release = threading.Event()
+    assert await embedder._thread.run(lambda: release.set() or 1) == 1
+    [thread] = [t for t in _alive("memvault-model") if t is _thread_of(embedder)]
+    await embedder.aclose()
+    assert not thread.is_alive()
+
+
+def _thread_of(embedder: LocalEmbedder) -> threading.Thread | None:
+    worker = embedder._thread._worker
+    return None if worker is None else worker.thread

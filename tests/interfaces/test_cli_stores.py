@@ -1,0 +1,62 @@
+"""What the ``memvault`` console script refuses about its stores: another embedder's vectors,
+a database path whose directory does not exist."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from memvault import SyncMemvault
+from memvault.config import Config
+from tests.core.fakes import HashEmbedder
+from tests.interfaces.mcp_harness import MEMVAULT, clean_env
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def memvault(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MEMVAULT), *args], capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        env=clean_env({"XDG_DATA_HOME": str(tmp_path / "xdg")}),
+    )
+
+
+def test_add_refuses_a_store_made_by_another_embedder(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    config = Config.from_flat({"database": str(db), "user_id": "alice"})
+    with SyncMemvault(config, embedder=HashEmbedder("other")) as mv:
+        mv.add("embedded elsewhere")
+        assert mv.wait_for_vectors(20)
+    result = memvault(tmp_path, "--database", str(db), "--user", "alice",
+                      "--embedder", "local", "add", "a new memory")
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "this store's vectors come from test:other" in result.stderr, result.stderr
+    assert "memvault reembed" in result.stderr
+    with SyncMemvault(config, embedder=None) as mv:
+        assert [m.content for m in mv.list().items] == ["embedded elsewhere"]
+    # Without an embedder the add is lexical-only, as a server with none would do.
+    assert memvault(tmp_path, "--database", str(db), "--user", "alice", "--embedder",
+                    "none", "add", "lexical").returncode == 0
+
+
+@pytest.mark.parametrize("command", [["add", "x"], ["list"], ["doctor"]])
+def test_a_database_in_a_missing_directory_is_an_error(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    result = memvault(tmp_path, "--database", str(missing / "x.db"), "--embedder", "none",
+                      "--user", "alice", *command)
+    assert result.returncode == 1, result.stdout
+    output = result.stdout if command == ["doctor"] else result.stderr
+    assert f"the directory {missing} does not exist" in output, output
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_the_default_data_directory_is_created(tmp_path: Path) -> None:
+    result = memvault(tmp_path, "--embedder", "none", "--user", "alice", "add", "first")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "xdg" / "memvault" / "memvault.db").exists()

@@ -28,6 +28,7 @@ from anyio.abc import TaskGroup
 
 from memvault.config import Config
 from memvault.core import exchange
+from memvault.core.diagnostics import diagnose
 from memvault.core.embedding import EmbeddingService, EmbeddingState
 from memvault.core.idempotency import request_hash, store_once
 from memvault.core.ids import derived_id, new_id
@@ -39,6 +40,7 @@ from memvault.core.validate import (
     check_content,
     check_filters,
     check_identifier,
+    check_item,
     check_limit,
     check_metadata,
     check_profile,
@@ -61,9 +63,7 @@ from memvault.models import (
     Profile,
     ProfileFact,
     SearchResult,
-    StoreReport,
     StoreStatus,
-    VectorReport,
 )
 from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, WorkingStore
 from memvault.stores.registry import add_writer, open_episodic, open_profile, open_working
@@ -250,7 +250,7 @@ class Memvault:
         now = utc_now()
         built: builtins.list[NewMemory] = []
         for index, raw in enumerate(items):
-            item = raw if isinstance(raw, MemoryInput) else _input(raw, index)
+            item = raw if isinstance(raw, MemoryInput) else check_item(raw, index)
             try:
                 built.append(self._build(item, user, now))
             except InvalidInput as exc:
@@ -595,45 +595,5 @@ class Memvault:
         is reported (with the reason) without hiding the others. ``vectors=False`` leaves
         out the vector counts. Raises only for what a store fails after opening.
         """
-        from memvault.embedders.local import local_available
-
-        opened = self._stack is not None
-        stores: builtins.list[StoreReport] = []
-        counted: VectorReport | None = None
-        roles: tuple[tuple[Literal["episodic", "profile", "working"],
-                           EpisodicStore | ProfileStore | WorkingStore], ...] = (
-            ("episodic", self.episodic), ("profile", self.profile), ("working", self.working))
-        for role, store in roles:
-            if not opened:
-                try:
-                    await store.open()
-                except MemvaultError as exc:
-                    stores.append(StoreReport(role=role, error=str(exc)))
-                    continue
-            try:
-                status = await store.status()
-                stores.append(StoreReport(role=role, status=status))
-                if store is self.episodic and vectors and status.ok:
-                    counted = VectorReport(
-                        embedding=await self.episodic.embedding_info(),
-                        vectors=await self.episodic.count_embeddings(),
-                        memories=await self.episodic.count(),
-                    )
-            finally:
-                if not opened:
-                    await store.close()
-        available, detail = local_available()
-        return DoctorReport(
-            stores=stores, vectors=counted, embedder_state=self.embedding.state,
-            embedder_reason=self.embedding.reason, local_extra=available,
-            local_extra_detail=detail,
-        )
-
-
-def _input(raw: Mapping[str, Any], index: int) -> MemoryInput:
-    unknown = sorted(set(raw) - set(MemoryInput.model_fields))
-    if unknown:
-        raise InvalidInput(f"item {index}: unknown field(s) {', '.join(unknown)}")
-    if "content" not in raw:
-        raise InvalidInput(f"item {index}: content is missing")
-    return MemoryInput(**raw)
+        return await diagnose(self.episodic, self.profile, self.working, self.embedding,
+                              opened=self._stack is not None, vectors=vectors)

@@ -21,6 +21,7 @@ from pydantic import JsonValue
 
 from memvault.core.timeutil import parse_datetime
 from memvault.errors import InvalidInput
+from memvault.models import MemoryInput
 
 __all__ = [
     "FILTER_KEYS",
@@ -31,6 +32,7 @@ __all__ = [
     "check_fact_value",
     "check_filters",
     "check_identifier",
+    "check_item",
     "check_json",
     "check_limit",
     "check_metadata",
@@ -291,3 +293,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return parse_datetime(moment, "cursor"), memory_id
     except (ValueError, TypeError):
         raise InvalidInput("cursor is not one returned by list_memories") from None
+
+
+def check_item(raw: Mapping[str, Any], index: int) -> MemoryInput:
+    """One item of a batch as given (a mapping), its fields known and content present."""
+    unknown = sorted(set(raw) - set(MemoryInput.model_fields))
+    if unknown:
+        raise InvalidInput(f"item {index}: unknown field(s) {', '.join(unknown)}")
+    if "content" not in raw:
+        raise InvalidInput(f"item {index}: content is missing")
+    return MemoryInput(**raw)

@@ -1,0 +1,54 @@
+"""What ``memvault doctor`` and ``GET /health`` report: each store's state, the episodic
+store's vectors and the embedder's state (see :meth:`memvault.core.memvault.Memvault.doctor`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from memvault.core.embedding import EmbeddingService
+from memvault.errors import MemvaultError
+from memvault.models import DoctorReport, StoreReport, VectorReport
+from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
+
+__all__ = ["diagnose"]
+
+
+async def diagnose(
+    episodic: EpisodicStore, profile: ProfileStore, working: WorkingStore,
+    embedding: EmbeddingService, *, opened: bool, vectors: bool,
+) -> DoctorReport:
+    """The report; stores not ``opened`` are opened for the check and closed again, one at a
+    time, so one that cannot open is reported without hiding the others."""
+    from memvault.embedders.local import local_available  # its packages are heavy
+
+    stores: list[StoreReport] = []
+    counted: VectorReport | None = None
+    roles: tuple[tuple[Literal["episodic", "profile", "working"],
+                       EpisodicStore | ProfileStore | WorkingStore], ...] = (
+        ("episodic", episodic), ("profile", profile), ("working", working))
+    for role, store in roles:
+        if not opened:
+            try:
+                await store.open()
+            except MemvaultError as exc:
+                stores.append(StoreReport(role=role, error=str(exc)))
+                continue
+        try:
+            status = await store.status()
+            stores.append(StoreReport(role=role, status=status))
+            if store is episodic and vectors and status.ok:
+                counted = VectorReport(
+                    embedding=await episodic.embedding_info(),
+                    vectors=await episodic.count_embeddings(),
+                    memories=await episodic.count(),
+                )
+        finally:
+            if not opened:
+                await store.close()
+    available, detail = local_available()
+    return DoctorReport(
+        stores=stores, vectors=counted, embedder_state=embedding.state,
+        embedder_reason=embedding.reason, local_extra=available,
+        local_extra_detail=detail,
+    )
+

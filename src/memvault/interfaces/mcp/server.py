@@ -1,4 +1,5 @@
-"""The MCP server: the six tools of :mod:`.tools` over one Memvault.
+"""The MCP server: the tools of :mod:`.tools`, the resources and prompts of
+:mod:`.resources`, over one Memvault.
 
 The Memvault is opened by whoever runs the server (the stdio runner or the HTTP app's
 lifespan) and handed over through a :class:`Runtime`, which the server gives its tools as its
@@ -9,16 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import mcp_types as types
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import ConfigDict, ValidationError
+from pydantic import AnyUrl, ConfigDict, ValidationError
 
+from memvault.interfaces.mcp import resources
 from memvault.interfaces.mcp.tools import TOOLS
 from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import describe_invalid
@@ -53,6 +56,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     for tool, hints in TOOLS:
         server.add_tool(tool, annotations=hints)
         _make_strict(server._tool_manager.get_tool(tool.__name__))
+    resources.register(server)
     _register_set_level(server)
     return server
 
@@ -84,6 +88,16 @@ class _StrictServer(MCPServer[Runtime]):
                 message = describe_invalid(exc, tool.fn_metadata.arg_model)
                 raise ToolError(f"invalid arguments for {name}: {message}") from None
         return await super().call_tool(name, arguments, context)
+
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[Runtime, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | types.InputRequiredResult:
+        found = self._resource_manager._resources.get(str(uri))
+        if found is not None and context is not None:
+            text = await resources.read_caller_resource(found, context)
+            if text is not None:
+                return [ReadResourceContents(content=text, mime_type=found.mime_type)]
+        return await super().read_resource(uri, context)
 
 
 def _register_set_level(server: MCPServer[Runtime]) -> None:

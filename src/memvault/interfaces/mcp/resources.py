@@ -1,0 +1,154 @@
+"""MCP resources and prompts: the user's memory as things a client can attach or offer.
+
+Resources (JSON, for the calling user only, like every tool):
+
+* ``memvault://profile``: the profile's current facts, with their sources.
+* ``memvault://memories/{memory_id}``: one memory in full.
+* ``memvault://sessions/{session_id}/recent``: a session's recent turns (working memory).
+
+Prompts: ``recall`` (what memory holds about a topic, filled in from search and the profile)
+and ``save_facts`` (how to store the conversation's key facts with add_memory).
+
+A static resource's function gets no request context in the SDK, yet the profile depends on
+who is calling; :func:`read_caller_resource` reads it with the request's context instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver.resources.base import Resource
+from pydantic import BaseModel, Field
+
+from memvault.errors import MemvaultError, NotFound
+from memvault.interfaces.identity import resolve_identity
+from memvault.interfaces.mcp.outputs import fact_out, memory_out
+from memvault.interfaces.runtime import NotOpen, Runtime
+
+__all__ = ["PROFILE_URI", "CallerResource", "read_caller_resource", "register"]
+
+PROFILE_URI = "memvault://profile"
+ResourceContext = Context[Runtime]
+#: How many search results the ``recall`` prompt fills in.
+RECALL_RESULTS = 8
+
+
+class CallerResource(Resource):
+    """A static resource whose content depends on the caller: read through
+    :func:`read_caller_resource`, never through :meth:`read`."""
+
+    render: Callable[[ResourceContext], Awaitable[str]] = Field(exclude=True)
+
+    async def read(self) -> str:  # pragma: no cover - the server reads it with a context
+        raise ResourceError("this resource is read with the request's context")
+
+
+async def read_caller_resource(resource: Resource, context: ResourceContext) -> str | None:
+    """The content of ``resource`` for the caller, or ``None`` if it is an ordinary one."""
+    if isinstance(resource, CallerResource):
+        return await resource.render(context)
+    return None
+
+
+async def _act(context: ResourceContext, session_id: str | None,
+               action: Callable[..., Awaitable[Any]]) -> Any:
+    runtime = context.request_context.lifespan_context
+    try:
+        who = resolve_identity(runtime.config, context.headers, session_id)
+        mv = await runtime.require()
+        return await action(mv, who.user_id)
+    except NotFound as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except (MemvaultError, NotOpen) as exc:
+        raise ResourceError(str(exc)) from None
+
+
+def _json(value: BaseModel | list[Any] | dict[str, Any]) -> str:
+    if isinstance(value, BaseModel):
+        return value.model_dump_json(indent=2)
+    return json.dumps(value, indent=2, default=str)
+
+
+async def _profile(context: ResourceContext) -> str:
+    profile = await _act(context, None, lambda mv, user: mv.get_profile(user_id=user))
+    return _json({"facts": [fact_out(f).model_dump(mode="json") for f in profile.facts]})
+
+
+async def memory_resource(memory_id: str, ctx: ResourceContext) -> str:
+    memory = await _act(ctx, None, lambda mv, user: mv.get(memory_id, user_id=user))
+    return _json(memory_out(memory))
+
+
+async def recent_turns_resource(session_id: str, ctx: ResourceContext) -> str:
+    page = await _act(ctx, session_id, lambda mv, user: mv.list(
+        user_id=user, session_id=session_id, memory_type="working", limit=100))
+    return _json({"session_id": session_id,
+                  "turns": [memory_out(m).model_dump(mode="json") for m in page.items]})
+
+
+async def recall(
+    ctx: ResourceContext,
+    topic: Annotated[str, Field(description="what to recall, e.g. 'my travel plans'")],
+) -> str:
+    """Recall what memory holds about a topic: the best matching memories and the profile,
+    to answer from."""
+    async def gather(mv: Any, user: str) -> tuple[Any, Any]:
+        found = await mv.search(topic, user_id=user, limit=RECALL_RESULTS, wait_for_model=0)
+        return found, await mv.get_profile(user_id=user)
+
+    result, profile = await _act(ctx, None, gather)
+    lines = [f"Here is what my memory holds about: {topic}", "", "Memories, best first:"]
+    lines += [f"- [{h.memory.occurred_at:%Y-%m-%d}] {h.memory.content} (id {h.memory.id})"
+              for h in result.hits] or ["- (none found)"]
+    lines += ["", "Profile facts:"]
+    lines += [f"- {f.key}: {json.dumps(f.value, ensure_ascii=False)}" for f in profile.facts]
+    if not profile.facts:
+        lines.append("- (none)")
+    lines += ["", "Answer from these, say which memories you used, and call search_memory "
+              "for anything they do not cover."]
+    return "\n".join(lines)
+
+
+def save_facts(
+    focus: Annotated[str | None, Field(description="what to concentrate on (optional)")] = None,
+) -> str:
+    """Save the key facts of this conversation to memory with add_memory."""
+    scope = f" Concentrate on: {focus}." if focus else ""
+    return (
+        "Go through this conversation and save what is worth remembering with add_memory."
+        f"{scope}\n"
+        "- One add_memory call per fact, decision or event, in the user's own words, with "
+        "occurred_at when the user gave a date.\n"
+        "- Lasting facts about the user (preferences, constraints, background, health, "
+        "style) also go in the `profile` argument as key: value, e.g. "
+        '{"diet": "vegan"}; use the same key when a fact changes, so the old value moves '
+        "to the history.\n"
+        "- Do not save small talk, or what is already in memory (search_memory first when "
+        "unsure).\n"
+        "Finally, list what you saved."
+    )
+
+
+def register(server: MCPServer[Runtime]) -> None:
+    """Add memvault's resources and prompts to ``server``."""
+    server.add_resource(CallerResource(
+        uri=PROFILE_URI, name="profile", title="User profile", mime_type="application/json",
+        description="The user's current profile facts, each with its category, when it "
+        "became true and the memories it came from.", render=_profile,
+    ))
+    server.resource(
+        "memvault://memories/{memory_id}", name="memory", title="A memory",
+        mime_type="application/json",
+        description="One memory in full: content, time, session, agent and metadata.",
+    )(memory_resource)
+    server.resource(
+        "memvault://sessions/{session_id}/recent", name="recent_turns",
+        title="A session's recent turns", mime_type="application/json",
+        description="The recent turns of one session (working memory), oldest first.",
+    )(recent_turns_resource)
+    server.prompt(name="recall", title="Recall from memory")(recall)
+    server.prompt(name="save_facts", title="Save this conversation's key facts")(save_facts)

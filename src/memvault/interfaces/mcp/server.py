@@ -9,6 +9,7 @@ lifespan context.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -26,7 +27,7 @@ from memvault.interfaces.mcp.tools import TOOLS
 from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import describe_invalid
 
-__all__ = ["INSTRUCTIONS", "build_server"]
+__all__ = ["INSTRUCTIONS", "build_server", "clean_text"]
 
 INSTRUCTIONS = """\
 memvault is the user's long-term memory, shared across chats, agents and tools.
@@ -54,11 +55,17 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         log_level=runtime.log_level, lifespan=lifespan,
     )
     for tool, hints in TOOLS:
-        server.add_tool(tool, annotations=hints)
+        server.add_tool(tool, annotations=hints, description=clean_text(tool.__doc__ or ""))
         _make_strict(server._tool_manager.get_tool(tool.__name__))
     resources.register(server)
     _register_set_level(server)
     return server
+
+
+def clean_text(doc: str) -> str:
+    """A docstring as a model should read it: paragraphs kept, each on one line."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
 
 def _make_strict(tool: Tool | None) -> None:

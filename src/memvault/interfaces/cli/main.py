@@ -251,6 +251,16 @@ async def _refuse_foreign_vectors(mv: Memvault, config: Config) -> None:
         await EmbeddingService(configured, mv.episodic, reason).check()
 
 
+async def _refuse_resized_vectors(mv: Memvault) -> None:
+    """Refuse, as a server does once its embedder has loaded, an embedder whose vectors are
+    of another size than the store's (:class:`EmbedderMismatch`)."""
+    from memvault.interfaces.runtime import vector_size_mismatch
+
+    mismatch = await vector_size_mismatch(mv)
+    if mismatch is not None:
+        raise mismatch
+
+
 def _json_arg(value: str | None, name: str) -> Any:
     if value is None:
         return None
@@ -277,6 +287,7 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
     async def action() -> Any:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
+            await _refuse_resized_vectors(mv)
             return await mv.search(query, session_id=session, limit=limit, since=since,
                                    until=until, context=context)
 
@@ -431,6 +442,7 @@ def import_(ctx: click.Context, source: str, skip_invalid: bool, all_users: bool
     async def action() -> Any:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
+            await _refuse_resized_vectors(mv)
             if not total:  # nothing to count: no bar
                 report = await mv.import_lines(lines(), user_id=target,
                                                skip_invalid=skip_invalid)

@@ -16,7 +16,8 @@
   answers 200 with the memory first stored and ``Idempotent-Replayed: true``;
 * errors are ``{"error": {"type": ..., "message": ...}}``: 400 invalid input or malformed
   JSON, 404 unknown id or route, 405 wrong method, 413 body too large, 415 body not JSON,
-  422 an idempotency key reused with another body, 500 configuration error, 503 store
+  422 an idempotency key reused with another body, 500 configuration error (also when the
+  stores will not open because of one, e.g. another embedder's vectors), 503 store
   unavailable or not open yet.
 
 The routes are declared once, in :data:`~memvault.interfaces.http.operations.OPERATIONS`;
@@ -250,6 +251,8 @@ class _Handlers:
         try:
             return await self.runtime.require()
         except NotOpen as exc:
+            if exc.configuration:  # e.g. another embedder's vectors: retrying cannot help
+                raise _HttpError(500, "ConfigError", str(exc)) from None
             raise _HttpError(503, "StoreUnavailable", str(exc),
                              {"Retry-After": "1"}) from None
 

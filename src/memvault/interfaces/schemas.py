@@ -143,7 +143,8 @@ IDEMPOTENCY_KEY = ArgText(
     "first response's body and Idempotent-Replayed: true; the same key with another body "
     "answers 422. At most 256 printable ASCII characters, optionally in double quotes (an "
     "sf-string); a blank key answers 400.",
-    cli="Key that makes retrying this add safe.",
+    cli="Key that makes retrying this add safe: the same key and arguments print the first "
+    "memory's id and store nothing.",
 )
 #: JSON Schema keywords of an idempotency key: 1-256 characters, not blank.
 IDEMPOTENCY_KEY_SCHEMA: dict[str, JsonValue] = {"minLength": 1, "maxLength": 256,

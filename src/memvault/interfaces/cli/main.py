@@ -222,9 +222,10 @@ def token() -> None:
 @click.option("--metadata", help=schemas.METADATA.cli)
 @click.option("--occurred-at", help=schemas.OCCURRED_AT.cli)
 @click.option("--profile", "profile", help=schemas.PROFILE.cli)
+@click.option("--idempotency-key", help=schemas.IDEMPOTENCY_KEY.cli)
 @click.pass_context
 def add(ctx: click.Context, content: str, session: str | None, metadata: str | None,
-        occurred_at: str | None, profile: str | None) -> None:
+        occurred_at: str | None, profile: str | None, idempotency_key: str | None) -> None:
     """Store CONTENT as a memory (use - to read it from stdin) and print its id."""
     if content == "-":
         content = sys.stdin.read()
@@ -238,7 +239,8 @@ def add(ctx: click.Context, content: str, session: str | None, metadata: str | N
         async with Memvault(config, embedder=None) as mv:
             await _refuse_foreign_vectors(mv, config)
             return await mv.add(content, session_id=session, metadata=meta,
-                                occurred_at=occurred_at, profile=facts)
+                                occurred_at=occurred_at, profile=facts,
+                                idempotency_key=idempotency_key)
 
     click.echo(_run(action).id)
 

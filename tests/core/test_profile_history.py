@@ -16,6 +16,7 @@ pytestmark = pytest.mark.anyio
 
 
 def _config(path: Path) -> Config:
+    path.mkdir(exist_ok=True)
     return Config.from_flat({"database": str(path / "m.db"), "user_id": "alice",
                              "embedder": "none"})
 

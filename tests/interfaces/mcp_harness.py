@@ -195,13 +195,15 @@ async def running_server(
     host: str = "127.0.0.1",
     token: str | None = None,
     env: dict[str, str] | None = None,
+    embedder: str = "none",
 ) -> AsyncIterator[HttpServer]:
     """``memvault serve --transport sse|http --port 0`` on its own database, once it has
     logged its address; terminated on exit."""
     serve = ["--transport", transport, "--host", host, "--port", "0"]
     if token is not None:
         serve += ["--token", token]
-    command = [str(MEMVAULT), *memvault_args(tmp_path / "m.db", user=user, serve=serve)]
+    command = [str(MEMVAULT), *memvault_args(tmp_path / "m.db", user=user, embedder=embedder,
+                                             serve=serve)]
     process, reader = _spawn(command, env, tmp_path)
     try:
         found = await reader.await_line(READY_LINE, STARTUP_TIMEOUT)

@@ -170,6 +170,16 @@ def test_add_reads_content_from_stdin(db: Path) -> None:
     assert memory_id in ok(db, "search", "Lisbon").stdout
 
 
+def test_add_with_an_idempotency_key_stores_once(db: Path) -> None:
+    first = add(db, "Booked the Lisbon flight", "--idempotency-key", "k1")
+    assert add(db, "Booked the Lisbon flight", "--idempotency-key", "k1") == first
+    refused = run(db, "add", "Booked the Porto flight", "--idempotency-key", "k1")
+    assert refused.exit_code == 1
+    assert "idempotency_key" in refused.stderr
+    assert [m["id"] for m in listed(db)] == [first]
+    assert add(db, "Booked the Lisbon flight", "--idempotency-key", "k1", user="bob") != first
+
+
 def test_list_paginates_with_the_cursor(db: Path) -> None:
     ids = [add(db, f"memory number {n}", "--occurred-at", f"2024-01-0{n}T12:00:00Z")
            for n in range(1, 8)]
@@ -322,7 +332,11 @@ def test_export_all_users_round_trip(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "all.jsonl"
     ok(db, "export", "--all-users", str(out))
     fresh = tmp_path / "fresh.db"
-    assert "imported 4 memories and 4 profile facts" in ok(fresh, "import", str(out)).stdout
+    merged = run(fresh, "import", str(out))  # --user alice: two users' memories refused
+    assert merged.exit_code == 1
+    assert "--all-users" in merged.stderr
+    assert "imported 4 memories and 4 profile facts" in ok(
+        fresh, "import", "--all-users", str(out)).stdout
     for user in ("alice", "bob"):
         assert export_body(fresh, user=user) == export_body(db, user=user)
     assert export_body(fresh, "--all-users") == export_body(db, "--all-users")

@@ -78,9 +78,13 @@ async def test_rest_refuses_the_same_key_with_another_body(tmp_path: Path) -> No
         assert "Idempotency-Key" in error["message"]
         assert await _ids(client) == [first.json()["id"]]
 
-        blank = await client.post("/v1/memories", json=BODY, headers={"Idempotency-Key": " "})
-        assert blank.status_code == 400, blank.text
-        assert "Idempotency-Key" in blank.json()["error"]["message"]
+        # A value of spaces alone cannot be sent (HTTP strips them; httpx refuses): an empty
+        # value, and an empty or blank sf-string, are the blank keys a client can send.
+        for value in ("", '""', '"  "'):
+            blank = await client.post("/v1/memories", json=BODY,
+                                      headers={"Idempotency-Key": value})
+            assert blank.status_code == 400, (value, blank.text)
+            assert "Idempotency-Key" in blank.json()["error"]["message"]
         assert await _ids(client) == [first.json()["id"]]
 
 
@@ -129,3 +133,44 @@ async def test_mcp_add_memory_takes_an_idempotency_key(tmp_path: Path) -> None:
         assert bob["id"] != first["id"]
         listed = await call_ok(conn.session, "list_memories", limit=100)
         assert [m["id"] for m in listed["memories"]] == [bob["id"]]
+
+
+async def test_rest_batch_items_take_their_own_keys(tmp_path: Path) -> None:
+    """A batch takes no header (one key cannot name several memories): each item may carry
+    ``idempotency_key``; a retried batch stores only its new items; a reused key with other
+    fields refuses the whole batch (422). Answers are checked against the OpenAPI document."""
+    from tests.interfaces.test_rest import _config, _serve
+
+    item = {k: v for k, v in BODY.items() if k != "profile"}
+    async with _serve(_config(tmp_path)) as client:
+        header = await client.post("/v1/memories/batch", json={"items": [item]},
+                                   headers={"Idempotency-Key": "k1"})
+        assert header.status_code == 400, header.text
+        assert "Idempotency-Key" in header.json()["error"]["message"]
+
+        first = await client.post("/v1/memories/batch", json={"items": [
+            {**item, "idempotency_key": "a"}, {**item, "content": "no key"}]})
+        assert first.status_code == 201, first.text
+        stored = [m["id"] for m in first.json()["memories"]]
+        again = await client.post("/v1/memories/batch", json={"items": [
+            {**item, "idempotency_key": "a"}, {**item, "idempotency_key": "b"}]})
+        assert again.status_code == 201, again.text
+        ids = [m["id"] for m in again.json()["memories"]]
+        assert ids[0] == stored[0]
+        assert ids[1] not in stored
+        assert len(await _ids(client)) == 3
+
+        refused = await client.post("/v1/memories/batch", json={"items": [
+            {**item, "content": "fresh"}, {**item, "content": "other", "idempotency_key": "b"}]})
+        assert refused.status_code == 422, refused.text
+        assert "idempotency_key" in refused.json()["error"]["message"]
+        assert len(await _ids(client)) == 3
+
+        # The single add's replay and conflict answers are documented too.
+        single = await client.post("/v1/memories", json=BODY, headers={"Idempotency-Key": "s"})
+        replay = await client.post("/v1/memories", json=BODY, headers={"Idempotency-Key": "s"})
+        assert (single.status_code, replay.status_code) == (201, 200)
+        assert replay.headers["location"] == single.headers["location"]
+        conflict = await client.post("/v1/memories", json={**BODY, "content": "x"},
+                                     headers={"Idempotency-Key": '"s"'})
+        assert conflict.status_code == 422, conflict.text

@@ -56,10 +56,14 @@ async def test_delete_memory_retires_or_drops_its_facts(tmp_path: Path) -> None:
     [diet] = _of(profile["facts"], "diet")
     assert diet["source_memory_ids"] == [second["id"]]
     assert diet["retired_reason"] is None
+    # As over the SDK: each statement is kept on its own, so the withdrawn one stays in the
+    # history as withdrawn and the fact now starts at the statement that still stands.
+    assert diet["valid_from"] == second["occurred_at"]
+    [withdrawn] = _of(profile["history"], "diet")
+    _assert_retired(withdrawn, before, after)
     [retired] = _of(profile["history"], "allergy")
     assert retired["value"] == "shellfish"
     _assert_retired(retired, before, after)
-    assert _of(profile["history"], "diet") == []
 
 
 async def test_delete_all_memories_of_a_session_retires_or_drops_its_facts(

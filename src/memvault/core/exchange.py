@@ -202,6 +202,13 @@ def _optional(obj: dict[str, Any], field: str) -> str | None:
     return None if value is None else check_identifier(value, field)
 
 
+def _user(obj: dict[str, Any], user_id: str | None) -> str:
+    """The line's user, checked even when the import puts everything under ``user_id``: a
+    line with a bad user id is a bad line whoever it is imported for."""
+    own = check_identifier(obj.get("user_id"), "user_id")
+    return own if user_id is None else user_id
+
+
 def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None) -> Memory:
     _fields(obj, Memory)
     entities = obj.get("entities", [])
@@ -209,8 +216,7 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None) -> Memory:
         raise InvalidInput("entities must be a list of strings")
     return Memory(
         id=check_identifier(obj.get("id"), "id"),
-        user_id=check_identifier(obj.get("user_id") if user_id is None else user_id,
-                                 "user_id"),
+        user_id=_user(obj, user_id),
         agent_id=_optional(obj, "agent_id"),
         session_id=_optional(obj, "session_id"),
         content=check_content(obj.get("content"), limits.max_content_bytes),
@@ -230,8 +236,7 @@ def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFa
     valid_to = obj.get("valid_to")
     return ProfileFact(
         id=check_identifier(obj.get("id"), "id"),
-        user_id=check_identifier(obj.get("user_id") if user_id is None else user_id,
-                                 "user_id"),
+        user_id=_user(obj, user_id),
         key=check_profile_key(obj.get("key"), "key"),
         value=check_fact_value(obj.get("value"), "value", limits.max_value_bytes),
         category=check_profile_key(obj.get("category", "general"), "category"),

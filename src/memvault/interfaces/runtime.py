@@ -18,9 +18,11 @@ import anyio
 
 from memvault.config import Config
 from memvault.core.memvault import Memvault
-from memvault.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError, EmbedderMismatch, MemvaultError, StoreUnavailable
 
-__all__ = ["LogLevel", "NotOpen", "Runtime", "ServeOptions", "Transport"]
+__all__ = [
+    "LogLevel", "NotOpen", "Runtime", "ServeOptions", "Transport", "vector_size_mismatch",
+]
 
 log = logging.getLogger("memvault.serve")
 
@@ -47,7 +49,37 @@ class ServeOptions:
 
 class NotOpen(Exception):
     """The Memvault is not open: still starting, or it could not open (the message says
-    why)."""
+    why). ``configuration``: it will not open until the configuration or the store is
+    changed (a :class:`ConfigError`, e.g. :class:`EmbedderMismatch`), so retrying is of no
+    use."""
+
+    def __init__(self, message: str, *, configuration: bool = False) -> None:
+        super().__init__(message)
+        self.configuration = configuration
+
+
+async def vector_size_mismatch(memvault: Memvault) -> EmbedderMismatch | None:
+    """Whether the embedder, which has failed to start, gives vectors of another size than
+    the store holds (the same model name, another model behind it): the store then refuses
+    the embedder as it refuses another model's, since its vectors cannot be compared.
+    ``None`` when the embedder is ready, loading, absent, or failed for another reason."""
+    embedding = memvault.embedding
+    if embedding.embedder is None or embedding.state != "failed":
+        return None
+    info = await memvault.episodic.embedding_info()
+    if info is None:
+        return None
+    try:
+        given = int((await embedding.embedder.embed(["memvault"])).shape[1])
+    except (MemvaultError, OSError, RuntimeError, ValueError):
+        return None  # it cannot embed at all: not a mismatch, search stays lexical
+    if given == info.dimensions:
+        return None
+    return EmbedderMismatch(
+        f"this store's vectors have {info.dimensions} dimensions, but the configured "
+        f"embedder {embedding.embedder.name} now gives {given}. Run `memvault reembed` to "
+        f"re-embed every memory with it, or configure the model that made the store."
+    )
 
 
 @dataclass
@@ -59,6 +91,8 @@ class Runtime:
     log_level: LogLevel = "INFO"
     memvault: Memvault | None = None
     error: str | None = None
+    #: ``error`` is a configuration error (kept, not retried).
+    error_is_configuration: bool = False
     _opened: anyio.Event = field(default_factory=anyio.Event)
 
     async def require(self) -> Memvault:
@@ -67,7 +101,8 @@ class Runtime:
             with anyio.move_on_after(_WAIT_FOR_OPEN_SECONDS):
                 await self._opened.wait()
         if self.memvault is None:
-            raise NotOpen(self.error or "memvault is still starting; try again in a moment")
+            raise NotOpen(self.error or "memvault is still starting; try again in a moment",
+                          configuration=self.error is not None and self.error_is_configuration)
         return self.memvault
 
     async def wait_open(self, timeout: float) -> bool:
@@ -79,7 +114,9 @@ class Runtime:
 
     async def keep_open(self) -> None:
         """Open the Memvault and hold it until cancelled; retry with backoff while a store
-        is unavailable. A configuration error is kept and reported, not retried."""
+        is unavailable. A configuration error is kept and reported, not retried; so is an
+        embedder found, once loaded, to give vectors of another size than the store's (the
+        Memvault is then closed: calls served meanwhile were lexical)."""
         delay = 1.0
         while True:
             try:
@@ -87,12 +124,18 @@ class Runtime:
                     self.memvault, self.error = memvault, None
                     self._opened.set()
                     delay = 1.0
+                    await memvault.wait_until_ready()
+                    mismatch = await vector_size_mismatch(memvault)
+                    if mismatch is not None:
+                        raise mismatch
                     await anyio.sleep_forever()
             except StoreUnavailable as exc:
                 self.memvault, self.error = None, f"{exc} (retrying)"
+                self.error_is_configuration = False
                 log.warning("%s; retrying in %.0f s", exc, delay)
             except ConfigError as exc:
                 self.memvault, self.error = None, str(exc)
+                self.error_is_configuration = True
                 log.error("cannot open memvault: %s", exc)
                 self._opened.set()
                 return

@@ -28,6 +28,8 @@ __all__ = [
     "CURSOR",
     "DELETE_SESSION",
     "FILTERS",
+    "IDEMPOTENCY_KEY",
+    "IDEMPOTENCY_KEY_SCHEMA",
     "INCLUDE_HISTORY",
     "LIMIT_RANGE",
     "LIST_SESSION",
@@ -130,6 +132,23 @@ PROFILE = ArgText(
     "again supersedes its old value (kept in the history).",
     cli='Profile facts as JSON, e.g. {"diet": "vegan"}.',
 )
+
+IDEMPOTENCY_KEY = ArgText(
+    tool="Optional key that makes a retry safe: if an earlier add_memory of this user had the "
+    "same key and the same arguments, nothing is stored again and its result is returned; the "
+    "same key with other arguments is an error. Use a new unique value (e.g. a UUID) for each "
+    "new memory and reuse it only to retry that call.",
+    rest="Makes a retry safe (draft-ietf-httpapi-idempotency-key-header): a request with a "
+    "key this user already sent with the same body stores nothing and answers 200 with the "
+    "first response's body and Idempotent-Replayed: true; the same key with another body "
+    "answers 422. At most 256 printable ASCII characters, optionally in double quotes (an "
+    "sf-string); a blank key answers 400.",
+    cli="Key that makes retrying this add safe: the same key and arguments print the first "
+    "memory's id and store nothing.",
+)
+#: JSON Schema keywords of an idempotency key: 1-256 characters, not blank.
+IDEMPOTENCY_KEY_SCHEMA: dict[str, JsonValue] = {"minLength": 1, "maxLength": 256,
+                                                 "pattern": "\\S"}
 
 # -- searching ----------------------------------------------------------------------------------
 

@@ -215,9 +215,11 @@ class SyncMemvault:
         return self._run(collect)
 
     def import_lines(
-        self, lines: Iterable[str], *, progress: Callable[[int], None] | None = None
+        self, lines: Iterable[str | bytes], *, user_id: str | None = None,
+        skip_invalid: bool = False, progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
-        return self._run(lambda: self._async.import_lines(lines, progress=progress))
+        return self._run(lambda: self._async.import_lines(
+            lines, user_id=user_id, skip_invalid=skip_invalid, progress=progress))
 
     def wait_for_vectors(self, timeout: float | None = None) -> bool:
         return self._run(lambda: self._async.wait_for_vectors(timeout))

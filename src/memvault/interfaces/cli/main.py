@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -222,9 +222,10 @@ def token() -> None:
 @click.option("--metadata", help=schemas.METADATA.cli)
 @click.option("--occurred-at", help=schemas.OCCURRED_AT.cli)
 @click.option("--profile", "profile", help=schemas.PROFILE.cli)
+@click.option("--idempotency-key", help=schemas.IDEMPOTENCY_KEY.cli)
 @click.pass_context
 def add(ctx: click.Context, content: str, session: str | None, metadata: str | None,
-        occurred_at: str | None, profile: str | None) -> None:
+        occurred_at: str | None, profile: str | None, idempotency_key: str | None) -> None:
     """Store CONTENT as a memory (use - to read it from stdin) and print its id."""
     if content == "-":
         content = sys.stdin.read()
@@ -238,7 +239,8 @@ def add(ctx: click.Context, content: str, session: str | None, metadata: str | N
         async with Memvault(config, embedder=None) as mv:
             await _refuse_foreign_vectors(mv, config)
             return await mv.add(content, session_id=session, metadata=meta,
-                                occurred_at=occurred_at, profile=facts)
+                                occurred_at=occurred_at, profile=facts,
+                                idempotency_key=idempotency_key)
 
     click.echo(_run(action).id)
 
@@ -249,6 +251,16 @@ async def _refuse_foreign_vectors(mv: Memvault, config: Config) -> None:
     configured, reason = create_embedder(config.embedder)
     if configured is not None:
         await EmbeddingService(configured, mv.episodic, reason).check()
+
+
+async def _refuse_resized_vectors(mv: Memvault) -> None:
+    """Refuse, as a server does once its embedder has loaded, an embedder whose vectors are
+    of another size than the store's (:class:`EmbedderMismatch`)."""
+    from memvault.interfaces.runtime import vector_size_mismatch
+
+    mismatch = await vector_size_mismatch(mv)
+    if mismatch is not None:
+        raise mismatch
 
 
 def _json_arg(value: str | None, name: str) -> Any:
@@ -277,6 +289,7 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
     async def action() -> Any:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
+            await _refuse_resized_vectors(mv)
             return await mv.search(query, session_id=session, limit=limit, since=since,
                                    until=until, context=context)
 
@@ -392,36 +405,83 @@ def export(ctx: click.Context, output: str, all_users: bool) -> None:
 
 @cli.command(name="import")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--skip-invalid", is_flag=True, help="Import the valid lines and report the "
+              "others (default: one invalid line imports nothing).")
+@click.option("--all-users", is_flag=True, help="Keep each line's user (for an export made "
+              "with --all-users) instead of importing everything as --user.")
 @click.pass_context
-def import_(ctx: click.Context, source: str) -> None:
-    """Import a JSONL export from SOURCE; ids already present are skipped."""
-    config = _config(ctx)
-    total = 0
-    if source != "-":
-        with open(source, encoding="utf-8") as handle:
-            total = sum(1 for line in handle if '"type": "memory"' in line)
+def import_(ctx: click.Context, source: str, skip_invalid: bool, all_users: bool) -> None:
+    """Import a JSONL export from SOURCE; ids already present are skipped.
 
-    def lines() -> Iterator[str]:
-        with click.open_file(source, "r", encoding="utf-8") as handle:
+    Everything is imported as the user this command acts for (--user), whoever exported it;
+    a file holding several users' memories needs --all-users. Every line is checked as an
+    add is, and invalid lines are reported with their numbers.
+    """
+    config = _config(ctx)
+    buffered: list[bytes] | None = None
+    if source == "-":
+        with click.open_file(source, "rb") as stdin:
+            buffered = list(stdin)
+        total, users = _scan(buffered)
+    else:
+        with open(source, "rb") as handle:
+            total, users = _scan(handle)
+    if not all_users and len(users) > 1:
+        raise click.ClickException(
+            f"{source} holds the memories of {len(users)} users ({', '.join(sorted(users)[:5])}"
+            f"{', ...' if len(users) > 5 else ''}): import it with --all-users to keep each "
+            f"user's, or export one user at a time")
+    target = None if all_users else config.user_id
+
+    def lines() -> Iterator[bytes]:
+        # Bytes: the core decodes each line and names the one that is not UTF-8.
+        if buffered is not None:
+            yield from buffered
+            return
+        with open(source, "rb") as handle:
             yield from handle
 
     async def action() -> Any:
         async with Memvault(config) as mv:
             await mv.wait_until_ready(timeout=120)
-            if not total:  # stdin, or nothing to count: no bar
-                report = await mv.import_lines(lines())
+            await _refuse_resized_vectors(mv)
+            if not total:  # nothing to count: no bar
+                report = await mv.import_lines(lines(), user_id=target,
+                                               skip_invalid=skip_invalid)
             else:
                 bar: ProgressBar[Any] = click.progressbar(
                     length=total, label="importing", file=sys.stderr)
                 with bar:
-                    report = await mv.import_lines(lines(), progress=bar.update)
+                    report = await mv.import_lines(lines(), user_id=target,
+                                                   skip_invalid=skip_invalid,
+                                                   progress=bar.update)
             # Vectors are computed behind the adds: store them before the process exits.
             await mv.wait_for_vectors()
             return report
 
     report = _run(action)
+    for problem in report.invalid:
+        click.echo(f"skipped {problem.message}", err=True)  # the message names the line
     click.echo(f"imported {report.memories} memories and {report.profile_facts} profile facts"
-               f" ({report.skipped} already present)")
+               f" ({report.skipped} already present"
+               + (f", {len(report.invalid)} invalid lines skipped)" if report.invalid else ")"))
+
+
+def _scan(lines: Iterable[bytes]) -> tuple[int, set[str]]:
+    """How many memory lines an export holds, and the users of its readable lines (the
+    import itself reports the unreadable ones)."""
+    total, users = 0, set()
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        total += record.get("type") == "memory"
+        if isinstance(record.get("user_id"), str) and record["user_id"].strip():
+            users.add(record["user_id"])
+    return total, users
 
 
 @cli.command()

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
+from memvault.interfaces import schemas
 from memvault.interfaces.http.operations import OPERATIONS, ErrorType, Operation
 from memvault.models import StoreStatus
 
@@ -94,6 +95,8 @@ _ERRORS = {
     404: "No such memory for this user (another user's ids look the same), or no such route.",
     413: "The request body is too large.",
     415: "The request body is not application/json.",
+    422: "An idempotency key this user already used for a different request; nothing was "
+         "stored.",
     500: "A configuration error on the server, or an unexpected fault.",
     503: "A store is unavailable or the server is still opening its stores; retry later.",
 }
@@ -107,6 +110,8 @@ def _error_codes(op: Operation) -> list[int]:
         codes.add(404)
     if op.uses_store:
         codes.add(503)
+    if op.idempotency is not None:
+        codes.add(422)
     return sorted(codes)
 
 
@@ -133,6 +138,8 @@ def _operation(op: Operation, refs: Mapping[Any, dict[str, Any]]
     if op.uses_store:
         parameters += [{"$ref": f"#/components/parameters/{key}"} for key in _IDENTITY_HEADERS
                        if key != "XSessionId" or op.session_header]
+    if op.idempotency == "header":
+        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
     if op.query is not None:
         parameters += _query_parameters(op.query)
     if op.response is not None:
@@ -142,6 +149,15 @@ def _operation(op: Operation, refs: Mapping[Any, dict[str, Any]]
     responses: dict[str, Any] = {
         str(op.status): {"description": op.summary, "content": content},
     }
+    if op.idempotency == "header":
+        responses["200"] = {
+            "description": "A replay: the Idempotency-Key and body of an earlier request of "
+            "this user; nothing was stored, the memory is the one first stored.",
+            "headers": {"Idempotent-Replayed": {
+                "description": "true on a replay.", "schema": {"type": "string",
+                                                               "enum": ["true"]}}},
+            "content": content,
+        }
     for code in _error_codes(op):
         ref = "Unauthorized" if code == 401 else "Error"
         responses[str(code)] = {"$ref": f"#/components/responses/{ref}{code}"}
@@ -220,9 +236,14 @@ def build_document(operations: Sequence[Operation], version: str, prefix: str = 
         "components": {
             "schemas": definitions.get("$defs", {}),
             "parameters": {
-                key: {"name": header, "in": "header", "required": False,
-                      "description": description, "schema": {"type": "string"}}
-                for key, (header, description) in _IDENTITY_HEADERS.items()
+                **{key: {"name": header, "in": "header", "required": False,
+                         "description": description, "schema": {"type": "string"}}
+                   for key, (header, description) in _IDENTITY_HEADERS.items()},
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "description": schemas.IDEMPOTENCY_KEY.rest,
+                    "schema": {"type": "string", **schemas.IDEMPOTENCY_KEY_SCHEMA},
+                },
             },
             "responses": responses,
             "securitySchemes": {"bearerAuth": {

@@ -35,6 +35,7 @@ __all__ = [
     "AddManyRequest",
     "AddManyResponse",
     "AddMemoryRequest",
+    "BatchItem",
     "DeleteAllRequest",
     "DeleteResponse",
     "ErrorType",
@@ -65,7 +66,9 @@ class Operation:
     whose fields are the query parameters; ``body`` the JSON request body; ``response`` the
     JSON answer (``None`` with ``media_type`` other than JSON: a body described in words).
     ``uses_store``: acts for a user (identity headers) on the stores (may answer 503);
-    ``session_header``: reads ``X-Session-ID``.
+    ``session_header``: reads ``X-Session-ID``. ``idempotency``: where the route takes
+    idempotency keys (the ``Idempotency-Key`` header, or a field of each batch item); such a
+    route answers 422 for a key reused with another request.
     """
 
     name: str
@@ -80,6 +83,7 @@ class Operation:
     media_type: str = "application/json"
     uses_store: bool = True
     session_header: bool = False
+    idempotency: Literal["header", "items"] | None = None
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -109,8 +113,17 @@ class AddMemoryRequest(_Body):
     profile: dict[str, JsonValue] | None = Field(default=None, description=schemas.PROFILE.rest)
 
 
+class BatchItem(AddMemoryRequest):
+    idempotency_key: str | None = Field(
+        default=None, json_schema_extra=schemas.IDEMPOTENCY_KEY_SCHEMA,
+        description="This item's idempotency key (a batch takes no Idempotency-Key header): "
+        "an item with a key this user already stored with the same fields stores nothing "
+        "and is answered with the memory first stored; with other fields the whole batch "
+        "is refused (422).")
+
+
 class AddManyRequest(_Body):
-    items: list[AddMemoryRequest] = Field(
+    items: list[BatchItem] = Field(
         min_length=1, max_length=MAX_BATCH_ITEMS,
         description="The memories to store, in order, in one transaction: if any item is "
         "invalid, none is stored.")
@@ -180,13 +193,15 @@ class OpenAPIDocument(BaseModel):
 OPERATIONS: tuple[Operation, ...] = (
     Operation("add_memory", "POST", "/memories", "Store a memory.",
               "Stored verbatim and searchable once this returns. Answers 201 with the "
-              "memory and its Location.",
-              body=AddMemoryRequest, response=Memory, status=201, session_header=True),
+              "memory and its Location; 200 with the memory first stored when the "
+              "Idempotency-Key header repeats an earlier request's.",
+              body=AddMemoryRequest, response=Memory, status=201, session_header=True,
+              idempotency="header"),
     Operation("add_memories", "POST", "/memories/batch", "Store many memories at once.",
               f"One transaction, all or nothing; at most {MAX_BATCH_ITEMS} items. An item "
               "without session_id takes the X-Session-ID header's.",
               body=AddManyRequest, response=AddManyResponse, status=201,
-              session_header=True),
+              session_header=True, idempotency="items"),
     Operation("list_memories", "GET", "/memories", "List memories, newest first, by page.",
               query=ListQuery, response=MemoryPage, session_header=True),
     Operation("get_memory", "GET", "/memories/{memory_id}", "One memory.",

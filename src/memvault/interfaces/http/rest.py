@@ -11,9 +11,14 @@
 * bodies are JSON objects validated against the request models of
   :mod:`memvault.interfaces.http.operations` (unknown fields are refused, naming them);
   answers are the core models as ``model_dump(mode="json")``;
+* ``POST /v1/memories`` takes an ``Idempotency-Key`` header (a batch: an
+  ``idempotency_key`` per item): a retry with the same key and body stores nothing and
+  answers 200 with the memory first stored and ``Idempotent-Replayed: true``;
 * errors are ``{"error": {"type": ..., "message": ...}}``: 400 invalid input or malformed
   JSON, 404 unknown id or route, 405 wrong method, 413 body too large, 415 body not JSON,
-  500 configuration error, 503 store unavailable or not open yet.
+  422 an idempotency key reused with another body, 500 configuration error (also when the
+  stores will not open because of one, e.g. another embedder's vectors), 503 store
+  unavailable or not open yet.
 
 The routes are declared once, in :data:`~memvault.interfaces.http.operations.OPERATIONS`;
 the OpenAPI document served at ``GET /v1/openapi.json`` is built from that table
@@ -36,7 +41,14 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from memvault.core.memvault import Memvault
-from memvault.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
+from memvault.core.validate import check_identifier
+from memvault.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+)
 from memvault.interfaces.http.openapi import openapi_document
 from memvault.interfaces.http.operations import (
     NDJSON,
@@ -57,12 +69,14 @@ from memvault.interfaces.http.operations import (
 from memvault.interfaces.identity import Identity, resolve_identity
 from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.interfaces.schemas import describe_invalid
+from memvault.models import MemoryInput
 
-__all__ = ["MAX_BODY_BYTES", "rest_routes"]
+__all__ = ["IDEMPOTENCY_HEADER", "MAX_BODY_BYTES", "rest_routes"]
 
 log = logging.getLogger("memvault.rest")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -200,6 +214,22 @@ def _query(request: Request, model: type[M]) -> M:
         _invalid(message)
 
 
+def _idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header: a token or an sf-string (in double quotes), 1-256
+    printable ASCII characters; ``None`` when absent."""
+    given = request.headers.getlist(IDEMPOTENCY_HEADER)
+    if not given:
+        return None
+    if len(given) > 1:
+        _invalid(f"the {IDEMPOTENCY_HEADER} header is given more than once")
+    value = given[0].strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not value.isascii():
+        _invalid(f"the {IDEMPOTENCY_HEADER} header is not ASCII")
+    return check_identifier(value, f"the {IDEMPOTENCY_HEADER} header")
+
+
 def _json(model: BaseModel, status: int = 200, headers: Mapping[str, str] | None = None
           ) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status,
@@ -221,24 +251,40 @@ class _Handlers:
         try:
             return await self.runtime.require()
         except NotOpen as exc:
+            if exc.configuration:  # e.g. another embedder's vectors: retrying cannot help
+                raise _HttpError(500, "ConfigError", str(exc)) from None
             raise _HttpError(503, "StoreUnavailable", str(exc),
                              {"Retry-After": "1"}) from None
 
     async def add_memory(self, request: Request) -> Response:
         _query(request, NoQuery)
+        key = _idempotency_key(request)
         body = await _body(request, AddMemoryRequest)
         who = self._identity(request, body.session_id)
         mv = await self._memvault()
-        memory = await mv.add(
-            body.content, user_id=who.user_id, agent_id=who.agent_id,
-            session_id=who.session_id, metadata=body.metadata, occurred_at=body.occurred_at,
-            profile=body.profile,
+        item = MemoryInput(
+            content=body.content, agent_id=who.agent_id, session_id=who.session_id,
+            metadata=body.metadata, occurred_at=body.occurred_at, profile=body.profile,
+            idempotency_key=key,
         )
-        location = f"{request.scope.get('root_path', '')}/memories/{memory.id}"
-        return _json(memory, 201, {"Location": location})
+        try:
+            [outcome] = await mv.add_outcomes([item], user_id=who.user_id)
+        except IdempotencyConflict:
+            raise _HttpError(422, "InvalidInput", (
+                f"the {IDEMPOTENCY_HEADER} {key!r} was already used by this user for a "
+                "different request: send the same body to retry it, or use a new key")
+            ) from None
+        memory = outcome.memory
+        headers = {"Location": f"{request.scope.get('root_path', '')}/memories/{memory.id}"}
+        if outcome.replayed:
+            return _json(memory, 200, {**headers, "Idempotent-Replayed": "true"})
+        return _json(memory, 201, headers)
 
     async def add_memories(self, request: Request) -> Response:
         _query(request, NoQuery)
+        if IDEMPOTENCY_HEADER.lower() in request.headers:
+            _invalid(f"a batch takes no {IDEMPOTENCY_HEADER} header: give each item its "
+                     "idempotency_key")
         body = await _body(request, AddManyRequest)
         who = self._identity(request)
         items: list[dict[str, Any]] = []
@@ -251,9 +297,13 @@ class _Handlers:
                 "content": item.content, "metadata": item.metadata,
                 "occurred_at": item.occurred_at, "session_id": session,
                 "agent_id": who.agent_id, "profile": item.profile,
+                "idempotency_key": item.idempotency_key,
             })
         mv = await self._memvault()
-        memories = await mv.add_many(items, user_id=who.user_id)
+        try:
+            memories = await mv.add_many(items, user_id=who.user_id)
+        except IdempotencyConflict as exc:
+            raise _HttpError(422, "InvalidInput", str(exc)) from None
         return _json(AddManyResponse(memories=memories), 201)
 
     async def list_memories(self, request: Request) -> Response:

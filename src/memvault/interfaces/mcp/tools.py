@@ -88,6 +88,9 @@ async def add_memory(
     occurred_at: Annotated[str | None, Field(description=schemas.OCCURRED_AT.tool)] = None,
     session_id: Annotated[str | None, Field(description=schemas.ADD_SESSION.tool)] = None,
     profile: Annotated[dict[str, Any] | None, Field(description=schemas.PROFILE.tool)] = None,
+    idempotency_key: Annotated[str | None, Field(
+        json_schema_extra=schemas.IDEMPOTENCY_KEY_SCHEMA,
+        description=schemas.IDEMPOTENCY_KEY.tool)] = None,
 ) -> AddOut:
     """Store a memory for the user. It is kept verbatim and is searchable as soon as this
     returns. Returns the new memory's id."""
@@ -96,6 +99,7 @@ async def add_memory(
     memory = await _call(lambda: mv.add(
         content, user_id=who.user_id, agent_id=who.agent_id, session_id=who.session_id,
         metadata=metadata, occurred_at=occurred_at, profile=profile,
+        idempotency_key=idempotency_key,
     ))
     return AddOut(id=memory.id, occurred_at=memory.occurred_at,
                   session_id=memory.session_id, profile_keys=sorted(profile or {}))

@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 __all__ = [
+    "DEPTHS",
     "ODD_DATES",
     "Deep",
     "dump",
@@ -83,7 +84,11 @@ def _scalars() -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), st.booleans(), _INTS, _FLOATS, hostile_text())
 
 
-def nested(max_leaves: int = 6) -> st.SearchStrategy[Any]:
+#: Depths of the deep objects: past the 64 levels a value may nest, and far past it.
+DEPTHS = (70, 3_000)
+
+
+def nested(max_leaves: int = 6, depths: tuple[int, ...] = DEPTHS) -> st.SearchStrategy[Any]:
     """JSON-like values of hostile scalars, a few levels deep, or a very deep object."""
     keys = st.one_of(st.sampled_from(["a", "topic", "", "\ud800", "\x00", "k" * 300]),
                      st.text(max_size=5))
@@ -93,12 +98,12 @@ def nested(max_leaves: int = 6) -> st.SearchStrategy[Any]:
                                 st.dictionaries(keys, inner, max_size=3)),
         max_leaves=max_leaves,
     )
-    return st.one_of(tree, st.sampled_from([Deep(70), Deep(3_000)]))
+    return st.one_of(tree, st.sampled_from([Deep(depth) for depth in depths]))
 
 
-def hostile() -> st.SearchStrategy[Any]:
+def hostile(depths: tuple[int, ...] = DEPTHS) -> st.SearchStrategy[Any]:
     """Any hostile value for an argument: a wrong type, a bad scalar or a nested value."""
-    return st.one_of(_scalars(), nested())
+    return st.one_of(_scalars(), nested(depths=depths))
 
 
 def unknown_fields() -> st.SearchStrategy[dict[str, Any]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -45,8 +45,10 @@ pytestmark = pytest.mark.timeout(120)
 
 EXAMPLES = 25
 USERS = ("alice", "bob")
+# No explain phase: it traces every line, which takes minutes on Python 3.11.
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
 
 #: A valid value for each body field and query parameter, by name.
 VALID: dict[str, st.SearchStrategy[Any]] = {

@@ -246,6 +246,11 @@ def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
     for e in exc.errors():
         if e["type"] == "extra_forbidden":
             continue
+        if e["type"] == "string_unicode" and not e["loc"]:
+            # a key of the object itself that is not valid Unicode (a lone surrogate): no
+            # field has that name
+            parts.append(f"unknown field {e['input']!a} (it holds a lone surrogate)")
+            continue
         if e["type"] == "missing":
             parts.append(f"{_where(e['loc'])} is missing")
         else:

@@ -14,13 +14,13 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 
 import anyio
 import click
 from click._termui_impl import ProgressBar
 
-from memvault.config import Config
+from memvault.config import Config, EmbedderKind
 from memvault.core.embedding import EmbeddingService
 from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
@@ -150,7 +150,7 @@ def _value(rest: Iterator[str], wanted: bool) -> list[str]:
 @click.option("-u", "--user", help="User whose memories to use. [default: your OS user name; "
               "env MEMVAULT_USER_ID]")
 @click.option("--agent", help="Agent id recorded on new memories. [env MEMVAULT_AGENT_ID]")
-@click.option("--embedder", type=click.Choice(["auto", "none", "local", "openai"]),
+@click.option("--embedder", type=click.Choice(get_args(EmbedderKind)),
               help="Embedder for semantic search. [default: auto; env MEMVAULT_EMBEDDER]")
 @click.option("--embedder-model", help="Model name or path for the embedder. "
               "[env MEMVAULT_EMBEDDER_MODEL]")

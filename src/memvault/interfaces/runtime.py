@@ -18,7 +18,7 @@ import anyio
 
 from memvault.config import Config
 from memvault.core.memvault import Memvault
-from memvault.errors import ConfigError, EmbedderMismatch, MemvaultError, StoreUnavailable
+from memvault.errors import ConfigError, EmbedderMismatch, StoreUnavailable
 
 __all__ = [
     "LogLevel", "NotOpen", "Runtime", "ServeOptions", "Transport", "vector_size_mismatch",
@@ -71,7 +71,7 @@ async def vector_size_mismatch(memvault: Memvault) -> EmbedderMismatch | None:
         return None
     try:
         given = int((await embedding.embedder.embed(["memvault"])).shape[1])
-    except (MemvaultError, OSError, RuntimeError, ValueError):
+    except Exception:  # whatever made it fail (a missing package, a server down) is logged
         return None  # it cannot embed at all: not a mismatch, search stays lexical
     if given == info.dimensions:
         return None

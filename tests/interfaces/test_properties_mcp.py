@@ -204,6 +204,7 @@ def test_no_exception_no_silence_and_errors_change_nothing(mcp: Mcp, tool: str) 
             message = "\n".join(c.text for c in result.content if c.type == "text")
             assert message.strip(), f"{where}: an error without a message"
             assert "\n" not in message.strip(), f"{where}: not one line: {message!r}"
+            assert "pydantic.dev" not in message, f"{where}: {message!r}"
             named = {s.lower() for s in suspects}
             named |= {s[:-1] for s in named if s.endswith("s")}  # "filter 'a'" for filters
             named |= {ascii(s)[1:-1] for s in named}

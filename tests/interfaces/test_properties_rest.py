@@ -293,6 +293,8 @@ def _check(api: Api, op: Operation, request: Request) -> None:
         body = response.json()
         message = body["error"]["message"]
         assert message.strip(), f"{where}: refused without a message"
+        assert "\n" not in message.strip(), f"{where}: not one line: {message!r}"
+        assert "pydantic.dev" not in message, f"{where}: {message!r}"
         assert body["error"]["type"], where
         if response.status_code == 400:
             lowered = message.lower()

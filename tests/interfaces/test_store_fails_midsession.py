@@ -13,8 +13,9 @@ and the same session works again on the first call, without reconnecting.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,11 @@ from tests.interfaces.mcp_harness import (
     stdio_session,
     text_of,
 )
-from tests.services import unavailable
+from tests.services import running, unavailable
 from tests.stores.falkordb_server import PrivateFalkorDB, binaries
 from tests.stores.test_postgres_faults import Cluster
 from tests.stores.test_postgres_faults import cluster as cluster  # the fixture
+from tests.stores.test_redis_faults import PrivateRedis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -147,3 +149,50 @@ async def test_the_profile_store_lost_midsession_fails_only_what_needs_it(
             assert not conn.transport_errors, conn.transport_errors
     finally:
         cluster.start_sync()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("Redis", "redis-server is not on PATH")
+        raise AssertionError("unreachable")
+    with running(PrivateRedis(binary, Path(tempfile.mkdtemp(dir=tmp_path)))) as private:
+        yield private
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_redis_lost_midsession_is_covered_by_the_fallback(
+    transport: str, tmp_path: Path, redis_server: PrivateRedis
+) -> None:
+    """Working memory is derived data: with Redis gone, calls still succeed (turns are kept
+    in process, as docs/architecture.md says), and the turns kept meanwhile reach Redis once
+    it is back."""
+    env = {"MEMVAULT_WORKING_URL": f"{redis_server.url}?prefix=mid_{transport}"}
+    async with _session(transport, tmp_path, env) as conn:
+        session = conn.session
+
+        async def working() -> list[str]:
+            with anyio.fail_after(FAIL_FAST):
+                page = await call_ok(session, "list_memories", memory_type="working",
+                                     session_id="s1")
+            return [m["content"] for m in page["memories"]]
+
+        await call_ok(session, "add_memory", content="first turn", session_id="s1")
+        assert await working() == ["first turn"]
+
+        await anyio.to_thread.run_sync(redis_server.stop)
+        failed, message = await _call(session, "add_memory", content="during the outage",
+                                      session_id="s1")
+        assert not failed, message
+        assert "during the outage" in await working()
+        found = await call_ok(session, "search_memory", query="outage", session_id="s1")
+        # the session's recent turns come too; the match first
+        assert found["results"][0]["content"] == "during the outage"
+
+        await anyio.to_thread.run_sync(redis_server.start)
+        failed, message = await _call(session, "add_memory", content="after it",
+                                      session_id="s1")
+        assert not failed, message
+        assert {"during the outage", "after it"} <= set(await working())
+        assert not conn.transport_errors, conn.transport_errors

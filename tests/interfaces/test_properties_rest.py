@@ -157,7 +157,8 @@ def _fields(draw: st.DrawFn, names: list[str], required: set[str]
                 suspects.add(name)
             continue
         if choice == "valid":
-            out[name] = draw(VALID[name]) if name != "items" else [
+            # a field added since this table was written is sent as null when "valid"
+            out[name] = draw(VALID.get(name, st.none())) if name != "items" else [
                 draw(_item()) for _ in range(draw(st.integers(1, 2)))]
         else:
             out[name] = draw(_hostile_for(name))
@@ -214,7 +215,7 @@ def _query(draw: st.DrawFn, op: Operation) -> tuple[str, set[str]]:
     for name in names:
         choice = draw(st.sampled_from(["omit", "valid", "hostile"]))
         if choice == "valid":
-            value = draw(VALID[name])
+            value = draw(VALID.get(name, st.none()))
             if value is not None:
                 pairs.append((name, str(value)))
         elif choice == "hostile":
@@ -292,6 +293,8 @@ def _check(api: Api, op: Operation, request: Request) -> None:
         body = response.json()
         message = body["error"]["message"]
         assert message.strip(), f"{where}: refused without a message"
+        assert "\n" not in message.strip(), f"{where}: not one line: {message!r}"
+        assert "pydantic.dev" not in message, f"{where}: {message!r}"
         assert body["error"]["type"], where
         if response.status_code == 400:
             lowered = message.lower()

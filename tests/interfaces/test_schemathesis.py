@@ -14,21 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-
-from memvault import Config
-from memvault.interfaces.runtime import ServeOptions
-from memvault.interfaces.serve import build_http_app
-
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.generation.modes import GenerationMode  # noqa: E402
-from schemathesis.python import asgi  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+
+from memvault import Config
+from memvault.interfaces.runtime import ServeOptions
+from memvault.interfaces.serve import build_http_app
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,7 +83,8 @@ def test_every_operation_answers_as_documented(
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
     def run(case: Any) -> None:
         case.call_and_validate(checks=CHECKS)
 

@@ -261,7 +261,7 @@ class Memvault:
             return []
         await self._check_profile_room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
-        self.embedding.enqueue([(m.id, m.content) for m in inserted])
+        self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
         return outcomes
 
     def _build(self, item: MemoryInput, user: str, now: datetime) -> NewMemory:
@@ -320,7 +320,10 @@ class Memvault:
         rebuilt, so a failure here is logged and does not undo the add."""
         if not memories:
             return
-        self.embedding.enqueue([(m.id, m.content) for m in memories])
+        for user in dict.fromkeys(m.user_id for m in memories):
+            self.embedding.enqueue(
+                [(m.id, m.content) for m in memories if m.user_id == user], user_id=user
+            )
         for memory in memories:
             if memory.session_id is None:
                 continue

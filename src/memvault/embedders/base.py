@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "Matrix", "PassageEmbedder", "normalise"]
+__all__ = ["Embedder", "Matrix", "PassageEmbedder", "QueryEmbedder", "normalise"]
 
 Matrix = npt.NDArray[np.float32]
 
@@ -35,6 +35,15 @@ class PassageEmbedder(Embedder, Protocol):
     is :meth:`embed`'s vector for it and whose other rows stand for its sentences."""
 
     async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]: ...
+
+
+@runtime_checkable
+class QueryEmbedder(Embedder, Protocol):
+    """An embedder that serves queries first: :meth:`embed_query` gives :meth:`embed`'s
+    vectors without waiting for the memories queued for theirs (at most for one step of
+    the batch in flight)."""
+
+    async def embed_query(self, texts: Sequence[str]) -> Matrix: ...
 
 
 def normalise(matrix: npt.ArrayLike) -> Matrix:

@@ -18,7 +18,6 @@ for queued vectors (``wait_idle``) and the query's embedding.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import tempfile
 import time
@@ -101,6 +100,25 @@ async def _search(mv: Memvault, query: str, limit: int) -> tuple[float, Any]:
     return ms_since(start), result
 
 
+async def _search_until(
+    mv: Memvault, questions: Sequence[str], drained: anyio.Event, options: argparse.Namespace,
+) -> tuple[list[float], list[int], list[str]]:
+    """Search one question after another until ``drained`` is set: the latencies, the
+    numbers of hits and the distinct ``pending`` notes."""
+    during: list[float] = []
+    hits: list[int] = []
+    notes: list[str] = []
+    while not drained.is_set() and len(during) < options.max_searches:
+        ms, result = await _search(mv, questions[len(during) % len(questions)], options.limit)
+        during.append(ms)
+        hits.append(len(result.hits))
+        if result.pending and result.pending not in notes:
+            notes.append(result.pending)
+        if options.verbose and len(during) % 20 == 0:
+            print(f"  {len(during)} searches during the backlog, last {ms:.0f} ms", flush=True)
+    return during, hits, notes
+
+
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     messages, questions = long_messages(options.path, options.adds, options.chars)
     trace = Trace()
@@ -127,29 +145,22 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                 adds.append(ms_since(start))
             ingest_s = time.perf_counter() - ingest
 
-            during: list[float] = []
-            notes: list[str] = []
-            hits_during: list[int] = []
-            drained_at: float | None = None
             trace.on = True
-            drain = asyncio.ensure_future(mv.wait_for_vectors())
-            index = 0
-            while not drain.done() and index < options.max_searches:
-                ms, result = await _search(mv, questions[index % len(questions)], options.limit)
-                during.append(ms)
-                hits_during.append(len(result.hits))
-                if result.pending and result.pending not in notes:
-                    notes.append(result.pending)
-                index += 1
-                if options.verbose and index % 20 == 0:
-                    print(f"  {index} searches during the backlog, last {ms:.0f} ms",
-                          flush=True)
+            drained = anyio.Event()
+
+            async def drain() -> None:
+                await mv.wait_for_vectors()
+                drained.set()
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(drain)
+                during, hits_during, notes = await _search_until(mv, questions, drained,
+                                                                 options)
             trace.on = False
-            await drain
             drained_at = time.perf_counter() - ingest
             after: list[float] = []
             for i in range(options.after):
-                ms, _ = await _search(mv, questions[(index + i) % len(questions)],
+                ms, _ = await _search(mv, questions[(len(during) + i) % len(questions)],
                                       options.limit)
                 after.append(ms)
     return {

@@ -125,7 +125,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         async with Memvault.open(Path(directory) / "backlog.db", user_id="bench",
                                  embedder=options.embedder) as mv:
-            state = await mv.wait_until_ready(120)
+            state = await mv.wait_until_ready(600)
             if options.embedder != "none" and state != "ready":
                 raise SystemExit(f"error: the embedder is {state}: {mv.embedding.error}")
             # Warm the model and the search path on a throwaway user.

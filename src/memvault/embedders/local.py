@@ -104,6 +104,16 @@ class LocalEmbedder:
                 raise ConfigError(
                     f"cannot load local model {self._model_name!r}: {exc}"
                 ) from exc
+            self._let_queries_in()
+
+    def _let_queries_in(self) -> None:
+        """Run the queries queued meanwhile before each transformer layer, so that a query
+        waits for one layer of a memory's forward pass (a few milliseconds), not the whole
+        pass. A model without BERT-like ``encoder.layer`` lets them in between passes."""
+        network = getattr(self._model[0], "auto_model", None)
+        layers = getattr(getattr(network, "encoder", None), "layer", None)
+        for layer in layers if layers is not None else ():
+            layer.register_forward_pre_hook(lambda *_: self._thread.checkpoint())
 
     async def load(self) -> None:
         await self._thread.run(self._load)

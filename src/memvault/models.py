@@ -110,8 +110,10 @@ class SearchHit(_Frozen):
 class SearchResult(_Frozen):
     """The hits, best first, and whether the character budget cut the list short.
 
-    ``retrievers`` names those that ran (``lexical``, ``vector``); ``pending`` says why one
-    did not yet (the embedding model is still loading), else ``None``.
+    ``retrievers`` names those that ran (``lexical``, ``vector``); ``pending`` says what
+    the search could not yet use: the embedding model is still loading (the search was
+    lexical), or some of the user's memories are still being embedded (they were found by
+    their words only); else ``None``.
     """
 
     hits: list[SearchHit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 
 import anyio
@@ -10,6 +11,7 @@ import numpy as np
 
 from memvault.core.text.terms import terms
 from memvault.embedders.base import Matrix, normalise
+from memvault.embedders.worker import ModelThread
 
 
 class HashEmbedder:
@@ -36,6 +38,9 @@ class HashEmbedder:
         self.loaded = True
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
+        return self.vectors(texts)
+
+    def vectors(self, texts: Sequence[str]) -> Matrix:
         self.calls += 1
         rows = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for i, text in enumerate(texts):
@@ -46,3 +51,36 @@ class HashEmbedder:
 
     async def aclose(self) -> None:
         pass
+
+
+class LaneEmbedder(HashEmbedder):
+    """:class:`HashEmbedder` on a model thread with a query lane, as the local embedder is.
+
+    While ``hold`` is set, a backlog call (memories) blocks until ``release`` is set,
+    letting queries in at its checkpoints as a batch of forward passes does; ``blocked`` is
+    set once one is blocked.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("lane")
+        self.thread = ModelThread("memvault-test-lane")
+        self.hold, self.release, self.blocked = (threading.Event() for _ in range(3))
+
+    def _backlog(self, texts: list[str]) -> Matrix:
+        if self.hold.is_set():
+            self.blocked.set()
+            while not self.release.wait(0.01):
+                self.thread.checkpoint()
+        return self.vectors(texts)
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        batch = list(texts)
+        return await self.thread.run(lambda: self._backlog(batch))
+
+    async def embed_query(self, texts: Sequence[str]) -> Matrix:
+        batch = list(texts)
+        return await self.thread.run(lambda: self.vectors(batch), urgent=True)
+
+    async def aclose(self) -> None:
+        self.release.set()
+        await self.thread.stop()

@@ -24,7 +24,7 @@ async def test_queries_and_memories_are_embedded_with_their_own_prefix() -> None
     assert "e5:" in reason
     try:
         memory = await embedder.embed(["I moved to Lisbon in May"])
-        query = await embedder.embed_queries(["I moved to Lisbon in May"])
+        query = await embedder.embed_query(["I moved to Lisbon in May"])
         assert memory.shape == query.shape == (1, 384)
         assert np.allclose(np.linalg.norm(memory, axis=1), 1.0, atol=1e-4)
         assert not np.allclose(memory, query)  # "passage: " and "query: " differ
@@ -40,7 +40,7 @@ async def test_queries_find_memories_across_chinese_and_english() -> None:
             "我们每周三下午三点开产品例会"])
         for query, expected in [("peanut allergy", 0), ("brother job", 1),
                                 ("周三的会议", 2)]:
-            scores = memories @ (await embedder.embed_queries([query]))[0]
+            scores = memories @ (await embedder.embed_query([query]))[0]
             assert int(np.argmax(scores)) == expected, (query, scores)
     finally:
         await embedder.aclose()

@@ -1,10 +1,13 @@
 """Vectors without delaying anyone: the embedder loads in the background, search is lexical
 until it is ready, and memories added meanwhile are embedded afterwards.
 
-Queries are embedded as given (:meth:`EmbeddingService.embed`), on the caller's time.
-Memories are queued (:meth:`EmbeddingService.enqueue`) and embedded behind the add, in
-batches: an add never waits for the model. What is embedded is the content without its
-speaker label, with passage vectors where the embedder can give them.
+Queries are embedded as given (:meth:`EmbeddingService.embed`), on the caller's time and
+ahead of the backlog (an embedder's :meth:`~memvault.embedders.base.QueryEmbedder.embed_query`
+lane). Memories are queued (:meth:`EmbeddingService.enqueue`) and embedded behind the add,
+in small batches stored one by one: an add never waits for the model, a search never waits
+for the backlog, and it finds what is embedded so far by meaning and the rest by its words
+(:meth:`EmbeddingService.pending` counts those). What is embedded is the content without
+its speaker label, with passage vectors where the embedder can give them.
 
 States: ``disabled`` (no embedder), ``loading``, ``ready``, ``failed`` (the reason is kept and
 logged; search stays lexical).
@@ -13,6 +16,7 @@ logged; search stays lexical).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -31,6 +35,9 @@ log = logging.getLogger("memvault.embedding")
 EmbeddingState = Literal["disabled", "loading", "ready", "failed"]
 
 _BACKFILL_BATCH = 256
+#: Memories per call of the model in the background, stored as each call returns: small, so
+#: a search finds the vectors as they come and a sweep or a queue is stopped between calls.
+_EMBED_BATCH = 16
 
 
 def check_compatible(embedder: Embedder, info: EmbeddingInfo | None) -> None:
@@ -66,7 +73,9 @@ class EmbeddingService:
         self._wake = anyio.Event()
         self._settled = anyio.Event()
         self._sweep = True  # look for memories without a vector on the next wake-up
-        self._queue: list[tuple[str, str]] = []  # (id, content) waiting for a vector
+        self._queue: list[tuple[str, str, str]] = []  # (id, content, user) waiting
+        self._waiting: Counter[str] = Counter()  # queued or being embedded, per user
+        self._sweeping = 0  # found by the sweep and not yet stored
         self._idle = anyio.Event()  # set when nothing is queued or being embedded
         self._idle.set()
         if embedder is None:
@@ -111,6 +120,7 @@ class EmbeddingService:
             log.warning("embedder %s failed, search stays lexical: %s",
                         self.embedder.name, exc)
             self._queue.clear()  # stored without vectors; `memvault reembed` can add them
+            self._waiting.clear()
             self._idle.set()
             self._settled.set()
             return
@@ -128,6 +138,8 @@ class EmbeddingService:
                 # The memories are stored; the next sweep finds those still without a vector.
                 log.warning("background embedding paused: %s", exc)
                 self._queue.clear()
+                self._waiting.clear()
+                self._sweeping = 0
                 self._sweep = True
             if not self._queue:
                 self._idle.set()
@@ -135,29 +147,46 @@ class EmbeddingService:
                 self._wake = anyio.Event()
 
     async def _drain(self) -> None:
-        """Embed and store what :meth:`enqueue` queued, oldest first, in batches."""
+        """Embed and store what :meth:`enqueue` queued, oldest first, in small batches."""
         while self._queue and self.embedder is not None:
-            batch = self._queue[:_BACKFILL_BATCH]
-            vectors = await _embed_contents(
-                self.embedder, [content for _, content in batch], **self._how
-            )
-            await self._store.set_embeddings(
-                [(memory_id, vectors[i]) for i, (memory_id, _) in enumerate(batch)]
-            )
+            batch = self._queue[:_EMBED_BATCH]
+            await self._embed_and_store([(memory_id, content) for memory_id, content, _ in batch])
             del self._queue[: len(batch)]
+            self._waiting.subtract(user for _, _, user in batch)
+            self._waiting += Counter()  # drop the users left with none
 
-    def enqueue(self, memories: Sequence[tuple[str, str]]) -> None:
-        """Embed these ``(id, content)`` memories in the background, in order.
+    async def _embed_and_store(self, batch: Sequence[tuple[str, str]]) -> None:
+        assert self.embedder is not None
+        vectors = await _embed_contents(
+            self.embedder, [content for _, content in batch], **self._how
+        )
+        await self._store.set_embeddings(
+            [(memory_id, vectors[i]) for i, (memory_id, _) in enumerate(batch)]
+        )
+
+    def enqueue(self, memories: Sequence[tuple[str, str]], *, user_id: str = "") -> None:
+        """Embed these ``(id, content)`` memories of ``user_id`` in the background, in order.
 
         Adds do not wait for the model: a memory is searchable by its words at once and by
-        meaning once its vector is stored (:meth:`wait_idle`).
+        meaning once its vector is stored (:meth:`wait_idle`); until then :meth:`pending`
+        counts it.
         """
         if self.embedder is None or self.state == "failed" or not memories:
             return
-        self._queue.extend(memories)
+        self._queue.extend((memory_id, content, user_id) for memory_id, content in memories)
+        self._waiting[user_id] += len(memories)
         if self._idle.is_set():
             self._idle = anyio.Event()
         self._wake.set()
+
+    def pending(self, user_id: str) -> int:
+        """How many of ``user_id``'s memories queued here have no vector stored yet."""
+        return self._waiting[user_id]
+
+    def backlog(self) -> int:
+        """How many memories, of any user, wait for their vectors here: queued, or found by
+        the sweep and not yet stored."""
+        return len(self._queue) + self._sweeping
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until every queued memory has its vector (or the embedder failed); returns
@@ -181,34 +210,34 @@ class EmbeddingService:
         done = 0
         if self.embedder is None:
             return 0
-        while True:
-            batch = await self._store.missing_embeddings(limit=_BACKFILL_BATCH)
-            if not batch:
-                return done
-            try:
-                vectors = await _embed_contents(
-                    self.embedder, [content for _, content in batch], **self._how
-                )
-            except MemvaultError as exc:
-                log.warning("embedding failed, will retry on the next add: %s", exc)
-                return done
-            await self._store.set_embeddings(
-                [(memory_id, vectors[i]) for i, (memory_id, _) in enumerate(batch)]
-            )
-            done += len(batch)
-            if progress is not None:
-                progress(len(batch))
-
-
+        try:
+            while True:
+                found = await self._store.missing_embeddings(limit=_BACKFILL_BATCH)
+                if not found:
+                    return done
+                self._sweeping = len(found)
+                for start in range(0, len(found), _EMBED_BATCH):
+                    batch = found[start:start + _EMBED_BATCH]
+                    try:
+                        await self._embed_and_store(batch)
+                    except MemvaultError as exc:
+                        log.warning("embedding failed, will retry on the next add: %s", exc)
+                        return done
+                    self._sweeping -= len(batch)
+                    done += len(batch)
+                    if progress is not None:
+                        progress(len(batch))
+        finally:
+            self._sweeping = 0
 
     async def embed(self, texts: Sequence[str]) -> Matrix | None:
-        """Query vectors for ``texts`` (searches, not memories) when the embedder is ready,
-        else ``None``."""
+        """Vectors for ``texts`` when the embedder is ready, else ``None``; ahead of the
+        memories waiting for theirs when the embedder has a query lane."""
         if self.embedder is None or not self.ready:
             return None
         try:
             if isinstance(self.embedder, QueryEmbedder):
-                return await self.embedder.embed_queries(texts)
+                return await self.embedder.embed_query(texts)
             return await self.embedder.embed(texts)
         except MemvaultError as exc:
             log.warning("embedding failed; the search or add goes on lexically: %s", exc)

@@ -8,7 +8,7 @@ Usage::
 
 Every operation is scoped by ``user_id`` (default: the configured user). Writes store content
 verbatim and return once it is searchable lexically; their vectors are always queued and
-computed by a background task (a search waits up to a second for the queue). Nothing here
+computed by a background task (a search waits up to a second for a short queue). Nothing here
 calls an LLM.
 """
 
@@ -261,7 +261,7 @@ class Memvault:
             return []
         await self._check_profile_room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
-        self.embedding.enqueue([(m.id, m.content) for m in inserted])
+        self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
         return outcomes
 
     def _build(self, item: MemoryInput, user: str, now: datetime) -> NewMemory:
@@ -320,7 +320,10 @@ class Memvault:
         rebuilt, so a failure here is logged and does not undo the add."""
         if not memories:
             return
-        self.embedding.enqueue([(m.id, m.content) for m in memories])
+        for user in dict.fromkeys(m.user_id for m in memories):
+            self.embedding.enqueue(
+                [(m.id, m.content) for m in memories if m.user_id == user], user_id=user
+            )
         for memory in memories:
             if memory.session_id is None:
                 continue
@@ -398,7 +401,10 @@ class Memvault:
         many neighbouring turns on each side of a hit. The hits fit in ``max_chars``.
 
         Adds return before their vectors are computed; a search first waits (up to a
-        second) for the vectors still queued, so what was just added is found by meaning too.
+        second) for the vectors of a few memories just added, so they are found by meaning
+        too. Behind a longer backlog it does not wait: its query is embedded ahead of the
+        backlog, it finds what is embedded so far by meaning and the rest by their words, and
+        ``pending`` says how many of the user's memories are still being embedded.
         While the embedding model loads, a search waits for it up to ``wait_for_model``
         seconds (default: ``config.search_wait_seconds``), then goes on lexically; the
         result's ``retrievers`` and ``pending`` say so.

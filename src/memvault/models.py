@@ -16,12 +16,15 @@ __all__ = [
     "DeleteReport",
     "DoctorReport",
     "EmbeddingInfo",
+    "Explanation",
     "JsonValue",
+    "LexicalMatch",
     "Memory",
     "MemoryFilter",
     "MemoryInput",
     "MemoryPage",
     "MemoryType",
+    "PassageSpan",
     "Profile",
     "ProfileFact",
     "SearchHit",
@@ -89,26 +92,86 @@ class MemoryFilter(_Frozen):
         )
 
 
+class PassageSpan(_Frozen):
+    """A passage of a memory's content: characters ``start`` to ``end`` (exclusive)."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
 class Candidate(_Frozen):
     """A search candidate from one retriever: the memory id and that retriever's score
-    (higher is better; scores of different retrievers are not comparable)."""
+    (higher is better; scores of different retrievers are not comparable). ``span`` is the
+    passage that matched best, when the retriever scored passages."""
 
     memory_id: str
     score: float
+    span: PassageSpan | None = None
+
+
+class LexicalMatch(_Frozen):
+    """Which of the query's terms a memory contains (every distinct term weighs the same;
+    a term matches its inflections, as the full-text index does). ``coverage`` is the
+    share matched, in [0, 1]."""
+
+    matched: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    coverage: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class Explanation(_Frozen):
+    """Why a search returned a hit, for a caller or a UI.
+
+    ``lexical``: the query terms the memory contains. ``semantic``: the cosine similarity of
+    the query and the memory (its best passage), when the vector retriever found it.
+    ``passage``: the best-matching passage, when a retriever scored passages. ``neighbour_of``:
+    the hit that brought this memory in along its session (it matched neither retriever
+    itself). ``speaker``: the speaker or role the query asked for, which this memory's turn
+    is. ``recency``: the adjustment the recency stage made to the ranking, if any.
+    ``working``: a recent turn of the caller's session. ``rank_score``: the fused score the
+    hits are ordered by; it is relative to one query's candidates, unlike the hit's
+    ``score``. ``stages``: further entries, by stage name, from stages that have them.
+    """
+
+    lexical: LexicalMatch | None = None
+    semantic: float | None = None
+    passage: PassageSpan | None = None
+    neighbour_of: str | None = None
+    speaker: str | None = None
+    recency: float | None = None
+    working: bool = False
+    rank_score: float = 0.0
+    stages: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class SearchHit(_Frozen):
     """One search result. ``context`` holds neighbouring turns of the same session, oldest
-    first, when the search asked for them."""
+    first, when the search asked for them.
+
+    ``score`` in [0, 1] says how well the memory itself matches the query, the same way for
+    every query (:func:`memvault.core.search.explain.absolute_score`): a hit that came in
+    only as a neighbour of a match scores by its own words and meaning. Hits are ordered by
+    the ranking (``explanation.rank_score``), which uses more evidence than ``score``.
+
+    ``shortened``: ``memory.content`` is a query-focused excerpt of the memory (its
+    best-matching passages joined with "…") to fit the result's size budget;
+    ``full_length`` is the length of the whole content, which ``get`` returns.
+    ``context_shortened``: some context turns are excerpts too.
+    """
 
     memory: Memory
     score: float
     memory_type: MemoryType = "episodic"
     context: list[Memory] = Field(default_factory=list)
+    shortened: bool = False
+    full_length: int | None = None
+    context_shortened: bool = False
+    explanation: Explanation = Field(default_factory=Explanation)
 
 
 class SearchResult(_Frozen):
-    """The hits, best first, and whether the character budget cut the list short.
+    """The hits, best first, and whether the character budget shortened any of them
+    (``truncated``: some content is an excerpt; hits are never left out for size).
 
     ``retrievers`` names those that ran (``lexical``, ``vector``); ``pending`` says why one
     did not yet (the embedding model is still loading), else ``None``.

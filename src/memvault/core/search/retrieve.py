@@ -13,6 +13,10 @@
    (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.
 6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`.
 
+Along the way each candidate's :class:`~memvault.core.search.explain.Evidence` records what
+the stages saw (cosine similarity, best passage, the match a neighbour came in with, the
+speaker preferred), for the hits' explanations.
+
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
 :class:`memvault.config.SearchConfig` switches stages off, to measure them.
 """
@@ -20,14 +24,15 @@ Without an embedder (or before it is ready) stage 3 is skipped and the rest stil
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
+from memvault.core.search.explain import Evidence
 from memvault.core.search.fusion import fuse, fuse_ranks
-from memvault.core.search.timeline import neighbours, spread
+from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT, neighbours, spread
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
-from memvault.models import Memory, MemoryFilter
+from memvault.models import Candidate, Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["POOL", "SPEAKER_BOOST", "Ranked", "retrieve"]
@@ -43,8 +48,12 @@ _DEFAULTS = SearchConfig()
 
 @dataclass(frozen=True)
 class Ranked:
+    """The memories with their fused scores, best first; the retrievers that ran; what the
+    stages learnt about each memory, by id."""
+
     memories: list[tuple[Memory, float]]
     retrievers: list[str]
+    evidence: dict[str, Evidence] = field(default_factory=dict)
 
 
 async def retrieve(
@@ -86,11 +95,13 @@ async def retrieve(
         retrievers.append("vector")
     if not rankings:
         return Ranked([], retrievers)
+    evidence = _evidence(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
     found = set(fused)
     adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)
+    _neighbours_of(fused, adjacent, evidence)
 
     await _fetch(store, user, list(scores), fetched)
     preferred = set(named)
@@ -101,11 +112,42 @@ async def retrieve(
             continue
         if memory_id not in found and not where.admits(memory):
             continue  # reached through the timeline, so the store did not filter it
-        if preferred and speaker_of(memory.content) in preferred:
+        if preferred and (speaker := speaker_of(memory.content)) in preferred:
             score += SPEAKER_BOOST
+            evidence.setdefault(memory_id, Evidence()).speaker = speaker
         ranked.append((memory, score))
     ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
-    return Ranked(ranked[:limit], retrievers)
+    kept = ranked[:limit]
+    return Ranked(kept, retrievers, {m.id: evidence[m.id] for m, _ in kept if m.id in evidence})
+
+
+def _evidence(rankings: Sequence[Sequence[Candidate]], retrievers: Sequence[str]
+              ) -> dict[str, Evidence]:
+    """Each candidate's cosine similarity (from the vector ranking) and best passage (the
+    first ranking's that names one)."""
+    out: dict[str, Evidence] = {}
+    for ranking, name in zip(rankings, retrievers, strict=True):
+        for candidate in ranking:
+            found = out.setdefault(candidate.memory_id, Evidence())
+            if name == "vector":
+                found.cosine = candidate.score
+            if found.passage is None and candidate.span is not None:
+                found.passage = candidate.span
+    return out
+
+
+def _neighbours_of(fused: dict[str, float], adjacent: dict[str, tuple[str | None, str | None]],
+                   evidence: dict[str, Evidence]) -> None:
+    """For each memory that only the timeline brought in, the match it is next to (the one
+    whose score it took the larger share of)."""
+    for memory_id, (previous, following) in adjacent.items():
+        if memory_id in fused:
+            continue
+        shares = [(FOLLOWS_WEIGHT * fused.get(previous or "", 0.0), previous),
+                  (PRECEDES_WEIGHT * fused.get(following or "", 0.0), following)]
+        share, source = max(shares, key=lambda pair: pair[0])
+        if share > 0 and source is not None:
+            evidence.setdefault(memory_id, Evidence()).neighbour_of = source
 
 
 async def _fetch(

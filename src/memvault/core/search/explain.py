@@ -1,0 +1,118 @@
+"""Explanations: why a hit was found, and a score that means the same for every query.
+
+Retrieval gathers :class:`Evidence` per candidate while it ranks (the cosine similarity the
+vector retriever saw, the passage that matched, the hit a neighbour came in with, the speaker
+preferred); :func:`explanation` turns it into the hit's
+:class:`~memvault.models.Explanation`, adding the query terms the memory contains.
+
+The fused ranking score is relative to one query's candidates (each retriever's scores are
+rescaled to its best), so it cannot be compared across queries. :func:`absolute_score` is:
+
+    score = 1 - (1 - coverage) * (1 - max(cosine, 0))
+
+``coverage`` is the share of the query's distinct terms the memory contains and ``cosine``
+the similarity of the query and the memory by meaning (0 when the vector retriever did not
+find it or did not run). Either kind of evidence alone gives its own value (all terms, or a
+cosine of 1, give 1); both together give more than either. A memory reached only as a
+session neighbour of a match scores by what it matches itself, often 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from memvault.core.text.terms import terms
+from memvault.models import Explanation, JsonValue, LexicalMatch, PassageSpan
+
+__all__ = [
+    "Evidence", "absolute_score", "explanation", "lexical_match", "stem", "term_offsets",
+]
+
+_SUFFIXES = ("ingly", "edly", "sses", "ing", "ies", "ied", "ss", "ed", "ly", "s")
+_KEEP = {"sses": "ss", "ss": "ss", "ies": "y", "ied": "y"}
+
+
+def stem(word: str) -> str:
+    """A crude stem of a lower-case ``word``, so that "peanut" matches "peanuts" and
+    "moving" "moved", close to what the full-text index's Porter stemmer finds."""
+    if word.endswith(("ses", "xes", "zes", "ches", "shes")) and len(word) > 5:
+        word = word[:-2]  # boxes → box
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= (2 if suffix in _KEEP else 3):
+            word = word[: -len(suffix)] + _KEEP.get(suffix, "")
+            if suffix in ("ing", "ed") and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # running → run
+            break
+    return word[:-1] if len(word) > 2 and word.endswith("e") else word
+
+
+def term_offsets(text: str, query_terms: Sequence[str]) -> list[tuple[int, str]]:
+    """Where ``text`` has a word of the same :func:`stem` as one of ``query_terms``: the
+    word's offset and the term, in text order."""
+    by_stem: dict[str, str] = {}
+    for term in query_terms:
+        by_stem.setdefault(stem(term), term)
+    if not by_stem:
+        return []
+    pattern = re.compile(
+        r"\b(?:" + "|".join(re.escape(s) for s in sorted(by_stem, key=len, reverse=True))
+        + r")[\w'’]*", re.IGNORECASE)
+    found: list[tuple[int, str]] = []
+    for match in pattern.finditer(text):
+        words = terms(match.group())
+        hit = by_stem.get(stem(words[0])) if words else None
+        if hit is not None:
+            found.append((match.start(), hit))
+    return found
+
+
+def lexical_match(content: str, query_terms: Sequence[str]) -> LexicalMatch | None:
+    """Which of ``query_terms`` occur in ``content`` (``None`` for a query without terms)."""
+    if not query_terms:
+        return None
+    present = {term for _, term in term_offsets(content, query_terms)}
+    matched = [t for t in query_terms if t in present]
+    missing = [t for t in query_terms if t not in present]
+    return LexicalMatch(matched=matched, missing=missing,
+                        coverage=len(matched) / len(query_terms))
+
+
+def absolute_score(lexical: LexicalMatch | None, cosine: float | None) -> float:
+    """The hit's score in [0, 1], comparable across queries (see the module's docstring)."""
+    coverage = lexical.coverage if lexical is not None else 0.0
+    similarity = min(max(cosine or 0.0, 0.0), 1.0)
+    return 1.0 - (1.0 - coverage) * (1.0 - similarity)
+
+
+@dataclass
+class Evidence:
+    """What retrieval learnt about one candidate; stages fill what they know.
+
+    ``stages`` holds entries of stages that have no field of their own, by stage name.
+    """
+
+    cosine: float | None = None
+    passage: PassageSpan | None = None
+    neighbour_of: str | None = None
+    speaker: str | None = None
+    recency: float | None = None
+    stages: dict[str, JsonValue] = field(default_factory=dict)
+
+
+def explanation(
+    content: str, query_terms: Sequence[str], evidence: Evidence | None, rank_score: float,
+    *, working: bool = False,
+) -> tuple[Explanation, float]:
+    """The explanation of a hit with ``content``, and its :func:`absolute_score`."""
+    found = evidence or Evidence()
+    lexical = lexical_match(content, query_terms)
+    explained = Explanation(
+        lexical=lexical,
+        semantic=None if found.cosine is None else round(found.cosine, 6),
+        passage=found.passage, neighbour_of=found.neighbour_of, speaker=found.speaker,
+        recency=found.recency, working=working, rank_score=round(rank_score, 6),
+        stages=dict(found.stages),
+    )
+    return explained, absolute_score(lexical, found.cosine)

@@ -51,7 +51,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         log_level=runtime.log_level, lifespan=lifespan,
     )
     for tool, hints in TOOLS:
-        server.add_tool(tool, annotations=hints)
+        server.add_tool(tool, title=hints.title, annotations=hints)
         _make_strict(server._tool_manager.get_tool(tool.__name__))
     _register_set_level(server)
     return server

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 
 from memvault.core.search.explain import term_offsets
 from memvault.models import PassageSpan
@@ -33,7 +34,7 @@ def excerpt(
     if len(text) <= room:
         return text
     room = max(room, 2)
-    pieces = split(text, max_tokens=PIECE_TOKENS)
+    pieces = _pieces(text) if len(text) <= _CACHED_CHARS else _split(text)
     if not pieces:
         return text[: room - 1] + ELLIPSIS
     starts = [start for start, _ in pieces]
@@ -74,14 +75,38 @@ def excerpt(
     return _render(text, pieces, sorted(chosen))
 
 
+def _split(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(split(text, max_tokens=PIECE_TOKENS))
+
+
+#: Splitting is the costly part and depends on the text alone: the pieces of recently
+#: excerpted texts (of at most ``_CACHED_CHARS``) are kept.
+_CACHED_CHARS = 100_000
+_pieces = lru_cache(maxsize=256)(_split)
+
+
 def _try(index: int, chosen: set[int], pieces: Sequence[tuple[int, int]], text: str,
          room: int) -> bool:
     """Add piece ``index`` to ``chosen`` if the excerpt still fits in ``room``."""
     chosen.add(index)
-    if len(_render(text, pieces, sorted(chosen))) <= room:
+    if _length(pieces, sorted(chosen)) <= room:
         return True
     chosen.discard(index)
     return False
+
+
+def _length(pieces: Sequence[tuple[int, int]], chosen: Sequence[int]) -> int:
+    """``len(_render(text, pieces, chosen))``, without building it: pieces cover the text's
+    non-blank part, so text is left out before piece 0 only and after the last only."""
+    total = 2 if chosen[0] > 0 else 0
+    previous: int | None = None
+    for index in chosen:
+        start, end = pieces[index]
+        if previous is not None:
+            total += start - pieces[previous][1] if index == previous + 1 else 3
+        total += end - start
+        previous = index
+    return total + (2 if chosen[-1] < len(pieces) - 1 else 0)
 
 
 def _render(text: str, pieces: Sequence[tuple[int, int]], chosen: Sequence[int]) -> str:

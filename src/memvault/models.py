@@ -93,7 +93,7 @@ class MemoryFilter(_Frozen):
 
 
 class PassageSpan(_Frozen):
-    """A passage of a memory's content: characters ``start`` to ``end`` (exclusive)."""
+    """A passage of a memory's content: characters start to end (end excluded)."""
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)
@@ -101,8 +101,9 @@ class PassageSpan(_Frozen):
 
 class Candidate(_Frozen):
     """A search candidate from one retriever: the memory id and that retriever's score
-    (higher is better; scores of different retrievers are not comparable). ``span`` is the
-    passage that matched best, when the retriever scored passages."""
+    (higher is better; scores of different retrievers are not comparable; the vector
+    retriever's is the cosine similarity). ``span`` is the passage that matched best, when
+    the retriever scored passages."""
 
     memory_id: str
     score: float
@@ -110,38 +111,43 @@ class Candidate(_Frozen):
 
 
 class LexicalMatch(_Frozen):
-    """Which of the query's terms a memory contains (every distinct term weighs the same;
-    a term matches its inflections, as the full-text index does). ``coverage`` is the
-    share matched, in [0, 1]."""
+    """Which of the query's terms the memory contains. Every distinct term weighs the same;
+    a term also matches its inflections (peanut, peanuts)."""
 
-    matched: list[str] = Field(default_factory=list)
-    missing: list[str] = Field(default_factory=list)
-    coverage: float = Field(default=0.0, ge=0.0, le=1.0)
+    matched: list[str] = Field(default_factory=list, description="query terms it contains")
+    missing: list[str] = Field(default_factory=list, description="query terms it lacks")
+    coverage: float = Field(default=0.0, ge=0.0, le=1.0,
+                            description="the share of the query's terms matched, 0-1")
 
 
 class Explanation(_Frozen):
-    """Why a search returned a hit, for a caller or a UI.
+    """Why a search returned a hit. Fields a stage did not fill are null. Stages may add
+    entries of their own under stages, by name."""
 
-    ``lexical``: the query terms the memory contains. ``semantic``: the cosine similarity of
-    the query and the memory (its best passage), when the vector retriever found it.
-    ``passage``: the best-matching passage, when a retriever scored passages. ``neighbour_of``:
-    the hit that brought this memory in along its session (it matched neither retriever
-    itself). ``speaker``: the speaker or role the query asked for, which this memory's turn
-    is. ``recency``: the adjustment the recency stage made to the ranking, if any.
-    ``working``: a recent turn of the caller's session. ``rank_score``: the fused score the
-    hits are ordered by; it is relative to one query's candidates, unlike the hit's
-    ``score``. ``stages``: further entries, by stage name, from stages that have them.
-    """
-
-    lexical: LexicalMatch | None = None
-    semantic: float | None = None
-    passage: PassageSpan | None = None
-    neighbour_of: str | None = None
-    speaker: str | None = None
-    recency: float | None = None
-    working: bool = False
-    rank_score: float = 0.0
-    stages: dict[str, JsonValue] = Field(default_factory=dict)
+    lexical: LexicalMatch | None = Field(
+        default=None, description="the query terms the memory contains (null: the query "
+        "has no searchable terms)")
+    semantic: float | None = Field(
+        default=None, description="cosine similarity of the query and the memory by "
+        "meaning (its best passage), when the vector search found it")
+    passage: PassageSpan | None = Field(
+        default=None, description="the best-matching part of the content, when known")
+    neighbour_of: str | None = Field(
+        default=None, description="the id of the hit this memory sits next to in its "
+        "session; set when it came in only as that hit's neighbour, not by matching itself")
+    speaker: str | None = Field(
+        default=None, description="the speaker or role the query asked for, whose turn "
+        "this is; its turns were preferred")
+    recency: float | None = Field(
+        default=None, description="the ranking adjustment made for how recent the "
+        "statement is, if any")
+    working: bool = Field(
+        default=False, description="a recent turn of the caller's current session")
+    rank_score: float = Field(
+        default=0.0, description="the fused score the hits are ordered by; relative to this "
+        "query's candidates, so unlike score not comparable across queries")
+    stages: dict[str, JsonValue] = Field(
+        default_factory=dict, description="further entries, by the name of the stage")
 
 
 class SearchHit(_Frozen):

@@ -1,4 +1,4 @@
-"""The MCP server: the six tools of :mod:`.tools` over one Memvault.
+"""The MCP server: the seven tools of :mod:`.tools` over one Memvault.
 
 The Memvault is opened by whoever runs the server (the stdio runner or the HTTP app's
 lifespan) and handed over through a :class:`Runtime`, which the server gives its tools as its
@@ -8,8 +8,9 @@ lifespan context.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import mcp_types as types
@@ -28,7 +29,8 @@ __all__ = ["INSTRUCTIONS", "build_server"]
 INSTRUCTIONS = """\
 memvault is the user's long-term memory, shared across chats, agents and tools.
 - Before answering anything that may depend on the user's past (preferences, people, plans,
-  earlier conversations), call search_memory with a short query.
+  earlier conversations), call search_memory with a short query. Long memories come back as
+  excerpts around what matched (shortened: true); get_memory returns one in full.
 - Call add_memory for information worth keeping: what the user said or decided, facts about
   them, events with their dates. Store it verbatim; one memory per fact or turn.
 - State lasting facts about the user (preferences, constraints, risk tolerance, health, style)
@@ -51,10 +53,17 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         log_level=runtime.log_level, lifespan=lifespan,
     )
     for tool, hints in TOOLS:
-        server.add_tool(tool, title=hints.title, annotations=hints)
+        server.add_tool(tool, title=hints.title, description=_description(tool),
+                        annotations=hints)
         _make_strict(server._tool_manager.get_tool(tool.__name__))
     _register_set_level(server)
     return server
+
+
+def _description(tool: Callable[..., Any]) -> str:
+    """The tool's docstring as clean text: paragraphs, each on one line."""
+    paragraphs = inspect.cleandoc(tool.__doc__ or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def _make_strict(tool: Tool | None) -> None:

@@ -222,12 +222,14 @@ async def get_profile(
 
 #: The tools in the order ``tools/list`` gives them, with their annotations.
 TOOLS: tuple[tuple[Callable[..., Awaitable[Any]], types.ToolAnnotations], ...] = (
-    (add_memory, types.ToolAnnotations(destructive_hint=False)),
-    (search_memory, types.ToolAnnotations(read_only_hint=True)),
+    (add_memory, types.ToolAnnotations(title="Remember", destructive_hint=False)),
+    (search_memory, types.ToolAnnotations(title="Search memories", read_only_hint=True)),
     (get_memory, types.ToolAnnotations(title="Read a memory in full", read_only_hint=True,
                                        idempotent_hint=True)),
-    (list_memories, types.ToolAnnotations(read_only_hint=True)),
-    (delete_memory, types.ToolAnnotations(destructive_hint=True, idempotent_hint=True)),
-    (delete_all_memories, types.ToolAnnotations(destructive_hint=True)),
-    (get_profile, types.ToolAnnotations(read_only_hint=True)),
+    (list_memories, types.ToolAnnotations(title="List memories", read_only_hint=True)),
+    (delete_memory, types.ToolAnnotations(title="Delete a memory", destructive_hint=True,
+                                          idempotent_hint=True)),
+    (delete_all_memories, types.ToolAnnotations(title="Delete all memories",
+                                                destructive_hint=True)),
+    (get_profile, types.ToolAnnotations(title="Read the user's profile", read_only_hint=True)),
 )

@@ -20,14 +20,16 @@ session neighbour of a match scores by what it matches itself, often 0.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT
 from memvault.core.text.terms import terms
-from memvault.models import Explanation, JsonValue, LexicalMatch, PassageSpan
+from memvault.models import Candidate, Explanation, JsonValue, LexicalMatch, PassageSpan
 
 __all__ = [
-    "Evidence", "absolute_score", "explanation", "lexical_match", "stem", "term_offsets",
+    "Evidence", "absolute_score", "explanation", "gather", "lexical_match", "neighbours_of",
+    "stem", "term_offsets",
 ]
 
 _SUFFIXES = ("ingly", "edly", "sses", "ing", "ies", "ied", "ss", "ed", "ly", "s")
@@ -116,3 +118,37 @@ def explanation(
         stages=dict(found.stages),
     )
     return explained, absolute_score(lexical, found.cosine)
+
+
+def gather(
+    rankings: Sequence[Sequence[Candidate]], retrievers: Sequence[str]
+) -> dict[str, Evidence]:
+    """Each candidate's cosine similarity (from the vector ranking) and best passage (the
+    first ranking's that names one)."""
+    out: dict[str, Evidence] = {}
+    for ranking, name in zip(rankings, retrievers, strict=True):
+        for candidate in ranking:
+            found = out.setdefault(candidate.memory_id, Evidence())
+            if name == "vector":
+                found.cosine = candidate.score
+            if found.passage is None and candidate.span is not None:
+                found.passage = candidate.span
+    return out
+
+
+def neighbours_of(
+    fused: Mapping[str, float],
+    adjacent: Mapping[str, tuple[str | None, str | None]],
+    evidence: dict[str, Evidence],
+) -> None:
+    """For each memory that only the timeline brought in, the match it is next to (the one
+    whose score it took the larger share of)."""
+    for memory_id, (previous, following) in adjacent.items():
+        if memory_id in fused:
+            continue
+        shares = [(FOLLOWS_WEIGHT * fused.get(previous or "", 0.0), previous),
+                  (PRECEDES_WEIGHT * fused.get(following or "", 0.0), following)]
+        share, source = max(shares, key=lambda pair: pair[0])
+        if share > 0 and source is not None:
+            evidence.setdefault(memory_id, Evidence()).neighbour_of = source
+

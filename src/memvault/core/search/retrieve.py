@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
-from memvault.core.search.explain import Evidence
+from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.fusion import fuse, fuse_ranks
-from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT, neighbours, spread
+from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
-from memvault.models import Candidate, Memory, MemoryFilter
+from memvault.models import Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["POOL", "SPEAKER_BOOST", "Ranked", "retrieve"]
@@ -95,13 +95,13 @@ async def retrieve(
         retrievers.append("vector")
     if not rankings:
         return Ranked([], retrievers)
-    evidence = _evidence(rankings, retrievers)
+    evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
     found = set(fused)
     adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)
-    _neighbours_of(fused, adjacent, evidence)
+    neighbours_of(fused, adjacent, evidence)
 
     await _fetch(store, user, list(scores), fetched)
     preferred = set(named)
@@ -119,35 +119,6 @@ async def retrieve(
     ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
     kept = ranked[:limit]
     return Ranked(kept, retrievers, {m.id: evidence[m.id] for m, _ in kept if m.id in evidence})
-
-
-def _evidence(rankings: Sequence[Sequence[Candidate]], retrievers: Sequence[str]
-              ) -> dict[str, Evidence]:
-    """Each candidate's cosine similarity (from the vector ranking) and best passage (the
-    first ranking's that names one)."""
-    out: dict[str, Evidence] = {}
-    for ranking, name in zip(rankings, retrievers, strict=True):
-        for candidate in ranking:
-            found = out.setdefault(candidate.memory_id, Evidence())
-            if name == "vector":
-                found.cosine = candidate.score
-            if found.passage is None and candidate.span is not None:
-                found.passage = candidate.span
-    return out
-
-
-def _neighbours_of(fused: dict[str, float], adjacent: dict[str, tuple[str | None, str | None]],
-                   evidence: dict[str, Evidence]) -> None:
-    """For each memory that only the timeline brought in, the match it is next to (the one
-    whose score it took the larger share of)."""
-    for memory_id, (previous, following) in adjacent.items():
-        if memory_id in fused:
-            continue
-        shares = [(FOLLOWS_WEIGHT * fused.get(previous or "", 0.0), previous),
-                  (PRECEDES_WEIGHT * fused.get(following or "", 0.0), following)]
-        share, source = max(shares, key=lambda pair: pair[0])
-        if share > 0 and source is not None:
-            evidence.setdefault(memory_id, Evidence()).neighbour_of = source
 
 
 async def _fetch(

@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT
-from memvault.core.text.terms import terms
 from memvault.models import Candidate, Explanation, JsonValue, LexicalMatch, PassageSpan
 
 __all__ = [
@@ -36,6 +36,7 @@ _SUFFIXES = ("ingly", "edly", "sses", "ing", "ies", "ied", "ss", "ed", "ly", "s"
 _KEEP = {"sses": "ss", "ss": "ss", "ies": "y", "ied": "y"}
 
 
+@lru_cache(maxsize=8192)
 def stem(word: str) -> str:
     """A crude stem of a lower-case ``word``, so that "peanut" matches "peanuts" and
     "moving" "moved", close to what the full-text index's Porter stemmer finds."""
@@ -53,21 +54,29 @@ def stem(word: str) -> str:
 def term_offsets(text: str, query_terms: Sequence[str]) -> list[tuple[int, str]]:
     """Where ``text`` has a word of the same :func:`stem` as one of ``query_terms``: the
     word's offset and the term, in text order."""
-    by_stem: dict[str, str] = {}
-    for term in query_terms:
-        by_stem.setdefault(stem(term), term)
-    if not by_stem:
+    if not query_terms:
         return []
-    pattern = re.compile(
-        r"\b(?:" + "|".join(re.escape(s) for s in sorted(by_stem, key=len, reverse=True))
-        + r")[\w'’]*", re.IGNORECASE)
+    pattern, by_stem = _pattern(tuple(query_terms))
     found: list[tuple[int, str]] = []
     for match in pattern.finditer(text):
-        words = terms(match.group())
-        hit = by_stem.get(stem(words[0])) if words else None
+        word = match.group().lower().replace("’", "'")
+        word = (word[:-2] if word.endswith("'s") else word).strip("'")
+        hit = by_stem.get(stem(word))
         if hit is not None:
             found.append((match.start(), hit))
     return found
+
+
+@lru_cache(maxsize=64)
+def _pattern(query_terms: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """A regular expression for the words that may share a stem with a query term (to be
+    checked with :func:`stem`), and the term of each stem."""
+    by_stem: dict[str, str] = {}
+    for term in query_terms:
+        by_stem.setdefault(stem(term), term)
+    stems = sorted(by_stem, key=len, reverse=True)
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")[\w'’]*", re.IGNORECASE)
+    return pattern, by_stem
 
 
 def lexical_match(content: str, query_terms: Sequence[str]) -> LexicalMatch | None:

@@ -16,12 +16,15 @@ __all__ = [
     "DeleteReport",
     "DoctorReport",
     "EmbeddingInfo",
+    "Explanation",
     "JsonValue",
+    "LexicalMatch",
     "Memory",
     "MemoryFilter",
     "MemoryInput",
     "MemoryPage",
     "MemoryType",
+    "PassageSpan",
     "Profile",
     "ProfileFact",
     "SearchHit",
@@ -89,26 +92,92 @@ class MemoryFilter(_Frozen):
         )
 
 
+class PassageSpan(_Frozen):
+    """A passage of a memory's content: characters start to end (end excluded)."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
 class Candidate(_Frozen):
     """A search candidate from one retriever: the memory id and that retriever's score
-    (higher is better; scores of different retrievers are not comparable)."""
+    (higher is better; scores of different retrievers are not comparable; the vector
+    retriever's is the cosine similarity). ``span`` is the passage that matched best, when
+    the retriever scored passages."""
 
     memory_id: str
     score: float
+    span: PassageSpan | None = None
+
+
+class LexicalMatch(_Frozen):
+    """Which of the query's terms the memory contains. Every distinct term weighs the same;
+    a term also matches its inflections (peanut, peanuts)."""
+
+    matched: list[str] = Field(default_factory=list, description="query terms it contains")
+    missing: list[str] = Field(default_factory=list, description="query terms it lacks")
+    coverage: float = Field(default=0.0, ge=0.0, le=1.0,
+                            description="the share of the query's terms matched, 0-1")
+
+
+class Explanation(_Frozen):
+    """Why a search returned a hit. Fields a stage did not fill are null. Stages may add
+    entries of their own under stages, by name."""
+
+    lexical: LexicalMatch | None = Field(
+        default=None, description="the query terms the memory contains (null: the query "
+        "has no searchable terms)")
+    semantic: float | None = Field(
+        default=None, description="cosine similarity of the query and the memory by "
+        "meaning (its best passage), when the vector search found it")
+    passage: PassageSpan | None = Field(
+        default=None, description="the best-matching part of the content, when known")
+    neighbour_of: str | None = Field(
+        default=None, description="the id of the hit this memory sits next to in its "
+        "session; set when it came in only as that hit's neighbour, not by matching itself")
+    speaker: str | None = Field(
+        default=None, description="the speaker or role the query asked for, whose turn "
+        "this is; its turns were preferred")
+    recency: float | None = Field(
+        default=None, description="the ranking adjustment made for how recent the "
+        "statement is, if any")
+    working: bool = Field(
+        default=False, description="a recent turn of the caller's current session")
+    rank_score: float = Field(
+        default=0.0, description="the fused score the hits are ordered by; relative to this "
+        "query's candidates, so unlike score not comparable across queries")
+    stages: dict[str, JsonValue] = Field(
+        default_factory=dict, description="further entries, by the name of the stage")
 
 
 class SearchHit(_Frozen):
     """One search result. ``context`` holds neighbouring turns of the same session, oldest
-    first, when the search asked for them."""
+    first, when the search asked for them.
+
+    ``score`` in [0, 1] says how well the memory itself matches the query, the same way for
+    every query (:func:`memvault.core.search.explain.absolute_score`): a hit that came in
+    only as a neighbour of a match scores by its own words and meaning. Hits are ordered by
+    the ranking (``explanation.rank_score``), which uses more evidence than ``score``.
+
+    ``shortened``: ``memory.content`` is a query-focused excerpt of the memory (its
+    best-matching passages joined with "…") to fit the result's size budget;
+    ``full_length`` is the length of the whole content, which ``get`` returns.
+    ``context_shortened``: some context turns are excerpts too.
+    """
 
     memory: Memory
     score: float
     memory_type: MemoryType = "episodic"
     context: list[Memory] = Field(default_factory=list)
+    shortened: bool = False
+    full_length: int | None = None
+    context_shortened: bool = False
+    explanation: Explanation = Field(default_factory=Explanation)
 
 
 class SearchResult(_Frozen):
-    """The hits, best first, and whether the character budget cut the list short.
+    """The hits, best first, and whether the character budget shortened any of them
+    (``truncated``: some content is an excerpt; hits are never left out for size).
 
     ``retrievers`` names those that ran (``lexical``, ``vector``); ``pending`` says what
     the search could not yet use: the embedding model is still loading (the search was

@@ -143,13 +143,13 @@ async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
         # No neighbour joins, and the speaker is not preferred: BM25 alone decides.
         assert len(hits) == 2
         assert own.id in [h.memory.id for h in hits]
-        plain = {h.memory.id: h.score for h in hits}
+        plain = {h.memory.id: h.explanation.rank_score for h in hits}
     async with Memvault.open(tmp_path / "m.db", embedder="none",
                              **{"search.timeline": False}) as mv:
         hits = (await mv.search("What did Caroline paint?")).hits
         # The same ranking with speakers on: only Caroline's own turn gains the preference.
         assert hits[0].memory.id == own.id
-        assert {h.memory.id: h.score for h in hits} == {
+        assert {h.memory.id: h.explanation.rank_score for h in hits} == {
             memory_id: pytest.approx(score + (SPEAKER_BOOST if memory_id == own.id else 0.0))
             for memory_id, score in plain.items()
         }
@@ -158,4 +158,4 @@ async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
         hits = (await mv.search("What did Caroline paint?")).hits
         assert hits[0].memory.id == own.id
         # Second by BM25: 1 / (60 + 2) from reciprocal rank fusion, plus the preference.
-        assert hits[0].score == pytest.approx(1 / 62 + 1.0)
+        assert hits[0].explanation.rank_score == pytest.approx(1 / 62 + 1.0)

@@ -53,8 +53,8 @@ Transport = Literal["stdio", "sse", "http"]
 
 MEMVAULT = Path(sys.executable).parent / "memvault"
 TOOLS = frozenset({
-    "add_memory", "search_memory", "list_memories", "delete_memory", "delete_all_memories",
-    "get_profile",
+    "add_memory", "search_memory", "get_memory", "list_memories", "delete_memory",
+    "delete_all_memories", "get_profile",
 })
 STARTUP_TIMEOUT = 20.0
 CALL_TIMEOUT = 20.0

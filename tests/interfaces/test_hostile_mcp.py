@@ -380,14 +380,22 @@ async def test_mcp_reads_hostile_stored_data(
 
             async def searched() -> None:
                 found = await call_ok(session, "search_memory", query="tea", limit=100)
-                hostile.check_memories(found["results"], complete=False)
+                assert_clean(found, "search")
+                # a shortened result holds an excerpt; get_memory reads it whole
+                hostile.check_memories([r for r in found["results"] if not r["shortened"]],
+                                       complete=False)
+                for result in found["results"]:
+                    if result["shortened"]:
+                        whole = await call_ok(session, "get_memory", memory_id=result["id"])
+                        hostile.check_memories([whole], complete=False)
 
             async def searched_in_session() -> None:
                 found = await call_ok(session, "search_memory", query="turn tea", limit=100,
                                       session_id=SESSION, context=2)
                 assert_clean(found, "search")
                 hostile.check_working([r for r in found["results"]
-                                       if r["memory_type"] == "working"], complete=False)
+                                       if r["memory_type"] == "working"
+                                       and not r["shortened"]], complete=False)
 
             async def working() -> None:
                 page = await call_ok(session, "list_memories", limit=100,

@@ -33,19 +33,18 @@ from memvault.core.embedding import EmbeddingService, EmbeddingState
 from memvault.core.idempotency import request_hash, store_once
 from memvault.core.ids import derived_id, new_id
 from memvault.core.search import pipeline
-from memvault.core.text.entities import entity_key, extract_entities
+from memvault.core.text.entities import extract_entities
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
+    build_filter,
     check_content,
-    check_filters,
     check_identifier,
     check_item,
     check_limit,
     check_metadata,
     check_profile,
     check_profile_keys,
-    check_range,
     decode_cursor,
     encode_cursor,
 )
@@ -361,23 +360,6 @@ class Memvault:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def _filter(
-        self, user: str, filters: Mapping[str, Any] | None, since: object = None,
-        until: object = None, session_id: str | None = None, agent_id: str | None = None,
-    ) -> MemoryFilter:
-        checked = check_filters(filters)
-        start, end = check_range(since, until)
-        return MemoryFilter(
-            user_id=user,
-            agent_id=checked.get("agent_id", agent_id),
-            session_id=checked.get("session_id", session_id),
-            source=checked.get("source"),
-            entity=entity_key(checked.get("entity")),
-            metadata=checked.get("metadata", {}),
-            since=start,
-            until=end,
-        )
-
     async def search(
         self,
         query: str,
@@ -391,6 +373,7 @@ class Memvault:
         context: int = 0,
         max_chars: int | None = None,
         wait_for_model: float | None = None,
+        min_score: float | None = None,
     ) -> SearchResult:
         """Hybrid search over the user's memories, best first.
 
@@ -398,7 +381,10 @@ class Memvault:
         that match come first, then episodic memories from every session. ``filters`` narrow
         the episodic search (``agent_id``, ``session_id``, ``source``, ``entity``,
         ``metadata``); ``since``/``until`` bound ``occurred_at``. ``context`` adds up to that
-        many neighbouring turns on each side of a hit. The hits fit in ``max_chars``.
+        many neighbouring turns on each side of a hit. Every hit found is returned (up to
+        ``limit``); long ones are shortened to query-focused excerpts to fit ``max_chars``
+        (``get`` returns a memory whole). Each hit has an explanation and a score in [0, 1]
+        comparable across queries; ``min_score`` drops the hits below it.
 
         Adds return before their vectors are computed; a search first waits (up to a
         second) for the vectors of a few memories just added, so they are found by meaning
@@ -420,8 +406,9 @@ class Memvault:
             limit=check_limit(limit),
             context=pipeline.check_context(context),
             max_chars=self.config.max_result_chars if max_chars is None else int(max_chars),
+            min_score=pipeline.check_min_score(min_score),
             session_id=self._optional(session_id, "session_id"),
-            where=self._filter(user, filters, since, until),
+            where=build_filter(user, filters, since, until),
         )
         sources = pipeline.Sources(
             episodic=self.episodic, working=self.working, embedding=self.embedding,
@@ -452,7 +439,7 @@ class Memvault:
             return MemoryPage(items=await self.working.recent(user, session, limit=limit))
         if memory_type != "episodic":
             raise InvalidInput("memory_type must be 'episodic' or 'working'")
-        where = self._filter(user, filters, session_id=session)
+        where = build_filter(user, filters, session_id=session)
         before = None if cursor is None else decode_cursor(cursor)
         items = await self.episodic.list(where, limit=limit + 1, before=before)
         next_cursor = None
@@ -462,11 +449,16 @@ class Memvault:
         return MemoryPage(items=items, next_cursor=next_cursor)
 
     async def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:
+        """One memory of the user, whole (search may show an excerpt); :class:`NotFound`
+        if the user has none with that id, another user's included."""
         user = self._user(user_id)
         found = await self.episodic.get(user, [check_identifier(memory_id, "memory_id")])
         if not found:
             raise NotFound(f"no memory with id {memory_id!r}")
         return found[0]
+
+    #: :meth:`get` under the name of the MCP tool.
+    get_memory = get
 
     async def get_profile(
         self, *, user_id: str | None = None, include_history: bool = False

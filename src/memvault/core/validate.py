@@ -19,15 +19,17 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from memvault.core.text.entities import entity_key
 from memvault.core.timeutil import parse_datetime
 from memvault.errors import InvalidInput
-from memvault.models import MemoryInput
+from memvault.models import MemoryFilter, MemoryInput
 
 __all__ = [
     "FILTER_KEYS",
     "MAX_DEPTH",
     "MAX_PROFILE_KEYS",
     "MAX_PROFILE_VALUE_BYTES",
+    "build_filter",
     "check_content",
     "check_fact_value",
     "check_filters",
@@ -303,3 +305,23 @@ def check_item(raw: Mapping[str, Any], index: int) -> MemoryInput:
     if "content" not in raw:
         raise InvalidInput(f"item {index}: content is missing")
     return MemoryInput(**raw)
+
+
+def build_filter(
+    user: str, filters: Mapping[str, Any] | None, since: object = None, until: object = None,
+    session_id: str | None = None, agent_id: str | None = None,
+) -> MemoryFilter:
+    """The :class:`MemoryFilter` of a read: ``filters`` checked (:func:`check_filters`, its
+    keys win over ``session_id`` and ``agent_id``) and ``since``/``until`` parsed."""
+    checked = check_filters(filters)
+    start, end = check_range(since, until)
+    return MemoryFilter(
+        user_id=user,
+        agent_id=checked.get("agent_id", agent_id),
+        session_id=checked.get("session_id", session_id),
+        source=checked.get("source"),
+        entity=entity_key(checked.get("entity")),
+        metadata=checked.get("metadata", {}),
+        since=start,
+        until=end,
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "CURSOR",
     "DELETE_SESSION",
     "FILTERS",
+    "GET_MEMORY_ID",
     "IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_SCHEMA",
     "INCLUDE_HISTORY",
@@ -36,6 +37,8 @@ __all__ = [
     "MEMORY_ID",
     "MEMORY_TYPE",
     "METADATA",
+    "MIN_SCORE",
+    "MIN_SCORE_BOUNDS",
     "NON_EMPTY",
     "OCCURRED_AT",
     "PAGE_LIMIT",
@@ -68,6 +71,8 @@ class Range:
 
 #: JSON Schema keywords of a text argument that must not be empty (``content``, ``query``).
 NON_EMPTY: dict[str, JsonValue] = {"minLength": 1}
+#: JSON Schema keywords of ``min_score``: a hit's score lies in [0, 1].
+MIN_SCORE_BOUNDS: dict[str, JsonValue] = {"minimum": 0, "maximum": 1}
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,24 @@ CONTEXT = ArgText(
     "each result, from the same conversation.",
     rest="Also return up to this many neighbouring turns before and after each hit.",
     cli="Neighbouring turns to show.",
+)
+
+MIN_SCORE = ArgText(
+    tool="Leave out results scoring below this (0-1). A score says how well the memory itself "
+    "matches the query, in the same way for every query: 1 when it contains every term of "
+    "the query or means the same; a memory found only because it sits next to a match "
+    "scores low. Default 0: keep every result.",
+    rest="Leave out hits whose score (0-1, comparable across queries) is below this. "
+    "Default 0.",
+    cli="Leave out hits scoring below this (0-1).",
+)
+
+# -- reading one memory -------------------------------------------------------------------------
+
+GET_MEMORY_ID = ArgText(
+    tool="The id of the memory to read in full, as returned by search_memory or "
+    "list_memories.",
+    rest="The memory's id.",
 )
 
 # -- listing ------------------------------------------------------------------------------------

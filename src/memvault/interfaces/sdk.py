@@ -165,11 +165,12 @@ class SyncMemvault:
         context: int = 0,
         max_chars: int | None = None,
         wait_for_model: float | None = None,
+        min_score: float | None = None,
     ) -> SearchResult:
         return self._run(lambda: self._async.search(
             query, user_id=user_id, session_id=session_id, limit=limit, since=since,
             until=until, filters=filters, context=context, max_chars=max_chars,
-            wait_for_model=wait_for_model,
+            wait_for_model=wait_for_model, min_score=min_score,
         ))
 
     def list(
@@ -189,6 +190,8 @@ class SyncMemvault:
 
     def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:
         return self._run(lambda: self._async.get(memory_id, user_id=user_id))
+
+    get_memory = get
 
     def get_profile(
         self, *, user_id: str | None = None, include_history: bool = False

@@ -1,4 +1,5 @@
-"""A search from arguments to result: validate → working → retrieve → context → budget.
+"""A search from arguments to result: validate → working → retrieve → explain → context →
+budget.
 
 1. **Validate**: :class:`Request` holds the checked arguments (:func:`check_query`,
    :func:`check_context`; the identity and the filter are checked by the caller).
@@ -8,20 +9,24 @@
    (:mod:`memvault.core.search.retrieve`), after a short wait for the vectors of a few
    memories just added; behind a longer backlog the search goes on at once, and its
    ``pending`` says how many of the user's memories were found by their words only.
-4. **Context**: each hit gets its neighbouring turns, when asked for.
-5. **Budget**: the hits that fit in the character budget
-   (:mod:`memvault.core.search.budget`).
+4. **Explain**: each hit gets its :class:`~memvault.models.Explanation` and its absolute
+   score (:mod:`memvault.core.search.explain`); hits under ``min_score`` are dropped.
+5. **Context**: each hit gets its neighbouring turns, when asked for.
+6. **Budget**: every hit is kept; long ones are shortened to query-focused excerpts to fit
+   the character budget (:mod:`memvault.core.search.budget`).
 
 The query's terms are computed once, here, for both working memory and retrieval.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
 from memvault.core.search.budget import apply_budget
+from memvault.core.search.explain import Evidence, explanation
 from memvault.core.search.retrieve import Ranked, retrieve
 from memvault.core.search.working import working_hits
 from memvault.core.text.terms import terms
@@ -40,6 +45,7 @@ __all__ = [
     "Sources",
     "backlog_note",
     "check_context",
+    "check_min_score",
     "check_query",
     "run",
 ]
@@ -75,7 +81,8 @@ class Request:
 
     ``where`` filters the episodic search and the working-memory turns; ``session_id`` is
     the caller's current session (``None``: no working memory); ``context`` is the number
-    of neighbouring turns on each side of a hit; the hits fit in ``max_chars``.
+    of neighbouring turns on each side of a hit; the hits fit in ``max_chars``; hits whose
+    score is under ``min_score`` are left out.
     """
 
     query: str
@@ -84,6 +91,7 @@ class Request:
     limit: int
     context: int
     max_chars: int
+    min_score: float = 0.0
 
 
 def backlog_note(waiting: int) -> str | None:
@@ -113,6 +121,17 @@ def check_context(context: object) -> int:
     return context
 
 
+def check_min_score(min_score: object) -> float:
+    """``min_score`` as a float if it is a number from 0 to 1 (``None``: 0)."""
+    if min_score is None:
+        return 0.0
+    if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not (
+        0.0 <= min_score <= 1.0
+    ):
+        raise InvalidInput("min_score must be a number from 0 to 1")
+    return float(min_score)
+
+
 async def run(sources: Sources, request: Request) -> SearchResult:
     """The hits for ``request``: matching working-memory turns first, then episodic
     memories, best first, at most ``request.limit``, within ``request.max_chars``."""
@@ -121,10 +140,12 @@ async def run(sources: Sources, request: Request) -> SearchResult:
 
     hits: list[SearchHit] = []
     if request.session_id is not None:
-        hits = (await working_hits(
+        found = await working_hits(
             sources.working, where, request.session_id, query_terms,
             max_turns=sources.working_turns,
-        ))[:limit]
+        )
+        hits = [h for h in (_explained(h, query_terms, working=True) for h in found)
+                if h.score >= request.min_score][:limit]
     seen = {h.memory.id for h in hits}
 
     wanted = limit - len(hits)
@@ -135,11 +156,18 @@ async def run(sources: Sources, request: Request) -> SearchResult:
         if embedding.ready and embedding.backlog() <= VECTOR_WAIT_MEMORIES:
             await embedding.wait_idle(VECTOR_WAIT_SECONDS)
         waiting = embedding.pending(where.user_id) if embedding.ready else 0
+        # a floor on the score drops some of the best ranked: ask for more to keep the limit
+        asked = wanted if not request.min_score else max(wanted * 3, wanted + 20)
         ranked = await retrieve(
             sources.episodic, sources.embedding, request.query, query_terms, where,
-            limit=wanted, exclude=seen, settings=sources.settings,
+            limit=asked, exclude=seen, settings=sources.settings,
         )
-    hits += [SearchHit(memory=memory, score=score) for memory, score in ranked.memories]
+    episodic = (
+        _explained(SearchHit(memory=memory, score=score), query_terms,
+                   ranked.evidence.get(memory.id))
+        for memory, score in ranked.memories
+    )
+    hits += [h for h in episodic if h.score >= request.min_score][:wanted]
 
     if request.context:
         hits = [
@@ -147,8 +175,16 @@ async def run(sources: Sources, request: Request) -> SearchResult:
                 where.user_id, hit.memory.id, before=request.context, after=request.context)})
             for hit in hits
         ]
-    kept, truncated = apply_budget(hits, request.max_chars)
+    kept, truncated = apply_budget(hits, request.max_chars, query_terms)
     loading = sources.embedding.state == "loading"
     pending = LOADING_NOTE if loading else backlog_note(waiting)
     return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers,
                         pending=pending)
+
+
+def _explained(hit: SearchHit, query_terms: Sequence[str], evidence: Evidence | None = None,
+               *, working: bool = False) -> SearchHit:
+    """``hit`` with its explanation, and its absolute score in place of the ranking's."""
+    explained, score = explanation(hit.memory.content, query_terms, evidence, hit.score,
+                                   working=working)
+    return hit.model_copy(update={"score": round(score, 6), "explanation": explained})

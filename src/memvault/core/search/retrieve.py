@@ -13,6 +13,10 @@
    (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.
 6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`.
 
+Along the way each candidate's :class:`~memvault.core.search.explain.Evidence` records what
+the stages saw (cosine similarity, best passage, the match a neighbour came in with, the
+speaker preferred), for the hits' explanations.
+
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
 :class:`memvault.config.SearchConfig` switches stages off, to measure them.
 """
@@ -20,10 +24,11 @@ Without an embedder (or before it is ready) stage 3 is skipped and the rest stil
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
+from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.fusion import fuse, fuse_ranks
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
@@ -43,8 +48,12 @@ _DEFAULTS = SearchConfig()
 
 @dataclass(frozen=True)
 class Ranked:
+    """The memories with their fused scores, best first; the retrievers that ran; what the
+    stages learnt about each memory, by id."""
+
     memories: list[tuple[Memory, float]]
     retrievers: list[str]
+    evidence: dict[str, Evidence] = field(default_factory=dict)
 
 
 async def retrieve(
@@ -86,11 +95,13 @@ async def retrieve(
         retrievers.append("vector")
     if not rankings:
         return Ranked([], retrievers)
+    evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
     found = set(fused)
     adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)
+    neighbours_of(fused, adjacent, evidence)
 
     await _fetch(store, user, list(scores), fetched)
     preferred = set(named)
@@ -101,11 +112,13 @@ async def retrieve(
             continue
         if memory_id not in found and not where.admits(memory):
             continue  # reached through the timeline, so the store did not filter it
-        if preferred and speaker_of(memory.content) in preferred:
+        if preferred and (speaker := speaker_of(memory.content)) in preferred:
             score += SPEAKER_BOOST
+            evidence.setdefault(memory_id, Evidence()).speaker = speaker
         ranked.append((memory, score))
     ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
-    return Ranked(ranked[:limit], retrievers)
+    kept = ranked[:limit]
+    return Ranked(kept, retrievers, {m.id: evidence[m.id] for m, _ in kept if m.id in evidence})
 
 
 async def _fetch(

@@ -279,10 +279,11 @@ def _json_arg(value: str | None, name: str) -> Any:
 @click.option("--since", help=schemas.SINCE.cli)
 @click.option("--until", help=schemas.UNTIL.cli)
 @click.option("--context", default=0, show_default=True, help=schemas.CONTEXT.cli)
+@click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, help=schemas.MIN_SCORE.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def search(ctx: click.Context, query: str, limit: int, session: str | None, since: str | None,
-           until: str | None, context: int, as_json: bool) -> None:
+           until: str | None, context: int, min_score: float, as_json: bool) -> None:
     """Search memories for QUERY (waits for the embedder when one is configured)."""
     config = _config(ctx)
 
@@ -291,7 +292,7 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
             await mv.wait_until_ready(timeout=120)
             await _refuse_resized_vectors(mv)
             return await mv.search(query, session_id=session, limit=limit, since=since,
-                                   until=until, context=context)
+                                   until=until, context=context, min_score=min_score)
 
     result = _run(action)
     if as_json:

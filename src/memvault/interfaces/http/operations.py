@@ -139,6 +139,7 @@ class SearchRequest(_Body):
     filters: dict[str, JsonValue] | None = Field(default=None, description=schemas.FILTERS.rest)
     context: int = Field(default=0, ge=_CONTEXT.low, le=_CONTEXT.high,
                          description=schemas.CONTEXT.rest)
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0, description=schemas.MIN_SCORE.rest)
 
 
 class DeleteAllRequest(_Body):
@@ -204,13 +205,22 @@ OPERATIONS: tuple[Operation, ...] = (
               session_header=True, idempotency="items"),
     Operation("list_memories", "GET", "/memories", "List memories, newest first, by page.",
               query=ListQuery, response=MemoryPage, session_header=True),
-    Operation("get_memory", "GET", "/memories/{memory_id}", "One memory.",
+    Operation("get_memory", "GET", "/memories/{memory_id}", "One memory, in full.",
+              "The whole memory, also when a search showed an excerpt of it (a hit with "
+              "shortened true). 404 if the user has no memory with that id, another user's "
+              "included.",
               response=Memory),
     Operation("delete_memory", "DELETE", "/memories/{memory_id}", "Delete one memory.",
               response=DeleteResponse),
     Operation("search_memories", "POST", "/memories/search", "Search memories.",
-              "Hybrid search (full text and vectors, fused), best first; the hits fit the "
-              "server's character budget (truncated says when some were left out).",
+              "Hybrid search (full text and vectors, fused), best first. Every hit found is "
+              "returned, up to limit; to fit the server's character budget, long content is "
+              "shortened to a query-focused excerpt (the hit's shortened and full_length say "
+              "so; GET /memories/{memory_id} returns it whole; truncated: some hit was "
+              "shortened). Each hit's score (0-1) says how well the memory itself matches "
+              "the query, comparably across queries (min_score leaves out lower ones); its "
+              "explanation says why it was found (terms matched, cosine similarity, best "
+              "passage, the hit it neighbours, speaker, recency).",
               body=SearchRequest, response=SearchResult, session_header=True),
     Operation("delete_all_memories", "POST", "/memories/delete-all",
               "Delete the user's memories, permanently.",

@@ -340,7 +340,7 @@ class _Handlers:
         result = await mv.search(
             body.query, user_id=who.user_id, session_id=who.session_id, limit=body.limit,
             since=body.since, until=body.until, filters=body.filters, context=body.context,
-            wait_for_model=0,
+            wait_for_model=0, min_score=body.min_score,
         )
         return _json(result)
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
-from memvault.models import Memory, ProfileFact
+from memvault.models import Explanation, Memory, ProfileFact, SearchHit
 
 __all__ = [
     "AddOut",
@@ -24,6 +24,7 @@ __all__ = [
     "ProfileOut",
     "SearchOut",
     "fact_out",
+    "hit_out",
     "memory_out",
 ]
 
@@ -38,9 +39,15 @@ class MemoryOut(BaseModel):
 
 
 class HitOut(MemoryOut):
-    score: float
+    score: float = Field(description="0-1, how well the memory itself matches the query, "
+                         "comparable across queries")
     memory_type: Literal["episodic", "working"]
     context: list[MemoryOut] = Field(default_factory=list)
+    shortened: bool = Field(default=False, description="content is an excerpt (its "
+                            "best-matching passages, gaps marked …); get_memory returns it all")
+    full_length: int = Field(description="the length of the whole content, in characters")
+    context_shortened: bool = Field(default=False, description="some context turns are excerpts")
+    explanation: Explanation = Field(description="why this memory was found")
 
 
 class AddOut(BaseModel):
@@ -52,7 +59,8 @@ class AddOut(BaseModel):
 
 class SearchOut(BaseModel):
     results: list[HitOut]
-    truncated: bool = Field(description="true when the size budget left results out")
+    truncated: bool = Field(description="true when the size budget shortened some results to "
+                            "excerpts (none is left out for size)")
     retrievers: list[str] = Field(
         default_factory=list, description="the retrievers that ran: lexical, vector")
     pending: str | None = Field(
@@ -95,6 +103,16 @@ def memory_out(memory: Memory) -> MemoryOut:
     return MemoryOut(
         id=memory.id, content=memory.content, occurred_at=memory.occurred_at,
         session_id=memory.session_id, agent_id=memory.agent_id, metadata=memory.metadata,
+    )
+
+
+def hit_out(hit: SearchHit) -> HitOut:
+    return HitOut(
+        **memory_out(hit.memory).model_dump(), score=round(hit.score, 6),
+        memory_type=hit.memory_type, context=[memory_out(m) for m in hit.context],
+        shortened=hit.shortened,
+        full_length=len(hit.memory.content) if hit.full_length is None else hit.full_length,
+        context_shortened=hit.context_shortened, explanation=hit.explanation,
     )
 
 

@@ -32,7 +32,8 @@ __all__ = ["INSTRUCTIONS", "build_server", "clean_text"]
 INSTRUCTIONS = """\
 memvault is the user's long-term memory, shared across chats, agents and tools.
 - Before answering anything that may depend on the user's past (preferences, people, plans,
-  earlier conversations), call search_memory with a short query.
+  earlier conversations), call search_memory with a short query. Long memories come back as
+  excerpts around what matched (shortened: true); get_memory returns one in full.
 - Call add_memory for information worth keeping: what the user said or decided, facts about
   them, events with their dates. Store it verbatim; one memory per fact or turn.
 - State lasting facts about the user (preferences, constraints, risk tolerance, health, style)
@@ -55,7 +56,8 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         log_level=runtime.log_level, lifespan=lifespan,
     )
     for tool, hints in TOOLS:
-        server.add_tool(tool, annotations=hints, description=clean_text(tool.__doc__ or ""))
+        server.add_tool(tool, title=hints.title, description=clean_text(tool.__doc__ or ""),
+                        annotations=hints)
         _make_strict(server._tool_manager.get_tool(tool.__name__))
     resources.register(server)
     _register_set_level(server)

@@ -1,4 +1,4 @@
-"""The six MCP tools, as module-level functions over the server's :class:`Runtime`.
+"""The seven MCP tools, as module-level functions over the server's :class:`Runtime`.
 
 :func:`~memvault.interfaces.mcp.server.build_server` hands each tool the Runtime as the
 server's lifespan context. A tool's signature is its input schema and its docstring its
@@ -26,11 +26,12 @@ from memvault.interfaces.mcp.outputs import (
     AddOut,
     DeleteAllOut,
     DeleteOut,
-    HitOut,
     ListOut,
+    MemoryOut,
     ProfileOut,
     SearchOut,
     fact_out,
+    hit_out,
     memory_out,
 )
 from memvault.interfaces.runtime import NotOpen, Runtime
@@ -41,6 +42,7 @@ __all__ = [
     "add_memory",
     "delete_all_memories",
     "delete_memory",
+    "get_memory",
     "get_profile",
     "list_memories",
     "search_memory",
@@ -117,26 +119,46 @@ async def search_memory(
     filters: Annotated[dict[str, Any] | None, Field(description=schemas.FILTERS.tool)] = None,
     context: Annotated[int, Field(json_schema_extra=_CONTEXT.schema(),
                                   description=schemas.CONTEXT.tool)] = 0,
+    min_score: Annotated[float, Field(json_schema_extra=schemas.MIN_SCORE_BOUNDS,
+                                      description=schemas.MIN_SCORE.tool)] = 0.0,
 ) -> SearchOut:
-    """Search the user's memories by meaning and keywords. Returns the best matches
-    first, each with its id, content, score, when it occurred and its session."""
+    """Search the user's memories by meaning and keywords. Returns up to limit matches,
+    best first, each with its id, content, score, when it occurred and its session.
+
+    Every match found is returned. To fit the size budget, a long memory's content may be
+    an excerpt: its sentences that best match the query, with gaps marked "…"; such a result
+    has shortened true and full_length, the length of the whole memory. Call get_memory with
+    its id to read it in full.
+
+    score (0-1) says how well the memory itself matches the query, the same way for every
+    query; min_score leaves out results below it. Each result's explanation says why it was
+    found: lexical (the query's terms it contains, and the share matched), semantic (cosine
+    similarity by meaning), passage (the best-matching part of the content), neighbour_of
+    (the id of the result it came in next to, in the same conversation, when it did not
+    match itself), speaker (the speaker or role the query asked for), recency (an
+    adjustment for newer statements) and working (a recent turn of this conversation)."""
     who = _identity(ctx, session_id)
     mv = await _memvault(ctx)
     result = await _call(lambda: mv.search(
         query, user_id=who.user_id, session_id=who.session_id, limit=limit, since=since,
-        until=until, filters=filters, context=context, wait_for_model=0,
+        until=until, filters=filters, context=context, wait_for_model=0, min_score=min_score,
     ))
     return SearchOut(
-        results=[
-            HitOut(
-                **memory_out(hit.memory).model_dump(), score=round(hit.score, 6),
-                memory_type=hit.memory_type,
-                context=[memory_out(m) for m in hit.context],
-            )
-            for hit in result.hits
-        ],
+        results=[hit_out(hit) for hit in result.hits],
         truncated=result.truncated, retrievers=result.retrievers, pending=result.pending,
     )
+
+
+async def get_memory(
+    ctx: ToolContext,
+    memory_id: Annotated[str, Field(json_schema_extra=schemas.NON_EMPTY,
+                                    description=schemas.GET_MEMORY_ID.tool)],
+) -> MemoryOut:
+    """Read one of the user's memories in full, by id. Use it when search_memory returned an
+    excerpt (shortened true) and you need the whole text. An unknown id is an error."""
+    who = _identity(ctx)
+    mv = await _memvault(ctx)
+    return memory_out(await _call(lambda: mv.get(memory_id, user_id=who.user_id)))
 
 
 async def list_memories(
@@ -204,10 +226,14 @@ async def get_profile(
 
 #: The tools in the order ``tools/list`` gives them, with their annotations.
 TOOLS: tuple[tuple[Callable[..., Awaitable[Any]], types.ToolAnnotations], ...] = (
-    (add_memory, types.ToolAnnotations(destructive_hint=False)),
-    (search_memory, types.ToolAnnotations(read_only_hint=True)),
-    (list_memories, types.ToolAnnotations(read_only_hint=True)),
-    (delete_memory, types.ToolAnnotations(destructive_hint=True, idempotent_hint=True)),
-    (delete_all_memories, types.ToolAnnotations(destructive_hint=True)),
-    (get_profile, types.ToolAnnotations(read_only_hint=True)),
+    (add_memory, types.ToolAnnotations(title="Remember", destructive_hint=False)),
+    (search_memory, types.ToolAnnotations(title="Search memories", read_only_hint=True)),
+    (get_memory, types.ToolAnnotations(title="Read a memory in full", read_only_hint=True,
+                                       idempotent_hint=True)),
+    (list_memories, types.ToolAnnotations(title="List memories", read_only_hint=True)),
+    (delete_memory, types.ToolAnnotations(title="Delete a memory", destructive_hint=True,
+                                          idempotent_hint=True)),
+    (delete_all_memories, types.ToolAnnotations(title="Delete all memories",
+                                                destructive_hint=True)),
+    (get_profile, types.ToolAnnotations(title="Read the user's profile", read_only_hint=True)),
 )

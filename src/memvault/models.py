@@ -95,6 +95,9 @@ class Candidate(_Frozen):
 
     memory_id: str
     score: float
+    span: tuple[int, int] | None = None
+    """Which part of the content matched (the best passage of a vector hit), as a
+    ``(start, end)`` character span, when the store knows it."""
 
 
 class SearchHit(_Frozen):

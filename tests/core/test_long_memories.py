@@ -11,6 +11,7 @@ import pytest
 from memvault import Memvault
 from memvault.config import Config
 from memvault.embedders.base import Matrix
+from memvault.embedders.local import LocalEmbedder, local_available
 from memvault.embedders.windows import embed_windows
 from memvault.models import MemoryFilter
 from memvault.passages import split
@@ -72,3 +73,26 @@ async def test_a_fact_past_the_first_window_is_found_by_meaning(
         assert span is not None
         assert FACT in content[span[0]:span[1]]
 
+
+
+@pytest.mark.skipif(not local_available()[0], reason="the local extra is not installed")
+async def test_local_windows_carry_their_sentences() -> None:
+    embedder = LocalEmbedder()
+    await embedder.load()
+    try:
+        text = f"{FILLER} {FACT}"
+        (passages,) = await embed_windows(embedder, [text])
+        windows = split(text, max_tokens=embedder.passage_tokens)
+        assert len(windows) > 1
+        # The whole text, then per window its vector and those of its sentences.
+        assert passages.spans[0] == (windows[0][0], windows[-1][1])
+        assert set(windows) <= set(passages.spans)
+        assert len(passages.spans) == passages.vectors.shape[0] > 1 + len(windows)
+        for start, end in passages.spans:
+            assert 0 <= start < end <= len(text)
+        query = (await embedder.embed(["How many tortoises does Marguerite keep?"]))[0]
+        best = int(np.argmax(passages.vectors @ query))
+        assert FACT in text[passages.spans[best][0]:passages.spans[best][1]] or (
+            text[passages.spans[best][0]:passages.spans[best][1]] in FACT)
+    finally:
+        await embedder.aclose()

@@ -85,7 +85,9 @@ class SearchConfig(BaseModel):
     ``timeline`` lets turns share their session neighbours' scores. ``speakers`` embeds
     memories without their speaker label and prefers the turns of speakers a query names.
     ``passages`` stores one vector per sentence besides the memory's own (local models with
-    mean pooling; it applies to memories embedded after the change).
+    mean pooling; it applies to memories embedded after the change). ``windows`` embeds every
+    passage of a long memory (:func:`memvault.passages.split`) instead of only what the model
+    reads of it whole (its first window); it too applies to memories embedded after the change.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,6 +96,7 @@ class SearchConfig(BaseModel):
     timeline: bool = True
     speakers: bool = True
     passages: bool = True
+    windows: bool = True
 
 
 class Config(BaseModel):

@@ -9,6 +9,7 @@ from memvault.config import EmbedderConfig
 from memvault.embedders import create_embedder
 from memvault.embedders.base import PassageEmbedder, QueryEmbedder
 from memvault.embedders.e5 import E5Embedder, e5_available
+from memvault.embedders.windows import embed_windows
 
 pytestmark = [
     pytest.mark.anyio,
@@ -20,7 +21,7 @@ async def test_queries_and_memories_are_embedded_with_their_own_prefix() -> None
     embedder, reason = create_embedder(EmbedderConfig(kind="e5"))
     assert isinstance(embedder, E5Embedder)
     assert isinstance(embedder, QueryEmbedder)
-    assert isinstance(embedder, PassageEmbedder)
+    assert not isinstance(embedder, PassageEmbedder)  # no sentence rows of its own
     assert "e5:" in reason
     try:
         memory = await embedder.embed(["I moved to Lisbon in May"])
@@ -51,8 +52,9 @@ async def test_a_long_memory_gets_a_vector_per_passage() -> None:
     long_text = " ".join(f"Paragraph {i} is about topic number {i} in some detail." for i in
                          range(120))
     try:
-        short, long = await embedder.embed_passages(["one short memory", long_text])
-        assert short.shape == (1, 384)
-        assert long.shape[0] > 3
+        short, long = await embed_windows(embedder, ["one short memory", long_text])
+        assert short.vectors.shape == (1, 384)
+        assert long.vectors.shape[0] > 3
+        assert long.spans[0] == (0, len(long_text))
     finally:
         await embedder.aclose()

@@ -81,12 +81,13 @@ async def test_local_passages_start_with_the_plain_vector() -> None:
              "I filed my tax return on Monday. My dog Biscuit loves running on the beach."]
     plain = await embedder.embed(texts)
     passages = await embedder.embed_passages(texts)
-    assert [p.shape for p in passages] == [(1, 384), (3, 384)]
-    for whole, rows in zip(plain, passages, strict=True):
+    assert [p.vectors.shape for p in passages] == [(1, 384), (3, 384)]
+    for whole, (rows, _) in zip(plain, passages, strict=True):
         assert float(whole @ rows[0]) == pytest.approx(1.0, abs=1e-4)
     # The sentence about the dog answers a question about it better than the whole text does.
     dog = (await embedder.embed(["Where does the dog like to run?"]))[0]
-    assert float(passages[1][2] @ dog) > float(passages[1][0] @ dog) > float(passages[1][1] @ dog)
+    rows = passages[1].vectors
+    assert float(rows[2] @ dog) > float(rows[0] @ dog) > float(rows[1] @ dog)
 
 
 async def test_a_named_speakers_own_turns_come_first(tmp_path: Path) -> None:

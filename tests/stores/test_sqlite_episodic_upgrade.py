@@ -47,4 +47,4 @@ async def test_a_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Pat
     versions = [r[0] for r in conn.execute(
         "SELECT version FROM schema_migrations WHERE component = 'episodic' ORDER BY version")]
     conn.close()
-    assert versions == [1, 2]
+    assert versions == [m.version for m in EPISODIC]

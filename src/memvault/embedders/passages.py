@@ -19,9 +19,15 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from memvault.embedders.base import Matrix, normalise
+from memvault.embedders.base import Matrix, Passages, Span, normalise
 
-__all__ = ["MIN_SENTENCE_WORDS", "passage_vectors", "sentence_spans", "whole_vectors"]
+__all__ = [
+    "MIN_SENTENCE_WORDS",
+    "passage_vectors",
+    "pool_passages",
+    "sentence_spans",
+    "whole_vectors",
+]
 
 #: Sentences shorter than this many words ("Wow!", "Thanks, Mel.") get no vector of their own.
 MIN_SENTENCE_WORDS = 3
@@ -40,29 +46,41 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans if len(spans) >= 2 else []
 
 
+def pool_passages(
+    text: str,
+    hidden: npt.NDArray[np.float32],
+    offsets: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.int64],
+) -> Passages:
+    """The whole-text vector, then one per sentence, as unit rows, with their spans.
+
+    ``hidden`` holds the model's last layer for one text (tokens x dimensions), ``offsets``
+    each token's character span in ``text`` and ``mask`` which tokens are real (padding 0).
+    Special tokens have an empty span: they count towards the whole text only, as in the
+    model's own mean pooling. A sentence the model did not see (truncated) gets no row.
+    """
+    real = mask.astype(bool)
+    rows = [hidden[real].mean(axis=0)]
+    spans: list[Span] = [(0, len(text))]
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    for start, end in sentence_spans(text):
+        inside = real & (ends > starts) & (ends > start) & (starts < end)
+        if inside.any():
+            rows.append(hidden[inside].mean(axis=0))
+            spans.append((start, end))
+    return Passages(normalise(np.stack(rows)), spans)
+
+
 def passage_vectors(
     text: str,
     hidden: npt.NDArray[np.float32],
     offsets: npt.NDArray[np.int64],
     mask: npt.NDArray[np.int64],
 ) -> Matrix:
-    """The whole-text vector, then one per sentence, as unit rows.
-
-    ``hidden`` holds the model's last layer for one text (tokens x dimensions), ``offsets``
-    each token's character span in ``text`` and ``mask`` which tokens are real (padding 0).
-    Special tokens have an empty span: they count towards the whole text only, as in the
-    model's own mean pooling.
-    """
-    real = mask.astype(bool)
-    rows = [hidden[real].mean(axis=0)]
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    for start, end in sentence_spans(text):
-        inside = real & (ends > starts) & (ends > start) & (starts < end)
-        if inside.any():
-            rows.append(hidden[inside].mean(axis=0))
-    return normalise(np.stack(rows))
+    """:func:`pool_passages`' vectors alone."""
+    return pool_passages(text, hidden, offsets, mask).vectors
 
 
-def whole_vectors(vectors: Sequence[npt.ArrayLike]) -> list[Matrix]:
-    """One-row matrices, for models that cannot give passage vectors."""
-    return [normalise(v) for v in vectors]
+def whole_vectors(texts: Sequence[str], vectors: Sequence[npt.ArrayLike]) -> list[Passages]:
+    """One row per text, for models that cannot give passage vectors."""
+    return [Passages(normalise(v), [(0, len(t))]) for t, v in zip(texts, vectors, strict=True)]

@@ -183,12 +183,20 @@ class EpisodicStore(Protocol):
         """``(id, content)`` of memories that have no vector yet, oldest first."""
         ...
 
-    async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
+    async def set_embeddings(
+        self,
+        items: Sequence[tuple[str, Vector]],
+        *,
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+    ) -> None:
         """Store unit vectors for existing memories; ids that no longer exist are ignored.
 
         A vector is one row (the whole memory) or a matrix whose first row is the whole
-        memory and whose other rows are its passages (sentences embedded in context). A store
-        keeps every row, or at least the first.
+        memory and whose other rows are its passages (windows of a long memory, sentences
+        embedded in context). A store keeps every row, or at least the first. ``spans``, when
+        given, holds for each item the ``(start, end)`` character span of its content that
+        each row stands for; a store that keeps them reports the best row's span as a vector
+        hit's :attr:`~memvault.models.Candidate.span`.
         """
         ...
 

@@ -441,7 +441,13 @@ class CypherEpisodicStore:
             return []
         return [(row[0], row[1]) for row in await self._rows(q.MISSING, {"limit": limit})]
 
-    async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
+    async def set_embeddings(
+        self,
+        items: Sequence[tuple[str, Vector]],
+        *,
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+    ) -> None:
+        """The first row of each item only (the whole memory); ``spans`` are not kept."""
         if not items:
             return
         info = await self.embedding_info()

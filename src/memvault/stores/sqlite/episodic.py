@@ -20,7 +20,14 @@ import numpy as np
 import numpy.typing as npt
 
 from memvault.errors import InvalidInput
-from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
+from memvault.models import (
+    Candidate,
+    EmbeddingInfo,
+    Memory,
+    MemoryFilter,
+    PassageSpan,
+    StoreStatus,
+)
 from memvault.stores.base import AddWriter, NewMemory, Pending, Vector
 from memvault.stores.codec import (
     MEMORY_COLUMNS,
@@ -34,7 +41,7 @@ from memvault.stores.codec import (
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.schema import EPISODIC
-from memvault.stores.sqlite.vectors import UserVectors, best_per_memory
+from memvault.stores.sqlite.vectors import UserVectors, best_per_memory, spans_blob
 
 __all__ = ["SqliteEpisodicStore"]
 
@@ -298,7 +305,7 @@ class SqliteEpisodicStore:
             info = self._info(conn)
             if info is None or limit <= 0 or vector.shape[-1] != info.dimensions:
                 return []
-            matrix, rowids = self._refresh(conn, where.user_id, info.dimensions)
+            matrix, rowids, spans = self._refresh(conn, where.user_id, info.dimensions)
             if matrix.shape[0] == 0:
                 return []
             scores = matrix @ vector.astype(np.float32)
@@ -310,7 +317,7 @@ class SqliteEpisodicStore:
                     dtype=np.int64,
                 )
                 mask = np.isin(rowids, allowed)
-                scores, rowids = scores[mask], rowids[mask]
+                scores, rowids, spans = scores[mask], rowids[mask], spans[mask]
             if scores.shape[0] == 0:
                 return []
             top = best_per_memory(scores, rowids, limit)
@@ -320,7 +327,9 @@ class SqliteEpisodicStore:
                 conn.execute(f"SELECT rowid, id FROM memories WHERE rowid IN ({marks})", wanted)
             )
             return [
-                Candidate(memory_id=ids[r], score=float(scores[i]))
+                Candidate(memory_id=ids[r], score=float(scores[i]),
+                          span=PassageSpan(start=int(spans[i, 0]), end=int(spans[i, 1]))
+                          if spans[i, 0] >= 0 else None)
                 for r, i in zip(wanted, top, strict=True)
                 if r in ids
             ]
@@ -329,8 +338,9 @@ class SqliteEpisodicStore:
 
     def _refresh(
         self, conn: sqlite3.Connection, user_id: str, dimensions: int
-    ) -> tuple[Vector, npt.NDArray[np.int64]]:
-        """The user's vectors and the memory rowid of each row, brought up to date.
+    ) -> tuple[Vector, npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """The user's vectors, the memory rowid and the content span of each row (-1 when
+        unknown), brought up to date.
 
         One read transaction, so that the generation and the rows read belong together even
         while another process deletes and adds (rowids of deleted memories can be reused).
@@ -345,7 +355,7 @@ class SqliteEpisodicStore:
             if cache is None or cache.generation != generation or cache.dimensions != dimensions:
                 cache = self._vectors[user_id] = UserVectors(dimensions, generation)
             cache.top_up(conn, user_id)
-            return cache.matrix, cache.owners
+            return cache.matrix, cache.owners, cache.spans
         finally:
             conn.execute("COMMIT")
 
@@ -507,18 +517,25 @@ class SqliteEpisodicStore:
 
         return await self._db.read(_missing)
 
-    async def set_embeddings(self, items: Sequence[tuple[str, Vector]]) -> None:
+    async def set_embeddings(
+        self,
+        items: Sequence[tuple[str, Vector]],
+        *,
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+    ) -> None:
         def _set(conn: sqlite3.Connection) -> None:
             info = self._info(conn)
-            for memory_id, vector in items:
+            for index, (memory_id, vector) in enumerate(items):
                 if info is not None and vector.shape[-1] != info.dimensions:
                     raise InvalidInput(
                         f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
                     )
                 conn.execute(
-                    "INSERT OR IGNORE INTO embeddings (memory_rowid, user_id, vector)"
-                    " SELECT rowid, user_id, ? FROM memories WHERE id = ?",
-                    (np.ascontiguousarray(vector, dtype=np.float32).tobytes(), memory_id),
+                    "INSERT OR IGNORE INTO embeddings (memory_rowid, user_id, vector, spans)"
+                    " SELECT rowid, user_id, ?, ? FROM memories WHERE id = ?",
+                    (np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                     spans_blob(vector, spans[index] if spans is not None else None),
+                     memory_id),
                 )
 
         await self._db.write(_set)

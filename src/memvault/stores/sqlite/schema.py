@@ -103,6 +103,12 @@ CREATE TABLE pending_adds (
 CREATE INDEX pending_adds_age ON pending_adds (created_at, memory_id)
 """,
     ),
+    Migration(
+        3,
+        "the content span of each vector row",
+        # int32 (start, end) pairs, one per row of the vector blob; NULL when unknown.
+        "ALTER TABLE embeddings ADD COLUMN spans BLOB",
+    ),
 ]
 
 PROFILE = [

@@ -3,8 +3,9 @@
 Rows live in a preallocated buffer that grows by half again when full, so a search after an
 add copies nothing (a matrix rebuilt by concatenation would copy every vector of the user on
 the first search after each add: 150 MB at 100,000 memories). A memory stored with passage
-vectors owns several consecutive rows. Loading reads the table a page at a time, so the peak
-is the buffer plus one page, not every blob at once.
+vectors owns several consecutive rows, each with the content span it stands for (from the
+``spans`` column: int32 start and end per row; -1 where it is unknown). Loading reads the
+table a page at a time, so the peak is the buffer plus one page, not every blob at once.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import numpy.typing as npt
 
 from memvault.stores.base import Vector
 
-__all__ = ["UserVectors", "best_per_memory"]
+__all__ = ["UserVectors", "best_per_memory", "spans_blob"]
 
 _PAGE = 4096
 _GROWTH = 1.5
 
 
 class UserVectors:
-    """One user's vectors: ``matrix`` (rows x dimensions) and ``owners`` (memory rowid per
-    row), valid for ``generation`` and complete up to ``last_seq``."""
+    """One user's vectors: ``matrix`` (rows x dimensions), ``owners`` (memory rowid per
+    row) and ``spans`` (rows x 2), valid for ``generation`` and complete up to
+    ``last_seq``."""
 
     def __init__(self, dimensions: int, generation: int) -> None:
         self.dimensions = dimensions
@@ -33,6 +35,7 @@ class UserVectors:
         self.size = 0
         self._rows: Vector = np.zeros((0, dimensions), dtype=np.float32)
         self._owners: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._spans: npt.NDArray[np.int32] = np.zeros((0, 2), dtype=np.int32)
 
     @property
     def matrix(self) -> Vector:
@@ -42,6 +45,10 @@ class UserVectors:
     def owners(self) -> npt.NDArray[np.int64]:
         return self._owners[: self.size]
 
+    @property
+    def spans(self) -> npt.NDArray[np.int32]:
+        return self._spans[: self.size]
+
     def _reserve(self, extra: int) -> None:
         needed = self.size + extra
         if needed <= self._rows.shape[0]:
@@ -49,9 +56,11 @@ class UserVectors:
         capacity = max(needed, int(self._rows.shape[0] * _GROWTH), 64)
         rows = np.empty((capacity, self.dimensions), dtype=np.float32)
         owners = np.empty(capacity, dtype=np.int64)
+        spans = np.empty((capacity, 2), dtype=np.int32)
         rows[: self.size] = self._rows[: self.size]
         owners[: self.size] = self._owners[: self.size]
-        self._rows, self._owners = rows, owners
+        spans[: self.size] = self._spans[: self.size]
+        self._rows, self._owners, self._spans = rows, owners, spans
 
     def top_up(self, conn: sqlite3.Connection, user_id: str) -> None:
         """Append the user's vectors stored after ``last_seq``."""
@@ -64,7 +73,8 @@ class UserVectors:
             return
         self._reserve(int(total) // (4 * self.dimensions))
         cursor = conn.execute(
-            "SELECT seq, memory_rowid, vector FROM embeddings WHERE user_id = ? AND seq > ?"
+            "SELECT seq, memory_rowid, vector, spans FROM embeddings"
+            " WHERE user_id = ? AND seq > ?"
             " ORDER BY seq",
             (user_id, self.last_seq),
         )
@@ -76,8 +86,25 @@ class UserVectors:
             end = self.size + block.shape[0]
             self._rows[self.size:end] = block
             self._owners[self.size:end] = np.repeat([r[1] for r in page], counts)
+            self._spans[self.size:end] = np.concatenate(
+                [_spans(r[3], n) for r, n in zip(page, counts, strict=True)])
             self.size = end
             self.last_seq = page[-1][0]
+
+
+def spans_blob(vector: Vector, spans: object) -> bytes | None:
+    """``spans`` as stored: int32 pairs, one per row of ``vector``; ``None`` when there are
+    none or they do not match the rows."""
+    rows = 1 if vector.ndim == 1 else vector.shape[0]
+    if not isinstance(spans, list | tuple) or len(spans) != rows:
+        return None
+    return np.asarray(spans, dtype=np.int32).reshape(rows, 2).tobytes()
+
+
+def _spans(blob: bytes | None, rows: int) -> npt.NDArray[np.int32]:
+    if blob is None or len(blob) != rows * 8:
+        return np.full((rows, 2), -1, dtype=np.int32)
+    return np.frombuffer(blob, dtype=np.int32).reshape(rows, 2)
 
 
 def best_per_memory(scores: Vector, owners: npt.NDArray[np.int64], limit: int) -> list[int]:

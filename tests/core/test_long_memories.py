@@ -71,7 +71,7 @@ async def test_a_fact_past_the_first_window_is_found_by_meaning(
         assert found[0].memory_id == long.id
         span = by_id[long.id].span
         assert span is not None
-        assert FACT in content[span[0]:span[1]]
+        assert FACT in content[span.start:span.end]
 
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "MemoryInput",
     "MemoryPage",
     "MemoryType",
+    "PassageSpan",
     "Profile",
     "ProfileFact",
     "SearchHit",
@@ -89,12 +90,21 @@ class MemoryFilter(_Frozen):
         )
 
 
+class PassageSpan(_Frozen):
+    """A passage of a memory's content: characters ``start`` to ``end`` (exclusive)."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
 class Candidate(_Frozen):
     """A search candidate from one retriever: the memory id and that retriever's score
-    (higher is better; scores of different retrievers are not comparable)."""
+    (higher is better; scores of different retrievers are not comparable). ``span`` is the
+    passage that matched best, when the retriever scored passages."""
 
     memory_id: str
     score: float
+    span: PassageSpan | None = None
 
 
 class SearchHit(_Frozen):

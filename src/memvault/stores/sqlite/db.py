@@ -169,6 +169,8 @@ class SqliteDatabase:
         for migration in pending(component, migrations, applied, location=str(self.path)):
             for statement in _statements(migration.sql):
                 conn.execute(statement)
+            if migration.run is not None:
+                migration.run(conn)
             conn.execute(
                 "INSERT INTO schema_migrations (component, version, name, applied_at)"
                 " VALUES (?, ?, ?, ?)",

@@ -1,0 +1,235 @@
+"""Full-text search of the embedded store: passages in FTS5, BM25 from the user's own statistics.
+
+Each memory's content is cut into passages (:func:`memvault.passages.split`); a passage is one
+row of ``passages`` (its memory, its character span, its number of indexed tokens) and one
+document of the contentless FTS5 table ``passages_fts``, whose ``owner`` column holds a token
+naming the user (:func:`owner_token`), so the index itself keeps a search to the user's
+passages. ``lexical_users`` keeps each user's number of passages and tokens.
+
+FTS5's ``bm25()`` weighs terms by statistics of the whole file, so in a file shared by several
+users one user's memories would move another's scores. The index only chooses candidates
+here: it takes the best ``pool`` passages of the user by its own ranking (``ORDER BY rank
+LIMIT``, without joining every matching row), and those are scored again with BM25 (FTS5's
+formula and constants) from the user's statistics alone: the user's passage count and mean
+length, and how many of the user's passages hold each term. Term frequencies of the candidates
+come from tokenizing them once more in a temporary FTS5 table with the same tokenizer, so a
+term matches exactly the inflections the index matched. A memory scores by its best passage
+plus :data:`OTHER_PASSAGES` of its other matching passages' scores.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+
+from memvault.models import Candidate, PassageSpan
+from memvault.passages import split
+
+__all__ = ["OTHER_PASSAGES", "index_memory", "owner_token", "reindex", "search"]
+
+#: BM25 constants, FTS5's own.
+K1, B = 1.2, 0.75
+#: The share of a memory's other matching passages added to its best passage's score.
+OTHER_PASSAGES = 0.1
+#: Candidate passages taken from the index per memory asked for, and at least.
+_PER_RESULT, _AT_LEAST = 4, 100
+
+_SCRATCH = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_scratch USING fts5"
+    " (content, content='', tokenize='porter unicode61')"
+)
+_SCRATCH_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_scratch_terms"
+    " USING fts5vocab(temp, lexical_scratch, instance)"
+)
+
+
+def owner_token(user_id: str) -> str:
+    """The index token of a user: the hex of its UTF-8 bytes between letters the stemmer
+    leaves alone (the schema's triggers build the same with ``hex()``)."""
+    return "u" + user_id.encode("utf-8", "surrogatepass").hex() + "x"
+
+
+def _phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: str) -> None:
+    """Index one stored memory's passages and count them in the user's statistics."""
+    owner = owner_token(user_id)
+    count = tokens = 0
+    for start, end in split(content):
+        passage = conn.execute(
+            "INSERT INTO passages (memory_rowid, span_start, span_end, length)"
+            " VALUES (?, ?, ?, 0)",
+            (rowid, start, end),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO passages_fts (rowid, owner, content) VALUES (?, ?, ?)",
+            (passage, owner, content[start:end]),
+        )
+        row = conn.execute("SELECT sz FROM passages_fts_docsize WHERE id = ?",
+                           (passage,)).fetchone()
+        length = _varints(row[0])[1] if row else 0
+        conn.execute("UPDATE passages SET length = ? WHERE rowid = ?", (length, passage))
+        count += 1
+        tokens += length
+    if count:
+        conn.execute(
+            "INSERT INTO lexical_users (user_id, passages, tokens) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET passages = passages + excluded.passages,"
+            " tokens = tokens + excluded.tokens",
+            (user_id, count, tokens),
+        )
+
+
+def reindex(conn: sqlite3.Connection) -> None:
+    """Index every stored memory (a migration step: the passage tables are empty)."""
+    rows = conn.execute("SELECT rowid, user_id, content FROM memories ORDER BY rowid")
+    for rowid, user_id, content in rows.fetchall():
+        index_memory(conn, rowid, user_id, content)
+
+
+def _varints(blob: bytes) -> list[int]:
+    """FTS5's docsize record: one varint of token count per column."""
+    out: list[int] = []
+    value = 0
+    for byte in blob:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            out.append(value)
+            value = 0
+    return out
+
+
+def search(
+    conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
+    clause: str | None = None, params: Sequence[object] = (),
+) -> list[Candidate]:
+    """The user's best ``limit`` memories for any of ``words``, best first.
+
+    ``clause`` (SQL on alias ``m``, with ``params``) narrows the memories searched beyond
+    the user; without it the index alone picks the candidates.
+    """
+    words = list(dict.fromkeys(words))
+    conn.execute(_SCRATCH)
+    conn.execute(_SCRATCH_TERMS)
+    # One snapshot for the candidates and the statistics; rolled back, which also empties
+    # the scratch table.
+    conn.execute("SAVEPOINT lexical_search")
+    try:
+        return _search(conn, user_id, words, limit=limit, clause=clause, params=params)
+    finally:
+        conn.execute("ROLLBACK TO lexical_search")
+        conn.execute("RELEASE lexical_search")
+
+
+def _search(
+    conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
+    clause: str | None, params: Sequence[object],
+) -> list[Candidate]:
+    owner = owner_token(user_id)
+    terms = " OR ".join(_phrase(w) for w in words)
+    match = f"owner:{_phrase(owner)} AND content:({terms})"
+    pool = max(limit * _PER_RESULT, _AT_LEAST)
+    if clause is None:
+        picked = [r[0] for r in conn.execute(
+            "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?"
+            " AND rank MATCH 'bm25(0.0, 1.0)' ORDER BY rank LIMIT ?",
+            (match, pool),
+        )]
+    else:
+        picked = [r[0] for r in conn.execute(
+            "SELECT f.rowid FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+            " JOIN memories m ON m.rowid = p.memory_rowid"
+            f" WHERE passages_fts MATCH ? AND f.rank MATCH 'bm25(0.0, 1.0)' AND {clause}"
+            " ORDER BY f.rank LIMIT ?",
+            (match, *params, pool),
+        )]
+    if not picked:
+        return []
+    marks = ",".join("?" * len(picked))
+    passages = conn.execute(
+        "SELECT p.rowid, m.id, m.content, p.span_start, p.span_end, p.length"
+        " FROM passages p JOIN memories m ON m.rowid = p.memory_rowid"
+        f" WHERE p.rowid IN ({marks}) AND m.user_id = ?",
+        (*picked, user_id),
+    ).fetchall()
+    stats = conn.execute("SELECT passages, tokens FROM lexical_users WHERE user_id = ?",
+                         (user_id,)).fetchone()
+    if not passages or stats is None or stats[0] <= 0:
+        return []
+    total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
+    frequencies = _frequencies(conn, words, [(p[0], p[2][p[3]:p[4]]) for p in passages])
+    weights = [_idf(total, _documents(conn, owner, w)) for w in words]
+
+    scored: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    for rowid, memory_id, _, start, end, length in passages:
+        norm = K1 * (1 - B + B * length / mean_length)
+        score = 0.0
+        for weight, counts in zip(weights, frequencies, strict=True):
+            tf = counts.get(rowid, 0)
+            if tf:
+                score += weight * tf * (K1 + 1) / (tf + norm)
+        if score > 0:
+            scored[memory_id].append((score, start, end))
+    ranked = []
+    for memory_id, found in scored.items():
+        found.sort(reverse=True)
+        best, start, end = found[0]
+        others = sum(s for s, _, _ in found[1:])
+        ranked.append(Candidate(memory_id=memory_id, score=best + OTHER_PASSAGES * others,
+                                span=PassageSpan(start=start, end=end)))
+    ranked.sort(key=lambda c: (-c.score, c.memory_id))
+    return ranked[:limit]
+
+
+def _idf(total: int, documents: int) -> float:
+    """FTS5's inverse document frequency, floored like FTS5's."""
+    value = math.log((total - documents + 0.5) / (documents + 0.5))
+    return value if value > 0 else 1e-6
+
+
+def _documents(conn: sqlite3.Connection, owner: str, word: str) -> int:
+    """How many of the owner's passages hold ``word`` (as the index matches it)."""
+    row = conn.execute(
+        "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
+        (f"owner:{_phrase(owner)} AND content:{_phrase(word)}",),
+    ).fetchone()
+    return int(row[0])
+
+
+def _frequencies(
+    conn: sqlite3.Connection, words: Sequence[str], passages: Sequence[tuple[int, str]]
+) -> list[dict[int, int]]:
+    """For each word, ``passage rowid -> occurrences`` in the given passage texts.
+
+    The texts and the words are tokenized by the temporary FTS5 table, inside the caller's
+    savepoint that is rolled back. A word of several tokens (``o'brien``) counts as often as
+    its rarest token occurs.
+    """
+    conn.executemany("INSERT INTO temp.lexical_scratch (rowid, content) VALUES (?, ?)",
+                     [(-1 - i, w) for i, w in enumerate(words)])
+    conn.executemany("INSERT INTO temp.lexical_scratch (rowid, content) VALUES (?, ?)",
+                     passages)
+    stems: dict[int, set[str]] = defaultdict(set)
+    counts: dict[str, dict[int, int]] = defaultdict(dict)
+    for term, doc, n in conn.execute(
+        "SELECT term, doc, count(*) FROM temp.lexical_scratch_terms WHERE term IN"
+        " (SELECT term FROM temp.lexical_scratch_terms WHERE doc < 0) GROUP BY term, doc"
+    ):
+        if doc < 0:
+            stems[-1 - doc].add(term)
+        else:
+            counts[term][doc] = n
+    out: list[dict[int, int]] = []
+    for i in range(len(words)):
+        tokens = stems.get(i, set())
+        if not tokens:
+            out.append({})
+            continue
+        docs = set.intersection(*(set(counts[t]) for t in tokens))
+        out.append({d: min(counts[t][d] for t in tokens) for d in docs})
+    return out

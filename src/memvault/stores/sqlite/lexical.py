@@ -34,16 +34,23 @@ K1, B = 1.2, 0.75
 #: The share of a memory's other matching passages added to its best passage's score.
 OTHER_PASSAGES = 0.1
 #: Candidate passages taken from the index per memory asked for, and at least.
-_PER_RESULT, _AT_LEAST = 4, 100
+_PER_RESULT, _AT_LEAST = 2, 40
 
-_SCRATCH = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_scratch USING fts5"
+_WORDS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words USING fts5"
     " (content, content='', tokenize='porter unicode61')"
 )
-_SCRATCH_TERMS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_scratch_terms"
-    " USING fts5vocab(temp, lexical_scratch, instance)"
+_WORDS_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words_terms"
+    " USING fts5vocab(temp, lexical_words, instance)"
 )
+_INDEX_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_index_terms"
+    " USING fts5vocab(main, passages_fts, instance)"
+)
+#: Index tokens of query words already seen (the tokenizer is fixed), bounded.
+_STEMS: dict[str, tuple[str, ...]] = {}
+_STEMS_KEPT = 50_000
 
 
 def owner_token(user_id: str) -> str:
@@ -114,10 +121,10 @@ def search(
     the user; without it the index alone picks the candidates.
     """
     words = list(dict.fromkeys(words))
-    conn.execute(_SCRATCH)
-    conn.execute(_SCRATCH_TERMS)
+    for create in (_WORDS, _WORDS_TERMS, _INDEX_TERMS):
+        conn.execute(create)
     # One snapshot for the candidates and the statistics; rolled back, which also empties
-    # the scratch table.
+    # the table that tokenizes the query's words.
     conn.execute("SAVEPOINT lexical_search")
     try:
         return _search(conn, user_id, words, limit=limit, clause=clause, params=params)
@@ -154,7 +161,7 @@ def _search(
     passages = conn.execute(
         "SELECT p.rowid, m.id, m.content, p.span_start, p.span_end, p.length"
         " FROM passages p JOIN memories m ON m.rowid = p.memory_rowid"
-        f" WHERE p.rowid IN ({marks}) AND m.user_id = ?",
+        f" WHERE p.rowid IN ({marks}) AND +m.user_id = ?",
         (*picked, user_id),
     ).fetchall()
     stats = conn.execute("SELECT passages, tokens FROM lexical_users WHERE user_id = ?",
@@ -162,7 +169,7 @@ def _search(
     if not passages or stats is None or stats[0] <= 0:
         return []
     total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
-    frequencies = _frequencies(conn, words, [(p[0], p[2][p[3]:p[4]]) for p in passages])
+    frequencies = _frequencies(conn, words, [p[0] for p in passages])
     weights = [_idf(total, _documents(conn, owner, w)) for w in words]
 
     scored: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
@@ -202,34 +209,45 @@ def _documents(conn: sqlite3.Connection, owner: str, word: str) -> int:
 
 
 def _frequencies(
-    conn: sqlite3.Connection, words: Sequence[str], passages: Sequence[tuple[int, str]]
+    conn: sqlite3.Connection, words: Sequence[str], passages: Sequence[int]
 ) -> list[dict[int, int]]:
-    """For each word, ``passage rowid -> occurrences`` in the given passage texts.
+    """For each word, ``passage rowid -> occurrences`` among the given passages.
 
-    The texts and the words are tokenized by the temporary FTS5 table, inside the caller's
-    savepoint that is rolled back. A word of several tokens (``o'brien``) counts as often as
-    its rarest token occurs.
+    Occurrences are read from the index's positions (an ``instance`` vocabulary table), so a
+    word matches exactly the inflections the index matched. A word of several tokens
+    (``o'brien``) counts as often as its rarest token occurs.
     """
-    conn.executemany("INSERT INTO temp.lexical_scratch (rowid, content) VALUES (?, ?)",
-                     [(-1 - i, w) for i, w in enumerate(words)])
-    conn.executemany("INSERT INTO temp.lexical_scratch (rowid, content) VALUES (?, ?)",
-                     passages)
-    stems: dict[int, set[str]] = defaultdict(set)
-    counts: dict[str, dict[int, int]] = defaultdict(dict)
-    for term, doc, n in conn.execute(
-        "SELECT term, doc, count(*) FROM temp.lexical_scratch_terms WHERE term IN"
-        " (SELECT term FROM temp.lexical_scratch_terms WHERE doc < 0) GROUP BY term, doc"
-    ):
-        if doc < 0:
-            stems[-1 - doc].add(term)
-        else:
-            counts[term][doc] = n
+    tokens = _tokens(conn, words)
+    marks = ",".join("?" * len(passages))
+    counts: dict[str, dict[int, int]] = {}
+    for term in set().union(*tokens):
+        counts[term] = dict(conn.execute(
+            "SELECT doc, count(*) FROM temp.lexical_index_terms WHERE term = ?"
+            f" AND col = 'content' AND doc IN ({marks}) GROUP BY doc",
+            (term, *passages),
+        ).fetchall())
     out: list[dict[int, int]] = []
-    for i in range(len(words)):
-        tokens = stems.get(i, set())
-        if not tokens:
+    for found in tokens:
+        if not found:
             out.append({})
             continue
-        docs = set.intersection(*(set(counts[t]) for t in tokens))
-        out.append({d: min(counts[t][d] for t in tokens) for d in docs})
+        docs = set.intersection(*(set(counts[t]) for t in found))
+        out.append({d: min(counts[t][d] for t in found) for d in docs})
     return out
+
+
+def _tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[set[str]]:
+    """The index tokens of each word, by the index's tokenizer (in the caller's savepoint,
+    which is rolled back)."""
+    unknown = [w for w in words if w not in _STEMS]
+    if unknown:
+        conn.executemany("INSERT INTO temp.lexical_words (rowid, content) VALUES (?, ?)",
+                         list(enumerate(unknown)))
+        found: dict[int, list[str]] = defaultdict(list)
+        for term, doc in conn.execute("SELECT term, doc FROM temp.lexical_words_terms"):
+            found[doc].append(term)
+        if len(_STEMS) > _STEMS_KEPT:
+            _STEMS.clear()
+        for i, word in enumerate(unknown):
+            _STEMS[word] = tuple(found.get(i, ()))
+    return [set(_STEMS[w]) for w in words]

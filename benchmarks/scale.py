@@ -356,7 +356,7 @@ async def stages(mv: Memvault, embedder: FakeEmbedder, queries: Sequence[str], o
             def _count(conn: sqlite3.Connection, match: str = match) -> int:
                 return int(conn.execute(
                     "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
-                    (f"content:({match})",),
+                    (match,),
                 ).fetchone()[0])
 
             clock = time.perf_counter()

@@ -1,20 +1,19 @@
 """Full-text search of the embedded store: passages in FTS5, BM25 from the user's own statistics.
 
 Each memory's content is cut into passages (:func:`memvault.passages.split`); a passage is one
-row of ``passages`` (its memory, its character span, its number of indexed tokens) and one
-document of the contentless FTS5 table ``passages_fts``, whose ``owner`` column holds a token
-naming the user (:func:`owner_token`), so the index itself keeps a search to the user's
-passages. ``lexical_users`` keeps each user's number of passages and tokens.
+row of ``passages`` (its memory and user, its character span, its number of indexed tokens)
+and one document of the contentless FTS5 table ``passages_fts``. ``lexical_users`` keeps each
+user's number of passages and tokens.
 
-FTS5's ``bm25()`` weighs terms by statistics of the whole file, so in a file shared by several
-users one user's memories would move another's scores. The index only chooses candidates
-here: it takes the best ``pool`` passages of the user by its own ranking (``ORDER BY rank
-LIMIT``, without joining every matching row), and those are scored again with BM25 (FTS5's
-formula and constants) from the user's statistics alone: the user's passage count and mean
-length, and how many of the user's passages hold each term. Term frequencies of the candidates
-come from tokenizing them once more in a temporary FTS5 table with the same tokenizer, so a
-term matches exactly the inflections the index matched. A memory scores by its best passage
-plus :data:`OTHER_PASSAGES` of its other matching passages' scores.
+FTS5's ``bm25()`` weighs terms by statistics of the whole file. When the file holds one
+user's passages only (the usual embedded case) those are the user's statistics, and the index
+ranks alone: its best ``pool`` passages by ``ORDER BY rank LIMIT``, without joining every
+matching row. When other users share the file, the index only proposes candidates (the
+user's best ``pool`` passages by its ranking) and they are scored again with FTS5's formula
+and constants from the user's statistics alone: the user's passage count and mean length, and
+how many of the user's passages hold each term; term frequencies come from the index's
+positions. Either way a user's scores depend on that user's memories only. A memory scores by
+its best passage plus :data:`OTHER_PASSAGES` of its other matching passages' scores.
 """
 
 from __future__ import annotations
@@ -22,12 +21,12 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from memvault.models import Candidate, PassageSpan
 from memvault.passages import split
 
-__all__ = ["OTHER_PASSAGES", "index_memory", "owner_token", "reindex", "search"]
+__all__ = ["OTHER_PASSAGES", "index_memory", "reindex", "search"]
 
 #: BM25 constants, FTS5's own.
 K1, B = 1.2, 0.75
@@ -53,33 +52,24 @@ _STEMS: dict[str, tuple[str, ...]] = {}
 _STEMS_KEPT = 50_000
 
 
-def owner_token(user_id: str) -> str:
-    """The index token of a user: the hex of its UTF-8 bytes between letters the stemmer
-    leaves alone (the schema's triggers build the same with ``hex()``)."""
-    return "u" + user_id.encode("utf-8", "surrogatepass").hex() + "x"
-
-
 def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
 def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: str) -> None:
     """Index one stored memory's passages and count them in the user's statistics."""
-    owner = owner_token(user_id)
     count = tokens = 0
     for start, end in split(content):
         passage = conn.execute(
-            "INSERT INTO passages (memory_rowid, span_start, span_end, length)"
-            " VALUES (?, ?, ?, 0)",
-            (rowid, start, end),
+            "INSERT INTO passages (memory_rowid, user_id, span_start, span_end, length)"
+            " VALUES (?, ?, ?, ?, 0)",
+            (rowid, user_id, start, end),
         ).lastrowid
-        conn.execute(
-            "INSERT INTO passages_fts (rowid, owner, content) VALUES (?, ?, ?)",
-            (passage, owner, content[start:end]),
-        )
+        conn.execute("INSERT INTO passages_fts (rowid, content) VALUES (?, ?)",
+                     (passage, content[start:end]))
         row = conn.execute("SELECT sz FROM passages_fts_docsize WHERE id = ?",
                            (passage,)).fetchone()
-        length = _varints(row[0])[1] if row else 0
+        length = _varints(row[0])[0] if row else 0
         conn.execute("UPDATE passages SET length = ? WHERE rowid = ?", (length, passage))
         count += 1
         tokens += length
@@ -137,60 +127,70 @@ def _search(
     conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
     clause: str | None, params: Sequence[object],
 ) -> list[Candidate]:
-    owner = owner_token(user_id)
-    terms = " OR ".join(_phrase(w) for w in words)
-    match = f"owner:{_phrase(owner)} AND content:({terms})"
+    match = " OR ".join(_phrase(w) for w in words)
     pool = max(limit * _PER_RESULT, _AT_LEAST)
-    if clause is None:
-        picked = [r[0] for r in conn.execute(
-            "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?"
-            " AND rank MATCH 'bm25(0.0, 1.0)' ORDER BY rank LIMIT ?",
+    owners = conn.execute("SELECT user_id FROM lexical_users WHERE passages > 0 LIMIT 2")
+    alone = [r[0] for r in owners] == [user_id]
+    if alone and clause is None:
+        picked = conn.execute(
+            "SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH ?"
+            " ORDER BY rank LIMIT ?",
             (match, pool),
-        )]
+        ).fetchall()
     else:
-        picked = [r[0] for r in conn.execute(
-            "SELECT f.rowid FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
-            " JOIN memories m ON m.rowid = p.memory_rowid"
-            f" WHERE passages_fts MATCH ? AND f.rank MATCH 'bm25(0.0, 1.0)' AND {clause}"
-            " ORDER BY f.rank LIMIT ?",
-            (match, *params, pool),
-        )]
+        join = "" if clause is None else " JOIN memories m ON m.rowid = p.memory_rowid"
+        picked = conn.execute(
+            "SELECT f.rowid, f.rank FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+            f"{join} WHERE passages_fts MATCH ? AND p.user_id = ?"
+            f"{'' if clause is None else ' AND ' + clause} ORDER BY f.rank LIMIT ?",
+            (match, user_id, *params, pool),
+        ).fetchall()
     if not picked:
         return []
     marks = ",".join("?" * len(picked))
     passages = conn.execute(
-        "SELECT p.rowid, m.id, m.content, p.span_start, p.span_end, p.length"
+        "SELECT p.rowid, m.id, p.span_start, p.span_end, p.length"
         " FROM passages p JOIN memories m ON m.rowid = p.memory_rowid"
-        f" WHERE p.rowid IN ({marks}) AND +m.user_id = ?",
-        (*picked, user_id),
+        f" WHERE p.rowid IN ({marks}) AND +p.user_id = ?",
+        (*(r[0] for r in picked), user_id),
     ).fetchall()
+    if alone:  # the file's statistics are the user's: the index's BM25 is the answer
+        rank = dict(picked)
+        return _by_memory((-rank[r[0]], r[1], r[2], r[3]) for r in passages)[:limit]
     stats = conn.execute("SELECT passages, tokens FROM lexical_users WHERE user_id = ?",
                          (user_id,)).fetchone()
     if not passages or stats is None or stats[0] <= 0:
         return []
     total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
     frequencies = _frequencies(conn, words, [p[0] for p in passages])
-    weights = [_idf(total, _documents(conn, owner, w)) for w in words]
-
-    scored: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
-    for rowid, memory_id, _, start, end, length in passages:
+    weights = [_idf(total, _documents(conn, user_id, w)) for w in words]
+    scored = []
+    for rowid, memory_id, start, end, length in passages:
         norm = K1 * (1 - B + B * length / mean_length)
         score = 0.0
         for weight, counts in zip(weights, frequencies, strict=True):
             tf = counts.get(rowid, 0)
             if tf:
                 score += weight * tf * (K1 + 1) / (tf + norm)
+        scored.append((score, memory_id, start, end))
+    return _by_memory(scored)[:limit]
+
+
+def _by_memory(passages: Iterable[tuple[float, str, int, int]]) -> list[Candidate]:
+    """Memories from scored passages ``(score, memory id, start, end)``, best first."""
+    found: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    for score, memory_id, start, end in passages:
         if score > 0:
-            scored[memory_id].append((score, start, end))
+            found[memory_id].append((score, start, end))
     ranked = []
-    for memory_id, found in scored.items():
-        found.sort(reverse=True)
-        best, start, end = found[0]
-        others = sum(s for s, _, _ in found[1:])
+    for memory_id, scored in found.items():
+        scored.sort(reverse=True)
+        best, start, end = scored[0]
+        others = sum(s for s, _, _ in scored[1:])
         ranked.append(Candidate(memory_id=memory_id, score=best + OTHER_PASSAGES * others,
                                 span=PassageSpan(start=start, end=end)))
     ranked.sort(key=lambda c: (-c.score, c.memory_id))
-    return ranked[:limit]
+    return ranked
 
 
 def _idf(total: int, documents: int) -> float:
@@ -199,11 +199,12 @@ def _idf(total: int, documents: int) -> float:
     return value if value > 0 else 1e-6
 
 
-def _documents(conn: sqlite3.Connection, owner: str, word: str) -> int:
-    """How many of the owner's passages hold ``word`` (as the index matches it)."""
+def _documents(conn: sqlite3.Connection, user_id: str, word: str) -> int:
+    """How many of the user's passages hold ``word`` (as the index matches it)."""
     row = conn.execute(
-        "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
-        (f"owner:{_phrase(owner)} AND content:{_phrase(word)}",),
+        "SELECT count(*) FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+        " WHERE passages_fts MATCH ? AND p.user_id = ?",
+        (_phrase(word), user_id),
     ).fetchone()
     return int(row[0])
 
@@ -223,7 +224,7 @@ def _frequencies(
     for term in set().union(*tokens):
         counts[term] = dict(conn.execute(
             "SELECT doc, count(*) FROM temp.lexical_index_terms WHERE term = ?"
-            f" AND col = 'content' AND doc IN ({marks}) GROUP BY doc",
+            f" AND doc IN ({marks}) GROUP BY doc",
             (term, *passages),
         ).fetchall())
     out: list[dict[int, int]] = []

@@ -118,6 +118,7 @@ DROP TABLE memories_fts
 CREATE TABLE passages (
     rowid INTEGER PRIMARY KEY,
     memory_rowid INTEGER NOT NULL REFERENCES memories (rowid) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
     span_start INTEGER NOT NULL,
     span_end INTEGER NOT NULL,
     length INTEGER NOT NULL
@@ -125,9 +126,8 @@ CREATE TABLE passages (
 ;;
 CREATE INDEX passages_memory ON passages (memory_rowid)
 ;;
--- owner: one token naming the user (stores.sqlite.lexical.owner_token).
 CREATE VIRTUAL TABLE passages_fts USING fts5 (
-    owner, content, content='', tokenize='porter unicode61'
+    content, content='', tokenize='porter unicode61'
 )
 ;;
 CREATE TABLE lexical_users (
@@ -138,9 +138,8 @@ CREATE TABLE lexical_users (
 ;;
 -- Passages are indexed by the store's add, in Python; their removal follows any delete.
 CREATE TRIGGER passages_unindex BEFORE DELETE ON memories BEGIN
-    INSERT INTO passages_fts (passages_fts, rowid, owner, content)
-    SELECT 'delete', p.rowid, 'u' || lower(hex(old.user_id)) || 'x',
-           substr(old.content, p.span_start + 1, p.span_end - p.span_start)
+    INSERT INTO passages_fts (passages_fts, rowid, content)
+    SELECT 'delete', p.rowid, substr(old.content, p.span_start + 1, p.span_end - p.span_start)
     FROM passages p WHERE p.memory_rowid = old.rowid;
     UPDATE lexical_users SET
         passages = passages - (SELECT count(*) FROM passages WHERE memory_rowid = old.rowid),

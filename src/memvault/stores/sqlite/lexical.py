@@ -84,9 +84,14 @@ def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: st
 
 def reindex(conn: sqlite3.Connection) -> None:
     """Index every stored memory (a migration step: the passage tables are empty)."""
-    rows = conn.execute("SELECT rowid, user_id, content FROM memories ORDER BY rowid")
-    for rowid, user_id, content in rows.fetchall():
-        index_memory(conn, rowid, user_id, content)
+    last = 0
+    while rows := conn.execute(
+        "SELECT rowid, user_id, content FROM memories WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+        (last,),
+    ).fetchall():
+        for rowid, user_id, content in rows:
+            index_memory(conn, rowid, user_id, content)
+        last = rows[-1][0]
 
 
 def _varints(blob: bytes) -> list[int]:

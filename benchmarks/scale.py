@@ -355,7 +355,8 @@ async def stages(mv: Memvault, embedder: FakeEmbedder, queries: Sequence[str], o
 
             def _count(conn: sqlite3.Connection, match: str = match) -> int:
                 return int(conn.execute(
-                    "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (match,)
+                    "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                    (match,),
                 ).fetchone()[0])
 
             clock = time.perf_counter()

@@ -1,6 +1,6 @@
-"""What the store modules may import: the ground floor (models, errors, config), the shared
-modules at the top of ``memvault.stores`` and their own backend package, never another
-backend, the core or an interface."""
+"""What the store modules may import: the ground floor (models, errors, config, passages),
+the shared modules at the top of ``memvault.stores`` and their own backend package, never
+another backend, the core or an interface."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import memvault.stores
 
 STORES = Path(memvault.stores.__file__).parent
-GROUND_FLOOR = {"memvault.models", "memvault.errors", "memvault.config"}
+GROUND_FLOOR = {"memvault.models", "memvault.errors", "memvault.config", "memvault.passages"}
 
 
 def _memvault_imports(path: Path) -> set[str]:

@@ -1,5 +1,7 @@
-"""An episodic SQLite file of schema version 1 (before idempotency keys and pending records)
-is migrated in place when opened: its memories stay readable and the new columns work."""
+"""Older episodic SQLite files are migrated in place when opened: one of schema version 1
+(before idempotency keys and pending records) keeps its memories and the new columns work; one
+of version 3 (one full-text row per memory) is re-indexed by passages with per-user
+statistics."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from memvault.models import MemoryFilter
 from memvault.stores.sqlite.db import SqliteDatabase
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
 from memvault.stores.sqlite.schema import EPISODIC
@@ -48,3 +51,45 @@ async def test_a_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Pat
         "SELECT version FROM schema_migrations WHERE component = 'episodic' ORDER BY version")]
     conn.close()
     assert versions == [m.version for m in EPISODIC]
+
+
+async def test_a_version_3_file_is_reindexed_by_passages(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    old = SqliteDatabase(path, "episodic")
+    await old.open("episodic", EPISODIC[:3])
+    await old.close()
+    filler = " ".join(f"Sentence {i} is about the garden and the weather." for i in range(60))
+    long = memory(filler + " Then we adopted a greyhound.")
+    rows = [long, memory("A greyhound race", minutes=1), memory("greyhound", user="bob")]
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO memories (id, user_id, session_id, content, occurred_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(m.id, m.user_id, m.session_id, m.content, 1715176560000000, 1715176560000000)
+             for m in rows],
+        )
+    conn.close()
+
+    store = SqliteEpisodicStore(f"sqlite:///{path}")
+    await store.open()
+    try:
+        found = await store.lexical_search(MemoryFilter(user_id="alice"), ["greyhound"],
+                                           limit=5)
+        assert {c.memory_id for c in found} == {rows[0].id, rows[1].id}
+        [hit] = [c for c in found if c.memory_id == long.id]
+        assert hit.span is not None
+        assert hit.span.start > 0
+        assert "greyhound" in long.content[hit.span.start:hit.span.end]
+        assert await store.delete("alice", long.id)
+        found = await store.lexical_search(MemoryFilter(user_id="alice"), ["greyhound"],
+                                           limit=5)
+        assert [c.memory_id for c in found] == [rows[1].id]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    users = dict(conn.execute("SELECT user_id, passages FROM lexical_users"))
+    conn.close()
+    assert "memories_fts" not in tables
+    assert users == {"alice": 1, "bob": 1}

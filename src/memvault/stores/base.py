@@ -136,7 +136,11 @@ class EpisodicStore(Protocol):
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
     ) -> builtins.list[Candidate]:
-        """Full-text candidates for any of ``terms`` (already normalised words), best first."""
+        """Full-text candidates for any of ``terms`` (already normalised words), best first.
+
+        Scores depend on the memories of ``where.user_id`` only: other users' memories never
+        change them. A store that scores passages ranks a memory by its best passage and
+        sets the candidate's ``span`` to it."""
         ...
 
     async def vector_search(

@@ -11,8 +11,9 @@ every step once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from memvault.errors import ConfigError
 
@@ -22,11 +23,14 @@ __all__ = ["Migration", "pending"]
 @dataclass(frozen=True)
 class Migration:
     """A numbered schema step of one component, applied once and recorded. ``sql`` is in the
-    database's own dialect (how it is split into statements is the database's affair)."""
+    database's own dialect (how it is split into statements is the database's affair).
+    ``run``, when given, is called with the database's connection after the statements, in
+    the same transaction, for what SQL alone cannot do (re-indexing text cut in Python)."""
 
     version: int
     name: str
     sql: str
+    run: Callable[[Any], None] | None = None
 
 
 def pending(

@@ -116,14 +116,23 @@ LIMIT $limit
 
 IDS = "MATCH (m:Memory)%(mentions)s WHERE %(filter)s RETURN m.id"
 
-# One index query per term, scores summed: FalkorDB scores an OR query poorly.
+# One index query per term, scores summed: FalkorDB scores an OR query poorly. The index
+# weighs a term by statistics of the whole graph, so each term's scores are divided by the
+# best among the user's matches (what is left depends on the memory alone) and weighted by
+# the term's rarity among the user's own memories: other users never move a user's scores.
 LEXICAL = """
+MATCH (u:Memory {user_id: $f_user_id})
+WITH count(u) AS memories
 UNWIND $queries AS query
 %(fulltext_call)s
-WITH node AS m, score
+WITH memories, query, node AS m, score
 %(mentions)s
 WHERE %(filter)s
-WITH m, sum(score) AS total
+WITH memories, query, collect([m, score]) AS hits, max(score) AS best
+WITH query, hits, best, log(1.0 + toFloat(memories) / size(hits)) AS rarity
+UNWIND hits AS hit
+WITH hit[0] AS m, CASE WHEN best > 0 THEN rarity * hit[1] / best ELSE rarity END AS part
+WITH m, sum(part) AS total
 ORDER BY total DESC, m.seq ASC
 LIMIT $limit
 RETURN m.id, total

@@ -87,6 +87,8 @@ class SqliteDatabase:
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # Searches tokenize query words in a temporary table: keep it off the disk.
+        conn.execute("PRAGMA temp_store=MEMORY")
         return conn
 
     def _make_directory(self) -> None:
@@ -169,6 +171,8 @@ class SqliteDatabase:
         for migration in pending(component, migrations, applied, location=str(self.path)):
             for statement in _statements(migration.sql):
                 conn.execute(statement)
+            if migration.run is not None:
+                migration.run(conn)
             conn.execute(
                 "INSERT INTO schema_migrations (component, version, name, applied_at)"
                 " VALUES (?, ?, ?, ?)",

@@ -1,5 +1,8 @@
 """The embedded episodic store: memories, the entity graph, FTS5 and vectors in SQLite.
 
+Full-text search indexes passages with each user's own statistics
+(:mod:`memvault.stores.sqlite.lexical`).
+
 Vectors are float32 blobs; search loads a user's vectors into a numpy matrix that is kept in
 memory and topped up incrementally (:mod:`memvault.stores.sqlite.vectors`). Other processes
 may add or delete vectors at any time, so each search first reads, in one snapshot, the user's
@@ -38,6 +41,7 @@ from memvault.stores.codec import (
     memory_from_row,
     to_micros,
 )
+from memvault.stores.sqlite import lexical
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.schema import EPISODIC
@@ -156,6 +160,8 @@ class SqliteEpisodicStore:
                     ),
                 )
                 rowid = cursor.lastrowid
+                assert rowid is not None
+                lexical.index_memory(conn, rowid, memory.user_id, memory.content)
                 for name in memory.entities:
                     conn.execute(
                         "INSERT OR IGNORE INTO entities (user_id, name) VALUES (?, ?)",
@@ -280,21 +286,15 @@ class SqliteEpisodicStore:
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
     ) -> builtins.list[Candidate]:
         words = [t for t in terms if t.strip()]
-        if not words:
+        if not words or limit <= 0:
             return []
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        clause, params = _where(where)
-        sql = (
-            "SELECT m.id, bm25(memories_fts) AS rank FROM memories_fts"
-            " JOIN memories m ON m.rowid = memories_fts.rowid"
-            f" WHERE memories_fts MATCH ? AND {clause} ORDER BY rank LIMIT ?"
-        )
+        narrowed = None if _is_user_only(where) else _where(where)
 
         def _search(conn: sqlite3.Connection) -> builtins.list[Candidate]:
-            return [
-                Candidate(memory_id=r[0], score=-float(r[1]))
-                for r in conn.execute(sql, [match, *params, limit])
-            ]
+            if narrowed is None:
+                return lexical.search(conn, where.user_id, words, limit=limit)
+            return lexical.search(conn, where.user_id, words, limit=limit,
+                                  clause=narrowed[0], params=narrowed[1])
 
         return await self._db.read(_search)
 

@@ -4,6 +4,7 @@ are separated by lines holding only ``;;`` (trigger bodies contain ``;``)."""
 from __future__ import annotations
 
 from memvault.stores.migrations import Migration
+from memvault.stores.sqlite.lexical import reindex
 
 __all__ = ["EPISODIC", "PROFILE", "WORKING"]
 
@@ -108,6 +109,53 @@ CREATE INDEX pending_adds_age ON pending_adds (created_at, memory_id)
         "the content span of each vector row",
         # int32 (start, end) pairs, one per row of the vector blob; NULL when unknown.
         "ALTER TABLE embeddings ADD COLUMN spans BLOB",
+    ),
+    Migration(
+        4,
+        "full-text index of passages, with each user's own statistics",
+        """
+DROP TRIGGER memories_fts_insert
+;;
+DROP TRIGGER memories_fts_delete
+;;
+DROP TABLE memories_fts
+;;
+-- A passage of a memory (memvault.passages.split): its character span and indexed tokens.
+CREATE TABLE passages (
+    rowid INTEGER PRIMARY KEY,
+    memory_rowid INTEGER NOT NULL REFERENCES memories (rowid) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL,
+    length INTEGER NOT NULL
+)
+;;
+CREATE INDEX passages_memory ON passages (memory_rowid)
+;;
+CREATE VIRTUAL TABLE passages_fts USING fts5 (
+    content, content='', tokenize='porter unicode61'
+)
+;;
+CREATE TABLE lexical_users (
+    user_id TEXT PRIMARY KEY,
+    passages INTEGER NOT NULL,
+    tokens INTEGER NOT NULL
+)
+;;
+-- Passages are indexed by the store's add, in Python; their removal follows any delete.
+CREATE TRIGGER passages_unindex BEFORE DELETE ON memories BEGIN
+    INSERT INTO passages_fts (passages_fts, rowid, content)
+    SELECT 'delete', p.rowid, substr(old.content, p.span_start + 1, p.span_end - p.span_start)
+    FROM passages p WHERE p.memory_rowid = old.rowid;
+    UPDATE lexical_users SET
+        passages = passages - (SELECT count(*) FROM passages WHERE memory_rowid = old.rowid),
+        tokens = tokens
+            - (SELECT coalesce(sum(length), 0) FROM passages WHERE memory_rowid = old.rowid)
+    WHERE user_id = old.user_id;
+    DELETE FROM passages WHERE memory_rowid = old.rowid;
+END
+""",
+        run=reindex,
     ),
 ]
 

@@ -1,0 +1,259 @@
+"""Full-text search of the embedded store: passages in FTS5, BM25 from the user's own statistics.
+
+Each memory's content is cut into passages (:func:`memvault.passages.split`); a passage is one
+row of ``passages`` (its memory and user, its character span, its number of indexed tokens)
+and one document of the contentless FTS5 table ``passages_fts``. ``lexical_users`` keeps each
+user's number of passages and tokens.
+
+FTS5's ``bm25()`` weighs terms by statistics of the whole file. When the file holds one
+user's passages only (the usual embedded case) those are the user's statistics, and the index
+ranks alone: its best ``pool`` passages by ``ORDER BY rank LIMIT``, without joining every
+matching row. When other users share the file, the index only proposes candidates (the
+user's best ``pool`` passages by its ranking) and they are scored again with FTS5's formula
+and constants from the user's statistics alone: the user's passage count and mean length, and
+how many of the user's passages hold each term; term frequencies come from the index's
+positions. Either way a user's scores depend on that user's memories only. A memory scores by
+its best passage plus :data:`OTHER_PASSAGES` of its other matching passages' scores.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from memvault.models import Candidate, PassageSpan
+from memvault.passages import split
+
+__all__ = ["OTHER_PASSAGES", "index_memory", "reindex", "search"]
+
+#: BM25 constants, FTS5's own.
+K1, B = 1.2, 0.75
+#: The share of a memory's other matching passages added to its best passage's score.
+OTHER_PASSAGES = 0.1
+#: Candidate passages taken from the index per memory asked for, and at least.
+_PER_RESULT, _AT_LEAST = 2, 40
+
+_WORDS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words USING fts5"
+    " (content, content='', tokenize='porter unicode61')"
+)
+_WORDS_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words_terms"
+    " USING fts5vocab(temp, lexical_words, instance)"
+)
+_INDEX_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_index_terms"
+    " USING fts5vocab(main, passages_fts, instance)"
+)
+#: Index tokens of query words already seen (the tokenizer is fixed), bounded.
+_STEMS: dict[str, tuple[str, ...]] = {}
+_STEMS_KEPT = 50_000
+
+
+def _phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: str) -> None:
+    """Index one stored memory's passages and count them in the user's statistics."""
+    count = tokens = 0
+    for start, end in split(content):
+        passage = conn.execute(
+            "INSERT INTO passages (memory_rowid, user_id, span_start, span_end, length)"
+            " VALUES (?, ?, ?, ?, 0)",
+            (rowid, user_id, start, end),
+        ).lastrowid
+        conn.execute("INSERT INTO passages_fts (rowid, content) VALUES (?, ?)",
+                     (passage, content[start:end]))
+        row = conn.execute("SELECT sz FROM passages_fts_docsize WHERE id = ?",
+                           (passage,)).fetchone()
+        length = _varints(row[0])[0] if row else 0
+        conn.execute("UPDATE passages SET length = ? WHERE rowid = ?", (length, passage))
+        count += 1
+        tokens += length
+    if count:
+        conn.execute(
+            "INSERT INTO lexical_users (user_id, passages, tokens) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET passages = passages + excluded.passages,"
+            " tokens = tokens + excluded.tokens",
+            (user_id, count, tokens),
+        )
+
+
+def reindex(conn: sqlite3.Connection) -> None:
+    """Index every stored memory (a migration step: the passage tables are empty)."""
+    last = 0
+    while rows := conn.execute(
+        "SELECT rowid, user_id, content FROM memories WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+        (last,),
+    ).fetchall():
+        for rowid, user_id, content in rows:
+            index_memory(conn, rowid, user_id, content)
+        last = rows[-1][0]
+
+
+def _varints(blob: bytes) -> list[int]:
+    """FTS5's docsize record: one varint of token count per column."""
+    out: list[int] = []
+    value = 0
+    for byte in blob:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            out.append(value)
+            value = 0
+    return out
+
+
+def search(
+    conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
+    clause: str | None = None, params: Sequence[object] = (),
+) -> list[Candidate]:
+    """The user's best ``limit`` memories for any of ``words``, best first.
+
+    ``clause`` (SQL on alias ``m``, with ``params``) narrows the memories searched beyond
+    the user; without it the index alone picks the candidates.
+    """
+    words = list(dict.fromkeys(words))
+    for create in (_WORDS, _WORDS_TERMS, _INDEX_TERMS):
+        conn.execute(create)
+    # One snapshot for the candidates and the statistics; rolled back, which also empties
+    # the table that tokenizes the query's words.
+    conn.execute("SAVEPOINT lexical_search")
+    try:
+        return _search(conn, user_id, words, limit=limit, clause=clause, params=params)
+    finally:
+        conn.execute("ROLLBACK TO lexical_search")
+        conn.execute("RELEASE lexical_search")
+
+
+def _search(
+    conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
+    clause: str | None, params: Sequence[object],
+) -> list[Candidate]:
+    match = " OR ".join(_phrase(w) for w in words)
+    pool = max(limit * _PER_RESULT, _AT_LEAST)
+    owners = conn.execute("SELECT user_id FROM lexical_users WHERE passages > 0 LIMIT 2")
+    alone = [r[0] for r in owners] == [user_id]
+    if alone and clause is None:
+        picked = conn.execute(
+            "SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH ?"
+            " ORDER BY rank LIMIT ?",
+            (match, pool),
+        ).fetchall()
+    else:
+        join = "" if clause is None else " JOIN memories m ON m.rowid = p.memory_rowid"
+        picked = conn.execute(
+            "SELECT f.rowid, f.rank FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+            f"{join} WHERE passages_fts MATCH ? AND p.user_id = ?"
+            f"{'' if clause is None else ' AND ' + clause} ORDER BY f.rank LIMIT ?",
+            (match, user_id, *params, pool),
+        ).fetchall()
+    if not picked:
+        return []
+    marks = ",".join("?" * len(picked))
+    passages = conn.execute(
+        "SELECT p.rowid, m.id, p.span_start, p.span_end, p.length"
+        " FROM passages p JOIN memories m ON m.rowid = p.memory_rowid"
+        f" WHERE p.rowid IN ({marks}) AND +p.user_id = ?",
+        (*(r[0] for r in picked), user_id),
+    ).fetchall()
+    if alone:  # the file's statistics are the user's: the index's BM25 is the answer
+        rank = dict(picked)
+        return _by_memory((-rank[r[0]], r[1], r[2], r[3]) for r in passages)[:limit]
+    stats = conn.execute("SELECT passages, tokens FROM lexical_users WHERE user_id = ?",
+                         (user_id,)).fetchone()
+    if not passages or stats is None or stats[0] <= 0:
+        return []
+    total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
+    frequencies = _frequencies(conn, words, [p[0] for p in passages])
+    weights = [_idf(total, _documents(conn, user_id, w)) for w in words]
+    scored = []
+    for rowid, memory_id, start, end, length in passages:
+        norm = K1 * (1 - B + B * length / mean_length)
+        score = 0.0
+        for weight, counts in zip(weights, frequencies, strict=True):
+            tf = counts.get(rowid, 0)
+            if tf:
+                score += weight * tf * (K1 + 1) / (tf + norm)
+        scored.append((score, memory_id, start, end))
+    return _by_memory(scored)[:limit]
+
+
+def _by_memory(passages: Iterable[tuple[float, str, int, int]]) -> list[Candidate]:
+    """Memories from scored passages ``(score, memory id, start, end)``, best first."""
+    found: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    for score, memory_id, start, end in passages:
+        if score > 0:
+            found[memory_id].append((score, start, end))
+    ranked = []
+    for memory_id, scored in found.items():
+        scored.sort(reverse=True)
+        best, start, end = scored[0]
+        others = sum(s for s, _, _ in scored[1:])
+        ranked.append(Candidate(memory_id=memory_id, score=best + OTHER_PASSAGES * others,
+                                span=PassageSpan(start=start, end=end)))
+    ranked.sort(key=lambda c: (-c.score, c.memory_id))
+    return ranked
+
+
+def _idf(total: int, documents: int) -> float:
+    """FTS5's inverse document frequency, floored like FTS5's."""
+    value = math.log((total - documents + 0.5) / (documents + 0.5))
+    return value if value > 0 else 1e-6
+
+
+def _documents(conn: sqlite3.Connection, user_id: str, word: str) -> int:
+    """How many of the user's passages hold ``word`` (as the index matches it)."""
+    row = conn.execute(
+        "SELECT count(*) FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+        " WHERE passages_fts MATCH ? AND p.user_id = ?",
+        (_phrase(word), user_id),
+    ).fetchone()
+    return int(row[0])
+
+
+def _frequencies(
+    conn: sqlite3.Connection, words: Sequence[str], passages: Sequence[int]
+) -> list[dict[int, int]]:
+    """For each word, ``passage rowid -> occurrences`` among the given passages.
+
+    Occurrences are read from the index's positions (an ``instance`` vocabulary table), so a
+    word matches exactly the inflections the index matched. A word of several tokens
+    (``o'brien``) counts as often as its rarest token occurs.
+    """
+    tokens = _tokens(conn, words)
+    marks = ",".join("?" * len(passages))
+    counts: dict[str, dict[int, int]] = {}
+    for term in set().union(*tokens):
+        counts[term] = dict(conn.execute(
+            "SELECT doc, count(*) FROM temp.lexical_index_terms WHERE term = ?"
+            f" AND doc IN ({marks}) GROUP BY doc",
+            (term, *passages),
+        ).fetchall())
+    out: list[dict[int, int]] = []
+    for found in tokens:
+        if not found:
+            out.append({})
+            continue
+        docs = set.intersection(*(set(counts[t]) for t in found))
+        out.append({d: min(counts[t][d] for t in found) for d in docs})
+    return out
+
+
+def _tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[set[str]]:
+    """The index tokens of each word, by the index's tokenizer (in the caller's savepoint,
+    which is rolled back)."""
+    unknown = [w for w in words if w not in _STEMS]
+    if unknown:
+        conn.executemany("INSERT INTO temp.lexical_words (rowid, content) VALUES (?, ?)",
+                         list(enumerate(unknown)))
+        found: dict[int, list[str]] = defaultdict(list)
+        for term, doc in conn.execute("SELECT term, doc FROM temp.lexical_words_terms"):
+            found[doc].append(term)
+        if len(_STEMS) > _STEMS_KEPT:
+            _STEMS.clear()
+        for i, word in enumerate(unknown):
+            _STEMS[word] = tuple(found.get(i, ()))
+    return [set(_STEMS[w]) for w in words]

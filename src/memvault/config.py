@@ -84,7 +84,10 @@ class SearchConfig(BaseModel):
     ``timeline`` lets turns share their session neighbours' scores. ``speakers`` embeds
     memories without their speaker label and prefers the turns of speakers a query names.
     ``passages`` stores one vector per sentence besides the memory's own (local models with
-    mean pooling; it applies to memories embedded after the change).
+    mean pooling; it applies to memories embedded after the change). ``ann`` searches a
+    user's vectors through an approximate nearest-neighbour graph once they number
+    ``ann_min_vectors`` or more (stores that support it, with the ``ann`` extra installed);
+    below that, or with ``ann`` off, vector search scores every vector.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,6 +96,8 @@ class SearchConfig(BaseModel):
     timeline: bool = True
     speakers: bool = True
     passages: bool = True
+    ann: bool = True
+    ann_min_vectors: int = Field(default=20_000, ge=1)
 
 
 class Config(BaseModel):

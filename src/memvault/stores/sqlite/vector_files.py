@@ -1,0 +1,96 @@
+"""Saved vector graphs, so that a process's first search does not rebuild one.
+
+A graph lives beside the database, in ``<database>.vectors/``, as two files per user: the
+usearch graph and the row catalogue (memory rowid, seq and liveness per row, the seq it is
+complete up to, the vector generation it was valid for). They are a cache: written to
+temporary names and renamed, checked against each other when read, and ignored (the graph is
+rebuilt from the table) when missing, stale in dimensions or damaged. Rows deleted or added
+since the save are applied by the usual prune and top-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from memvault.stores.sqlite import ann
+from memvault.stores.sqlite.vectors import UserVectors
+
+__all__ = ["VectorFiles"]
+
+log = logging.getLogger(__name__)
+
+_FORMAT = 1
+
+
+class VectorFiles:
+    """Where one database's graphs are saved; ``directory`` ``None`` saves nothing."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    @classmethod
+    def beside(cls, database: Path) -> VectorFiles:
+        if str(database) in ("", ":memory:"):
+            return cls(None)
+        return cls(database.with_name(database.name + ".vectors"))
+
+    def _paths(self, user_id: str) -> tuple[Path, Path]:
+        assert self.directory is not None
+        stem = hashlib.sha256(user_id.encode()).hexdigest()[:32]
+        return self.directory / f"{stem}.usearch", self.directory / f"{stem}.npz"
+
+    def save(self, user_id: str, cache: UserVectors) -> None:
+        """Save ``cache``'s graph; failures are logged, never raised (it is a cache)."""
+        if self.directory is None or cache.graph is None:
+            return
+        graph_path, meta_path = self._paths(user_id)
+        suffix = f".{os.getpid()}.tmp"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            graph_tmp = graph_path.with_name(graph_path.name + suffix)
+            cache.graph.save(graph_tmp)
+            meta_tmp = meta_path.with_name(meta_path.name + suffix)
+            with meta_tmp.open("wb") as out:
+                np.savez(
+                    out, owners=cache.owners, seqs=cache.seqs, alive=cache.alive,
+                    numbers=np.array([
+                        _FORMAT, cache.dimensions, cache.generation, cache.last_seq,
+                        len(cache.graph), graph_tmp.stat().st_size,
+                    ], dtype=np.int64),
+                    scale=np.array([cache.graph.scale], dtype=np.float64),
+                )
+            os.replace(graph_tmp, graph_path)
+            os.replace(meta_tmp, meta_path)
+            cache.unsaved = 0
+        except OSError as exc:
+            log.warning("could not save the vector graph in %s: %s", self.directory, exc)
+
+    def load(self, user_id: str, dimensions: int, ann_min: int | None) -> UserVectors | None:
+        """The saved state of ``user_id``'s vectors, or ``None`` when there is none usable."""
+        if self.directory is None or ann_min is None or not ann.available():
+            return None
+        graph_path, meta_path = self._paths(user_id)
+        if not meta_path.exists() or not graph_path.exists():
+            return None
+        try:
+            with np.load(meta_path) as meta:
+                owners, seqs, alive = meta["owners"], meta["seqs"], meta["alive"]
+                fmt, dims, generation, last_seq, graph_size, file_size = (
+                    int(v) for v in meta["numbers"])
+                scale = float(meta["scale"][0])
+            if (fmt, dims) != (_FORMAT, dimensions) or graph_path.stat().st_size != file_size:
+                return None
+            graph = ann.AnnGraph.load(graph_path, dimensions, scale)
+            if len(graph) != graph_size or owners.shape != seqs.shape:
+                return None
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            log.warning("ignoring the saved vector graph %s: %s", graph_path, exc)
+            return None
+        cache = UserVectors(dimensions, generation, ann_min)
+        cache.restore(owners, seqs, alive, last_seq, graph)
+        return cache

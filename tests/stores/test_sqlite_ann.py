@@ -78,8 +78,8 @@ async def test_the_graph_returns_the_top_hits_of_exact_search(tmp_path: Path) ->
             overlap.append(len({c.memory_id for c in got} & {c.memory_id for c in want}) / 10)
             assert got[0] == want[0]  # same best hit, same exact score
             assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
-        assert store._vectors["alice"].graph is not None
-        assert exact._vectors["alice"].graph is None
+        assert store._vectors.users["alice"].graph is not None
+        assert exact._vectors.users["alice"].graph is None
         assert np.mean(overlap) >= 0.95
     finally:
         await store.close()
@@ -128,7 +128,7 @@ async def test_deletes_and_adds_by_another_connection_are_seen(tmp_path: Path) -
         await other.set_embeddings([(added.id, query)])
         [first] = await store.vector_search(ALICE, query, limit=1)
         assert first.memory_id == added.id
-        assert store._vectors["alice"].graph is not None  # patched, not rebuilt as exact
+        assert store._vectors.users["alice"].graph is not None  # patched, not rebuilt as exact
     finally:
         await store.close()
         await other.close()
@@ -149,7 +149,7 @@ async def test_a_saved_graph_is_loaded_and_brought_up_to_date(tmp_path: Path) ->
         after = await again.vector_search(ALICE, points[3], limit=10)
         assert [c.memory_id for c in after] == [c.memory_id for c in before if c.memory_id
                                                 != ids[3]] + [after[-1].memory_id]
-        cache = again._vectors["alice"]
+        cache = again._vectors.users["alice"]
         assert cache.graph is not None
         assert cache.dead == 1
     finally:

@@ -37,8 +37,7 @@ from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.nearest import nearest
 from memvault.stores.sqlite.schema import EPISODIC
-from memvault.stores.sqlite.vector_files import VectorFiles
-from memvault.stores.sqlite.vectors import UserVectors
+from memvault.stores.sqlite.vector_files import VectorCaches, VectorFiles
 
 __all__ = ["SqliteEpisodicStore"]
 
@@ -95,9 +94,8 @@ class SqliteEpisodicStore:
         self.url = url
         self.ann_min = ann_min
         self._db = SqliteDatabase(path_from_url(url), "episodic")
-        self._files = VectorFiles.beside(self._db.path)
         # Only touched inside SqliteDatabase.read, which runs one call at a time.
-        self._vectors: dict[str, UserVectors] = {}
+        self._vectors = VectorCaches(VectorFiles.beside(self._db.path), ann_min)
         # The background sweep's resume point (see missing_embeddings).
         self._sweep_from = 0
         self._sweep_mark: tuple[int, int] | None = None
@@ -106,13 +104,8 @@ class SqliteEpisodicStore:
         await self._db.open("episodic", EPISODIC)
 
     async def close(self) -> None:
-        def _save(conn: sqlite3.Connection) -> None:
-            for user_id, cache in self._vectors.items():
-                if cache.graph is not None and cache.unsaved:
-                    self._files.save(user_id, cache)
-
-        if self._vectors:
-            await self._db.read(_save)
+        if self._vectors.users:
+            await self._db.read(lambda conn: self._vectors.save_all())
         await self._db.close()
 
     async def status(self) -> StoreStatus:
@@ -319,7 +312,7 @@ class SqliteEpisodicStore:
                 return []
             conn.execute("BEGIN")  # the vectors, the filter and the rescoring in one snapshot
             try:
-                cache = self._refresh(conn, where.user_id, info.dimensions)
+                cache = self._vectors.refresh(conn, where.user_id, info.dimensions)
                 if cache.live_rows == 0:
                     return []
                 allowed = None
@@ -340,33 +333,6 @@ class SqliteEpisodicStore:
             return [Candidate(memory_id=ids[r], score=s) for r, s in found if r in ids]
 
         return await self._db.read(_search)
-
-    def _refresh(self, conn: sqlite3.Connection, user_id: str, dimensions: int) -> UserVectors:
-        """The user's vectors, brought up to date.
-
-        Call it in a read transaction, so that the generation and the rows read belong
-        together even while another process deletes and adds (rowids of deleted memories can
-        be reused; a row is known by its seq, which never is). A graph built or grown by a
-        quarter since it was saved is saved again.
-        """
-        row = conn.execute(
-            "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        generation = row[0] if row else 0
-        cache = self._vectors.get(user_id)
-        if cache is None or cache.dimensions != dimensions:
-            cache = self._files.load(user_id, dimensions, self.ann_min)
-        if cache is None:
-            cache = UserVectors(dimensions, generation, self.ann_min)
-        if cache.generation != generation:
-            if not cache.prune(conn, user_id):
-                cache = UserVectors(dimensions, generation, self.ann_min)
-            cache.generation = generation
-        self._vectors[user_id] = cache
-        cache.top_up(conn, user_id)
-        if cache.graph is not None and cache.unsaved > max(1000, cache.size // 4):
-            self._files.save(user_id, cache)
-        return cache
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from memvault.stores.sqlite import ann
 from memvault.stores.sqlite.vectors import UserVectors
 
-__all__ = ["VectorFiles"]
+__all__ = ["VectorCaches", "VectorFiles"]
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +95,46 @@ class VectorFiles:
         cache = UserVectors(dimensions, generation, ann_min)
         cache.restore(owners, seqs, alive, last_seq, graph)
         return cache
+
+
+class VectorCaches:
+    """The vectors of each user searched in this process, kept in step with the table."""
+
+    def __init__(self, files: VectorFiles, ann_min: int | None) -> None:
+        self.files = files
+        self.ann_min = ann_min
+        self.users: dict[str, UserVectors] = {}
+
+    def refresh(self, conn: sqlite3.Connection, user_id: str, dimensions: int) -> UserVectors:
+        """The user's vectors, brought up to date.
+
+        Call it in a read transaction, so that the generation and the rows read belong
+        together even while another process deletes and adds (rowids of deleted memories can
+        be reused; a row is known by its seq, which never is). The first call loads a saved
+        graph if there is one. A graph built or grown by a quarter since it was saved is saved
+        again.
+        """
+        row = conn.execute(
+            "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        generation = row[0] if row else 0
+        cache = self.users.get(user_id)
+        if cache is None or cache.dimensions != dimensions:
+            cache = self.files.load(user_id, dimensions, self.ann_min)
+        if cache is None:
+            cache = UserVectors(dimensions, generation, self.ann_min)
+        if cache.generation != generation:
+            if not cache.prune(conn, user_id):
+                cache = UserVectors(dimensions, generation, self.ann_min)
+            cache.generation = generation
+        self.users[user_id] = cache
+        cache.top_up(conn, user_id)
+        if cache.graph is not None and cache.unsaved > max(1000, cache.size // 4):
+            self.files.save(user_id, cache)
+        return cache
+
+    def save_all(self) -> None:
+        """Save every graph changed since its last save."""
+        for user_id, cache in self.users.items():
+            if cache.graph is not None and cache.unsaved:
+                self.files.save(user_id, cache)

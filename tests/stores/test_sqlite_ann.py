@@ -55,6 +55,12 @@ async def _filled(path: Path, ann_min: int | None = ANN_MIN) -> tuple[SqliteEpis
     return store, [m.id for m in memories], points
 
 
+def _remove_files(directory: Path, pattern: str) -> None:
+    for leftover in directory.glob(pattern):
+        if leftover.is_file():
+            leftover.unlink()
+
+
 async def _exact(path: Path) -> SqliteEpisodicStore:
     store = SqliteEpisodicStore(str(path), ann_min=None)
     await store.open()
@@ -183,3 +189,27 @@ async def test_the_sweep_reads_only_what_is_new(tmp_path: Path) -> None:
         assert [i for i, _ in await store.missing_embeddings(limit=3)] == ids[:3]
     finally:
         await store.close()
+
+
+async def test_a_saved_graph_of_another_database_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store, _, _ = await _filled(path)
+    await store.vector_search(ALICE, _queries(1)[0], limit=5)
+    await store.close()
+    _remove_files(tmp_path, "m.db*")  # the database goes, its saved graph stays
+    fresh = SqliteEpisodicStore(str(path), ann_min=ANN_MIN)
+    await fresh.open()
+    exact = await _exact(path)
+    try:
+        points, _ = _clustered(MEMORIES, seed=3)
+        memories = [memory(f"other {i}", minutes=i) for i in range(MEMORIES)]
+        await fresh.add(memories)
+        await fresh.reset_embeddings(EmbeddingInfo(model="test", dimensions=DIMENSIONS))
+        await fresh.set_embeddings([(m.id, points[i]) for i, m in enumerate(memories)])
+        query = points[5]
+        got = await fresh.vector_search(ALICE, query, limit=10)
+        assert got[0].memory_id == memories[5].id
+        assert got[0] == (await exact.vector_search(ALICE, query, limit=10))[0]
+    finally:
+        await fresh.close()
+        await exact.close()

@@ -105,7 +105,7 @@ class SqliteEpisodicStore:
 
     async def close(self) -> None:
         if self._vectors.users:
-            await self._db.read(lambda conn: self._vectors.save_all())
+            await self._db.read(self._vectors.save_all)
         await self._db.close()
 
     async def status(self) -> StoreStatus:

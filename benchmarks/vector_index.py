@@ -54,7 +54,7 @@ def _recall(got: list[Candidate], want: list[Candidate]) -> float:
 
 
 async def run(database: Path, queries: int, k: int, dimensions: int, seed: int,
-              ann_min: int) -> None:
+              ann_min: int, reuse_saved: bool) -> None:
     corpus = Corpus(seed, reserved=STOP_WORDS)
     stream = Conversations(corpus, seed)
     sources = {i: t.content for i, t in enumerate(stream.take(min(5000, queries * 4)))}
@@ -62,8 +62,12 @@ async def run(database: Path, queries: int, k: int, dimensions: int, seed: int,
     embedder = FakeEmbedder(dimensions, seed)
     vectors = embedder.vectors(texts)
     where = MemoryFilter(user_id=USER)
-    shutil.rmtree(database.with_name(database.name + ".vectors"), ignore_errors=True)
-    for label in ("built from the table", "loaded from the saved graph"):
+    labels = ["built from the table", "loaded from the saved graph"]
+    if reuse_saved:
+        labels = labels[1:]
+    else:
+        shutil.rmtree(database.with_name(database.name + ".vectors"), ignore_errors=True)
+    for label in labels:
         store = SqliteEpisodicStore(str(database), ann_min=ann_min)
         await store.open()
         clock = time.perf_counter()
@@ -113,11 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ann-min", type=int, default=SearchConfig().ann_min_vectors,
                         help="vector rows from which the graph is used (default: the config's)")
+    parser.add_argument("--reuse-saved", action="store_true",
+                        help="keep the graph saved beside the database (skip timing a build)")
     args = parser.parse_args(argv)
     if not args.database.exists():
         sys.exit(f"error: {args.database} does not exist (make it with scale.py --database)")
     anyio.run(run, args.database, args.queries, args.k, args.dimensions, args.seed,
-              args.ann_min)
+              args.ann_min, args.reuse_saved)
 
 
 if __name__ == "__main__":

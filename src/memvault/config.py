@@ -97,7 +97,7 @@ class SearchConfig(BaseModel):
     speakers: bool = True
     passages: bool = True
     ann: bool = True
-    ann_min_vectors: int = Field(default=20_000, ge=1)
+    ann_min_vectors: int = Field(default=200_000, ge=1)
 
 
 class Config(BaseModel):

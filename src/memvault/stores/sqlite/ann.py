@@ -86,7 +86,7 @@ class AnnGraph:
         """Keys of about the ``count`` rows nearest ``vector`` by inner product, best first."""
         if count <= 0 or len(self) == 0:
             return np.zeros(0, dtype=np.int64)
-        self._index.expansion_search = max(_EXPANSION_SEARCH, 2 * count)
+        self._index.expansion_search = max(_EXPANSION_SEARCH, 4 * count)
         found = self._index.search(vector.astype(np.float32), count)
         return np.asarray(found.keys, dtype=np.int64)
 

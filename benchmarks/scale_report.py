@@ -41,6 +41,7 @@ class Plan:
     batch: int
     single_adds: int
     database: Path
+    query_model: str = "fake"
 
 
 @dataclass
@@ -121,6 +122,11 @@ def build_report(plan: Plan, out: Results, load: Sequence[list[float] | None],
                 f"through a fixed random {EMBEDDER_ROWS}x{plan.dimensions} normal matrix, "
                 "L2-normalised); query embedding costs ~0.2 ms, so search timings "
                 "exclude a real model's query-embedding time"
+                if plan.query_model == "fake" else
+                "stored vectors from a deterministic fake embedder (hashed bag of words "
+                f"through a fixed random {EMBEDDER_ROWS}x{plan.dimensions} normal matrix); "
+                "each query is also embedded by all-MiniLM-L6-v2, so search timings include "
+                "a real query embedding"
             ),
         },
         "ingest": {

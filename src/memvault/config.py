@@ -88,6 +88,9 @@ class SearchConfig(BaseModel):
     mean pooling; it applies to memories embedded after the change). ``windows`` embeds every
     passage of a long memory (:func:`memvault.passages.split`) instead of only what the model
     reads of it whole (its first window); it too applies to memories embedded after the change.
+    ``ann`` searches a user's vectors through an approximate nearest-neighbour graph once they
+    number ``ann_min_vectors`` or more (stores that support it, with the ``ann`` extra installed);
+    below that, or with ``ann`` off, vector search scores every vector.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -97,6 +100,8 @@ class SearchConfig(BaseModel):
     speakers: bool = True
     passages: bool = True
     windows: bool = True
+    ann: bool = True
+    ann_min_vectors: int = Field(default=200_000, ge=1)
 
 
 class Config(BaseModel):

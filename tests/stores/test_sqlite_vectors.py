@@ -36,10 +36,13 @@ def test_top_ups_append_rows_and_keep_owners() -> None:
             cache.top_up(conn, "u")
     cache.top_up(conn, "u")
     assert cache.owners.tolist() == expected_owners
-    assert cache.matrix[:, 0].tolist() == [float(r) for r in expected_owners]
     first = cache.matrix
+    assert first is not None
+    assert first[:, 0].tolist() == [float(r) for r in expected_owners]
     cache.top_up(conn, "u")  # nothing new: the same rows, nothing copied
-    assert cache.matrix.base is first.base
+    again = cache.matrix
+    assert again is not None
+    assert again.base is first.base
 
 
 def test_rows_keep_their_spans() -> None:

@@ -91,7 +91,8 @@ class Memvault:
         check_embedder: bool = True,
     ) -> None:
         self.config = config or Config.load()
-        self.episodic = episodic or open_episodic(self.config.episodic_url)
+        self.episodic = episodic or open_episodic(self.config.episodic_url,
+                                                  search=self.config.search)
         self.profile = profile or open_profile(self.config.profile_url)
         self.working = working or open_working(self.config.working_url)
         self._writer = add_writer(

@@ -12,6 +12,7 @@ import importlib
 from typing import Literal, cast
 from urllib.parse import urlparse
 
+from memvault.config import SearchConfig
 from memvault.errors import ConfigError
 from memvault.stores.base import AddWriter, EpisodicStore, ProfileStore, WorkingStore
 from memvault.stores.outbox import OutboxWriter
@@ -67,7 +68,7 @@ def schemes(role: Role) -> list[str]:
     return sorted(_REGISTRY[role])
 
 
-def _load(role: Role, url: str) -> object:
+def _load(role: Role, url: str, **options: object) -> object:
     scheme = scheme_of(url)
     entry = _REGISTRY[role].get(scheme)
     if entry is None:
@@ -83,12 +84,19 @@ def _load(role: Role, url: str) -> object:
         raise ConfigError(
             f"the {scheme} {role} store needs an extra: pip install '{extra}' ({exc})"
         ) from exc
-    return getattr(module, class_name)(url)
+    return getattr(module, class_name)(url, **options)
 
 
-def open_episodic(url: str) -> EpisodicStore:
-    """An unopened episodic store for ``url``; call ``await store.open()``."""
-    return cast(EpisodicStore, _load("episodic", url))
+def open_episodic(url: str, *, search: SearchConfig | None = None) -> EpisodicStore:
+    """An unopened episodic store for ``url``; call ``await store.open()``.
+
+    ``search`` (default: the defaults) says whether and from what size the SQLite store's
+    vector search uses its approximate graph; other backends have none."""
+    search = search or SearchConfig()
+    options: dict[str, object] = {}
+    if scheme_of(url) == "sqlite":
+        options["ann_min"] = search.ann_min_vectors if search.ann else None
+    return cast(EpisodicStore, _load("episodic", url, **options))
 
 
 def open_profile(url: str) -> ProfileStore:

@@ -3,11 +3,13 @@
 Full-text search indexes passages with each user's own statistics
 (:mod:`memvault.stores.sqlite.lexical`).
 
-Vectors are float32 blobs; search loads a user's vectors into a numpy matrix that is kept in
-memory and topped up incrementally (:mod:`memvault.stores.sqlite.vectors`). Other processes
-may add or delete vectors at any time, so each search first reads, in one snapshot, the user's
-vector generation (bumped by deletes and resets) and the vectors stored after the last one it
-has.
+Vectors are float32 blobs; search keeps a user's vectors in memory, topped up incrementally:
+a numpy matrix searched exactly below ``ann_min`` rows, an HNSW graph above it
+(:mod:`memvault.stores.sqlite.vectors`, :mod:`memvault.stores.sqlite.nearest`), saved beside
+the database so that the next process loads it instead of rebuilding it. Other processes may
+add or delete vectors at any time, so each search first reads, in one snapshot, the user's
+vector generation (bumped by deletes and resets), drops the rows deleted since, and reads the
+vectors stored after the last one it has.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from memvault.config import SearchConfig
 from memvault.errors import InvalidInput
 from memvault.models import (
     Candidate,
     EmbeddingInfo,
     Memory,
     MemoryFilter,
-    PassageSpan,
     StoreStatus,
 )
 from memvault.stores.base import AddWriter, NewMemory, Pending, Vector
@@ -44,8 +45,10 @@ from memvault.stores.codec import (
 from memvault.stores.sqlite import lexical
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.joint import joint_writer
+from memvault.stores.sqlite.nearest import best_spans, nearest
 from memvault.stores.sqlite.schema import EPISODIC
-from memvault.stores.sqlite.vectors import UserVectors, best_per_memory, spans_blob
+from memvault.stores.sqlite.vector_files import VectorCaches, VectorFiles
+from memvault.stores.sqlite.vectors import spans_blob
 
 __all__ = ["SqliteEpisodicStore"]
 
@@ -93,18 +96,27 @@ def _is_user_only(where: MemoryFilter) -> bool:
 
 
 class SqliteEpisodicStore:
-    """Episodic memory in one SQLite file (see :class:`memvault.stores.base.EpisodicStore`)."""
+    """Episodic memory in one SQLite file (see :class:`memvault.stores.base.EpisodicStore`).
 
-    def __init__(self, url: str) -> None:
+    ``ann_min`` is the number of a user's vector rows from which vector search goes through
+    an approximate (HNSW) graph instead of scoring every row; ``None`` keeps it exact."""
+
+    def __init__(self, url: str, *, ann_min: int | None = SearchConfig().ann_min_vectors) -> None:
         self.url = url
+        self.ann_min = ann_min
         self._db = SqliteDatabase(path_from_url(url), "episodic")
         # Only touched inside SqliteDatabase.read, which runs one call at a time.
-        self._vectors: dict[str, UserVectors] = {}
+        self._vectors = VectorCaches(VectorFiles.beside(self._db.path), ann_min)
+        # The background sweep's resume point (see missing_embeddings).
+        self._sweep_from = 0
+        self._sweep_mark: tuple[int, int] | None = None
 
     async def open(self) -> None:
         await self._db.open("episodic", EPISODIC)
 
     async def close(self) -> None:
+        if self._vectors.users:
+            await self._db.read(self._vectors.save_all)
         await self._db.close()
 
     async def status(self) -> StoreStatus:
@@ -305,59 +317,31 @@ class SqliteEpisodicStore:
             info = self._info(conn)
             if info is None or limit <= 0 or vector.shape[-1] != info.dimensions:
                 return []
-            matrix, rowids, spans = self._refresh(conn, where.user_id, info.dimensions)
-            if matrix.shape[0] == 0:
-                return []
-            scores = matrix @ vector.astype(np.float32)
-            if not _is_user_only(where):
-                clause, params = _where(where)
-                allowed = np.fromiter(
-                    (r[0] for r in conn.execute(f"SELECT m.rowid FROM memories m WHERE {clause}",
-                                                params)),
-                    dtype=np.int64,
-                )
-                mask = np.isin(rowids, allowed)
-                scores, rowids, spans = scores[mask], rowids[mask], spans[mask]
-            if scores.shape[0] == 0:
-                return []
-            top = best_per_memory(scores, rowids, limit)
-            wanted = [int(rowids[i]) for i in top]
-            marks = ",".join("?" * len(wanted))
-            ids = dict(
-                conn.execute(f"SELECT rowid, id FROM memories WHERE rowid IN ({marks})", wanted)
-            )
-            return [
-                Candidate(memory_id=ids[r], score=float(scores[i]),
-                          span=PassageSpan(start=int(spans[i, 0]), end=int(spans[i, 1]))
-                          if spans[i, 0] >= 0 else None)
-                for r, i in zip(wanted, top, strict=True)
-                if r in ids
-            ]
+            conn.execute("BEGIN")  # the vectors, the filter and the rescoring in one snapshot
+            try:
+                cache = self._vectors.refresh(conn, where.user_id, info.dimensions)
+                if cache.live_rows == 0:
+                    return []
+                allowed = None
+                if not _is_user_only(where):
+                    clause, params = _where(where)
+                    allowed = np.fromiter(
+                        (r[0] for r in conn.execute(
+                            f"SELECT m.rowid FROM memories m WHERE {clause}", params)),
+                        dtype=np.int64,
+                    )
+                found = nearest(conn, cache, vector, limit, allowed)
+                wanted = [rowid for rowid, _ in found]
+                marks = ",".join("?" * len(wanted))
+                ids = dict(conn.execute(
+                    f"SELECT rowid, id FROM memories WHERE rowid IN ({marks})", wanted))
+                spans = best_spans(conn, vector, wanted)
+            finally:
+                conn.execute("COMMIT")
+            return [Candidate(memory_id=ids[r], score=s, span=spans.get(r))
+                    for r, s in found if r in ids]
 
         return await self._db.read(_search)
-
-    def _refresh(
-        self, conn: sqlite3.Connection, user_id: str, dimensions: int
-    ) -> tuple[Vector, npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        """The user's vectors, the memory rowid and the content span of each row (-1 when
-        unknown), brought up to date.
-
-        One read transaction, so that the generation and the rows read belong together even
-        while another process deletes and adds (rowids of deleted memories can be reused).
-        """
-        conn.execute("BEGIN")
-        try:
-            row = conn.execute(
-                "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
-            ).fetchone()
-            generation = row[0] if row else 0
-            cache = self._vectors.get(user_id)
-            if cache is None or cache.generation != generation or cache.dimensions != dimensions:
-                cache = self._vectors[user_id] = UserVectors(dimensions, generation)
-            cache.top_up(conn, user_id)
-            return cache.matrix, cache.owners, cache.spans
-        finally:
-            conn.execute("COMMIT")
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int
@@ -504,16 +488,36 @@ class SqliteEpisodicStore:
         await self._db.write(_reset)
 
     async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
+        """Memories without a vector, oldest first.
+
+        Incremental: every memory below the resume point has a vector, so a sweep over a
+        store with nothing missing reads only the memories added since the last sweep. Only a
+        delete or a reset of vectors can break that (a new memory gets a rowid above every
+        present one unless the highest were deleted), and each bumps a vector generation, so
+        a change in their sum starts the next sweep from the beginning."""
+
         def _missing(conn: sqlite3.Connection) -> builtins.list[tuple[str, str]]:
-            return [
-                (r[0], r[1])
-                for r in conn.execute(
-                    "SELECT m.id, m.content FROM memories m WHERE NOT EXISTS"
-                    " (SELECT 1 FROM embeddings e WHERE e.memory_rowid = m.rowid)"
+            conn.execute("BEGIN")
+            try:
+                mark = conn.execute(
+                    "SELECT coalesce(sum(generation), 0), count(*) FROM vector_generations"
+                ).fetchone()
+                if tuple(mark) != self._sweep_mark:
+                    self._sweep_from, self._sweep_mark = 0, tuple(mark)
+                rows = conn.execute(
+                    "SELECT m.rowid, m.id, m.content FROM memories m WHERE m.rowid >= ?"
+                    " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_rowid = m.rowid)"
                     " ORDER BY m.rowid LIMIT ?",
-                    (limit,),
-                )
-            ]
+                    (self._sweep_from, limit),
+                ).fetchall()
+                if rows:
+                    self._sweep_from = int(rows[0][0])
+                else:
+                    (top,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM memories").fetchone()
+                    self._sweep_from = int(top) + 1
+            finally:
+                conn.execute("COMMIT")
+            return [(r[1], r[2]) for r in rows]
 
         return await self._db.read(_missing)
 

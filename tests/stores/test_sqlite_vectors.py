@@ -6,6 +6,8 @@ import sqlite3
 
 import numpy as np
 
+from memvault.models import PassageSpan
+from memvault.stores.sqlite.nearest import best_spans
 from memvault.stores.sqlite.vectors import UserVectors, best_per_memory, spans_blob
 
 
@@ -45,17 +47,18 @@ def test_top_ups_append_rows_and_keep_owners() -> None:
     assert again.base is first.base
 
 
-def test_rows_keep_their_spans() -> None:
+def test_a_vector_hit_names_the_span_of_its_best_row() -> None:
     conn = _table()
-    rows = np.ones((3, 2), dtype=np.float32)
+    rows = np.array([[1, 0], [0.6, 0.8], [0, 1]], dtype=np.float32)
     conn.execute("INSERT INTO embeddings (memory_rowid, user_id, vector, spans)"
                  " VALUES (1, 'u', ?, ?)",
                  (rows.tobytes(), spans_blob(rows, [(0, 30), (0, 12), (13, 30)])))
     _store(conn, 2, rows[:2])  # no spans known
     assert spans_blob(rows, [(0, 1)]) is None  # not one per row: not kept
-    cache = UserVectors(dimensions=2, generation=0)
-    cache.top_up(conn, "u")
-    assert cache.spans.tolist() == [[0, 30], [0, 12], [13, 30], [-1, -1], [-1, -1]]
+    query = np.array([0.0, 1.0], dtype=np.float32)
+    assert best_spans(conn, query, [1, 2]) == {1: PassageSpan(start=13, end=30)}
+    assert best_spans(conn, np.array([1.0, 0.0], dtype=np.float32), [1]) == {
+        1: PassageSpan(start=0, end=30)}
 
 
 def test_best_per_memory_returns_each_memory_once() -> None:

@@ -84,7 +84,13 @@ class SearchConfig(BaseModel):
     ``timeline`` lets turns share their session neighbours' scores. ``speakers`` embeds
     memories without their speaker label and prefers the turns of speakers a query names.
     ``passages`` stores one vector per sentence besides the memory's own (local models with
-    mean pooling; it applies to memories embedded after the change).
+    mean pooling; it applies to memories embedded after the change). ``roles`` prefers the
+    ``user:`` / ``assistant:`` turns of the role a question addresses ("what did I say",
+    "what did you recommend"). ``recency`` puts the newest of similar statements first for a
+    question about the present (the oldest for one about the past) and prefers memories of a
+    time the question names; ``recency_tense`` also reads a question in the present tense
+    that addresses a role ("where do I live?", "where does the user live?") as one about
+    the present.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,6 +99,10 @@ class SearchConfig(BaseModel):
     timeline: bool = True
     speakers: bool = True
     passages: bool = True
+    roles: bool = True
+    recency: bool = True
+    recency_tense: bool = True
+    diversity: bool = False
 
 
 class Config(BaseModel):

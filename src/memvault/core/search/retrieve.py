@@ -11,7 +11,14 @@
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
    neighbours of every candidate join the candidates
    (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.
-6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`.
+6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`; turns
+   of the role a question addresses ("what did *I* say", "what did *you* recommend") get
+   :data:`ROLE_BOOST` (:mod:`memvault.core.text.roles`).
+7. **Time**: the newest (or oldest) of the statements that answer a question about the
+   present (or the past) comes first, and memories of a time the question names are
+   preferred (:mod:`memvault.core.search.recency`).
+
+Stages 6 and 7 record what they add to each memory in :attr:`Ranked.adjustments`.
 
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
 :class:`memvault.config.SearchConfig` switches stages off, to measure them.
@@ -20,23 +27,29 @@ Without an embedder (or before it is ready) stage 3 is skipped and the rest stil
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
+from memvault.core.search import recency
+from memvault.core.search.diversity import diversify
 from memvault.core.search.fusion import fuse, fuse_ranks
 from memvault.core.search.timeline import neighbours, spread
+from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
 from memvault.models import Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
-__all__ = ["POOL", "SPEAKER_BOOST", "Ranked", "retrieve"]
+__all__ = ["POOL", "ROLE_BOOST", "SPEAKER_BOOST", "Ranked", "retrieve"]
 
 #: How many memories each retriever contributes before fusion.
 POOL = 50
 #: Added to the turns of a speaker the query names: their own words come before the turns
 #: that only mention them. Fused scores lie in [0, 2], so this is a strong preference.
 SPEAKER_BOOST = 1.0
+#: Added to the turns of the role a question addresses: half a named speaker's preference,
+#: since a user's question is often answered by the assistant's reply, and the other way.
+ROLE_BOOST = 0.5
 
 _DEFAULTS = SearchConfig()
 
@@ -45,6 +58,10 @@ _DEFAULTS = SearchConfig()
 class Ranked:
     memories: list[tuple[Memory, float]]
     retrievers: list[str]
+    #: What the stages after the timeline added to a memory's score: stage ("speaker",
+    #: "role", "recency")
+    #: → memory id → amount.
+    adjustments: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 async def retrieve(
@@ -94,6 +111,9 @@ async def retrieve(
 
     await _fetch(store, user, list(scores), fetched)
     preferred = set(named)
+    addressed = roles_addressed(query)
+    role = addressed[0] if settings.roles and addressed else None
+    adjustments: dict[str, dict[str, float]] = {}
     ranked: list[tuple[Memory, float]] = []
     for memory_id, score in scores.items():
         memory = fetched.get(memory_id)
@@ -101,11 +121,28 @@ async def retrieve(
             continue
         if memory_id not in found and not where.admits(memory):
             continue  # reached through the timeline, so the store did not filter it
-        if preferred and speaker_of(memory.content) in preferred:
+        label = speaker_of(memory.content) if preferred or role else None
+        if preferred and label in preferred:
             score += SPEAKER_BOOST
+            adjustments.setdefault("speaker", {})[memory_id] = SPEAKER_BOOST
+        elif role is not None and role_of(label) == role:
+            score += ROLE_BOOST
+            adjustments.setdefault("role", {})[memory_id] = ROLE_BOOST
         ranked.append((memory, score))
     ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
-    return Ranked(ranked[:limit], retrievers)
+    if settings.recency:
+        # The tense alone tells only in a question a party asks of its own chat ("where do I
+        # live?"); a narrated one ("what is Caroline's job?") is as often about a habit.
+        tense = settings.recency_tense and bool(addressed)
+        gains = recency.adjust(recency.time_scope(query, tense=tense), ranked)
+        if gains:
+            ranked = recency.apply(ranked, gains)
+            adjustments["recency"] = gains
+    if settings.diversity:
+        ranked, lost = diversify(ranked, limit)
+        if lost:
+            adjustments["diversity"] = {memory_id: -amount for memory_id, amount in lost.items()}
+    return Ranked(ranked[:limit], retrievers, adjustments)
 
 
 async def _fetch(

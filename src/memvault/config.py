@@ -103,6 +103,7 @@ class SearchConfig(BaseModel):
     recency: bool = True
     recency_tense: bool = True
     diversity: bool = False
+    feedback: bool = False
 
 
 class Config(BaseModel):

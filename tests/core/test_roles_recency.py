@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from memvault import Memvault
+from memvault.core.search.diversity import diversify
+from memvault.core.search.feedback import expansion_terms
 from memvault.core.search.recency import ORDER_SHARE, PERIOD_SHARE, adjust, time_scope
 from memvault.core.search.retrieve import ROLE_BOOST
 from memvault.core.text.roles import role_of, roles_addressed
@@ -158,3 +160,30 @@ async def test_recency_and_roles_switch_off(tmp_path: Path) -> None:
                                           else 0.0))
         for memory_id, score in plain.items()
     }
+
+
+def test_feedback_terms_are_shared_by_the_first_hits() -> None:
+    when = datetime(2023, 1, 5, tzinfo=UTC)
+    top = [
+        Memory(id=str(n), user_id="u", content=text, occurred_at=when, created_at=when)
+        for n, text in enumerate([
+            "John: I'm doing kickboxing, it gives me energy.",
+            "Maria: John, kickboxing sounds like great energy!",
+            "John: off to my taekwondo class, John style.",
+        ])
+    ]
+    assert expansion_terms(["martial", "arts", "john"], top, skip=["john", "maria"]) == [
+        "kickboxing", "energy"]
+
+
+def test_session_diversity_decays_a_sessions_later_turns() -> None:
+    when = datetime(2023, 1, 5, tzinfo=UTC)
+
+    def memory(memory_id: str, session: str) -> Memory:
+        return Memory(id=memory_id, user_id="u", content=memory_id, session_id=session,
+                      occurred_at=when, created_at=when)
+
+    ranked = [(memory("a1", "a"), 1.0), (memory("a2", "a"), 0.9), (memory("b1", "b"), 0.8)]
+    chosen, lost = diversify(ranked, 3, decay=0.8)
+    assert [(m.id, round(s, 3)) for m, s in chosen] == [("a1", 1.0), ("b1", 0.8), ("a2", 0.72)]
+    assert lost == {"a2": pytest.approx(0.18)}

@@ -43,6 +43,6 @@ def diversify(ranked: Sequence[tuple[Memory, float]], limit: int,
         session = memory.session_id or memory.id
         taken[session] = taken.get(session, 0) + 1
         if best_score != score:
-            lost[memory.id] = best_score - score
+            lost[memory.id] = score - best_score
         chosen.append((memory, best_score))
     return chosen, lost

@@ -33,6 +33,7 @@ from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
 from memvault.core.search import recency
 from memvault.core.search.diversity import diversify
+from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
 from memvault.core.search.fusion import fuse, fuse_ranks
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
@@ -105,6 +106,13 @@ async def retrieve(
         return Ranked([], retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
+    if settings.feedback and query_terms:
+        extra, _ = await feedback_ranking(store, where, query_terms, fused, named, pool=pool)
+        if extra:
+            weights = [1.0] * len(rankings) + [FEEDBACK_WEIGHT]
+            rankings.append(extra)
+            fused = (fuse(rankings, weights, pool=pool) if settings.fusion == "score"
+                     else fuse_ranks(rankings))
     found = set(fused)
     adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)

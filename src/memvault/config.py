@@ -104,6 +104,7 @@ class SearchConfig(BaseModel):
     recency_tense: bool = True
     diversity: bool = False
     feedback: bool = False
+    session_prior: bool = False
 
 
 class Config(BaseModel):

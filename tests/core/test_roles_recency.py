@@ -12,6 +12,7 @@ from memvault.core.search.diversity import diversify
 from memvault.core.search.feedback import expansion_terms
 from memvault.core.search.recency import ORDER_SHARE, PERIOD_SHARE, adjust, time_scope
 from memvault.core.search.retrieve import ROLE_BOOST
+from memvault.core.search.sessions import SESSION_SHARE, session_prior
 from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import speaker_of, speakers_named
 from memvault.embedders.local import local_available
@@ -187,3 +188,17 @@ def test_session_diversity_decays_a_sessions_later_turns() -> None:
     chosen, lost = diversify(ranked, 3, decay=0.8)
     assert [(m.id, round(s, 3)) for m, s in chosen] == [("a1", 1.0), ("b1", 0.8), ("a2", 0.72)]
     assert lost == {"a2": pytest.approx(0.18)}
+
+
+def test_session_prior_lifts_the_turns_of_strong_sessions() -> None:
+    when = datetime(2023, 1, 5, tzinfo=UTC)
+
+    def memory(memory_id: str, session: str | None) -> Memory:
+        return Memory(id=memory_id, user_id="u", content=memory_id, session_id=session,
+                      occurred_at=when, created_at=when)
+
+    ranked = [(memory("a1", "a"), 1.0), (memory("b1", "b"), 0.5), (memory("a2", "a"), 0.5),
+              (memory("loose", None), 0.4)]
+    assert session_prior(ranked) == {"a1": pytest.approx(SESSION_SHARE),
+                                     "a2": pytest.approx(SESSION_SHARE),
+                                     "b1": pytest.approx(SESSION_SHARE * 0.5)}

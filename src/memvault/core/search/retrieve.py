@@ -35,6 +35,7 @@ from memvault.core.search import recency
 from memvault.core.search.diversity import diversify
 from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
 from memvault.core.search.fusion import fuse, fuse_ranks
+from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
@@ -138,6 +139,10 @@ async def retrieve(
             adjustments.setdefault("role", {})[memory_id] = ROLE_BOOST
         ranked.append((memory, score))
     ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
+    if settings.session_prior:
+        gains = session_prior(ranked)
+        ranked = recency.apply(ranked, gains)
+        adjustments["session"] = gains
     if settings.recency:
         # The tense alone tells only in a question a party asks of its own chat ("where do I
         # live?"); a narrated one ("what is Caroline's job?") is as often about a habit.

@@ -90,7 +90,10 @@ class SearchConfig(BaseModel):
     question about the present (the oldest for one about the past) and prefers memories of a
     time the question names; ``recency_tense`` also reads a question in the present tense
     that addresses a role ("where do I live?", "where does the user live?") as one about
-    the present.
+    the present. Off by default, measured and kept to measure again: ``session_prior``
+    (a memory gains a share of its session's best score), ``feedback`` (a second lexical
+    search with the terms the first hits share), ``diversity`` (a session's later turns
+    decay).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -90,8 +90,8 @@ class SearchConfig(BaseModel):
     question about the present (the oldest for one about the past) and prefers memories of a
     time the question names; ``recency_tense`` also reads a question in the present tense
     that addresses a role ("where do I live?", "where does the user live?") as one about
-    the present. Off by default, measured and kept to measure again: ``session_prior``
-    (a memory gains a share of its session's best score), ``feedback`` (a second lexical
+    the present. ``session_prior`` lets a memory gain a share of its session's best score.
+    Off by default, measured and kept to measure again: ``feedback`` (a second lexical
     search with the terms the first hits share), ``diversity`` (a session's later turns
     decay).
     """
@@ -107,7 +107,7 @@ class SearchConfig(BaseModel):
     recency_tense: bool = True
     diversity: bool = False
     feedback: bool = False
-    session_prior: bool = False
+    session_prior: bool = True
 
 
 class Config(BaseModel):

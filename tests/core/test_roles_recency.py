@@ -146,14 +146,15 @@ async def test_recency_and_roles_switch_off(tmp_path: Path) -> None:
         # BM25 alone prefers the short Porto turn.
         assert "Porto" in await _first(mv, "where do I live?")
     async with Memvault.open(tmp_path / "m.db", embedder="none",
-                             **{"search.timeline": False}) as mv:
+                             **{"search.timeline": False, "search.session_prior": False}) as mv:
         user = (await mv.search("what was my budget?", limit=2)).hits
         assistant = (await mv.search("which city did you suggest for my budget?",
                                      limit=2)).hits
     assert user[0].memory.content.startswith("user:")
     assert assistant[0].memory.content.startswith("assistant:")
     async with Memvault.open(tmp_path / "m.db", embedder="none",
-                             **{"search.timeline": False, "search.roles": False}) as mv:
+                             **{"search.timeline": False, "search.roles": False,
+                                "search.session_prior": False}) as mv:
         plain = {h.memory.id: h.score
                  for h in (await mv.search("what was my budget?", limit=2)).hits}
     assert {h.memory.id: h.score for h in user} == {

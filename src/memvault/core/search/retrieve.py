@@ -14,11 +14,15 @@
 6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`; turns
    of the role a question addresses ("what did *I* say", "what did *you* recommend") get
    :data:`ROLE_BOOST` (:mod:`memvault.core.text.roles`).
-7. **Time**: the newest (or oldest) of the statements that answer a question about the
+7. **Session prior**: each memory gains a share of its session's best score
+   (:mod:`memvault.core.search.sessions`).
+8. **Time**: the newest (or oldest) of the statements that answer a question about the
    present (or the past) comes first, and memories of a time the question names are
    preferred (:mod:`memvault.core.search.recency`).
 
-Stages 6 and 7 record what they add to each memory in :attr:`Ranked.adjustments`.
+Stages 6 to 8 (and the optional feedback and diversity stages,
+:mod:`memvault.core.search.feedback`, :mod:`memvault.core.search.diversity`) record what they
+add to each memory in :attr:`Ranked.adjustments`.
 
 Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
 :class:`memvault.config.SearchConfig` switches stages off, to measure them.

@@ -90,7 +90,16 @@ class SearchConfig(BaseModel):
     reads of it whole (its first window); it too applies to memories embedded after the change.
     ``ann`` searches a user's vectors through an approximate nearest-neighbour graph once they
     number ``ann_min_vectors`` or more (stores that support it, with the ``ann`` extra installed);
-    below that, or with ``ann`` off, vector search scores every vector.
+    below that, or with ``ann`` off, vector search scores every vector. ``roles`` prefers the
+    ``user:`` / ``assistant:`` turns of the role a question addresses ("what did I say",
+    "what did you recommend"). ``recency`` puts the newest of similar statements first for a
+    question about the present (the oldest for one about the past) and prefers memories of a
+    time the question names; ``recency_tense`` also reads a question in the present tense
+    that addresses a role ("where do I live?", "where does the user live?") as one about
+    the present. ``session_prior`` lets a memory gain a share of its session's best score.
+    Off by default, measured and kept to measure again: ``feedback`` (a second lexical
+    search with the terms the first hits share), ``diversity`` (a session's later turns
+    decay).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -102,6 +111,12 @@ class SearchConfig(BaseModel):
     windows: bool = True
     ann: bool = True
     ann_min_vectors: int = Field(default=200_000, ge=1)
+    roles: bool = True
+    recency: bool = True
+    recency_tense: bool = True
+    diversity: bool = False
+    feedback: bool = False
+    session_prior: bool = True
 
 
 class Config(BaseModel):

@@ -136,7 +136,8 @@ async def test_memories_are_embedded_without_their_speaker_label(tmp_path: Path)
 
 async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
     async with Memvault.open(tmp_path / "m.db", embedder="none",
-                             **{"search.timeline": False, "search.speakers": False}) as mv:
+                             **{"search.timeline": False, "search.speakers": False,
+                                "search.session_prior": False}) as mv:
         await mv.add("Melanie: Caroline, your painting is lovely", session_id="s1")
         await mv.add("Melanie: thanks for asking", session_id="s1")
         own = await mv.add("Caroline: I painted a sunrise last week", session_id="s2")
@@ -146,7 +147,7 @@ async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
         assert own.id in [h.memory.id for h in hits]
         plain = {h.memory.id: h.explanation.rank_score for h in hits}
     async with Memvault.open(tmp_path / "m.db", embedder="none",
-                             **{"search.timeline": False}) as mv:
+                             **{"search.timeline": False, "search.session_prior": False}) as mv:
         hits = (await mv.search("What did Caroline paint?")).hits
         # The same ranking with speakers on: only Caroline's own turn gains the preference.
         assert hits[0].memory.id == own.id
@@ -155,7 +156,7 @@ async def test_search_settings_switch_stages_off(tmp_path: Path) -> None:
             for memory_id, score in plain.items()
         }
     async with Memvault.open(tmp_path / "m.db", embedder="none",
-                             **{"search.fusion": "rank"}) as mv:
+                             **{"search.fusion": "rank", "search.session_prior": False}) as mv:
         hits = (await mv.search("What did Caroline paint?")).hits
         assert hits[0].memory.id == own.id
         # Second by BM25: 1 / (60 + 2) from reciprocal rank fusion, plus the preference.

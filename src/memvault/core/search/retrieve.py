@@ -11,7 +11,18 @@
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
    neighbours of every candidate join the candidates
    (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.
-6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`.
+6. **Speaker preference**: turns spoken by a named speaker get :data:`SPEAKER_BOOST`; turns
+   of the role a question addresses ("what did *I* say", "what did *you* recommend") get
+   :data:`ROLE_BOOST` (:mod:`memvault.core.text.roles`).
+7. **Session prior**: each memory gains a share of its session's best score
+   (:mod:`memvault.core.search.sessions`).
+8. **Time**: the newest (or oldest) of the statements that answer a question about the
+   present (or the past) comes first, and memories of a time the question names are
+   preferred (:mod:`memvault.core.search.recency`).
+
+Stages 6 to 8 (and the optional feedback and diversity stages,
+:mod:`memvault.core.search.feedback`, :mod:`memvault.core.search.diversity`) record what they
+add to each memory in :attr:`Ranked.adjustments`.
 
 Along the way each candidate's :class:`~memvault.core.search.explain.Evidence` records what
 the stages saw (cosine similarity, best passage, the match a neighbour came in with, the
@@ -28,20 +39,28 @@ from dataclasses import dataclass, field
 
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
+from memvault.core.search import recency
+from memvault.core.search.diversity import diversify
 from memvault.core.search.explain import Evidence, gather, neighbours_of
+from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
 from memvault.core.search.fusion import fuse, fuse_ranks
+from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
+from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
 from memvault.models import Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
-__all__ = ["POOL", "SPEAKER_BOOST", "Ranked", "retrieve"]
+__all__ = ["POOL", "ROLE_BOOST", "SPEAKER_BOOST", "Ranked", "retrieve"]
 
 #: How many memories each retriever contributes before fusion.
 POOL = 50
 #: Added to the turns of a speaker the query names: their own words come before the turns
 #: that only mention them. Fused scores lie in [0, 2], so this is a strong preference.
 SPEAKER_BOOST = 1.0
+#: Added to the turns of the role a question addresses: half a named speaker's preference,
+#: since a user's question is often answered by the assistant's reply, and the other way.
+ROLE_BOOST = 0.5
 
 _DEFAULTS = SearchConfig()
 
@@ -54,6 +73,10 @@ class Ranked:
     memories: list[tuple[Memory, float]]
     retrievers: list[str]
     evidence: dict[str, Evidence] = field(default_factory=dict)
+    #: What the stages after the timeline added to a memory's score: stage ("speaker",
+    #: "role", "recency")
+    #: → memory id → amount.
+    adjustments: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 async def retrieve(
@@ -98,6 +121,13 @@ async def retrieve(
     evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
+    if settings.feedback and query_terms:
+        extra, _ = await feedback_ranking(store, where, query_terms, fused, named, pool=pool)
+        if extra:
+            weights = [1.0] * len(rankings) + [FEEDBACK_WEIGHT]
+            rankings.append(extra)
+            fused = (fuse(rankings, weights, pool=pool) if settings.fusion == "score"
+                     else fuse_ranks(rankings))
     found = set(fused)
     adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)
@@ -105,6 +135,9 @@ async def retrieve(
 
     await _fetch(store, user, list(scores), fetched)
     preferred = set(named)
+    addressed = roles_addressed(query)
+    role = addressed[0] if settings.roles and addressed else None
+    adjustments: dict[str, dict[str, float]] = {}
     ranked: list[tuple[Memory, float]] = []
     for memory_id, score in scores.items():
         memory = fetched.get(memory_id)
@@ -112,13 +145,54 @@ async def retrieve(
             continue
         if memory_id not in found and not where.admits(memory):
             continue  # reached through the timeline, so the store did not filter it
-        if preferred and (speaker := speaker_of(memory.content)) in preferred:
+        label = speaker_of(memory.content) if preferred or role else None
+        if preferred and label in preferred:
             score += SPEAKER_BOOST
-            evidence.setdefault(memory_id, Evidence()).speaker = speaker
+            adjustments.setdefault("speaker", {})[memory_id] = SPEAKER_BOOST
+            evidence.setdefault(memory_id, Evidence()).speaker = label
+        elif role is not None and role_of(label) == role:
+            score += ROLE_BOOST
+            adjustments.setdefault("role", {})[memory_id] = ROLE_BOOST
+            evidence.setdefault(memory_id, Evidence()).speaker = label
         ranked.append((memory, score))
     ranked.sort(key=lambda pair: (-pair[1], pair[0].occurred_at, pair[0].id))
+    if settings.session_prior:
+        gains = session_prior(ranked)
+        ranked = recency.apply(ranked, gains)
+        adjustments["session"] = gains
+    if settings.recency:
+        # The tense alone tells only in a question a party asks of its own chat ("where do I
+        # live?"); a narrated one ("what is Caroline's job?") is as often about a habit.
+        tense = settings.recency_tense and bool(addressed)
+        gains = recency.adjust(recency.time_scope(query, tense=tense), ranked)
+        if gains:
+            ranked = recency.apply(ranked, gains)
+            adjustments["recency"] = gains
+    if settings.diversity:
+        ranked, lost = diversify(ranked, limit)
+        if lost:
+            adjustments["diversity"] = {memory_id: -amount for memory_id, amount in lost.items()}
     kept = ranked[:limit]
-    return Ranked(kept, retrievers, {m.id: evidence[m.id] for m, _ in kept if m.id in evidence})
+    _record(adjustments, evidence, {m.id for m, _ in kept})
+    return Ranked(kept, retrievers, {m.id: evidence[m.id] for m, _ in kept if m.id in evidence},
+                  adjustments)
+
+
+def _record(adjustments: dict[str, dict[str, float]], evidence: dict[str, Evidence],
+            kept: set[str]) -> None:
+    """The stages' score adjustments of the kept memories, in their evidence: recency in its
+    own field, the others (session prior, diversity) under ``stages``."""
+    for stage, amounts in adjustments.items():
+        if stage in ("speaker", "role"):
+            continue  # the speaker field already says so
+        for memory_id, amount in amounts.items():
+            if memory_id not in kept or not amount:
+                continue
+            found = evidence.setdefault(memory_id, Evidence())
+            if stage == "recency":
+                found.recency = round(amount, 6)
+            else:
+                found.stages[stage] = round(amount, 6)
 
 
 async def _fetch(

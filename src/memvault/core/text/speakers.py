@@ -21,9 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from memvault.core.text.roles import ROLE_LABELS
+
 __all__ = ["body_text", "mask_speakers", "speaker_of", "speakers_named"]
 
-_ROLES = frozenset(["user", "assistant", "system", "human", "ai", "bot", "agent", "me"])
+#: Role labels (:mod:`memvault.core.text.roles`): a label in any case, never a name.
+_ROLES = frozenset().union(*ROLE_LABELS.values())
 _NOT_NAMES = frozenset(
     [
         "note", "notes", "update", "summary", "todo", "reminder", "important", "warning",

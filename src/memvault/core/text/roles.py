@@ -1,0 +1,84 @@
+"""Roles are not people: ``user:`` / ``assistant:`` labels, and whom a question addresses.
+
+A chat between a person and an assistant is stored as ``"user: ..."`` / ``"assistant: ..."``
+turns (also ``system:`` and ``tool:``, and the synonyms ``human``, ``ai``, ``bot``...). Those
+labels name a role in the conversation, not a person: a query never names "user" the way it
+names "Caroline", but it points at a role by its pronouns. Asked of the memory layer by one of
+the two parties, a question in the first person ("what did I say about my budget?") is about
+the user's own turns; one in the second person ("which framework did you recommend?") is about
+the assistant's. "the user" / "the assistant" written out point at the role too.
+
+:func:`role_of` reads the role of a memory's speaker label, :func:`roles_addressed` the
+roles a query points at, best first. Search uses them as a preference, never as a filter
+(:mod:`memvault.core.search.retrieve`): a user's question is often answered by what the
+assistant said back, and the other way round.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ROLES", "ROLE_LABELS", "role_of", "roles_addressed"]
+
+#: The roles, and the speaker labels that mean each of them (lower case).
+ROLE_LABELS: dict[str, frozenset[str]] = {
+    "user": frozenset(["user", "human", "me"]),
+    "assistant": frozenset(["assistant", "ai", "bot", "agent", "model", "chatbot"]),
+    "system": frozenset(["system"]),
+    "tool": frozenset(["tool"]),
+}
+ROLES = tuple(ROLE_LABELS)
+_ROLE_OF_LABEL = {label: role for role, labels in ROLE_LABELS.items() for label in labels}
+
+_FIRST = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|i'd|i'll)\b", re.IGNORECASE)
+_SECOND = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'd|you'll)\b",
+                     re.IGNORECASE)
+#: The subject of the question: a pronoun after the question's auxiliary ("did you",
+#: "have I") or before a verb of saying ("you said", "I told").
+_SUBJECT = re.compile(
+    r"\b(?:do|does|did|have|has|had|was|were|am|are|is|will|would|can|could|should|shall)"
+    r"\s+(i|you)\b|\b(i|you)\s+(?:said|say|told|tell|mentioned|mention|recommended|"
+    r"recommend|suggested|suggest|asked|ask|wrote|write|gave|give|shared|share|promised|"
+    r"explained|talked|noted|decided|planned|wanted|want|need|needed|like|liked|used|got|"
+    r"bought|went|have|had|was|am)\b",
+    re.IGNORECASE,
+)
+#: A request to the assistant around the real question ("can you remind me what I ordered?",
+#: "do you remember ..."): its "you" is the one asked, not the one the question is about.
+_REQUEST = re.compile(
+    r"^\W*(?:please\s+)?(?:(?:can|could|would|will|do|did)\s+you\s+(?:please\s+)?)?"
+    r"(?:remind\s+me|tell\s+me|remember|recall|know|help\s+me\s+(?:remember|recall|find)|"
+    r"find|show\s+me|list|give\s+me|look\s+up)\b(?:\s+(?:of|about|again))?",
+    re.IGNORECASE,
+)
+_NAMED = re.compile(r"\b(?:the\s+)?(user|assistant)(?:['’]s)?\b", re.IGNORECASE)
+_PRONOUN_ROLE = {"i": "user", "you": "assistant"}
+
+
+def role_of(label: str | None) -> str | None:
+    """The role (one of :data:`ROLES`) a speaker label means
+    (:func:`memvault.core.text.speakers.speaker_of`), or ``None`` (no label, or a name)."""
+    return None if label is None else _ROLE_OF_LABEL.get(label)
+
+
+def roles_addressed(query: str) -> list[str]:
+    """The roles ``query`` points at, best first: ``[]``, ``["user"]``, ``["assistant"]``
+    or both.
+
+    "the user" / "the assistant" written out count first; then the subject pronoun ("what
+    did *you* recommend for my trip?" is about the assistant's turn); then whichever person
+    the pronouns are in. A question in both persons with no clear subject names both. A
+    request around the question ("can you remind me ...", "do you remember ...") is left
+    out.
+    """
+    query = _REQUEST.sub(" ", query, count=1)
+    named = [match.group(1).lower() for match in _NAMED.finditer(query)]
+    subject = _SUBJECT.search(query)
+    found: list[str] = list(dict.fromkeys(named))
+    if subject is not None:
+        found.append(_PRONOUN_ROLE[(subject.group(1) or subject.group(2)).lower()])
+    if _FIRST.search(query):
+        found.append("user")
+    if _SECOND.search(query):
+        found.append("assistant")
+    return list(dict.fromkeys(found))

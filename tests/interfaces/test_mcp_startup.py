@@ -16,6 +16,7 @@ import pytest
 from tests.interfaces.mcp_harness import (
     MEMVAULT,
     STARTUP_TIMEOUT,
+    TOOLS,
     LineReader,
     call_ok,
     clean_env,
@@ -179,7 +180,7 @@ def test_stdout_carries_only_json_rpc_until_exit(tmp_path: Path) -> None:
         replies[message.get("id")] = message
     assert set(replies) == {1, 2, 3}, stdout.text()
     assert replies[1]["result"]["serverInfo"]["name"] == "memvault"
-    assert len(replies[2]["result"]["tools"]) == 6
+    assert {t["name"] for t in replies[2]["result"]["tools"]} == TOOLS
     assert replies[3]["result"]["isError"] is False
     assert SERVING in stderr.text()
 

@@ -65,6 +65,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "filters": st.sampled_from([{"session_id": "s1"}, {"metadata": {"topic": "travel"}},
                                 None]),
     "context": st.integers(0, 5),
+    "min_score": st.sampled_from([0.0, 0.25, 1.0]),
     # delete-all is valid with confirm true; mostly narrowed to a session, so that the
     # stores are not emptied at every other example
     "confirm": st.just(True),

@@ -10,16 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import anyio
 import jsonschema
 import pytest
-from mcp import Client
 
-from memvault import Config
 from memvault.__version__ import __version__
 from memvault.config import ENV_KEYS
-from memvault.interfaces.mcp.server import build_server
-from memvault.interfaces.runtime import Runtime
+from tests.interfaces.mcp_harness import inprocess_client
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_JSON = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))
@@ -57,14 +53,8 @@ def _readme_tools() -> dict[str, list[str]]:
 
 @pytest.fixture
 async def listed(tmp_path: Path) -> AsyncIterator[list[Any]]:
-    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "a",
-                               "embedder": "none"})
-    runtime = Runtime(config=config)
-    async with anyio.create_task_group() as group:
-        group.start_soon(runtime.keep_open)
-        async with Client(build_server(runtime)) as client:
-            yield (await client.list_tools()).tools
-        group.cancel_scope.cancel()
+    async with inprocess_client(tmp_path / "m.db") as client:
+        yield (await client.list_tools()).tools
 
 
 @pytest.mark.anyio

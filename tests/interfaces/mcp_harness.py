@@ -23,10 +23,14 @@ from typing import IO, Any, Literal
 import anyio
 import anyio.to_thread
 import httpx2
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
+
+from memvault.config import Config
+from memvault.interfaces.mcp.server import build_server
+from memvault.interfaces.runtime import Runtime
 
 __all__ = [
     "MEMVAULT",
@@ -41,6 +45,7 @@ __all__ = [
     "call_ok",
     "clean_env",
     "connect_http",
+    "inprocess_client",
     "memvault_args",
     "open_session",
     "running_server",
@@ -359,3 +364,16 @@ async def snapshot(session: ClientSession) -> Snapshot:
             break
     profile = await call_ok(session, "get_profile", include_history=True)
     return Snapshot(memories=memories, profile=profile)
+
+
+@contextlib.asynccontextmanager
+async def inprocess_client(database: Path, user_id: str = "alice") -> AsyncIterator[Client]:
+    """The official client connected in process to a server on ``database`` (no embedder)."""
+    config = Config.from_flat({"database": str(database), "user_id": user_id,
+                               "embedder": "none"})
+    runtime = Runtime(config=config)
+    async with anyio.create_task_group() as group:
+        group.start_soon(runtime.keep_open)
+        async with Client(build_server(runtime)) as connected:
+            yield connected
+        group.cancel_scope.cancel()

@@ -13,20 +13,15 @@ from memvault import Config, InvalidInput
 from memvault.interfaces.identity import resolve_identity
 from memvault.interfaces.mcp.server import build_server
 from memvault.interfaces.runtime import Runtime
+from tests.interfaces.mcp_harness import inprocess_client
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "alice",
-                               "embedder": "none"})
-    runtime = Runtime(config=config)
-    async with anyio.create_task_group() as group:
-        group.start_soon(runtime.keep_open)
-        async with Client(build_server(runtime)) as connected:
-            yield connected
-        group.cancel_scope.cancel()
+    async with inprocess_client(tmp_path / "m.db") as connected:
+        yield connected
 
 
 async def test_delete_all_needs_a_real_true(client: Client) -> None:

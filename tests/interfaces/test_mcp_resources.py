@@ -6,28 +6,19 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from memvault import Config
-from memvault.interfaces.mcp.server import build_server
-from memvault.interfaces.runtime import Runtime
+from tests.interfaces.mcp_harness import inprocess_client
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "alice",
-                               "embedder": "none"})
-    runtime = Runtime(config=config)
-    async with anyio.create_task_group() as group:
-        group.start_soon(runtime.keep_open)
-        async with Client(build_server(runtime)) as connected:
-            yield connected
-        group.cancel_scope.cancel()
+    async with inprocess_client(tmp_path / "m.db") as connected:
+        yield connected
 
 
 def _text(result: object) -> str:

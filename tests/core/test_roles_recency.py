@@ -16,7 +16,7 @@ from memvault.core.search.sessions import SESSION_SHARE, session_prior
 from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import speaker_of, speakers_named
 from memvault.embedders.local import local_available
-from memvault.models import Memory
+from memvault.models import Memory, SearchHit
 from tests.core.fakes import HashEmbedder
 
 pytestmark = pytest.mark.anyio
@@ -155,13 +155,19 @@ async def test_recency_and_roles_switch_off(tmp_path: Path) -> None:
     async with Memvault.open(tmp_path / "m.db", embedder="none",
                              **{"search.timeline": False, "search.roles": False,
                                 "search.session_prior": False}) as mv:
-        plain = {h.memory.id: h.score
+        plain = {h.memory.id: _rank(h)
                  for h in (await mv.search("what was my budget?", limit=2)).hits}
-    assert {h.memory.id: h.score for h in user} == {
+    assert {h.memory.id: _rank(h) for h in user} == {
         memory_id: pytest.approx(score + (ROLE_BOOST if memory_id == user[0].memory.id
                                           else 0.0))
         for memory_id, score in plain.items()
     }
+
+
+def _rank(hit: SearchHit) -> float:
+    """The fused score a hit is ranked by (its ``score`` is the absolute one)."""
+    assert hit.explanation is not None
+    return hit.explanation.rank_score
 
 
 def test_feedback_terms_are_shared_by_the_first_hits() -> None:

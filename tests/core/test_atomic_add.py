@@ -52,8 +52,9 @@ def emit(**fields):
 
 
 database, start = sys.argv[1], int(sys.argv[2])
+# every add states a key of its own: lift the per-user key limit, which several runs pass
 with SyncMemvault.open(database, user_id="alice", embedder="none",
-                       working_max_turns=10_000) as mv:
+                       working_max_turns=10_000, max_profile_keys=1_000_000) as mv:
     emit(event="ready")
     n, acks = start, 0
     while True:

@@ -22,7 +22,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +29,7 @@ import numpy as np
 import pytest
 
 from memvault import SyncMemvault
+from tests.fake_embeddings import FakeEmbeddings, fake_embeddings
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -52,54 +52,10 @@ def expected(text: str) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-class _Embeddings(BaseHTTPRequestHandler):
-    """``POST /v1/embeddings`` as OpenAI answers it; counts the texts it embeds."""
-
-    counts: Counter[str]
-    lock: threading.Lock
-
-    def do_POST(self) -> None:
-        if self.path.rstrip("/") != "/v1/embeddings":
-            self.send_error(404)
-            return
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        with self.lock:
-            self.counts.update(texts)
-        answer = json.dumps({
-            "object": "list", "model": body["model"],
-            "data": [{"object": "embedding", "index": i, "embedding": fake_vector(t)}
-                     for i, t in enumerate(texts)],
-        }).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@dataclass
-class EmbeddingsServer:
-    url: str
-    counts: Counter[str]
-
-
 @pytest.fixture(scope="module")
-def embeddings_server() -> Iterator[EmbeddingsServer]:
-    handler = type("Handler", (_Embeddings,), {"counts": Counter(), "lock": threading.Lock()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield EmbeddingsServer(url=f"http://127.0.0.1:{server.server_address[1]}/v1",
-                               counts=handler.counts)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def embeddings_server() -> Iterator[FakeEmbeddings]:
+    with fake_embeddings(fake_vector) as server:
+        yield server
 
 
 # Signals "ready" once memvault is imported, waits for "go" on stdin (the barrier), then
@@ -192,7 +148,7 @@ class Worker:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, embeddings_server: EmbeddingsServer
+def run(tmp_path_factory: pytest.TempPathFactory, embeddings_server: FakeEmbeddings
         ) -> tuple[Path, list[Worker]]:
     tmp_path = tmp_path_factory.mktemp("multiprocess-vectors")
     database = tmp_path / "shared.db"
@@ -270,7 +226,7 @@ def test_no_acknowledged_write_is_lost(run: tuple[Path, list[Worker]]) -> None:
 
 
 def test_every_memory_has_its_own_vector_exactly_once(
-    run: tuple[Path, list[Worker]], embeddings_server: EmbeddingsServer
+    run: tuple[Path, list[Worker]], embeddings_server: FakeEmbeddings
 ) -> None:
     database, _ = run
     stored = _stored(database)
@@ -297,7 +253,7 @@ def test_every_memory_has_its_own_vector_exactly_once(
 
 
 def test_the_file_is_intact_and_searchable_by_meaning(
-    run: tuple[Path, list[Worker]], embeddings_server: EmbeddingsServer
+    run: tuple[Path, list[Worker]], embeddings_server: FakeEmbeddings
 ) -> None:
     database, _ = run
     with sqlite3.connect(database) as conn:

@@ -25,9 +25,7 @@ import hashlib
 import json
 import os
 import subprocess
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +34,7 @@ import pytest
 
 from memvault import Config, Memvault
 from memvault.models import EmbeddingInfo
+from tests.fake_embeddings import FakeEmbeddings, fake_embeddings
 from tests.interfaces.mcp_harness import (
     MEMVAULT,
     LineReader,
@@ -54,48 +53,22 @@ REFUSED = "cannot open memvault"  # what the server logs when it gives up on the
 WAIT = 60.0
 
 
-class _FakeEmbeddings(ThreadingHTTPServer):
-    dimensions = 8
+DIMENSIONS = 8  # what the fake embeddings server gives; the store records 16
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _FakeEmbeddings
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        data = []
-        for index, text in enumerate(body["input"]):
-            digest = hashlib.sha256(text.encode()).digest()
-            vector = [1.0 + digest[i % len(digest)] for i in range(self.server.dimensions)]
-            data.append({"object": "embedding", "index": index, "embedding": vector})
-        answer = json.dumps({"object": "list", "data": data, "model": body["model"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def _vector(text: str) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [1.0 + digest[i % len(digest)] for i in range(DIMENSIONS)]
 
 
 @pytest.fixture
-def embeddings() -> Iterator[_FakeEmbeddings]:
-    server = _FakeEmbeddings(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def embeddings() -> Iterator[FakeEmbeddings]:
+    with fake_embeddings(_vector) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
-def _env(server: _FakeEmbeddings) -> dict[str, str]:
-    host, port = server.server_address[:2]
-    return {"MEMVAULT_EMBEDDER_MODEL": "fake",
-            "MEMVAULT_EMBEDDER_BASE_URL": f"http://{host!s}:{port}/v1"}
+def _env(server: FakeEmbeddings) -> dict[str, str]:
+    return {"MEMVAULT_EMBEDDER_MODEL": "fake", "MEMVAULT_EMBEDDER_BASE_URL": server.url}
 
 
 async def _store(database: Path, case: Case) -> None:
@@ -125,7 +98,7 @@ async def _stderr_lines() -> AsyncIterator[tuple[Any, LineReader]]:
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_mcp_over_stdio_refuses(tmp_path: Path, embeddings: _FakeEmbeddings,
+async def test_mcp_over_stdio_refuses(tmp_path: Path, embeddings: FakeEmbeddings,
                                       case: Case) -> None:
     await _store(tmp_path / "m.db", case)
     async with _stderr_lines() as (errlog, stderr), stdio_session(
@@ -140,7 +113,7 @@ async def test_mcp_over_stdio_refuses(tmp_path: Path, embeddings: _FakeEmbedding
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_rest_and_mcp_over_http_refuse(tmp_path: Path, embeddings: _FakeEmbeddings,
+async def test_rest_and_mcp_over_http_refuse(tmp_path: Path, embeddings: FakeEmbeddings,
                                              case: Case) -> None:
     await _store(tmp_path / "m.db", case)
     async with running_server(tmp_path, "http", embedder="openai",
@@ -166,7 +139,7 @@ async def test_rest_and_mcp_over_http_refuse(tmp_path: Path, embeddings: _FakeEm
             _assert_refusal(await call_error(conn.session, "add_memory", content="x"), case)
 
 
-def _cli(tmp_path: Path, server: _FakeEmbeddings, *args: str
+def _cli(tmp_path: Path, server: FakeEmbeddings, *args: str
          ) -> subprocess.CompletedProcess[str]:
     command = [str(MEMVAULT), "--database", str(tmp_path / "m.db"), "--user", "alice",
                "--embedder", "openai", *args]
@@ -185,7 +158,7 @@ def _assert_cli_refusal(result: subprocess.CompletedProcess[str], case: Case) ->
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_cli_refuses(tmp_path: Path, embeddings: _FakeEmbeddings, case: Case) -> None:
+async def test_cli_refuses(tmp_path: Path, embeddings: FakeEmbeddings, case: Case) -> None:
     await _store(tmp_path / "m.db", case)
     export = tmp_path / "other.jsonl"
     export.write_text("\n".join([

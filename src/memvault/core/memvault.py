@@ -18,7 +18,7 @@ import builtins
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -27,7 +27,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from memvault.config import Config
-from memvault.core import exchange
+from memvault.core import exchange, upkeep
 from memvault.core.diagnostics import diagnose
 from memvault.core.embedding import EmbeddingService, EmbeddingState
 from memvault.core.idempotency import request_hash, store_once
@@ -71,10 +71,7 @@ __all__ = ["Memvault"]
 
 log = logging.getLogger("memvault")
 
-_SWEEP_SECONDS = 30.0
 _ID_PAGE = 1_000
-#: The periodic repair leaves alone the adds younger than this: they are still under way.
-_HEAL_AFTER = timedelta(minutes=5)
 
 
 class Memvault:
@@ -136,7 +133,7 @@ class Memvault:
             if self.embedding.embedder is not None:
                 stack.push_async_callback(self.embedding.embedder.aclose)
             log.info(self.embedding.reason)
-            await self._heal()
+            await upkeep.heal(self._writer)
         except BaseException:
             await stack.aclose()
             raise
@@ -146,8 +143,8 @@ class Memvault:
         group = anyio.create_task_group()
         await group.__aenter__()
         group.start_soon(self.embedding.run)
-        group.start_soon(self._sweep)
-        group.start_soon(self._heal_now_and_then)
+        group.start_soon(upkeep.sweep, self.embedding)
+        group.start_soon(upkeep.heal_now_and_then, self._writer)
         self._stack, self._group = stack, group
         return self
 
@@ -164,28 +161,6 @@ class Memvault:
         finally:
             if stack is not None:
                 await stack.aclose()
-
-    async def _sweep(self) -> None:
-        """Other processes may store memories without vectors: look for them now and then."""
-        while True:
-            await anyio.sleep(_SWEEP_SECONDS)
-            if self.embedding.ready:
-                self.embedding.notify()
-
-    async def _heal(self, older_than: timedelta | None = None) -> None:
-        """Finish or undo the adds a crash interrupted (all of them at open, so a store
-        opened after a crash is whole at once; only the old ones later, while other
-        processes may be adding). A failure is logged: the next pass tries again."""
-        before = None if older_than is None else utc_now() - older_than
-        try:
-            await self._writer.heal(before=before)
-        except MemvaultError as exc:
-            log.warning("could not repair interrupted adds yet: %s", exc)
-
-    async def _heal_now_and_then(self) -> None:
-        while True:
-            await anyio.sleep(_SWEEP_SECONDS)
-            await self._heal(_HEAL_AFTER)
 
     # -- identity ----------------------------------------------------------------------------
 

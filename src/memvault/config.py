@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from memvault.errors import ConfigError
 
-__all__ = ["Config", "EmbedderConfig", "EmbedderKind", "SearchConfig", "default_database_path"]
+__all__ = [
+    "Config", "EmbedderConfig", "EmbedderKind", "LLMConfig", "SearchConfig",
+    "default_database_path",
+]
 
 EmbedderKind = Literal["auto", "none", "local", "e5", "openai"]
 
@@ -39,6 +42,17 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_WORKING_MAX_TURNS": "working_max_turns",
     "MEMVAULT_WORKING_TTL_SECONDS": "working_ttl_seconds",
     "MEMVAULT_SEARCH_WAIT_SECONDS": "search_wait_seconds",
+    "MEMVAULT_LLM_BASE_URL": "llm.base_url",
+    "MEMVAULT_LLM_MODEL": "llm.model",
+    "MEMVAULT_LLM_API_KEY": "llm.api_key",
+    "MEMVAULT_LLM_TIMEOUT_SECONDS": "llm.timeout_seconds",
+    "MEMVAULT_LLM_REQUESTS_PER_MINUTE": "llm.requests_per_minute",
+    "MEMVAULT_LLM_TOKENS_PER_DAY": "llm.tokens_per_day",
+    "MEMVAULT_LLM_MAX_QUEUE": "llm.max_queue",
+    "MEMVAULT_LLM_MAX_REPLY_BYTES": "llm.max_reply_bytes",
+    "MEMVAULT_LLM_CONCURRENCY": "llm.concurrency",
+    "MEMVAULT_LLM_MAX_ATTEMPTS": "llm.max_attempts",
+    "MEMVAULT_LLM_OPT_OUT_USERS": "llm.opt_out_users",
 }
 
 
@@ -119,6 +133,54 @@ class SearchConfig(BaseModel):
     session_prior: bool = True
 
 
+class LLMConfig(BaseModel):
+    """Profile extraction by an OpenAI-compatible chat model (:mod:`memvault.core.extract`);
+    off unless ``model`` is set. ``base_url`` is the server's API base (default OpenAI's;
+    Ollama: ``http://127.0.0.1:11434/v1``).
+
+    Limits: ``requests_per_minute`` and ``concurrency`` are per server process;
+    ``tokens_per_day`` counts the tokens every process of the store used in the last 24 hours
+    (as the server reports them); ``max_queue`` is the backlog beyond which new jobs are
+    counted as deferred and health is degraded (they are still queued, never dropped);
+    ``max_reply_bytes`` bounds a reply read; a job failing ``max_attempts`` times (with
+    exponential backoff from ``retry_seconds``) is failed with its reason, its memory stays.
+    ``max_input_chars`` of a memory are sent. Users in ``opt_out_users`` are never
+    extracted.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str | None = None
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    requests_per_minute: int = Field(default=60, ge=1)
+    tokens_per_day: int = Field(default=2_000_000, ge=1)
+    max_queue: int = Field(default=10_000, ge=1)
+    max_reply_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_input_chars: int = Field(default=8_000, ge=100)
+    concurrency: int = Field(default=1, ge=1, le=32)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_seconds: float = Field(default=5.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    opt_out_users: tuple[str, ...] = ()
+
+    @field_validator("opt_out_users", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):  # MEMVAULT_LLM_OPT_OUT_USERS=alice,bob
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model)
+
+    def extracts_for(self, user_id: str) -> bool:
+        """Whether memories of ``user_id`` are queued for extraction."""
+        return self.enabled and user_id not in self.opt_out_users
+
+
 class Config(BaseModel):
     """Everything a :class:`~memvault.core.memvault.Memvault` needs.
 
@@ -133,6 +195,7 @@ class Config(BaseModel):
     working_url: str
     embedder: EmbedderConfig = EmbedderConfig()
     search: SearchConfig = SearchConfig()
+    llm: LLMConfig = LLMConfig()
     user_id: str = Field(min_length=1, max_length=256)
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     max_content_bytes: int = Field(default=1_000_000, ge=1)
@@ -210,7 +273,9 @@ class Config(BaseModel):
             raise ConfigError(f"invalid configuration: {_problems(exc)}") from None
 
 
-_NESTED: dict[str, type[BaseModel]] = {"embedder": EmbedderConfig, "search": SearchConfig}
+_NESTED: dict[str, type[BaseModel]] = {
+    "embedder": EmbedderConfig, "search": SearchConfig, "llm": LLMConfig,
+}
 
 
 def _problems(exc: ValidationError, prefix: str = "") -> str:

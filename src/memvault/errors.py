@@ -10,7 +10,9 @@ mapped at the store or embedder boundary and chained with ``raise ... from exc``
     │   └── IdempotencyConflict   an idempotency key already used for another request
     ├── ConfigError         the configuration is wrong or names something unavailable
     ├── EmbedderMismatch    the store's vectors came from another embedder
-    └── StoreUnavailable    a store could not be reached or answered with a fault
+    ├── StoreUnavailable    a store could not be reached or answered with a fault
+    │   └── ModelUnavailable    a model server (embedder, LLM) failed or could not be reached
+    └── ModelReplyInvalid   a model server's reply is not what was asked for
 
 ``MemvaultError`` never shadows the builtin ``MemoryError``.
 """
@@ -23,6 +25,8 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidInput",
     "MemvaultError",
+    "ModelReplyInvalid",
+    "ModelUnavailable",
     "NotFound",
     "StoreUnavailable",
 ]
@@ -58,3 +62,22 @@ class StoreUnavailable(MemvaultError):
     def __init__(self, store: str, message: str) -> None:
         super().__init__(f"{store} store unavailable: {message}")
         self.store = store
+
+
+class ModelUnavailable(StoreUnavailable):
+    """An OpenAI-compatible model server failed, timed out or could not be reached.
+
+    ``status`` is the HTTP status of its answer (``None`` when there was none); ``retryable``
+    says whether trying again later may succeed (no answer, a timeout, 408, 409, 429, 5xx).
+    """
+
+    def __init__(self, what: str, message: str, *, status: int | None = None) -> None:
+        MemvaultError.__init__(self, f"{what} unavailable: {message}")
+        self.store = what
+        self.status = status
+        self.retryable = status is None or status in (408, 409, 429) or status >= 500
+
+
+class ModelReplyInvalid(MemvaultError):
+    """A model server answered, but not with what was asked for: not JSON, not the schema,
+    or longer than allowed."""

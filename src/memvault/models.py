@@ -219,6 +219,10 @@ class ProfileFact(_Frozen):
     valid_from: datetime
     valid_to: datetime | None = None
     retired_reason: str | None = None
+    #: ``"stated"`` by an agent or user (an add's ``profile``, ``set_profile``, an import),
+    #: or ``"extracted"`` from a memory's text by the configured LLM
+    #: (:mod:`memvault.core.extract`); an extracted fact never displaces a stated one.
+    origin: Literal["stated", "extracted"] = "stated"
 
 
 class Profile(_Frozen):
@@ -301,6 +305,46 @@ class VectorReport(_Frozen):
     embedding: EmbeddingInfo | None = None
 
 
+class JobFailure(_Frozen):
+    """A profile-extraction job that failed for good (its memory is stored), and why."""
+
+    memory_id: str
+    user_id: str
+    attempts: int
+    error: str
+
+
+class QueueStats(_Frozen):
+    """The profile-extraction queue of a store (:mod:`memvault.core.extract`): jobs
+    ``queued`` (waiting or being worked on), ``claimed`` of those (leased by a worker now),
+    ``done``, ``failed`` (after every attempt; ``failures`` lists the latest), the tokens the
+    model reported in the last 24 hours and when the oldest queued job was made."""
+
+    queued: int = 0
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    tokens_24h: int = 0
+    oldest_queued: datetime | None = None
+    failures: list[JobFailure] = Field(default_factory=list)
+
+
+class ExtractionReport(_Frozen):
+    """Profile extraction in ``memvault doctor``: ``state`` is ``off`` (not configured),
+    ``unsupported`` (the episodic store keeps no job queue), ``running`` or ``stopped``;
+    ``deferred`` counts the queued jobs beyond ``max_queue`` (kept, worked on in turn), and
+    ``over_cap`` says the queue or the day's tokens are past their caps."""
+
+    state: str
+    model: str | None = None
+    base_url: str | None = None
+    queue: QueueStats | None = None
+    max_queue: int = 0
+    deferred: int = 0
+    over_cap: bool = False
+    last_error: str | None = None
+
+
 class DoctorReport(_Frozen):
     """A Memvault's state, for ``memvault doctor`` and health checks.
 
@@ -317,6 +361,7 @@ class DoctorReport(_Frozen):
     embedder_reason: str
     local_extra: bool
     local_extra_detail: str
+    extraction: ExtractionReport | None = None
 
     @property
     def ok(self) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -246,4 +246,11 @@ def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFa
         valid_from=parse_datetime(obj.get("valid_from"), "valid_from"),
         valid_to=None if valid_to is None else parse_datetime(valid_to, "valid_to"),
         retired_reason=_optional(obj, "retired_reason"),
+        origin=_origin(obj.get("origin", "stated")),
     )
+
+
+def _origin(value: object) -> Literal["stated", "extracted"]:
+    if value == "stated" or value == "extracted":
+        return value
+    raise InvalidInput("origin must be \"stated\" or \"extracted\"")

@@ -32,12 +32,15 @@ from memvault.models import (
     Memory,
     MemoryFilter,
     ProfileFact,
+    QueueStats,
     StoreStatus,
 )
 
 __all__ = [
     "AddWriter",
     "EpisodicStore",
+    "ExtractionQueue",
+    "Job",
     "NewMemory",
     "Pending",
     "ProfileStore",
@@ -56,11 +59,14 @@ class NewMemory(Memory):
     ``(user_id, idempotency_key)``. With ``pending``, the store also keeps a :class:`Pending`
     record of ``facts`` (the profile facts the add states) in the same transaction, until
     :meth:`EpisodicStore.clear_pending`: the outbox from which an interrupted add is finished
-    or undone. None of these fields is part of the stored memory that reads return.
+    or undone. With ``extract``, a store that is also an :class:`ExtractionQueue` queues a
+    profile-extraction job for the memory in the same transaction. None of these fields is
+    part of the stored memory that reads return.
     """
 
     facts: list[ProfileFact] = Field(default_factory=list)
     pending: bool = False
+    extract: bool = False
     idempotency_key: str | None = None
     request_hash: str | None = None
 
@@ -205,6 +211,51 @@ class EpisodicStore(Protocol):
         ...
 
     async def count_embeddings(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed profile-extraction job: its memory and how many times it was claimed."""
+
+    memory_id: str
+    user_id: str
+    attempts: int
+
+
+@runtime_checkable
+class ExtractionQueue(Protocol):
+    """The durable queue of profile-extraction jobs, one per memory, kept by an episodic
+    store beside its memories (an add queues its jobs in its own transaction: see
+    :class:`NewMemory`). Shared by every process of the store: a job is claimed by one
+    worker at a time under a lease; a job whose lease ran out (its worker died) is claimed
+    again. A job outlives its memory (a worker finds the memory gone and finishes it)."""
+
+    async def claim_jobs(self, worker: str, *, limit: int, lease_seconds: float,
+                         now: datetime) -> builtins.list[Job]:
+        """Atomically lease up to ``limit`` queued jobs that are due and not leased (or whose
+        lease ended) to ``worker``, oldest first; each claim counts as an attempt."""
+        ...
+
+    async def finish_job(self, worker: str, memory_id: str, *, tokens: int,
+                         now: datetime) -> bool:
+        """Mark the job done; ``False`` (nothing changed) when ``worker`` no longer holds it."""
+        ...
+
+    async def retry_job(self, worker: str, memory_id: str, *, error: str, tokens: int,
+                        not_before: datetime, max_attempts: int, now: datetime) -> bool:
+        """Give the job back with ``error``, due again at ``not_before``, or failed for good
+        once it was attempted ``max_attempts`` times; ``False`` when ``worker`` does not hold
+        it."""
+        ...
+
+    async def release_jobs(self, worker: str) -> int:
+        """Give back every job ``worker`` holds, the attempt not counted (a clean stop)."""
+        ...
+
+    async def job_stats(self, *, now: datetime, failures: int = 5) -> QueueStats:
+        """Counts of the queue (see :class:`~memvault.models.QueueStats`), with the latest
+        ``failures``."""
+        ...
 
 
 @runtime_checkable

@@ -64,7 +64,7 @@ MEMORY_COLUMNS = ", ".join(f"m.{name}" for name in MEMORY_FIELDS)
 #: The columns of a profile fact row, by name.
 FACT_FIELDS = (
     "id", "user_id", "key", "value", "category", "source_memory_ids", "agent_id", "valid_from",
-    "valid_to", "retired_reason",
+    "valid_to", "retired_reason", "origin",
 )
 
 
@@ -214,6 +214,7 @@ def fact_from_row(
         valid_from=decode_time(row["valid_from"]),
         valid_to=None if valid_to is None else decode_time(valid_to),
         retired_reason=row["retired_reason"],
+        origin="extracted" if row["origin"] == "extracted" else "stated",
     )
 
 

@@ -18,6 +18,11 @@ sources. The live rows (``retired_reason`` is ``None``) form the key's timeline,
   value, the key has no current value). A withdrawn statement that only repeated the value
   in effect changes nothing and is not shown.
 
+* a retraction (a row stored retired as :data:`RETRACTED`, ``valid_to = valid_from``: "I'm
+  not vegan any more") ends the live row in effect at its instant when that row holds the
+  value retracted, like a withdrawal; otherwise it ends nothing. It is kept in the history;
+  when its sources are deleted it is deleted (the retraction is withdrawn).
+
 A retired row keeps its value and ``valid_from``; its ``valid_to`` is when it was retired.
 
 Rows read as facts (:func:`as_facts`): consecutive live rows of one value and category are
@@ -39,13 +44,16 @@ from itertools import groupby
 from memvault.models import ProfileFact
 
 __all__ = [
-    "REPLACED", "SOURCE_DELETED", "Edit", "as_facts", "forget", "holding", "place", "undo",
+    "REPLACED", "RETRACTED", "SOURCE_DELETED", "Edit", "as_facts", "forget", "holding",
+    "place", "undo",
 ]
 
 #: ``retired_reason`` of a row whose sources were all deleted.
 SOURCE_DELETED = "source_deleted"
 #: ``retired_reason`` of a row replaced by another value stated at the same instant.
 REPLACED = "replaced"
+#: ``retired_reason`` of a retraction: a statement that the value no longer holds.
+RETRACTED = "retracted"
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,12 @@ def place(rows: Sequence[ProfileFact], fact: ProfileFact, at: datetime) -> Edit:
     Its ``valid_to`` and ``retired_reason`` are derived, not taken from ``fact``. ``at`` is the
     time of the write (the ``valid_to`` of a row it replaces).
     """
-    statement = fact.model_copy(update={"valid_to": None, "retired_reason": None})
     work = {row.id: row for row in rows}
+    if fact.retired_reason == RETRACTED:
+        retraction = fact.model_copy(update={"valid_to": fact.valid_from})
+        work[retraction.id] = retraction
+        return _edit(rows, work.values(), at, holder=retraction.id)
+    statement = fact.model_copy(update={"valid_to": None, "retired_reason": None})
     ties = sorted((r for r in rows if r.retired_reason is None
                    and r.valid_from == statement.valid_from), key=lambda r: r.id)
     tie = ties[-1] if ties else None
@@ -95,16 +107,21 @@ def forget(rows: Sequence[ProfileFact], memory_ids: Collection[str], at: datetim
     gone = set(memory_ids)
     work: list[ProfileFact] = []
     retired: set[str] = set()
+    deleted: set[str] = set()
     for row in rows:
         if gone.intersection(row.source_memory_ids):
             kept = [i for i in row.source_memory_ids if i not in gone]
+            if not kept and row.retired_reason == RETRACTED:
+                deleted.add(row.id)
+                continue
             if not kept and row.retired_reason is None:
                 row = _retire(row, SOURCE_DELETED, at)
                 retired.add(row.id)
             row = row.model_copy(update={"source_memory_ids": kept})
         work.append(row)
     _, silent = _walk(work)
-    return _edit(rows, work, at, retired=len(retired - silent))
+    edit = _edit(rows, work, at, retired=len(retired - silent))
+    return replace(edit, deleted=frozenset(deleted)) if deleted else edit
 
 
 def undo(rows: Sequence[ProfileFact], memory_ids: Collection[str], at: datetime) -> Edit:
@@ -184,7 +201,7 @@ def _walk(rows: Iterable[ProfileFact]) -> tuple[dict[str, datetime | None], set[
     """Where each live row of one key ends, and which withdrawn rows only repeated the value
     in effect (they end nothing). Live rows must not share an instant."""
     live = [r for r in rows if r.retired_reason is None]
-    withdrawn = [r for r in rows if r.retired_reason == SOURCE_DELETED]
+    withdrawn = [r for r in rows if r.retired_reason in (SOURCE_DELETED, RETRACTED)]
     # A withdrawal at the instant of a live statement sorts first: the statement stands.
     events = sorted([*live, *withdrawn],
                     key=lambda r: (r.valid_from, r.retired_reason is None, r.id))
@@ -196,6 +213,10 @@ def _walk(rows: Iterable[ProfileFact]) -> tuple[dict[str, datetime | None], set[
             if open_row is not None:
                 ends[open_row.id] = row.valid_from
             open_row = row
+        elif row.retired_reason == RETRACTED:
+            if open_row is not None and open_row.value == row.value:
+                ends[open_row.id] = row.valid_from
+                open_row = None
         elif open_row is not None and _same(open_row, row):
             silent.add(row.id)
         elif open_row is not None:

@@ -24,12 +24,12 @@ __all__ = ["PostgresProfileStore"]
 
 _COLUMNS = (
     "id, user_id, key, value::text AS value, category, source_memory_ids, agent_id,"
-    " valid_from, valid_to, retired_reason"
+    " valid_from, valid_to, retired_reason, origin"
 )
 _INSERT = (
     "INSERT INTO profile_facts (id, user_id, key, value, category, source_memory_ids,"
-    " agent_id, valid_from, valid_to, retired_reason)"
-    " VALUES ($1, $2, $3, $4::jsonb, $5, $6::text[], $7, $8, $9, $10)"
+    " agent_id, valid_from, valid_to, retired_reason, origin)"
+    " VALUES ($1, $2, $3, $4::jsonb, $5, $6::text[], $7, $8, $9, $10, $11)"
 )
 
 
@@ -46,6 +46,7 @@ def _values(fact: ProfileFact) -> tuple[object, ...]:
         fact.id, fact.user_id, fact.key, json.dumps(fact.value), fact.category,
         list(fact.source_memory_ids), fact.agent_id, _utc(fact.valid_from),
         None if fact.valid_to is None else _utc(fact.valid_to), fact.retired_reason,
+        fact.origin,
     )
 
 

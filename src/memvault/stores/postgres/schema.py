@@ -36,4 +36,9 @@ CREATE INDEX profile_user ON profile_facts (user_id, key, valid_from);
         "why a fact was retired",
         "ALTER TABLE profile_facts ADD COLUMN retired_reason TEXT",
     ),
+    Migration(
+        6,
+        "whether a fact was stated or extracted by a model",
+        "ALTER TABLE profile_facts ADD COLUMN origin TEXT NOT NULL DEFAULT 'stated'",
+    ),
 ]

@@ -44,6 +44,7 @@ from memvault.stores.codec import (
 )
 from memvault.stores.sqlite import lexical
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
+from memvault.stores.sqlite.jobs import SqliteJobQueue, queue_job
 from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.nearest import best_spans, nearest
 from memvault.stores.sqlite.schema import EPISODIC
@@ -95,7 +96,7 @@ def _is_user_only(where: MemoryFilter) -> bool:
     return where == MemoryFilter(user_id=where.user_id)
 
 
-class SqliteEpisodicStore:
+class SqliteEpisodicStore(SqliteJobQueue):
     """Episodic memory in one SQLite file (see :class:`memvault.stores.base.EpisodicStore`).
 
     ``ann_min`` is the number of a user's vector rows from which vector search goes through
@@ -184,6 +185,8 @@ class SqliteEpisodicStore:
                         " SELECT ?, id FROM entities WHERE user_id = ? AND name = ?",
                         (rowid, memory.user_id, name),
                     )
+                if new is not None and new.extract:
+                    queue_job(conn, new)
                 if pending and new is not None and new.pending:
                     conn.execute(
                         "INSERT OR REPLACE INTO pending_adds (memory_id, user_id, facts,"

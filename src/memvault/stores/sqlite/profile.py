@@ -43,7 +43,7 @@ def _insert(conn: sqlite3.Connection, fact: ProfileFact) -> None:
         (
             fact.id, fact.user_id, fact.key, json.dumps(fact.value), fact.category,
             json.dumps(fact.source_memory_ids), fact.agent_id, to_micros(fact.valid_from),
-            _valid_to(fact), fact.retired_reason,
+            _valid_to(fact), fact.retired_reason, fact.origin,
         ),
     )
 

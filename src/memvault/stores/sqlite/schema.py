@@ -157,6 +157,31 @@ END
 """,
         run=reindex,
     ),
+    Migration(
+        6,
+        "profile-extraction jobs",
+        """
+-- One job per memory, kept once done (see stores.sqlite.jobs); no foreign key: a job
+-- outlives its memory.
+CREATE TABLE extraction_jobs (
+    memory_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    lease_until INTEGER,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    finished_at INTEGER,
+    error TEXT
+)
+;;
+CREATE INDEX extraction_jobs_due ON extraction_jobs (state, created_at, memory_id)
+;;
+CREATE INDEX extraction_jobs_finished ON extraction_jobs (finished_at)
+""",
+    ),
 ]
 
 PROFILE = [
@@ -185,6 +210,11 @@ CREATE INDEX profile_user ON profile_facts (user_id, key, valid_from)
         2,
         "why a fact was retired",
         "ALTER TABLE profile_facts ADD COLUMN retired_reason TEXT",
+    ),
+    Migration(
+        5,
+        "whether a fact was stated or extracted by a model",
+        "ALTER TABLE profile_facts ADD COLUMN origin TEXT NOT NULL DEFAULT 'stated'",
     ),
 ]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Literal
 
 from memvault.core.embedding import EmbeddingService
+from memvault.core.extract import Extraction
 from memvault.errors import MemvaultError
-from memvault.models import DoctorReport, StoreReport, VectorReport
+from memvault.models import DoctorReport, ExtractionReport, StoreReport, VectorReport
 from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
 
 __all__ = ["diagnose"]
@@ -16,6 +17,7 @@ __all__ = ["diagnose"]
 async def diagnose(
     episodic: EpisodicStore, profile: ProfileStore, working: WorkingStore,
     embedding: EmbeddingService, *, opened: bool, vectors: bool,
+    extraction: Extraction | None = None,
 ) -> DoctorReport:
     """The report; stores not ``opened`` are opened for the check and closed again, one at a
     time, so one that cannot open is reported without hiding the others."""
@@ -46,9 +48,27 @@ async def diagnose(
             if not opened:
                 await store.close()
     available, detail = local_available()
+    extracted = None if extraction is None else await _extraction(
+        extraction, episodic, stores, opened)
     return DoctorReport(
+        extraction=extracted,
         stores=stores, vectors=counted, embedder_state=embedding.state,
         embedder_reason=embedding.reason, local_extra=available,
         local_extra_detail=detail,
     )
 
+
+
+async def _extraction(extraction: Extraction, episodic: EpisodicStore,
+                      stores: list[StoreReport], opened: bool) -> ExtractionReport:
+    """The extraction queue's state, read from the episodic store when it answers (opened
+    for the read when the engine is not)."""
+    if not extraction.active or not (stores and stores[0].ok):
+        return await extraction.report(read_queue=False)
+    if opened:
+        return await extraction.report()
+    await episodic.open()
+    try:
+        return await extraction.report()
+    finally:
+        await episodic.close()

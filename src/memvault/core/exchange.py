@@ -38,7 +38,7 @@ from memvault.core.validate import (
 )
 from memvault.errors import InvalidInput
 from memvault.models import Memory, MemoryFilter, ProfileFact
-from memvault.stores.base import EpisodicStore, ProfileStore
+from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore
 
 __all__ = [
     "FORMAT",
@@ -112,12 +112,14 @@ async def import_lines(
     progress: Callable[[int], None] | None = None,
     after_add: Callable[[Sequence[Memory]], Awaitable[None]] | None = None,
     check_room: Callable[[str, Sequence[ProfileFact]], Awaitable[None]] | None = None,
+    extract: Callable[[str], bool] | None = None,
 ) -> ImportReport:
     """Import an export, all or nothing: every line is checked as an add checks its input
     before anything is written. Bad lines raise :class:`InvalidInput` naming each line
     (``line N: field ...``), unless ``skip_invalid``: then the good lines are imported and the
     bad ones listed in :attr:`ImportReport.invalid`. ``user_id`` imports every memory and
-    fact as that user's. ``check_room`` may refuse a user's facts (the key limit)."""
+    fact as that user's. ``check_room`` may refuse a user's facts (the key limit). Memories
+    of the users for whom ``extract`` holds are queued for profile extraction with them."""
     report = ImportReport()
     memories: list[Memory] = []
     facts: list[ProfileFact] = []
@@ -128,6 +130,8 @@ async def import_lines(
             report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
         if isinstance(parsed, Memory):
+            if extract is not None and extract(parsed.user_id):
+                parsed = NewMemory(**dict(parsed), extract=True)
             memories.append(parsed)
         elif isinstance(parsed, ProfileFact):
             facts.append(parsed)

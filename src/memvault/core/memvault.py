@@ -30,6 +30,7 @@ from memvault.config import Config
 from memvault.core import exchange, upkeep
 from memvault.core.diagnostics import diagnose
 from memvault.core.embedding import EmbeddingService, EmbeddingState
+from memvault.core.extract import Extraction
 from memvault.core.idempotency import request_hash, store_once
 from memvault.core.ids import derived_id, new_id
 from memvault.core.search import pipeline
@@ -104,6 +105,10 @@ class Memvault:
             chosen, self.episodic, reason, speakers=self.config.search.speakers,
             passages=self.config.search.passages, windows=self.config.search.windows,
         )
+        self.extraction = Extraction(
+            self.config.llm, self.episodic, self.profile,
+            max_value_bytes=self.config.max_profile_value_bytes,
+            max_keys=self.config.max_profile_keys)
         self._check_embedder = check_embedder
         self._stack: AsyncExitStack | None = None
         self._group: TaskGroup | None = None
@@ -145,6 +150,7 @@ class Memvault:
         group.start_soon(self.embedding.run)
         group.start_soon(upkeep.sweep, self.embedding)
         group.start_soon(upkeep.heal_now_and_then, self._writer)
+        group.start_soon(self.extraction.run)
         self._stack, self._group = stack, group
         return self
 
@@ -237,6 +243,7 @@ class Memvault:
         await self._check_profile_room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
         self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
+        self.extraction.notify()
         return outcomes
 
     def _build(self, item: MemoryInput, user: str, now: datetime) -> NewMemory:
@@ -274,7 +281,8 @@ class Memvault:
             metadata=metadata, occurred_at=occurred, source=source, profile=stated,
         )
         return memory.model_copy(update={"facts": facts, "idempotency_key": retry_key,
-                                         "request_hash": digest})
+                                         "request_hash": digest,
+                                         "extract": self.extraction.wants(user)})
 
     def _check_profile(self, profile: object) -> builtins.list[tuple[str, Any, str]]:
         return check_profile(profile, max_value_bytes=self.config.max_profile_value_bytes,
@@ -522,8 +530,9 @@ class Memvault:
             self.episodic, self.profile, lines, limits=limits,
             user_id=None if user_id is None else self._user(user_id),
             skip_invalid=skip_invalid, progress=progress, after_add=self._after_add,
-            check_room=self._check_profile_room,
+            check_room=self._check_profile_room, extract=self.extraction.wants,
         )
+        self.extraction.notify()
         if report.skipped:
             self.embedding.notify()  # an earlier run may have stored them without vectors
         return report
@@ -570,4 +579,5 @@ class Memvault:
         out the vector counts. Raises only for what a store fails after opening.
         """
         return await diagnose(self.episodic, self.profile, self.working, self.embedding,
-                              opened=self._stack is not None, vectors=vectors)
+                              opened=self._stack is not None, vectors=vectors,
+                              extraction=self.extraction)

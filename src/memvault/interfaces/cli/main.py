@@ -26,6 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
+from memvault.interfaces.cli.extraction import echo_extraction
 from memvault.models import DoctorReport, Memory
 
 __all__ = ["cli", "main"]
@@ -540,6 +541,7 @@ def doctor(ctx: click.Context) -> None:
             if counts.memories and counts.vectors < counts.memories:
                 click.echo("            missing vectors are added by a running server, or "
                            "now with `memvault reembed`")
+    echo_extraction(report.extraction)
     if embedder_problem is not None:
         click.echo(f"[FAIL] embedder  {embedder_problem}")
     if not report.ok or embedder_problem is not None:

@@ -59,6 +59,8 @@ def _health(runtime: Runtime, token: str | None) -> Route:
                 "stores": [s.status.model_dump() for s in report.stores
                            if s.status is not None],
                 "embedder": report.embedder_state,
+                "extraction": None if report.extraction is None
+                else report.extraction.model_dump(mode="json"),
             },
             status_code=200 if report.ok else 503,
         )

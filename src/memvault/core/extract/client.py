@@ -1,0 +1,61 @@
+"""The chat model, asked for facts as structured output.
+
+The first request asks for ``response_format`` ``json_schema`` (strict). A server that refuses
+it (HTTP 400 or 422, as older llama.cpp, vLLM and Ollama builds do) is asked for JSON mode
+(``json_object``), then with no ``response_format`` at all; the mode that worked is kept for
+the process. Every reply is read through :func:`~memvault.embedders.openai_api.capped_chat`,
+at most ``max_reply_bytes``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memvault.config import LLMConfig
+from memvault.core.extract.schema import RESPONSE_SCHEMA, ExtractedFact, read_reply
+from memvault.embedders.openai_api import capped_chat, open_client
+from memvault.errors import ModelUnavailable
+
+__all__ = ["ChatModel"]
+
+_MODES: tuple[dict[str, Any] | None, ...] = (
+    {"type": "json_schema", "json_schema": {
+        "name": "profile_facts", "strict": True, "schema": RESPONSE_SCHEMA}},
+    {"type": "json_object"},
+    None,
+)
+
+
+class ChatModel:
+    def __init__(self, config: LLMConfig) -> None:
+        assert config.model is not None
+        self.model = config.model
+        self.what = f"llm {config.model}"
+        self._max_bytes = config.max_reply_bytes
+        key = None if config.api_key is None else config.api_key.get_secret_value()
+        # No retries here: a failed request goes back to the durable queue, with backoff.
+        self._client = open_client(base_url=config.base_url, api_key=key,
+                                   timeout=config.timeout_seconds, max_retries=0)
+        self._mode = 0
+
+    async def extract(self, messages: list[dict[str, str]]) -> tuple[list[ExtractedFact], int]:
+        """The facts the model reads in ``messages`` and the tokens it used; raises
+        :class:`~memvault.errors.ModelUnavailable` or
+        :class:`~memvault.errors.ModelReplyInvalid`."""
+        while True:
+            body: dict[str, Any] = {"model": self.model, "messages": messages,
+                                    "temperature": 0}
+            mode = _MODES[self._mode]
+            if mode is not None:
+                body["response_format"] = mode
+            try:
+                answer = await capped_chat(self._client, body, max_bytes=self._max_bytes,
+                                           what=self.what)
+            except ModelUnavailable as exc:
+                if exc.status in (400, 422) and self._mode + 1 < len(_MODES):
+                    self._mode += 1
+                    continue
+                raise
+            return read_reply(answer, self.what)
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,179 @@
+"""The extraction service: the queue's consumer in the engine's background, bounded.
+
+One :class:`Extraction` per engine. :meth:`Extraction.run` works ``concurrency`` lanes, each
+claiming one job at a time under a lease (:class:`~memvault.stores.base.ExtractionQueue`),
+until cancelled; on the way out the jobs it holds are given back. A job whose request or
+reply fails is retried after ``retry_seconds · 2^(attempt-1)`` (capped at an hour) and failed
+for good, with its reason, after ``max_attempts``; its memory is never touched. Requests per
+minute are bounded per process; tokens per day across the store's processes (the queue sums
+what the model reported). Adds wake the lanes (:meth:`notify`); other processes' jobs and
+retries that come due are found by polling.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import deque
+from datetime import timedelta
+
+import anyio
+
+from memvault.config import LLMConfig
+from memvault.core.extract.apply import apply_facts
+from memvault.core.extract.client import ChatModel
+from memvault.core.extract.prompt import messages
+from memvault.core.timeutil import utc_now
+from memvault.errors import MemvaultError
+from memvault.models import ExtractionReport
+from memvault.stores.base import EpisodicStore, ExtractionQueue, Job, ProfileStore
+
+__all__ = ["Extraction"]
+
+log = logging.getLogger("memvault.extract")
+
+POLL_SECONDS = 2.0
+_MAX_DELAY = 3600.0
+
+
+class Extraction:
+    def __init__(self, config: LLMConfig, episodic: EpisodicStore, profile: ProfileStore, *,
+                 max_value_bytes: int, max_keys: int) -> None:
+        self.config = config
+        self.queue = episodic if isinstance(episodic, ExtractionQueue) else None
+        self._episodic, self._profile = episodic, profile
+        self._limits = {"max_value_bytes": max_value_bytes, "max_keys": max_keys}
+        self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = anyio.Event()
+        self._finished = anyio.Event()
+        self._sent: deque[float] = deque()
+        self._model: ChatModel | None = None
+        self.running = False
+        self.last_error: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.config.enabled and self.queue is not None
+
+    def wants(self, user_id: str) -> bool:
+        """Whether a new memory of ``user_id`` is queued for extraction."""
+        return self.queue is not None and self.config.extracts_for(user_id)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        if not self.config.enabled or self.queue is None:
+            return
+        self._model = ChatModel(self.config)
+        self.running = True
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(self.config.concurrency):
+                    group.start_soon(self._lane, self.queue)
+        finally:
+            self.running = False
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.queue.release_jobs(self.worker_id)
+                except MemvaultError as exc:
+                    log.warning("could not give back claimed jobs (their lease ends): %s", exc)
+                await self._model.aclose()
+
+    async def _lane(self, queue: ExtractionQueue) -> None:
+        while True:
+            job = None
+            try:
+                if not await self._within_caps(queue):
+                    await self._idle(POLL_SECONDS * 5)
+                    continue
+                jobs = await queue.claim_jobs(self.worker_id, limit=1,
+                                              lease_seconds=self.config.lease_seconds,
+                                              now=utc_now())
+                if not jobs:
+                    await self._idle(POLL_SECONDS)
+                    continue
+                job = jobs[0]
+                await self._do(queue, job)
+            except MemvaultError as exc:  # the queue itself failed: try again later
+                self.last_error = str(exc)
+                log.warning("profile extraction paused: %s", exc)
+                await anyio.sleep(POLL_SECONDS)
+
+    async def _idle(self, seconds: float) -> None:
+        with anyio.move_on_after(seconds):
+            await self._wake.wait()
+        self._wake = anyio.Event()
+
+    async def _within_caps(self, queue: ExtractionQueue) -> bool:
+        now = anyio.current_time()
+        while self._sent and self._sent[0] <= now - 60.0:
+            self._sent.popleft()
+        if len(self._sent) >= self.config.requests_per_minute:
+            await anyio.sleep(self._sent[0] + 60.0 - now)
+            return False
+        stats = await queue.job_stats(now=utc_now(), failures=0)
+        return stats.tokens_24h < self.config.tokens_per_day
+
+    async def _do(self, queue: ExtractionQueue, job: Job) -> None:
+        assert self._model is not None
+        found = await self._episodic.get(job.user_id, [job.memory_id])
+        if not found or not self.config.extracts_for(job.user_id):
+            await queue.finish_job(self.worker_id, job.memory_id, tokens=0, now=utc_now())
+            self._finished.set()
+            return
+        memory = found[0]
+        profile = await self._profile.get(memory.user_id)
+        self._sent.append(anyio.current_time())
+        try:
+            facts, tokens = await self._model.extract(
+                messages(memory, profile, max_chars=self.config.max_input_chars))
+            written = await apply_facts(self._profile, memory, facts, **self._limits)
+        except MemvaultError as exc:
+            self.last_error = f"memory {job.memory_id}: {exc}"
+            delay = min(self.config.retry_seconds * 2 ** (job.attempts - 1), _MAX_DELAY)
+            now = utc_now()
+            await queue.retry_job(self.worker_id, job.memory_id, error=str(exc), tokens=0,
+                                  not_before=now + timedelta(seconds=delay),
+                                  max_attempts=self.config.max_attempts, now=now)
+            log.info("extraction of %s failed (attempt %d): %s", job.memory_id,
+                     job.attempts, exc)
+            self._finished.set()
+            return
+        await queue.finish_job(self.worker_id, job.memory_id, tokens=tokens, now=utc_now())
+        log.info("extraction of %s done: %d fact(s)", job.memory_id, len(written))
+        self._finished.set()
+
+    async def wait_until_done(self, timeout: float) -> bool:
+        """Wait until no job of the store is queued (done or failed, by any process), up to
+        ``timeout`` seconds; whether it came to that. Jobs finished here wake the wait;
+        other processes' are seen by polling."""
+        if self.queue is None:
+            return True
+        with anyio.move_on_after(timeout):
+            while (await self.queue.job_stats(now=utc_now(), failures=0)).queued:
+                with anyio.move_on_after(POLL_SECONDS):
+                    await self._finished.wait()
+                self._finished = anyio.Event()
+            return True
+        return False
+
+    async def report(self, *, read_queue: bool = True) -> ExtractionReport:
+        """The state for ``doctor``; without ``read_queue`` the queue is not asked."""
+        if not self.config.enabled:
+            return ExtractionReport(state="off")
+        base = ExtractionReport(state="unsupported", model=self.config.model,
+                                base_url=self.config.base_url, max_queue=self.config.max_queue)
+        if self.queue is None:
+            return base
+        if not read_queue:
+            return base.model_copy(update={"state": "running" if self.running else "stopped",
+                                           "last_error": self.last_error})
+        stats = await self.queue.job_stats(now=utc_now())
+        deferred = max(0, stats.queued - self.config.max_queue)
+        return base.model_copy(update={
+            "state": "running" if self.running else "stopped", "queue": stats,
+            "deferred": deferred, "last_error": self.last_error,
+            "over_cap": deferred > 0 or stats.tokens_24h >= self.config.tokens_per_day,
+        })

@@ -53,6 +53,8 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_LLM_CONCURRENCY": "llm.concurrency",
     "MEMVAULT_LLM_MAX_ATTEMPTS": "llm.max_attempts",
     "MEMVAULT_LLM_OPT_OUT_USERS": "llm.opt_out_users",
+    "MEMVAULT_LLM_RETRY_SECONDS": "llm.retry_seconds",
+    "MEMVAULT_LLM_LEASE_SECONDS": "llm.lease_seconds",
 }
 
 

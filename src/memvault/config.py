@@ -13,11 +13,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from memvault.errors import ConfigError
 
-__all__ = ["Config", "EmbedderConfig", "EmbedderKind", "SearchConfig", "default_database_path"]
+__all__ = [
+    "Config",
+    "EmbedderConfig",
+    "EmbedderKind",
+    "EncryptionConfig",
+    "SearchConfig",
+    "default_database_path",
+]
 
 EmbedderKind = Literal["auto", "none", "local", "e5", "openai"]
 
@@ -39,6 +54,10 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_WORKING_MAX_TURNS": "working_max_turns",
     "MEMVAULT_WORKING_TTL_SECONDS": "working_ttl_seconds",
     "MEMVAULT_SEARCH_WAIT_SECONDS": "search_wait_seconds",
+    "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
+    "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
+    "MEMVAULT_ENCRYPTION_OLD_KEY_FILES": "encryption.old_key_files",
+    "MEMVAULT_ENCRYPT_CONTENT": "encryption.encrypt_content",
 }
 
 
@@ -119,6 +138,45 @@ class SearchConfig(BaseModel):
     session_prior: bool = True
 
 
+class EncryptionConfig(BaseModel):
+    """Encryption at rest (:mod:`memvault.stores.crypto`); off unless a key is given.
+
+    ``key`` (``MEMVAULT_ENCRYPTION_KEY``) or ``key_file`` (a file holding it, one line) is the
+    current key, a passphrase of at least 16 characters (``memvault token`` prints one). It
+    encrypts the SQLite file as a whole (the ``encryption`` extra), and on server stores the
+    profile values (PostgreSQL) and, with ``encrypt_content``, memory content and metadata
+    (FalkorDB, Neo4j), field by field. ``old_key_files`` (``MEMVAULT_ENCRYPTION_OLD_KEY_FILES``,
+    separated by commas) hold earlier keys, still read until ``memvault rekey`` has
+    re-encrypted everything under the current key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: SecretStr | None = None
+    key_file: Path | None = None
+    old_key_files: tuple[Path, ...] = ()
+    encrypt_content: bool = False
+
+    @field_validator("old_key_files", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> EncryptionConfig:
+        if self.key is not None and self.key_file is not None:
+            raise ValueError("give the key or a key file, not both")
+        if self.encrypt_content and self.key is None and self.key_file is None:
+            raise ValueError("encrypt_content needs a key (key or key_file)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.key is not None or self.key_file is not None
+
+
 class Config(BaseModel):
     """Everything a :class:`~memvault.core.memvault.Memvault` needs.
 
@@ -133,6 +191,7 @@ class Config(BaseModel):
     working_url: str
     embedder: EmbedderConfig = EmbedderConfig()
     search: SearchConfig = SearchConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
     user_id: str = Field(min_length=1, max_length=256)
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     max_content_bytes: int = Field(default=1_000_000, ge=1)
@@ -210,7 +269,9 @@ class Config(BaseModel):
             raise ConfigError(f"invalid configuration: {_problems(exc)}") from None
 
 
-_NESTED: dict[str, type[BaseModel]] = {"embedder": EmbedderConfig, "search": SearchConfig}
+_NESTED: dict[str, type[BaseModel]] = {
+    "embedder": EmbedderConfig, "search": SearchConfig, "encryption": EncryptionConfig,
+}
 
 
 def _problems(exc: ValidationError, prefix: str = "") -> str:

@@ -9,6 +9,8 @@ configuration passes paths through unchanged and this module is where they are t
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal, cast
 from urllib.parse import urlparse
 
@@ -26,8 +28,10 @@ __all__ = [
     "open_episodic",
     "open_profile",
     "open_working",
+    "reencrypt_file",
     "scheme_of",
     "schemes",
+    "store_files",
 ]
 
 Role = Literal["episodic", "profile", "working"]
@@ -134,3 +138,21 @@ def add_writer(
             return writer
     return OutboxWriter(episodic, profile, working, max_turns=max_turns,
                         ttl_seconds=ttl_seconds)
+
+
+def store_files(urls: Sequence[str]) -> list[Path]:
+    """The distinct SQLite files among store URLs (the ones encrypted as a whole)."""
+    files: dict[Path, None] = {}
+    for url in urls:
+        if scheme_of(url) == "sqlite":
+            db = importlib.import_module("memvault.stores.sqlite.db")
+            files[Path(db.path_from_url(url)).resolve()] = None
+    return list(files)
+
+
+def reencrypt_file(path: Path, keys: KeySet, mode: Literal["encrypt", "rekey"],
+                   pause: Callable[[str], None]) -> str:
+    """Encrypt a plain SQLite store file, or re-encrypt one under an old key, in place and
+    crash-safe (:mod:`memvault.stores.sqlite.convert`); says what was done."""
+    convert = importlib.import_module("memvault.stores.sqlite.convert")
+    return str(convert.reencrypt(path, keys, mode, pause))

@@ -52,16 +52,16 @@ def is_encrypted(path: Path) -> bool | None:
     return None if not head else head != HEADER
 
 
-def key_pragma(key: Key | None) -> str:
-    """The ``PRAGMA key`` statement for ``key`` (an empty key: a plain database)."""
-    secret = "" if key is None else key.secret.replace("'", "''")
-    return f"PRAGMA key = '{secret}'"
+def key_pragma(key: Key) -> str:
+    """The ``PRAGMA key`` statement for ``key`` (a pragma takes no bound parameters)."""
+    return "PRAGMA key = '" + key.secret.replace("'", "''") + "'"
 
 
 def unlock(conn: Any, key: Key | None) -> bool:
     """Give a SQLCipher connection its key and check it reads the file; ``False`` if not."""
     conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher logs to stderr otherwise
-    conn.execute(key_pragma(key))
+    if key is not None:  # no key: a plain file
+        conn.execute(key_pragma(key))
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except conn.DatabaseError:

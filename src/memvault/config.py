@@ -57,7 +57,6 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
     "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
     "MEMVAULT_ENCRYPTION_OLD_KEY_FILES": "encryption.old_key_files",
-    "MEMVAULT_ENCRYPT_CONTENT": "encryption.encrypt_content",
 }
 
 
@@ -144,10 +143,9 @@ class EncryptionConfig(BaseModel):
     ``key`` (``MEMVAULT_ENCRYPTION_KEY``) or ``key_file`` (a file holding it, one line) is the
     current key, a passphrase of at least 16 characters (``memvault token`` prints one). It
     encrypts the SQLite file as a whole (the ``encryption`` extra), and on server stores the
-    profile values (PostgreSQL) and, with ``encrypt_content``, memory content and metadata
-    (FalkorDB, Neo4j), field by field. ``old_key_files`` (``MEMVAULT_ENCRYPTION_OLD_KEY_FILES``,
-    separated by commas) hold earlier keys, still read until ``memvault rekey`` has
-    re-encrypted everything under the current key.
+    profile values (PostgreSQL), field by field. ``old_key_files``
+    (``MEMVAULT_ENCRYPTION_OLD_KEY_FILES``, separated by commas) hold earlier keys, still
+    read until ``memvault rekey`` has re-encrypted everything under the current key.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -155,7 +153,6 @@ class EncryptionConfig(BaseModel):
     key: SecretStr | None = None
     key_file: Path | None = None
     old_key_files: tuple[Path, ...] = ()
-    encrypt_content: bool = False
 
     @field_validator("old_key_files", mode="before")
     @classmethod
@@ -168,8 +165,6 @@ class EncryptionConfig(BaseModel):
     def _one_key(self) -> EncryptionConfig:
         if self.key is not None and self.key_file is not None:
             raise ValueError("give the key or a key file, not both")
-        if self.encrypt_content and self.key is None and self.key_file is None:
-            raise ValueError("encrypt_content needs a key (key or key_file)")
         return self
 
     @property

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,6 @@ class KeySet:
 
     current: Key
     old: tuple[Key, ...] = ()
-    encrypt_content: bool = False
 
     @classmethod
     def from_config(cls, config: EncryptionConfig) -> KeySet | None:
@@ -85,8 +83,7 @@ class KeySet:
                 raise ConfigError("old encryption keys are given but no current key")
             return None
         old = tuple(_checked(_read_key(path), str(path)) for path in config.old_key_files)
-        return cls(current, tuple(k for k in old if k.kid != current.kid),
-                   config.encrypt_content)
+        return cls(current, tuple(k for k in old if k.kid != current.kid))
 
     @property
     def all(self) -> tuple[Key, ...]:
@@ -173,7 +170,3 @@ class FieldCipher:
         return value if self.is_current(value) else self.seal(self.open(value, context),
                                                               context)
 
-
-def optional_cipher(keys: KeySet | None, wanted: Callable[[KeySet], bool]) -> FieldCipher | None:
-    """A cipher when keys are configured and ``wanted(keys)`` says this store encrypts."""
-    return FieldCipher(keys) if keys is not None and wanted(keys) else None

@@ -75,7 +75,7 @@ def schemes(role: Role) -> list[str]:
 
 
 #: The backends that encrypt (take ``keys``); the others store as they do without a key.
-_ENCRYPTING = {"sqlite", "postgresql", "postgres", "falkordb", "neo4j", "bolt"}
+_ENCRYPTING = {"sqlite", "postgresql", "postgres"}
 
 
 def _load(role: Role, url: str, keys: KeySet | None = None, **options: object) -> object:

@@ -52,13 +52,13 @@ def _context(user_id: str, key: str) -> bytes:
 def _open_value(cipher: FieldCipher | None, text: str, user_id: str, key: str) -> str:
     """A stored value's JSON text, opened if sealed."""
     loaded = load_json(text, None)
-    if not isinstance(loaded, dict):
-        return text
-    sealed = str(loaded.get("sealed", ""))
+    sealed = loaded.get("sealed") if isinstance(loaded, dict) and len(loaded) == 1 else None
+    if not FieldCipher.is_sealed(sealed):
+        return text  # a plain value (or whatever else a row holds: the codec reads it)
     if cipher is None:
         raise EncryptionError("the profile values are encrypted and no encryption key is "
                               "configured: give the key (MEMVAULT_ENCRYPTION_KEY)")
-    return cipher.open(sealed, _context(user_id, key))
+    return cipher.open(str(sealed), _context(user_id, key))
 
 
 def _sealed(cipher: FieldCipher | None, fact: ProfileFact) -> str:

@@ -282,6 +282,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         metavar="KEY=VALUE", help="a search setting, e.g. timeline=false or "
                         "fusion=rank (memvault's SearchConfig; repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--encryption-key", default=None, metavar="KEY",
+                        help="encrypt the stores under KEY (the encryption extra)")
     return parser.parse_args(argv)
 
 
@@ -301,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     options = Options(
         embedder=args.embedder, batch=args.batch, pooled=args.pooled, limit=args.limit,
         context=args.context, max_chars=args.max_chars, verbose=not args.quiet,
-        search=tuple(args.search),
+        search=tuple(args.search), encryption_key=args.encryption_key,
     )
     print(f"evaluating {len(questions)} questions over {len(conversations)} conversations",
           flush=True)

@@ -39,9 +39,14 @@ class Options:
     verbose: bool = True
     search: tuple[tuple[str, str], ...] = ()
     """``search.*`` settings (memvault's SearchConfig), as given on the command line."""
+    encryption_key: str | None = None
+    """Encrypt every store file under this key (SQLCipher), to measure what it costs."""
 
     def settings(self) -> dict[str, str]:
-        return {f"search.{key}": value for key, value in self.search}
+        found = {f"search.{key}": value for key, value in self.search}
+        if self.encryption_key is not None:
+            found["encryption.key"] = self.encryption_key
+        return found
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def build_report(path: Path, digest: str, conversations: Sequence[Conversation],
             "context": options.context,
             "max_chars": options.max_chars,
             "search": dict(options.search),
+            "encrypted": options.encryption_key is not None,
             "k": list(KS),
             "category_names": "LoCoMo authors' numbering; " + OTHER_NAMING,
         },

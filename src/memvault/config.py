@@ -13,12 +13,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from memvault.errors import ConfigError
 
 __all__ = [
-    "Config", "EmbedderConfig", "EmbedderKind", "LLMConfig", "SearchConfig",
+    "Config",
+    "EmbedderConfig",
+    "EmbedderKind",
+    "EncryptionConfig",
+    "LLMConfig",
+    "SearchConfig",
     "default_database_path",
 ]
 
@@ -55,6 +68,9 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_LLM_OPT_OUT_USERS": "llm.opt_out_users",
     "MEMVAULT_LLM_RETRY_SECONDS": "llm.retry_seconds",
     "MEMVAULT_LLM_LEASE_SECONDS": "llm.lease_seconds",
+    "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
+    "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
+    "MEMVAULT_ENCRYPTION_OLD_KEY_FILES": "encryption.old_key_files",
 }
 
 
@@ -183,6 +199,41 @@ class LLMConfig(BaseModel):
         return self.enabled and user_id not in self.opt_out_users
 
 
+class EncryptionConfig(BaseModel):
+    """Encryption at rest (:mod:`memvault.stores.crypto`); off unless a key is given.
+
+    ``key`` (``MEMVAULT_ENCRYPTION_KEY``) or ``key_file`` (a file holding it, one line) is the
+    current key, a passphrase of at least 16 characters (``memvault token`` prints one). It
+    encrypts the SQLite file as a whole (the ``encryption`` extra), and on server stores the
+    profile values (PostgreSQL), field by field. ``old_key_files``
+    (``MEMVAULT_ENCRYPTION_OLD_KEY_FILES``, separated by commas) hold earlier keys, still
+    read until ``memvault rekey`` has re-encrypted everything under the current key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: SecretStr | None = None
+    key_file: Path | None = None
+    old_key_files: tuple[Path, ...] = ()
+
+    @field_validator("old_key_files", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> EncryptionConfig:
+        if self.key is not None and self.key_file is not None:
+            raise ValueError("give the key or a key file, not both")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.key is not None or self.key_file is not None
+
+
 class Config(BaseModel):
     """Everything a :class:`~memvault.core.memvault.Memvault` needs.
 
@@ -198,6 +249,7 @@ class Config(BaseModel):
     embedder: EmbedderConfig = EmbedderConfig()
     search: SearchConfig = SearchConfig()
     llm: LLMConfig = LLMConfig()
+    encryption: EncryptionConfig = EncryptionConfig()
     user_id: str = Field(min_length=1, max_length=256)
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     max_content_bytes: int = Field(default=1_000_000, ge=1)
@@ -277,6 +329,7 @@ class Config(BaseModel):
 
 _NESTED: dict[str, type[BaseModel]] = {
     "embedder": EmbedderConfig, "search": SearchConfig, "llm": LLMConfig,
+    "encryption": EncryptionConfig,
 }
 
 

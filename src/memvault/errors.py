@@ -9,6 +9,7 @@ mapped at the store or embedder boundary and chained with ``raise ... from exc``
     │   ├── NotFound        an id that does not exist in the caller's scope
     │   └── IdempotencyConflict   an idempotency key already used for another request
     ├── ConfigError         the configuration is wrong or names something unavailable
+    │   └── EncryptionError a missing or wrong key, or a file encrypted otherwise than configured
     ├── EmbedderMismatch    the store's vectors came from another embedder
     ├── StoreUnavailable    a store could not be reached or answered with a fault
     │   └── ModelUnavailable    a model server (embedder, LLM) failed or could not be reached
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EmbedderMismatch",
+    "EncryptionError",
     "IdempotencyConflict",
     "InvalidInput",
     "MemvaultError",
@@ -54,6 +56,11 @@ class ConfigError(MemvaultError):
 
 class EmbedderMismatch(ConfigError):
     """The store holds vectors from another embedder; re-embed or configure that one."""
+
+
+class EncryptionError(ConfigError):
+    """A store is encrypted and no key or the wrong key is configured, or a key is configured
+    and the store is not encrypted with it. Nothing stored was read or changed."""
 
 
 class StoreUnavailable(MemvaultError):

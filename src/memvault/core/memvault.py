@@ -66,7 +66,7 @@ from memvault.models import (
     StoreStatus,
 )
 from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, WorkingStore
-from memvault.stores.registry import add_writer, open_episodic, open_profile, open_working
+from memvault.stores.registry import KeySet, add_writer, open_episodic, open_profile, open_working
 
 __all__ = ["Memvault"]
 
@@ -88,11 +88,12 @@ class Memvault:
         embedder: Embedder | Literal["config"] | None = "config",
         check_embedder: bool = True,
     ) -> None:
-        self.config = config or Config.load()
-        self.episodic = episodic or open_episodic(self.config.episodic_url,
-                                                  search=self.config.search)
-        self.profile = profile or open_profile(self.config.profile_url)
-        self.working = working or open_working(self.config.working_url)
+        self.config = config = config or Config.load()
+        keys = KeySet.from_config(config.encryption)
+        self.episodic = episodic or open_episodic(config.episodic_url, search=config.search,
+                                                  keys=keys)
+        self.profile = profile or open_profile(self.config.profile_url, keys=keys)
+        self.working = working or open_working(self.config.working_url, keys=keys)
         self._writer = add_writer(
             self.episodic, self.profile, self.working,
             max_turns=self.config.working_max_turns, ttl_seconds=self.config.working_ttl_seconds,

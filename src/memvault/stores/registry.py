@@ -9,23 +9,29 @@ configuration passes paths through unchanged and this module is where they are t
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal, cast
 from urllib.parse import urlparse
 
 from memvault.config import SearchConfig
 from memvault.errors import ConfigError
 from memvault.stores.base import AddWriter, EpisodicStore, ProfileStore, WorkingStore
+from memvault.stores.crypto import KeySet
 from memvault.stores.outbox import OutboxWriter
 
 __all__ = [
+    "KeySet",
     "Role",
     "add_writer",
     "is_path",
     "open_episodic",
     "open_profile",
     "open_working",
+    "reencrypt_file",
     "scheme_of",
     "schemes",
+    "store_files",
 ]
 
 Role = Literal["episodic", "profile", "working"]
@@ -68,8 +74,14 @@ def schemes(role: Role) -> list[str]:
     return sorted(_REGISTRY[role])
 
 
-def _load(role: Role, url: str, **options: object) -> object:
+#: The backends that encrypt (take ``keys``); the others store as they do without a key.
+_ENCRYPTING = {"sqlite", "postgresql", "postgres"}
+
+
+def _load(role: Role, url: str, keys: KeySet | None = None, **options: object) -> object:
     scheme = scheme_of(url)
+    if keys is not None and scheme in _ENCRYPTING:
+        options["keys"] = keys
     entry = _REGISTRY[role].get(scheme)
     if entry is None:
         raise ConfigError(
@@ -87,24 +99,26 @@ def _load(role: Role, url: str, **options: object) -> object:
     return getattr(module, class_name)(url, **options)
 
 
-def open_episodic(url: str, *, search: SearchConfig | None = None) -> EpisodicStore:
+def open_episodic(url: str, *, search: SearchConfig | None = None,
+                  keys: KeySet | None = None) -> EpisodicStore:
     """An unopened episodic store for ``url``; call ``await store.open()``.
 
     ``search`` (default: the defaults) says whether and from what size the SQLite store's
-    vector search uses its approximate graph; other backends have none."""
+    vector search uses its approximate graph; other backends have none. ``keys`` encrypt
+    what the backend encrypts (:mod:`memvault.stores.crypto`)."""
     search = search or SearchConfig()
     options: dict[str, object] = {}
     if scheme_of(url) == "sqlite":
         options["ann_min"] = search.ann_min_vectors if search.ann else None
-    return cast(EpisodicStore, _load("episodic", url, **options))
+    return cast(EpisodicStore, _load("episodic", url, keys, **options))
 
 
-def open_profile(url: str) -> ProfileStore:
-    return cast(ProfileStore, _load("profile", url))
+def open_profile(url: str, *, keys: KeySet | None = None) -> ProfileStore:
+    return cast(ProfileStore, _load("profile", url, keys))
 
 
-def open_working(url: str) -> WorkingStore:
-    return cast(WorkingStore, _load("working", url))
+def open_working(url: str, *, keys: KeySet | None = None) -> WorkingStore:
+    return cast(WorkingStore, _load("working", url, keys))
 
 
 def add_writer(
@@ -124,3 +138,21 @@ def add_writer(
             return writer
     return OutboxWriter(episodic, profile, working, max_turns=max_turns,
                         ttl_seconds=ttl_seconds)
+
+
+def store_files(urls: Sequence[str]) -> list[Path]:
+    """The distinct SQLite files among store URLs (the ones encrypted as a whole)."""
+    files: dict[Path, None] = {}
+    for url in urls:
+        if scheme_of(url) == "sqlite":
+            db = importlib.import_module("memvault.stores.sqlite.db")
+            files[Path(db.path_from_url(url)).resolve()] = None
+    return list(files)
+
+
+def reencrypt_file(path: Path, keys: KeySet, mode: Literal["encrypt", "rekey"],
+                   pause: Callable[[str], None]) -> str:
+    """Encrypt a plain SQLite store file, or re-encrypt one under an old key, in place and
+    crash-safe (:mod:`memvault.stores.sqlite.convert`); says what was done."""
+    convert = importlib.import_module("memvault.stores.sqlite.convert")
+    return str(convert.reencrypt(path, keys, mode, pause))

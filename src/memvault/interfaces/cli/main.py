@@ -26,6 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
+from memvault.interfaces.cli import crypto
 from memvault.interfaces.cli.extraction import echo_extraction
 from memvault.models import DoctorReport, Memory
 
@@ -54,6 +55,7 @@ def _config(ctx: click.Context) -> Config:
         "agent_id": options.get("agent"),
         "embedder.kind": options.get("embedder"),
         "embedder.model": options.get("embedder_model"),
+        "encryption.key_file": options.get("encryption_key_file"),
     }
     try:
         return Config.load(overrides, env=os.environ, config_file=config_file)
@@ -155,6 +157,8 @@ def _value(rest: Iterator[str], wanted: bool) -> list[str]:
               help="Embedder for semantic search. [default: auto; env MEMVAULT_EMBEDDER]")
 @click.option("--embedder-model", help="Model name or path for the embedder. "
               "[env MEMVAULT_EMBEDDER_MODEL]")
+@click.option("--encryption-key-file", type=click.Path(dir_okay=False), help="File holding the "
+              "encryption key (docs/deploy.md). [env MEMVAULT_ENCRYPTION_KEY_FILE]")
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.version_option(package_name="memvault")
@@ -565,6 +569,9 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
     finally:
         await embedder.aclose()
     return None
+
+
+crypto.register(cli, _config, _run)
 
 
 def main() -> None:

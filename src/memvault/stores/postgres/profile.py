@@ -6,17 +6,25 @@ unique index keeps one current row per ``(user_id, key)``. Writers take a transa
 advisory lock per ``(user_id, key)`` before reading the key's rows and hold it to the
 commit, so replicas editing the same key at once are serialised around the whole
 read-modify-write instead of racing.
+
+With encryption keys (:mod:`memvault.stores.crypto`) every value is written sealed, as the
+JSON object ``{"sealed": "mv1:<kid>:..."}`` (a plain value is never an object, so the two
+cannot be confused), bound to its user and key; values written before the key was configured
+read as they are until ``memvault rekey --fields`` seals them. Keys, categories, sources and
+times stay plaintext: they order, lock and filter the rows.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from memvault.errors import EncryptionError
 from memvault.models import ProfileFact, StoreStatus
 from memvault.stores import timeline
-from memvault.stores.codec import counted_status, fact_from_row
+from memvault.stores.codec import counted_status, fact_from_row, load_json
+from memvault.stores.crypto import FieldCipher, KeySet
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
 
@@ -37,33 +45,60 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _row_to_fact(row: Row) -> ProfileFact:
-    return fact_from_row(row, decode_time=_utc, decode_ids=list)
+def _context(user_id: str, key: str) -> bytes:
+    return f"profile\0{user_id}\0{key}".encode("utf-8", "surrogatepass")
 
 
-def _values(fact: ProfileFact) -> tuple[object, ...]:
+def _open_value(cipher: FieldCipher | None, text: str, user_id: str, key: str) -> str:
+    """A stored value's JSON text, opened if sealed."""
+    loaded = load_json(text, None)
+    sealed = loaded.get("sealed") if isinstance(loaded, dict) and len(loaded) == 1 else None
+    if not FieldCipher.is_sealed(sealed):
+        return text  # a plain value (or whatever else a row holds: the codec reads it)
+    if cipher is None:
+        raise EncryptionError("the profile values are encrypted and no encryption key is "
+                              "configured: give the key (MEMVAULT_ENCRYPTION_KEY)")
+    return cipher.open(str(sealed), _context(user_id, key))
+
+
+def _sealed(cipher: FieldCipher | None, fact: ProfileFact) -> str:
+    text = json.dumps(fact.value)
+    if cipher is None:
+        return text
+    return json.dumps({"sealed": cipher.seal(text, _context(fact.user_id, fact.key))})
+
+
+def _row_to_fact(row: Row, cipher: FieldCipher | None = None) -> ProfileFact:
+    data = dict(row.items())
+    data["value"] = _open_value(cipher, str(row["value"]), str(row["user_id"]), str(row["key"]))
+    return fact_from_row(data, decode_time=_utc, decode_ids=list)
+
+
+def _values(fact: ProfileFact, cipher: FieldCipher | None = None) -> tuple[object, ...]:
     return (
-        fact.id, fact.user_id, fact.key, json.dumps(fact.value), fact.category,
+        fact.id, fact.user_id, fact.key, _sealed(cipher, fact), fact.category,
         list(fact.source_memory_ids), fact.agent_id, _utc(fact.valid_from),
         None if fact.valid_to is None else _utc(fact.valid_to), fact.retired_reason,
         fact.origin,
     )
 
 
-async def _key_rows(conn: Connection, user_id: str, key: str) -> list[ProfileFact]:
+async def _key_rows(conn: Connection, user_id: str, key: str,
+                    cipher: FieldCipher | None = None) -> list[ProfileFact]:
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = $1 AND key = $2", user_id, key
     )
-    return [_row_to_fact(row) for row in rows]
+    return [_row_to_fact(row, cipher) for row in rows]
 
 
-async def _apply(conn: Connection, edit: timeline.Edit) -> None:
+async def _apply(conn: Connection, edit: timeline.Edit,
+                 cipher: FieldCipher | None = None) -> None:
     """Write an edit's rows (only sources, ``valid_to`` and the reason of a row change)."""
     for row_id in edit.deleted:
         await conn.execute("DELETE FROM profile_facts WHERE id = $1", row_id)
     for fact in edit.writes:
         if fact.id in edit.inserted:
-            await conn.execute(_INSERT, *_values(fact))
+            await conn.execute(_INSERT, *_values(fact, cipher))
         else:
             await conn.execute(
                 "UPDATE profile_facts SET source_memory_ids = $1::text[], valid_to = $2,"
@@ -81,9 +116,10 @@ class PostgresProfileStore:
     ``memvault``; see :mod:`memvault.stores.postgres`).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, keys: KeySet | None = None) -> None:
         self.url = url
         self._db = PostgresDatabase(url, "profile")
+        self._cipher = None if keys is None else FieldCipher(keys)
 
     async def open(self) -> None:
         await self._db.open("profile", PROFILE)
@@ -103,11 +139,12 @@ class PostgresProfileStore:
             at = datetime.now(UTC)
             holders: list[tuple[ProfileFact, str]] = []
             for fact in batch:
-                edit = timeline.place(await _key_rows(conn, fact.user_id, fact.key), fact, at)
-                await _apply(conn, edit)
+                rows = await _key_rows(conn, fact.user_id, fact.key, self._cipher)
+                edit = timeline.place(rows, fact, at)
+                await _apply(conn, edit, self._cipher)
                 holders.append((fact, edit.holder or fact.id))
-            return [timeline.holding(await _key_rows(conn, fact.user_id, fact.key), holder)
-                    for fact, holder in holders]
+            return [timeline.holding(await _key_rows(conn, f.user_id, f.key, self._cipher), h)
+                    for f, h in holders]
 
         return await self._db.write(_set)
 
@@ -122,8 +159,8 @@ class PostgresProfileStore:
             await self._db.lock(conn, [("profile", user_id, key) for key in keys])
             retired = 0
             for key in keys:
-                edit = timeline.forget(await _key_rows(conn, user_id, key), ids, at)
-                await _apply(conn, edit)
+                edit = timeline.forget(await _key_rows(conn, user_id, key, self._cipher), ids, at)
+                await _apply(conn, edit, self._cipher)
                 retired += edit.retired
             return retired
 
@@ -136,7 +173,7 @@ class PostgresProfileStore:
         rows = await self._db.read(lambda conn: conn.fetch(
             f"SELECT {_COLUMNS} FROM profile_facts WHERE user_id = $1{live_only}", user_id,
         ))
-        facts = timeline.as_facts(_row_to_fact(row) for row in rows)
+        facts = timeline.as_facts(_row_to_fact(row, self._cipher) for row in rows)
         return facts if include_history else [f for f in facts if f.valid_to is None]
 
     async def import_facts(self, facts: Sequence[ProfileFact]) -> int:
@@ -148,7 +185,7 @@ class PostgresProfileStore:
             for fact in batch:
                 # Skips an existing id, and a current fact when the key already has one.
                 inserted = await conn.fetchval(
-                    _INSERT + " ON CONFLICT DO NOTHING RETURNING 1", *_values(fact)
+                    _INSERT + " ON CONFLICT DO NOTHING RETURNING 1", *_values(fact, self._cipher)
                 )
                 if inserted is not None:
                     added += 1
@@ -174,8 +211,8 @@ class PostgresProfileStore:
             await self._db.lock(conn, [("profile", f.user_id, f.key) for f in batch])
             at = datetime.now(UTC)
             for fact in batch:
-                rows = await _key_rows(conn, fact.user_id, fact.key)
-                await _apply(conn, timeline.undo(rows, fact.source_memory_ids, at))
+                rows = await _key_rows(conn, fact.user_id, fact.key, self._cipher)
+                await _apply(conn, timeline.undo(rows, fact.source_memory_ids, at), self._cipher)
 
         await self._db.write(_undo)
 
@@ -211,3 +248,40 @@ class PostgresProfileStore:
             "SELECT DISTINCT user_id FROM profile_facts ORDER BY user_id"
         ))
         return [str(row["user_id"]) for row in rows]
+
+    # -- field encryption (memvault.core.encryption.FieldRekeying) ---------------------------
+
+    def _stale(self) -> tuple[str, str]:
+        if self._cipher is None:
+            raise EncryptionError("no encryption key is configured")
+        return ("NOT (jsonb_typeof(value) = 'object' AND value->>'sealed' LIKE $1)",
+                f"mv1:{self._cipher.keys.current.kid}:%")
+
+    async def fields_to_rekey(self) -> int:
+        clause, pattern = self._stale()
+        return int(await self._db.read(lambda conn: conn.fetchval(
+            f"SELECT count(*) FROM profile_facts WHERE {clause}", pattern)))
+
+    async def rekey_fields(self, *, batch: int, progress: Callable[[int], None]) -> int:
+        clause, pattern = self._stale()
+
+        async def _batch(conn: Connection) -> int:
+            rows = await conn.fetch(
+                f"SELECT id, user_id, key, value::text AS value FROM profile_facts"
+                f" WHERE {clause} ORDER BY id LIMIT $2 FOR UPDATE", pattern, batch)
+            for row in rows:
+                user_id, key = str(row["user_id"]), str(row["key"])
+                text = _open_value(self._cipher, str(row["value"]), user_id, key)
+                sealed = json.dumps({"sealed": self._cipher.seal(text, _context(user_id, key))}
+                                    ) if self._cipher else text
+                await conn.execute("UPDATE profile_facts SET value = $1::jsonb WHERE id = $2",
+                                   sealed, row["id"])
+            return len(rows)
+
+        done = 0
+        while True:
+            count = await self._db.write(_batch)
+            if not count:
+                return done
+            done += count
+            progress(count)

@@ -5,6 +5,10 @@ file. Writes take the write lock up front (``BEGIN IMMEDIATE``) so a transaction
 upgrade a read lock, which is what makes SQLite report "database is locked" in WAL mode; a
 busy file is retried with backoff well past any realistic write, and only then reported as
 :class:`StoreUnavailable`.
+
+With :class:`~memvault.stores.crypto.KeySet` keys the file is encrypted as a whole
+(:mod:`memvault.stores.sqlite.cipher`); the connection then comes from SQLCipher, whose
+DB-API module behaves as ``sqlite3`` does, and its exceptions are caught instead.
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from types import ModuleType
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
 from memvault.config import default_database_path
-from memvault.errors import ConfigError, StoreUnavailable
+from memvault.errors import ConfigError, MemvaultError, StoreUnavailable
 from memvault.stores.codec import decode_text
+from memvault.stores.crypto import KeySet
 from memvault.stores.migrations import Migration, pending
 from memvault.stores.registry import is_path
+from memvault.stores.sqlite import cipher
 
 __all__ = ["SqliteDatabase", "path_from_url"]
 
@@ -52,7 +59,7 @@ def path_from_url(url: str) -> Path:
     return Path(path).expanduser()
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: Exception) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
@@ -64,24 +71,25 @@ class SqliteDatabase:
     worker thread holding this object's lock.
     """
 
-    def __init__(self, path: Path, role: str) -> None:
+    def __init__(self, path: Path, role: str, keys: KeySet | None = None) -> None:
         self.path = path
         self.role = role
+        self.keys = keys
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._driver: ModuleType = sqlite3
 
     def _connect(self) -> sqlite3.Connection:
         self._make_directory()
         try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except (sqlite3.Error, OSError) as exc:
+            raw, self._driver = cipher.connect(self.path, self.keys, self.role,
+                                               _BUSY_TIMEOUT_MS / 1000)
+        except MemvaultError:
+            raise
+        except Exception as exc:  # sqlite3's or SQLCipher's error, or an OSError
             raise StoreUnavailable(self.role, f"cannot open {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
+        conn: sqlite3.Connection = raw
+        conn.row_factory = self._driver.Row
         conn.text_factory = decode_text  # stored text that is not UTF-8 still reads
         self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
@@ -135,13 +143,16 @@ class SqliteDatabase:
             raise StoreUnavailable(self.role, "the store is not open")
         return self._conn
 
+    def _errors(self, name: str) -> tuple[type[Exception], ...]:
+        """The exception class ``name`` of ``sqlite3`` and of the driver in use."""
+        found: Any = getattr(self._driver, name)
+        return (getattr(sqlite3, name), found)
+
     def _locked(self, fn: Callable[[], T]) -> T:
         with self._lock:
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
-            except sqlite3.DatabaseError as exc:
+            except self._errors("DatabaseError") as exc:
                 raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -185,7 +196,7 @@ class SqliteDatabase:
         while True:
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
+            except self._errors("OperationalError") as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(delay * (1 + random.random()))

@@ -42,6 +42,7 @@ from memvault.stores.codec import (
     memory_from_row,
     to_micros,
 )
+from memvault.stores.crypto import KeySet
 from memvault.stores.sqlite import lexical
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.jobs import SqliteJobQueue, queue_job
@@ -100,14 +101,18 @@ class SqliteEpisodicStore(SqliteJobQueue):
     """Episodic memory in one SQLite file (see :class:`memvault.stores.base.EpisodicStore`).
 
     ``ann_min`` is the number of a user's vector rows from which vector search goes through
-    an approximate (HNSW) graph instead of scoring every row; ``None`` keeps it exact."""
+    an approximate (HNSW) graph instead of scoring every row; ``None`` keeps it exact.
+    With ``keys`` the file is encrypted, and the graphs are not saved beside it (they hold
+    vectors, from which text can partly be guessed): each process builds its own."""
 
-    def __init__(self, url: str, *, ann_min: int | None = SearchConfig().ann_min_vectors) -> None:
+    def __init__(self, url: str, *, ann_min: int | None = SearchConfig().ann_min_vectors,
+                 keys: KeySet | None = None) -> None:
         self.url = url
         self.ann_min = ann_min
-        self._db = SqliteDatabase(path_from_url(url), "episodic")
+        self._db = SqliteDatabase(path_from_url(url), "episodic", keys)
         # Only touched inside SqliteDatabase.read, which runs one call at a time.
-        self._vectors = VectorCaches(VectorFiles.beside(self._db.path), ann_min)
+        files = VectorFiles(None) if keys is not None else VectorFiles.beside(self._db.path)
+        self._vectors = VectorCaches(files, ann_min)
         # The background sweep's resume point (see missing_embeddings).
         self._sweep_from = 0
         self._sweep_mark: tuple[int, int] | None = None

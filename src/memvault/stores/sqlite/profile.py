@@ -17,6 +17,7 @@ from memvault.stores.codec import (
     load_json,
     to_micros,
 )
+from memvault.stores.crypto import KeySet
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
 
@@ -72,9 +73,9 @@ def _apply(conn: sqlite3.Connection, edit: timeline.Edit) -> None:
 class SqliteProfileStore:
     """Profile memory in one SQLite file (see :class:`memvault.stores.base.ProfileStore`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, keys: KeySet | None = None) -> None:
         self.url = url
-        self._db = SqliteDatabase(path_from_url(url), "profile")
+        self._db = SqliteDatabase(path_from_url(url), "profile", keys)
 
     async def open(self) -> None:
         await self._db.open("profile", PROFILE)

@@ -10,6 +10,7 @@ from typing import Any
 
 from memvault.models import Memory, StoreStatus
 from memvault.stores.codec import counted_status, memory_from_json, session_of
+from memvault.stores.crypto import KeySet
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import WORKING
 
@@ -23,9 +24,9 @@ def _now_micros() -> int:
 class SqliteWorkingStore:
     """Working memory in one SQLite file (see :class:`memvault.stores.base.WorkingStore`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, keys: KeySet | None = None) -> None:
         self.url = url
-        self._db = SqliteDatabase(path_from_url(url), "working")
+        self._db = SqliteDatabase(path_from_url(url), "working", keys)
 
     async def open(self) -> None:
         await self._db.open("working", WORKING)

@@ -1,0 +1,84 @@
+"""Encrypting the stores that exist: what ``memvault encrypt`` and ``memvault rekey`` do.
+
+Whole-file encryption (the SQLite store) is converted file by file, crash-safe, with every
+store closed (:func:`memvault.stores.registry.reencrypt_file`). Field encryption (server
+stores) is re-encrypted by each store that has fields to (:class:`FieldRekeying`), in
+batches, while servers keep serving: each value is read under whichever configured key sealed
+it, so old and new values are readable throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Literal, Protocol, cast, runtime_checkable
+
+from memvault.config import Config
+from memvault.errors import ConfigError
+from memvault.stores.base import EpisodicStore, ProfileStore
+from memvault.stores.registry import (
+    KeySet,
+    open_episodic,
+    open_profile,
+    reencrypt_file,
+    store_files,
+)
+
+__all__ = ["FieldRekeying", "keys_of", "reencrypt_files", "rekey_fields"]
+
+
+@runtime_checkable
+class FieldRekeying(Protocol):
+    """A store whose values are sealed one by one (:class:`memvault.stores.crypto.FieldCipher`)."""
+
+    async def fields_to_rekey(self) -> int:
+        """How many stored values are not yet sealed under the current key."""
+        ...
+
+    async def rekey_fields(self, *, batch: int, progress: Callable[[int], None]) -> int:
+        """Seal every value under the current key, ``batch`` values per transaction, calling
+        ``progress`` with each batch's size; the number re-sealed."""
+        ...
+
+
+def keys_of(config: Config) -> KeySet:
+    keys = KeySet.from_config(config.encryption)
+    if keys is None:
+        raise ConfigError("no encryption key is configured: give MEMVAULT_ENCRYPTION_KEY, "
+                          "MEMVAULT_ENCRYPTION_KEY_FILE or --encryption-key-file")
+    return keys
+
+
+def _urls(config: Config) -> list[str]:
+    return [config.episodic_url, config.profile_url, config.working_url]
+
+
+def reencrypt_files(config: Config, mode: Literal["encrypt", "rekey"],
+                    pause: Callable[[str], None] = lambda step: None) -> list[str]:
+    """Encrypt (or re-encrypt under the current key) every SQLite file of the configuration;
+    one line per file saying what was done. Servers using the files must be stopped."""
+    keys = keys_of(config)
+    return [reencrypt_file(path, keys, mode, pause) for path in store_files(_urls(config))]
+
+
+async def rekey_fields(config: Config, *, batch: int = 500,
+                       start: Callable[[int], None] = lambda total: None,
+                       progress: Callable[[int], None] = lambda done: None) -> int:
+    """Re-seal under the current key every field of the server stores that seal fields;
+    ``start`` is told how many values there are to do before the first batch."""
+    keys = keys_of(config)
+    stores: list[EpisodicStore | ProfileStore] = [
+        open_episodic(config.episodic_url, search=config.search, keys=keys),
+        open_profile(config.profile_url, keys=keys),
+    ]
+    rekeying = [cast(FieldRekeying, s) for s in stores if isinstance(s, FieldRekeying)]
+    done = 0
+    async with AsyncExitStack() as stack:
+        for store in stores:
+            if isinstance(store, FieldRekeying):
+                await cast(EpisodicStore | ProfileStore, store).open()
+                stack.push_async_callback(cast(EpisodicStore | ProfileStore, store).close)
+        start(sum([await store.fields_to_rekey() for store in rekeying]))
+        for one in rekeying:
+            done += await one.rekey_fields(batch=batch, progress=progress)
+    return done

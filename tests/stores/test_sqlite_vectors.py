@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 
 from memvault.models import PassageSpan
-from memvault.stores.sqlite.nearest import best_spans
+from memvault.stores.sqlite.nearest import best_spans, nearest_with_spans
 from memvault.stores.sqlite.vectors import UserVectors, best_per_memory, spans_blob
 
 
@@ -59,6 +59,24 @@ def test_a_vector_hit_names_the_span_of_its_best_row() -> None:
     assert best_spans(conn, query, [1, 2]) == {1: PassageSpan(start=13, end=30)}
     assert best_spans(conn, np.array([1.0, 0.0], dtype=np.float32), [1]) == {
         1: PassageSpan(start=0, end=30)}
+
+
+def test_exact_search_takes_spans_from_memory_as_the_table_gives_them() -> None:
+    conn = _table()
+    rows = np.array([[1, 0], [0.6, 0.8], [0, 1]], dtype=np.float32)
+    conn.execute("INSERT INTO embeddings (memory_rowid, user_id, vector, spans)"
+                 " VALUES (1, 'u', ?, ?)",
+                 (rows.tobytes(), spans_blob(rows, [(0, 30), (0, 12), (13, 30)])))
+    _store(conn, 2, rows[:2])
+    cache = UserVectors(dimensions=2, generation=0)
+    cache.top_up(conn, "u")
+    for query in (np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.array([0.6, 0.8])):
+        found, spans = nearest_with_spans(conn, cache, query.astype(np.float32), 2, None)
+        assert spans == best_spans(conn, query, [rowid for rowid, _ in found])
+    found, spans = nearest_with_spans(conn, cache, np.array([0.0, 1.0], dtype=np.float32), 2,
+                                      np.array([2], dtype=np.int64))
+    assert [rowid for rowid, _ in found] == [2]
+    assert spans == {}
 
 
 def test_best_per_memory_returns_each_memory_once() -> None:

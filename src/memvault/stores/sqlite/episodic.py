@@ -47,7 +47,7 @@ from memvault.stores.sqlite import lexical
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.jobs import SqliteJobQueue, queue_job
 from memvault.stores.sqlite.joint import joint_writer
-from memvault.stores.sqlite.nearest import best_spans, nearest
+from memvault.stores.sqlite.nearest import nearest_with_spans
 from memvault.stores.sqlite.schema import EPISODIC
 from memvault.stores.sqlite.vector_files import VectorCaches, VectorFiles
 from memvault.stores.sqlite.vectors import spans_blob
@@ -338,12 +338,11 @@ class SqliteEpisodicStore(SqliteJobQueue):
                             f"SELECT m.rowid FROM memories m WHERE {clause}", params)),
                         dtype=np.int64,
                     )
-                found = nearest(conn, cache, vector, limit, allowed)
+                found, spans = nearest_with_spans(conn, cache, vector, limit, allowed)
                 wanted = [rowid for rowid, _ in found]
                 marks = ",".join("?" * len(wanted))
                 ids = dict(conn.execute(
                     f"SELECT rowid, id FROM memories WHERE rowid IN ({marks})", wanted))
-                spans = best_spans(conn, vector, wanted)
             finally:
                 conn.execute("COMMIT")
             return [Candidate(memory_id=ids[r], score=s, span=spans.get(r))

@@ -19,7 +19,7 @@ from memvault.models import PassageSpan
 from memvault.stores.base import Vector
 from memvault.stores.sqlite.vectors import UserVectors, best_per_memory, row_spans
 
-__all__ = ["best_spans", "nearest"]
+__all__ = ["best_spans", "nearest", "nearest_with_spans"]
 
 #: Rows asked of the graph per wanted memory, and at least this many.
 _OVERFETCH = 4
@@ -61,6 +61,36 @@ def nearest(conn: sqlite3.Connection, cache: UserVectors, vector: Vector, limit:
             return rescore(conn, query, allowed, limit)
         count = min(count * 4, cache.live_rows)
     return rescore(conn, query, candidates, limit)
+
+
+def nearest_with_spans(
+    conn: sqlite3.Connection, cache: UserVectors, vector: Vector, limit: int,
+    allowed: npt.NDArray[np.int64] | None,
+) -> tuple[Scored, dict[int, PassageSpan]]:
+    """:func:`nearest`, and the content span of each found memory's best row where known (as
+    :func:`best_spans`). In exact mode the spans come from memory, with the scores; in graph
+    mode they are read from the table."""
+    matrix, spans = cache.matrix, cache.spans
+    if matrix is None or spans is None:
+        found = nearest(conn, cache, vector, limit, allowed)
+        return found, best_spans(conn, vector, [rowid for rowid, _ in found])
+    query = vector.astype(np.float32)
+    owners = cache.owners
+    if matrix.shape[0] == 0:
+        return [], {}
+    scores = matrix @ query
+    if allowed is not None:
+        mask = np.isin(owners, allowed)
+        scores, owners, spans = scores[mask], owners[mask], spans[mask]
+    if scores.shape[0] == 0:
+        return [], {}
+    rows = best_per_memory(scores, owners, limit)
+    out: dict[int, PassageSpan] = {}
+    for i in rows:
+        first, end = spans[i]
+        if first >= 0:
+            out[int(owners[i])] = PassageSpan(start=int(first), end=int(end))
+    return [(int(owners[i]), float(scores[i])) for i in rows], out
 
 
 def keys_empty() -> npt.NDArray[np.int64]:

@@ -51,6 +51,9 @@ class UserVectors:
         self._owners: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._seqs: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
+        #: The content span of each row in exact mode (-1 where unknown), so a search finds
+        #: its hits' passages without reading the blobs again; empty once the graph holds them.
+        self._spans: npt.NDArray[np.int32] = np.zeros((0, 2), dtype=np.int32)
 
     @property
     def matrix(self) -> Vector | None:
@@ -63,6 +66,11 @@ class UserVectors:
     @property
     def seqs(self) -> npt.NDArray[np.int64]:
         return self._seqs[: self.size]
+
+    @property
+    def spans(self) -> npt.NDArray[np.int32] | None:
+        """Each row's (start, end) content span, -1 where unknown; ``None`` in graph mode."""
+        return None if self._rows is None else self._spans[: self.size]
 
     @property
     def alive(self) -> npt.NDArray[np.bool_]:
@@ -91,6 +99,9 @@ class UserVectors:
             rows = np.empty((capacity, self.dimensions), dtype=np.float32)
             rows[: self.size] = self._rows[: self.size]
             self._rows = rows
+            spans = np.full((capacity, 2), -1, dtype=np.int32)
+            spans[: self.size] = self._spans[: self.size]
+            self._spans = spans
         for name in ("_owners", "_seqs", "_alive"):
             old = getattr(self, name)
             new = np.empty(capacity, dtype=old.dtype)
@@ -107,6 +118,7 @@ class UserVectors:
             self.graph.add(start, existing[start:start + _PAGE])
         self.unsaved = self.size
         self._rows = None
+        self._spans = np.zeros((0, 2), dtype=np.int32)
 
     def top_up(self, conn: sqlite3.Connection, user_id: str) -> None:
         """Append the user's vectors stored after ``last_seq``."""
@@ -122,7 +134,8 @@ class UserVectors:
                        and self.live_rows + incoming >= self.ann_min)
         self._reserve(incoming)
         cursor = conn.execute(
-            "SELECT seq, memory_rowid, vector FROM embeddings WHERE user_id = ? AND seq > ?"
+            "SELECT seq, memory_rowid, vector, spans FROM embeddings"
+            " WHERE user_id = ? AND seq > ?"
             " ORDER BY seq",
             (user_id, self.last_seq),
         )
@@ -141,6 +154,8 @@ class UserVectors:
             else:
                 assert self._rows is not None
                 self._rows[self.size:end] = block
+                self._spans[self.size:end] = np.concatenate(
+                    [row_spans(r[3], n) for r, n in zip(page, counts, strict=True)])
             self._owners[self.size:end] = np.repeat([r[1] for r in page], counts)
             self._seqs[self.size:end] = np.repeat([r[0] for r in page], counts)
             self._alive[self.size:end] = True
@@ -164,7 +179,7 @@ class UserVectors:
             if kept == self.size:
                 return True
             assert self._rows is not None
-            for name in ("_rows", "_owners", "_seqs", "_alive"):
+            for name in ("_rows", "_spans", "_owners", "_seqs", "_alive"):
                 old = getattr(self, name)
                 setattr(self, name, old[: self.size][keep].copy())
             self.size = kept

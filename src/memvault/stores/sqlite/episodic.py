@@ -30,9 +30,10 @@ from memvault.models import (
     EmbeddingInfo,
     Memory,
     MemoryFilter,
+    MemoryVersion,
     StoreStatus,
 )
-from memvault.stores.base import AddWriter, NewMemory, Pending, Vector
+from memvault.stores.base import AddWriter, NewMemory, Pending, Revision, Vector
 from memvault.stores.codec import (
     MEMORY_COLUMNS,
     counted_status,
@@ -42,7 +43,7 @@ from memvault.stores.codec import (
     memory_from_row,
     to_micros,
 )
-from memvault.stores.sqlite import lexical
+from memvault.stores.sqlite import lexical, revise
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.nearest import best_spans, nearest
@@ -394,6 +395,12 @@ class SqliteEpisodicStore:
             return found
 
         return await self._db.read(_adjacent)
+
+    async def update(self, revision: Revision) -> Memory | None:
+        return await self._db.write(lambda conn: revise.revise(conn, revision))
+
+    async def versions(self, user_id: str, memory_id: str) -> builtins.list[MemoryVersion]:
+        return await self._db.read(lambda conn: revise.versions(conn, user_id, memory_id))
 
     async def delete(self, user_id: str, memory_id: str) -> bool:
         return await self.delete_ids(user_id, [memory_id]) == 1

@@ -118,7 +118,8 @@ class Corrections:
         :class:`NotFound` when the user has no memory with that id."""
         memory_id = check_identifier(memory_id, "memory_id")
         if content is None and metadata is None and occurred_at is None:
-            raise InvalidInput("nothing to update: give content, metadata or occurred_at")
+            raise InvalidInput(f"nothing to update in memory {memory_id!r}: give content,"
+                               " metadata or occurred_at")
         text = None if content is None else check_content(content,
                                                           self._mv.config.max_content_bytes)
         meta = None if metadata is None else check_metadata(metadata)

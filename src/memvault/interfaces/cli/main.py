@@ -26,6 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
+from memvault.interfaces.cli import correct
 from memvault.models import DoctorReport, Memory
 
 __all__ = ["cli", "main"]
@@ -563,6 +564,10 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
     finally:
         await embedder.aclose()
     return None
+
+
+cli.add_command(correct.update)
+cli.add_command(correct.forget)
 
 
 def main() -> None:

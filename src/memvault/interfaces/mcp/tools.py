@@ -265,8 +265,10 @@ async def set_profile(
     history and the key has no value. Returns the facts set, then those forgotten."""
     who = _identity(ctx)
     mv = await _memvault(ctx)
-    written = await _call(lambda: mv.set_profile(facts, user_id=who.user_id,
-                                                 agent_id=who.agent_id))
+    try:
+        written = await mv.set_profile(facts, user_id=who.user_id, agent_id=who.agent_id)
+    except MemvaultError as exc:
+        raise ToolError(f"facts: {exc}") from exc
     return SetProfileOut(facts=[fact_out(f) for f in written])
 
 

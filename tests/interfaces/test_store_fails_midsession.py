@@ -133,7 +133,7 @@ async def test_the_profile_store_lost_midsession_fails_only_what_needs_it(
             failed, message = await _call(session, "add_memory", content="a plain note")
             assert not failed, message
             listed = await call_ok(session, "list_memories")
-            contents = [m["content"] for m in listed["memories"]]
+            contents = [m["content"] for m in listed["items"]]
             assert "I moved to Porto" not in contents, "a failed add left its memory"
             assert contents == ["a plain note", "I live in Lisbon"]
             if conn.server is not None:
@@ -176,7 +176,7 @@ async def test_redis_lost_midsession_is_covered_by_the_fallback(
             with anyio.fail_after(FAIL_FAST):
                 page = await call_ok(session, "list_memories", memory_type="working",
                                      session_id="s1")
-            return [m["content"] for m in page["memories"]]
+            return [m["content"] for m in page["items"]]
 
         await call_ok(session, "add_memory", content="first turn", session_id="s1")
         assert await working() == ["first turn"]

@@ -19,4 +19,5 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [ -n "$url" ] || { echo "memvault did not start within 30 s:" >&2; cat "$log" >&2; exit 1; }
-bash .ci/mcp-conformance.sh "$url"
+MCP_CONFORMANCE_BASELINE="${MCP_CONFORMANCE_BASELINE:-$PWD/.ci/conformance-baseline.yml}" \
+  bash .ci/mcp-conformance.sh "$url"

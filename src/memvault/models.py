@@ -24,6 +24,7 @@ __all__ = [
     "MemoryInput",
     "MemoryPage",
     "MemoryType",
+    "MemoryVersion",
     "PassageSpan",
     "Profile",
     "ProfileFact",
@@ -196,6 +197,18 @@ class MemoryPage(_Frozen):
 
     items: list[Memory]
     next_cursor: str | None = None
+
+
+class MemoryVersion(_Frozen):
+    """An earlier version of a memory, kept when an update replaced it: its content,
+    metadata and ``occurred_at`` as they were, numbered from 1 (as first added), and
+    ``replaced_at``, when an update replaced them."""
+
+    version: int = Field(ge=1)
+    content: str
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    occurred_at: datetime
+    replaced_at: datetime
 
 
 class ProfileFact(_Frozen):

@@ -59,7 +59,7 @@ Transport = Literal["stdio", "sse", "http"]
 MEMVAULT = Path(sys.executable).parent / "memvault"
 TOOLS = frozenset({
     "add_memory", "search_memory", "get_memory", "list_memories", "delete_memory",
-    "delete_all_memories", "get_profile",
+    "delete_all_memories", "get_profile", "update_memory", "set_profile",
 })
 STARTUP_TIMEOUT = 20.0
 CALL_TIMEOUT = 20.0
@@ -358,7 +358,7 @@ async def snapshot(session: ClientSession) -> Snapshot:
         if cursor is not None:
             arguments["cursor"] = cursor
         page = await call_ok(session, "list_memories", **arguments)
-        memories += page["memories"]
+        memories += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
             break

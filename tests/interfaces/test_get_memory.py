@@ -67,7 +67,7 @@ async def test_mcp_search_excerpts_then_get_memory_in_full(client: Client) -> No
     added = await _ok(client, "add_memory", content=_LONG, session_id="s")
     neighbour = await _ok(client, "add_memory", content="I live in Porto", session_id="s")
     found = await _ok(client, "search_memory", query="peanuts")
-    first, second = found["results"]
+    first, second = found["hits"]
     assert first["id"] == added["id"]
     assert first["shortened"] is True
     assert first["full_length"] == len(_LONG)
@@ -81,7 +81,7 @@ async def test_mcp_search_excerpts_then_get_memory_in_full(client: Client) -> No
     assert found["truncated"] is True
 
     floored = await _ok(client, "search_memory", query="peanuts", min_score=0.5)
-    assert [r["id"] for r in floored["results"]] == [added["id"]]
+    assert [r["id"] for r in floored["hits"]] == [added["id"]]
     assert (await client.call_tool("search_memory", {"query": "x", "min_score": 2})).is_error
 
     whole = await _ok(client, "get_memory", memory_id=added["id"])

@@ -376,15 +376,15 @@ async def test_mcp_reads_hostile_stored_data(
 
             async def listed() -> None:
                 page = await call_ok(session, "list_memories", limit=100)
-                hostile.check_memories(page["memories"], complete=True)
+                hostile.check_memories(page["items"], complete=True)
 
             async def searched() -> None:
                 found = await call_ok(session, "search_memory", query="tea", limit=100)
                 assert_clean(found, "search")
                 # a shortened result holds an excerpt; get_memory reads it whole
-                hostile.check_memories([r for r in found["results"] if not r["shortened"]],
+                hostile.check_memories([r for r in found["hits"] if not r["shortened"]],
                                        complete=False)
-                for result in found["results"]:
+                for result in found["hits"]:
                     if result["shortened"]:
                         whole = await call_ok(session, "get_memory", memory_id=result["id"])
                         hostile.check_memories([whole], complete=False)
@@ -393,14 +393,14 @@ async def test_mcp_reads_hostile_stored_data(
                 found = await call_ok(session, "search_memory", query="turn tea", limit=100,
                                       session_id=SESSION, context=2)
                 assert_clean(found, "search")
-                hostile.check_working([r for r in found["results"]
+                hostile.check_working([r for r in found["hits"]
                                        if r["memory_type"] == "working"
                                        and not r["shortened"]], complete=False)
 
             async def working() -> None:
                 page = await call_ok(session, "list_memories", limit=100,
                                      memory_type="working", session_id=SESSION)
-                hostile.check_working(page["memories"])
+                hostile.check_working(page["items"])
 
             async def profile() -> None:
                 found = await call_ok(session, "get_profile", include_history=True)

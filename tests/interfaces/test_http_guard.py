@@ -440,7 +440,7 @@ async def test_percent_encoded_identity_headers_are_decoded_on_mcp(tmp_path: Pat
             added = await call_ok(conn.session, "add_memory", content="Through MCP")
             assert added["session_id"] == "séance-1"
             page = await call_ok(conn.session, "list_memories")
-            assert [(m["content"], m["agent_id"]) for m in page["memories"]] == [
+            assert [(m["content"], m["agent_id"]) for m in page["items"]] == [
                 ("Through MCP", "café-bot")]
         assert _cli_contents(tmp_path, _db(server), "café") == ["Through MCP"]
 

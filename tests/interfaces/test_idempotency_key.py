@@ -119,20 +119,20 @@ async def test_mcp_add_memory_takes_an_idempotency_key(tmp_path: Path) -> None:
         again = await call_ok(conn.session, "add_memory", idempotency_key="k1", **arguments)
         assert again == first
         listed = await call_ok(conn.session, "list_memories", limit=100)
-        assert [m["id"] for m in listed["memories"]] == [first["id"]]
+        assert [m["id"] for m in listed["items"]] == [first["id"]]
 
         message = await call_error(conn.session, "add_memory", idempotency_key="k1",
                                    **{**arguments, "content": "Booked the Porto flight"})
         assert "idempotency_key" in message
         listed = await call_ok(conn.session, "list_memories", limit=100)
-        assert [m["id"] for m in listed["memories"]] == [first["id"]]
+        assert [m["id"] for m in listed["items"]] == [first["id"]]
 
     # The same file, another user: bob's k1 is his own.
     async with stdio_session(tmp_path, user="bob") as conn:
         bob = await call_ok(conn.session, "add_memory", idempotency_key="k1", **arguments)
         assert bob["id"] != first["id"]
         listed = await call_ok(conn.session, "list_memories", limit=100)
-        assert [m["id"] for m in listed["memories"]] == [bob["id"]]
+        assert [m["id"] for m in listed["items"]] == [bob["id"]]
 
 
 async def test_rest_batch_items_take_their_own_keys(tmp_path: Path) -> None:

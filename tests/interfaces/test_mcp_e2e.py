@@ -101,7 +101,7 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
 
         found = await call_ok(s, "search_memory", query="Lisbon flight seat")
         assert found["truncated"] is False
-        [hit] = found["results"]
+        [hit] = found["hits"]
         assert hit["id"] == first
         assert hit["content"] == "Booked a window seat on the flight to Lisbon"
         assert isinstance(hit["score"], float)
@@ -113,7 +113,7 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
 
         # with the session, its recent turns (working memory) come first
         found = await call_ok(s, "search_memory", query="Lisbon", session_id="chat-1")
-        assert [(h["id"], h["memory_type"]) for h in found["results"]] == [(first, "working")]
+        assert [(h["id"], h["memory_type"]) for h in found["hits"]] == [(first, "working")]
         # filters and the time range narrow the search
         for narrowing, expected in [
             ({"filters": {"metadata": {"topic": "travel"}}}, [first]),
@@ -123,21 +123,21 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
             ({"since": "2024-05-09"}, []),
         ]:
             found = await call_ok(s, "search_memory", query="Lisbon", **narrowing)
-            assert ids(found["results"]) == expected, narrowing
+            assert ids(found["hits"]) == expected, narrowing
 
         # context: the neighbouring turns of the same conversation come with a hit
         turn = await call_ok(s, "add_memory", content="Seat 14A is next to the emergency exit",
                              occurred_at="2024-05-08T14:00:00+02:00", session_id="chat-1")
         found = await call_ok(s, "search_memory", query="emergency exit", context=1)
-        hit = found["results"][0]
+        hit = found["hits"][0]
         assert hit["id"] == turn["id"]
         # The earlier turn is also a hit of its own, ranked lower, reached through the timeline
-        assert ids(found["results"]) == [turn["id"], first]
+        assert ids(found["hits"]) == [turn["id"], first]
         assert ids(hit["context"]) == [first]
         assert hit["context"][0]["content"].startswith("Booked a window seat")
         await call_ok(s, "delete_memory", memory_id=turn["id"])
         found = await call_ok(s, "search_memory", query="emergency exit", session_id="chat-1")
-        assert found["results"] == []
+        assert found["hits"] == []
 
         # list: newest first, paginated by cursor; three memories share one timestamp
         same_time = "2024-06-01T09:00:00Z"
@@ -148,24 +148,24 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
         ]
         expected_order = [*sorted(others, reverse=True), first]
         page1 = await call_ok(s, "list_memories", limit=2)
-        assert len(page1["memories"]) == 2
+        assert len(page1["items"]) == 2
         assert page1["next_cursor"]
         page2 = await call_ok(s, "list_memories", limit=2, cursor=page1["next_cursor"])
-        assert len(page2["memories"]) == 2
+        assert len(page2["items"]) == 2
         assert page2["next_cursor"] is None
-        assert ids(page1["memories"]) + ids(page2["memories"]) == expected_order
-        last = page2["memories"][-1]
+        assert ids(page1["items"]) + ids(page2["items"]) == expected_order
+        last = page2["items"][-1]
         assert last["content"] == "Booked a window seat on the flight to Lisbon"
         assert last["metadata"]["topic"] == "travel"
         page = await call_ok(s, "list_memories", limit=1, cursor=page1["next_cursor"])
-        assert ids(page["memories"]) == expected_order[2:3]
+        assert ids(page["items"]) == expected_order[2:3]
         page = await call_ok(s, "list_memories", limit=5, cursor=page["next_cursor"])
-        assert ids(page["memories"]) == [first]
+        assert ids(page["items"]) == [first]
         assert page["next_cursor"] is None
-        assert ids((await call_ok(s, "list_memories", session_id="chat-1"))["memories"]) == [
+        assert ids((await call_ok(s, "list_memories", session_id="chat-1"))["items"]) == [
             first]
         working = await call_ok(s, "list_memories", memory_type="working", session_id="chat-2")
-        assert ids(working["memories"]) == [others[0]]
+        assert ids(working["items"]) == [others[0]]
 
         # profile: the fact and where it came from; setting it again supersedes it
         profile = await call_ok(s, "get_profile")
@@ -197,9 +197,9 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
         # delete one: gone from search, list and working memory; a second delete fails
         assert await call_ok(s, "delete_memory", memory_id=first) == {"deleted": first}
         found = await call_ok(s, "search_memory", query="Lisbon flight seat")
-        assert first not in ids(found["results"])
+        assert first not in ids(found["hits"])
         found = await call_ok(s, "search_memory", query="Lisbon", session_id="chat-1")
-        assert found["results"] == []
+        assert found["hits"] == []
         assert first not in ids((await snapshot(s)).memories)
         message = await call_error(s, "delete_memory", memory_id=first)
         assert "no memory with id" in message
@@ -216,7 +216,7 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
         assert report == {"memories": 4, "working": 1, "profile_facts": 2}
         after = await snapshot(s)
         assert after == EMPTY
-        assert (await call_ok(s, "search_memory", query="packing list"))["results"] == []
+        assert (await call_ok(s, "search_memory", query="packing list"))["hits"] == []
         assert conn.transport_errors == []
 
 
@@ -228,9 +228,9 @@ async def test_search_limit_holds_when_the_session_has_many_matching_turns(
         for n in range(3):
             await call_ok(s, "add_memory", content=f"green tea note {n}", session_id="s1")
         found = await call_ok(s, "search_memory", query="green tea", limit=1)
-        assert len(found["results"]) == 1
+        assert len(found["hits"]) == 1
         found = await call_ok(s, "search_memory", query="green tea", session_id="s1", limit=1)
-        assert len(found["results"]) == 1, [h["content"] for h in found["results"]]
+        assert len(found["hits"]) == 1, [h["content"] for h in found["hits"]]
 
 
 # -- bad input: an error that names the problem, and nothing stored changes ----------------
@@ -323,7 +323,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
         # the limit itself is allowed, and content is stored verbatim
         exact = "ü" * 500  # 1000 bytes in UTF-8
         added = await call_ok(s, "add_memory", content=exact)
-        listed = (await call_ok(s, "list_memories", limit=1))["memories"]
+        listed = (await call_ok(s, "list_memories", limit=1))["items"]
         assert [(m["id"], m["content"]) for m in listed] == [(added["id"], exact)]
         assert conn.transport_errors == []
 
@@ -351,9 +351,9 @@ async def test_users_are_isolated_by_header(transport: Transport, tmp_path: Path
 
         for other in (b, nobody.session):
             assert (await call_ok(other, "search_memory", query="vault code 4711"))[
-                "results"] == []
+                "hits"] == []
             assert (await call_ok(other, "search_memory", query="vault",
-                                  session_id="alice-chat"))["results"] == []
+                                  session_id="alice-chat"))["hits"] == []
             assert await snapshot(other) == EMPTY
             message = await call_error(other, "delete_memory", memory_id=secret["id"])
             assert "no memory with id" in message
@@ -362,8 +362,8 @@ async def test_users_are_isolated_by_header(transport: Transport, tmp_path: Path
         bobs = await call_ok(b, "add_memory", content="My vault code is 1234",
                              profile={"pin_hint": "street number"})
         found = await call_ok(a, "search_memory", query="vault code")
-        assert bobs["id"] not in ids(found["results"])
-        assert secret["id"] in ids(found["results"])
+        assert bobs["id"] not in ids(found["hits"])
+        assert secret["id"] in ids(found["hits"])
         report = await call_ok(b, "delete_all_memories", confirm=True)
         assert report == {"memories": 1, "working": 0, "profile_facts": 1}
         assert await snapshot(a) == alice_before

@@ -31,7 +31,7 @@ async def test_delete_all_needs_a_real_true(client: Client) -> None:
         assert result.is_error
     listed = await client.call_tool("list_memories", {})
     assert listed.structured_content is not None
-    assert len(listed.structured_content["memories"]) == 1
+    assert len(listed.structured_content["items"]) == 1
 
 
 def test_headers_set_identity_and_empty_ones_are_refused() -> None:

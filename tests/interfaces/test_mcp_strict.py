@@ -154,7 +154,7 @@ def test_unreadable_stdio_frame_gets_a_json_rpc_error(tmp_path: Path, frame: str
         send(b'{"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": '
              b'{"name": "list_memories", "arguments": {}}}')
         later = frames.wait_for(lambda m: m.get("id") == 6, "reply to the next request")
-        assert later["result"]["structuredContent"]["memories"] == [], later
+        assert later["result"]["structuredContent"]["items"] == [], later
 
 
 # -- 13: strict tool arguments -----------------------------------------------------------------

@@ -65,6 +65,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
                                 None]),
     "context": st.integers(0, 5),
     "cursor": st.none(),
+    "facts": st.sampled_from([{"city": "Lisbon"}, {"diet": None}, {"city": None, "a": 1}]),
     "memory_type": st.sampled_from(["episodic", "working"]),
     "confirm": st.just(True),
     "include_history": st.booleans(),

@@ -243,6 +243,10 @@ def requests(draw: st.DrawFn, op: Operation, api: Api) -> Request:
                                    hostile_text().filter(bool)))
         path = path.replace("{memory_id}", _quote(memory_id))
         suspects |= {"memory", "route"}
+    if "{key}" in path:
+        key = draw(st.one_of(st.sampled_from(["city", "diet"]), hostile_text().filter(bool)))
+        path = path.replace("{key}", _quote(key))
+        suspects |= {"key", "route"}
     query, query_suspects = draw(_query(op))
     if op.name == "list_memories" and "memory_type=working" in query:
         query_suspects.add("session_id")  # working memory is a session's

@@ -139,7 +139,7 @@ async def test_add_get_delete(api: httpx.AsyncClient) -> None:
 
     got = await api.get(f"/v1/memories/{memory['id']}")
     assert got.status_code == 200
-    assert got.json() == memory
+    assert got.json() == {**memory, "history": []}
 
     profile = (await api.get("/v1/profile")).json()
     facts = {f["key"]: f for f in profile["facts"]}
@@ -471,7 +471,7 @@ async def test_store_that_cannot_open_answers_503(
 async def test_sse_transport_serves_rest_too(tmp_path: Path) -> None:
     async with _serve(_config(tmp_path), transport="sse") as api:
         added = await _add(api, "over the SSE app")
-        assert (await api.get(f"/v1/memories/{added['id']}")).json() == added
+        assert (await api.get(f"/v1/memories/{added['id']}")).json() == {**added, "history": []}
 
 
 class _Failing:
@@ -530,7 +530,7 @@ def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops
                   if path != "/health"}
     assert routes == documented
-    assert len(routes) == 11
+    assert len(routes) == 13
     for path, ops in doc["paths"].items():
         for op in ops.values():
             assert op["responses"], path
@@ -567,7 +567,7 @@ async def test_rest_and_mcp_share_a_real_server(tmp_path: Path) -> None:
 
         async with connect_http(server, auth) as conn:
             hits = await call_ok(conn.session, "search_memory", query="quarterly review")
-            assert [h["id"] for h in hits["results"]] == [memory["id"]]
+            assert [h["id"] for h in hits["hits"]] == [memory["id"]]
             via_mcp = await call_ok(conn.session, "add_memory", content="Lunch with Anna",
                                     profile={"team": "platform"})
             assert conn.transport_errors == []

@@ -71,25 +71,25 @@ async def test_two_servers_serve_one_user_consistently(
             session_id="chat-1", profile={"tea": "genmaicha"},
         )
         found = await call_ok(via_two.session, "search_memory", query="favourite tea")
-        assert [r["id"] for r in found["results"]] == [added["id"]]
+        assert [r["id"] for r in found["hits"]] == [added["id"]]
         profile = await call_ok(via_two.session, "get_profile")
         assert [(f["key"], f["value"]) for f in profile["facts"]] == [("tea", "genmaicha")]
         working = await call_ok(via_two.session, "list_memories", session_id="chat-1",
                                 memory_type="working")
-        assert [m["id"] for m in working["memories"]] == [added["id"]]
+        assert [m["id"] for m in working["items"]] == [added["id"]]
 
         second = await call_ok(via_two.session, "add_memory", content="Alice switched to sencha",
                                session_id="chat-1", profile={"tea": "sencha"})
         context = await call_ok(via_one.session, "search_memory", query="switched sencha",
                                 context=1)
-        hit = context["results"][0]
+        hit = context["hits"][0]
         assert hit["id"] == second["id"]
         assert [m["id"] for m in hit["context"]] == [added["id"]]
         history = await call_ok(via_one.session, "get_profile", include_history=True)
         assert [f["value"] for f in history["facts"]] == ["sencha"]
         assert [f["value"] for f in history["history"]] == ["genmaicha"]
 
-        assert (await call_ok(bob.session, "search_memory", query="tea"))["results"] == []
+        assert (await call_ok(bob.session, "search_memory", query="tea"))["hits"] == []
         deleted = await call_ok(via_two.session, "delete_all_memories", confirm=True)
         assert deleted["memories"] == 2
-        assert (await call_ok(via_one.session, "list_memories"))["memories"] == []
+        assert (await call_ok(via_one.session, "list_memories"))["items"] == []

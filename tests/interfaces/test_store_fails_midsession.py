@@ -82,7 +82,7 @@ async def test_a_store_lost_midsession_gives_clear_errors_and_comes_back(
             session = conn.session
             await call_ok(session, "add_memory", content="Anna likes green tea")
             found = await call_ok(session, "search_memory", query="tea")
-            assert [h["content"] for h in found["results"]] == ["Anna likes green tea"]
+            assert [h["content"] for h in found["hits"]] == ["Anna likes green tea"]
 
             await anyio.to_thread.run_sync(falkordb.stop)
             for tool, arguments in (("add_memory", {"content": "said during the outage"}),
@@ -103,7 +103,7 @@ async def test_a_store_lost_midsession_gives_clear_errors_and_comes_back(
                                           content="Anna switched to coffee")
             assert not failed, f"not back after the store returned: {message}"
             found = await call_ok(session, "search_memory", query="coffee")
-            assert [h["content"] for h in found["results"]] == ["Anna switched to coffee"]
+            assert [h["content"] for h in found["hits"]] == ["Anna switched to coffee"]
             assert not conn.transport_errors, conn.transport_errors
     finally:
         falkordb.stop()
@@ -133,7 +133,7 @@ async def test_the_profile_store_lost_midsession_fails_only_what_needs_it(
             failed, message = await _call(session, "add_memory", content="a plain note")
             assert not failed, message
             listed = await call_ok(session, "list_memories")
-            contents = [m["content"] for m in listed["memories"]]
+            contents = [m["content"] for m in listed["items"]]
             assert "I moved to Porto" not in contents, "a failed add left its memory"
             assert contents == ["a plain note", "I live in Lisbon"]
             if conn.server is not None:
@@ -176,7 +176,7 @@ async def test_redis_lost_midsession_is_covered_by_the_fallback(
             with anyio.fail_after(FAIL_FAST):
                 page = await call_ok(session, "list_memories", memory_type="working",
                                      session_id="s1")
-            return [m["content"] for m in page["memories"]]
+            return [m["content"] for m in page["items"]]
 
         await call_ok(session, "add_memory", content="first turn", session_id="s1")
         assert await working() == ["first turn"]
@@ -188,7 +188,7 @@ async def test_redis_lost_midsession_is_covered_by_the_fallback(
         assert "during the outage" in await working()
         found = await call_ok(session, "search_memory", query="outage", session_id="s1")
         # the session's recent turns come too; the match first
-        assert found["results"][0]["content"] == "during the outage"
+        assert found["hits"][0]["content"] == "during the outage"
 
         await anyio.to_thread.run_sync(redis_server.start)
         failed, message = await _call(session, "add_memory", content="after it",

@@ -82,6 +82,7 @@ class EmbeddingService:
         self._sweep = True  # look for memories without a vector on the next wake-up
         self._queue: list[tuple[str, str, str]] = []  # (id, content, user) waiting
         self._waiting: Counter[str] = Counter()  # queued or being embedded, per user
+        self._latest: dict[str, str] = {}  # updated memory -> its content to embed
         self._sweeping = 0  # found by the sweep and not yet stored
         self._idle = anyio.Event()  # set when nothing is queued or being embedded
         self._idle.set()
@@ -167,10 +168,22 @@ class EmbeddingService:
         vectors = await _embed_contents(
             self.embedder, [content for _, content in batch], **self._how
         )
+        kept = [i for i, (memory_id, content) in enumerate(batch)
+                if self._latest.get(memory_id, content) == content]
+        for i in kept:
+            self._latest.pop(batch[i][0], None)
         await self._store.set_embeddings(
-            [(memory_id, vectors[i].vectors) for i, (memory_id, _) in enumerate(batch)],
-            spans=[v.spans for v in vectors],
+            [(batch[i][0], vectors[i].vectors) for i in kept],
+            spans=[vectors[i].spans for i in kept],
         )
+
+    def revise(self, memory_id: str, content: str, *, user_id: str = "") -> None:
+        """Embed an updated memory's new ``content`` in the background: a vector of its
+        earlier content still queued or being embedded here is not stored."""
+        if self.embedder is None or self.state == "failed":
+            return
+        self._latest[memory_id] = content
+        self.enqueue([(memory_id, content)], user_id=user_id)
 
     def enqueue(self, memories: Sequence[tuple[str, str]], *, user_id: str = "") -> None:
         """Embed these ``(id, content)`` memories of ``user_id`` in the background, in order.

@@ -28,6 +28,7 @@ from anyio.abc import TaskGroup
 
 from memvault.config import Config
 from memvault.core import exchange, upkeep
+from memvault.core.correct import Corrections
 from memvault.core.diagnostics import diagnose
 from memvault.core.embedding import EmbeddingService, EmbeddingState
 from memvault.core.extract import Extraction
@@ -44,8 +45,6 @@ from memvault.core.validate import (
     check_item,
     check_limit,
     check_metadata,
-    check_profile,
-    check_profile_keys,
     decode_cursor,
     encode_cursor,
 )
@@ -60,6 +59,7 @@ from memvault.models import (
     MemoryFilter,
     MemoryInput,
     MemoryPage,
+    MemoryVersion,
     Profile,
     ProfileFact,
     SearchResult,
@@ -111,6 +111,7 @@ class Memvault:
             max_value_bytes=self.config.max_profile_value_bytes,
             max_keys=self.config.max_profile_keys)
         self._check_embedder = check_embedder
+        self._corrections = Corrections(self)
         self._stack: AsyncExitStack | None = None
         self._group: TaskGroup | None = None
 
@@ -241,7 +242,7 @@ class Memvault:
                 raise InvalidInput(f"item {index}: {exc}") from None
         if not built:
             return []
-        await self._check_profile_room(user, [f for m in built for f in m.facts])
+        await self._corrections.room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
         self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
         self.extraction.notify()
@@ -255,7 +256,7 @@ class Memvault:
                                                                         "occurred_at")
         metadata = check_metadata(item.metadata)
         source = self._optional(item.source, "source")
-        stated = self._check_profile(item.profile)
+        stated = self._corrections.check_profile(item.profile)
         retry_key = self._optional(item.idempotency_key, "idempotency_key")
         memory = NewMemory(
             id=new_id() if item.id is None else check_identifier(item.id, "id"),
@@ -285,20 +286,6 @@ class Memvault:
                                          "request_hash": digest,
                                          "extract": self.extraction.wants(user)})
 
-    def _check_profile(self, profile: object) -> builtins.list[tuple[str, Any, str]]:
-        return check_profile(profile, max_value_bytes=self.config.max_profile_value_bytes,
-                             max_keys=self.config.max_profile_keys)
-
-    async def _check_profile_room(self, user: str, facts: Sequence[ProfileFact]) -> None:
-        """Refuse facts that would give the user more current keys than the limit (checked
-        before the write: concurrent writers can pass it together by their new keys)."""
-        if not facts:
-            return
-        keys = {fact.key for fact in facts}
-        limit = self.config.max_profile_keys
-        check_profile_keys(len(keys), limit)
-        check_profile_keys(len(keys.union(await self.profile.current_keys(user))), limit)
-
     async def _after_add(self, memories: Sequence[Memory]) -> None:
         """Vectors (queued for the background embedder) and working memory: both can be
         rebuilt, so a failure here is logged and does not undo the add."""
@@ -320,28 +307,33 @@ class Memvault:
                 log.warning("working memory unavailable; the memory is stored: %s", exc)
 
     async def set_profile(
-        self,
-        facts: Mapping[str, Any],
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        source_memory_ids: Sequence[str] = (),
+        self, facts: Mapping[str, Any], *, user_id: str | None = None,
+        agent_id: str | None = None, source_memory_ids: Sequence[str] = (),
     ) -> builtins.list[ProfileFact]:
-        """Set profile facts directly; a key set again supersedes its old value."""
-        user = self._user(user_id)
+        """Set profile facts directly; a key set again supersedes its old value, a key given
+        ``None`` is forgotten (:meth:`forget_profile`). Returns those set, then those
+        forgotten."""
         agent = self._optional(agent_id, "agent_id") or self.config.agent_id
-        now = utc_now()
-        built = [
-            ProfileFact(
-                id=new_id(), user_id=user, key=key, value=value, category=category,
-                source_memory_ids=list(source_memory_ids), agent_id=agent, valid_from=now,
-            )
-            for key, value, category in self._check_profile(facts)
-        ]
-        if not built:
-            raise InvalidInput("profile is empty: give at least one fact")
-        await self._check_profile_room(user, built)
-        return await self.profile.set_facts(built)
+        return await self._corrections.set_profile(self._user(user_id), agent, facts,
+                                                   source_memory_ids)
+
+    async def forget_profile(self, key: str, *, user_id: str | None = None
+                             ) -> ProfileFact | None:
+        """Forget profile ``key``'s current value (see :mod:`memvault.core.correct`)."""
+        return await self._corrections.forget_one(self._user(user_id), key)
+
+    async def update(
+        self, memory_id: str, *, user_id: str | None = None, content: str | None = None,
+        metadata: Mapping[str, Any] | None = None, occurred_at: datetime | str | None = None,
+    ) -> Memory:
+        """Correct a memory, keeping its id (see :mod:`memvault.core.correct`)."""
+        return await self._corrections.update(self._user(user_id), memory_id, content=content,
+                                              metadata=metadata, occurred_at=occurred_at)
+
+    async def history(self, memory_id: str, *, user_id: str | None = None
+                      ) -> builtins.list[MemoryVersion]:
+        """The earlier versions of the user's memory, oldest first."""
+        return await self._corrections.history(self._user(user_id), memory_id)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -531,7 +523,7 @@ class Memvault:
             self.episodic, self.profile, lines, limits=limits,
             user_id=None if user_id is None else self._user(user_id),
             skip_invalid=skip_invalid, progress=progress, after_add=self._after_add,
-            check_room=self._check_profile_room, extract=self.extraction.wants,
+            check_room=self._corrections.room, extract=self.extraction.wants,
         )
         self.extraction.notify()
         if report.skipped:

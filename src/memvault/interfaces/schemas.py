@@ -46,8 +46,13 @@ __all__ = [
     "QUERY",
     "SEARCH_LIMIT",
     "SEARCH_SESSION",
+    "SET_FACTS",
     "SINCE",
     "UNTIL",
+    "UPDATE_CONTENT",
+    "UPDATE_MEMORY_ID",
+    "UPDATE_METADATA",
+    "UPDATE_OCCURRED_AT",
     "ArgText",
     "Range",
     "describe_invalid",
@@ -246,6 +251,41 @@ INCLUDE_HISTORY = ArgText(
     tool="Also return superseded values, with when they stopped being true.",
     rest="Also return superseded values.",
     cli="Include superseded values.",
+)
+
+
+# -- correcting ---------------------------------------------------------------------------------
+
+UPDATE_MEMORY_ID = ArgText(
+    tool="The id of the memory to correct, as returned by add_memory, search_memory or "
+    "list_memories. It stays the same.",
+    rest="The memory's id (unchanged by the update).",
+)
+UPDATE_CONTENT = ArgText(
+    tool="The corrected text, replacing the whole content (verbatim). Omit to keep it.",
+    rest="The new content, replacing the old (kept in the history). Omit to keep it.",
+    cli="The corrected text.",
+)
+UPDATE_METADATA = ArgText(
+    tool='A JSON object replacing the memory\'s metadata, e.g. {"topic": "travel"}. Omit to '
+    "keep it.",
+    rest="A JSON object replacing the memory's metadata. Omit to keep it.",
+    cli="JSON object replacing the metadata.",
+)
+UPDATE_OCCURRED_AT = ArgText(
+    tool="When it really happened, ISO 8601 (no timezone means UTC). Omit to keep it.",
+    rest="The corrected time it happened, ISO 8601. Omit to keep it.",
+    cli="When it happened, ISO 8601.",
+)
+SET_FACTS = ArgText(
+    tool="Facts about the user as key → value, e.g. {\"diet\": \"vegan\"} or "
+    '{"diet": {"value": "vegan", "category": "preference"}}. A key set again replaces its '
+    "old value; a key given null is forgotten (its value moves to the history). Keys not "
+    "given are kept.",
+    rest='Facts to set, key → value or {"value": ..., "category": ...}; a key given null is '
+    "forgotten (its current value moves to the history, retired_reason \"forgotten\"). Each "
+    "key given supersedes its current value; other keys are kept.",
+    cli='Facts as JSON, e.g. {"diet": "vegan"}; null forgets a key.',
 )
 
 

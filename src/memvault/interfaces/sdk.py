@@ -36,6 +36,7 @@ from memvault.models import (
     Memory,
     MemoryInput,
     MemoryPage,
+    MemoryVersion,
     Profile,
     ProfileFact,
     SearchResult,
@@ -151,6 +152,22 @@ class SyncMemvault:
         return self._run(lambda: self._async.set_profile(
             facts, user_id=user_id, agent_id=agent_id, source_memory_ids=source_memory_ids,
         ))
+
+    def forget_profile(self, key: str, *, user_id: str | None = None
+                       ) -> ProfileFact | None:
+        return self._run(lambda: self._async.forget_profile(key, user_id=user_id))
+
+    def update(
+        self, memory_id: str, *, user_id: str | None = None, content: str | None = None,
+        metadata: Mapping[str, Any] | None = None, occurred_at: datetime | str | None = None,
+    ) -> Memory:
+        return self._run(lambda: self._async.update(
+            memory_id, user_id=user_id, content=content, metadata=metadata,
+            occurred_at=occurred_at))
+
+    def history(self, memory_id: str, *, user_id: str | None = None
+                ) -> builtins.list[MemoryVersion]:
+        return self._run(lambda: self._async.history(memory_id, user_id=user_id))
 
     def search(
         self,

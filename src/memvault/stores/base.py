@@ -20,7 +20,7 @@ import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ from memvault.models import (
     EmbeddingInfo,
     Memory,
     MemoryFilter,
+    MemoryVersion,
     ProfileFact,
     QueueStats,
     StoreStatus,
@@ -44,6 +45,7 @@ __all__ = [
     "NewMemory",
     "Pending",
     "ProfileStore",
+    "Revision",
     "Vector",
     "WorkingStore",
 ]
@@ -84,6 +86,21 @@ class Pending:
     user_id: str
     facts: tuple[ProfileFact, ...]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Revision:
+    """An update of one memory (:meth:`EpisodicStore.update`): the fields to replace, ``None``
+    for those kept. ``entities`` are given with ``content`` (they are derived from it);
+    ``at`` is when the update is made (the replaced version's ``replaced_at``)."""
+
+    user_id: str
+    memory_id: str
+    at: datetime
+    content: str | None = None
+    entities: tuple[str, ...] | None = None
+    metadata: dict[str, Any] | None = None
+    occurred_at: datetime | None = None
 
 
 @runtime_checkable
@@ -169,6 +186,21 @@ class EpisodicStore(Protocol):
     ) -> dict[str, tuple[str | None, str | None]]:
         """``id -> (previous id, next id)`` in the same session, for each of ``memory_ids``
         the user has; ids not found are left out. ``None`` where there is no such turn."""
+        ...
+
+    async def update(self, revision: Revision) -> Memory | None:
+        """Replace the given fields of the user's memory ``revision.memory_id``, atomically,
+        keeping its id, session links and ``created_at``. The stored version goes into the
+        memory's history first (:meth:`versions`). New content is indexed for full-text
+        search at once, its mentions are those of ``revision.entities``, and its vectors
+        are dropped (the memory is found by :meth:`missing_embeddings` again). Returns the
+        memory as now stored, or ``None`` (nothing changed) if the user has no such memory.
+        Concurrent updates of one memory are serialised: none is lost from the history."""
+        ...
+
+    async def versions(self, user_id: str, memory_id: str) -> builtins.list[MemoryVersion]:
+        """The earlier versions of the user's memory, oldest first (empty for a memory never
+        updated, or none of the user's). Deleting the memory deletes them."""
         ...
 
     async def delete(self, user_id: str, memory_id: str) -> bool: ...
@@ -295,6 +327,14 @@ class ProfileStore(Protocol):
         citing them drops their ids from ``source_memory_ids``, and one left without sources
         is retired (``retired_reason="source_deleted"``, ``valid_to=at``) without restoring
         the value before it. Returns how many facts were retired."""
+        ...
+
+    async def forget_key(self, user_id: str, key: str, at: datetime) -> ProfileFact | None:
+        """Forget the current value of the user's ``key``, atomically and serialised with the
+        key's other writers, by :func:`memvault.stores.timeline.forget_key`: the current fact
+        moves to the history, retired at ``at`` (``retired_reason="forgotten"``), and the
+        value before it does not come back. Returns that fact as :meth:`get` now reads it,
+        or ``None`` (nothing changed) when the key has no current value."""
         ...
 
     async def import_facts(self, facts: Sequence[ProfileFact]) -> int:

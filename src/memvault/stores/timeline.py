@@ -17,6 +17,10 @@ sources. The live rows (``retired_reason`` is ``None``) form the key's timeline,
   time until the next statement nothing is known (when the withdrawn row was the current
   value, the key has no current value). A withdrawn statement that only repeated the value
   in effect changes nothing and is not shown.
+* a key forgotten (:func:`forget_key`) has its current value retired (:data:`FORGOTTEN`,
+  ``valid_to`` = when it was forgotten): like a withdrawal, the value before it does not
+  come back, and the key has no current value until a statement newer than the forgotten
+  one.
 
 * a retraction (a row stored retired as :data:`RETRACTED`, ``valid_to = valid_from``: "I'm
   not vegan any more") ends the live row in effect at its instant when that row holds the
@@ -44,8 +48,8 @@ from itertools import groupby
 from memvault.models import ProfileFact
 
 __all__ = [
-    "REPLACED", "RETRACTED", "SOURCE_DELETED", "Edit", "as_facts", "forget", "holding",
-    "place", "undo",
+    "FORGOTTEN", "REPLACED", "RETRACTED", "SOURCE_DELETED", "Edit", "as_facts", "forget",
+    "forget_key", "holding", "place", "undo",
 ]
 
 #: ``retired_reason`` of a row whose sources were all deleted.
@@ -54,6 +58,8 @@ SOURCE_DELETED = "source_deleted"
 REPLACED = "replaced"
 #: ``retired_reason`` of a retraction: a statement that the value no longer holds.
 RETRACTED = "retracted"
+#: ``retired_reason`` of a current value forgotten on request (:func:`forget_key`).
+FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,19 @@ def forget(rows: Sequence[ProfileFact], memory_ids: Collection[str], at: datetim
     _, silent = _walk(work)
     edit = _edit(rows, work, at, retired=len(retired - silent))
     return replace(edit, deleted=frozenset(deleted)) if deleted else edit
+
+
+def forget_key(rows: Sequence[ProfileFact], at: datetime) -> Edit:
+    """Forget the current value of one key whose rows are ``rows``: every live row of the
+    current fact is retired at ``at`` (:data:`FORGOTTEN`); nothing else changes. No current
+    value: an empty edit (``retired`` 0)."""
+    runs = [(fact, members) for fact, members in _runs(rows) if fact.valid_to is None
+            and fact.retired_reason is None]
+    if not runs:
+        return Edit(writes=[], inserted=frozenset())
+    members = runs[-1][1]
+    work = [_retire(row, FORGOTTEN, at) if row.id in members else row for row in rows]
+    return _edit(rows, work, at, retired=1)
 
 
 def undo(rows: Sequence[ProfileFact], memory_ids: Collection[str], at: datetime) -> Edit:
@@ -201,7 +220,8 @@ def _walk(rows: Iterable[ProfileFact]) -> tuple[dict[str, datetime | None], set[
     """Where each live row of one key ends, and which withdrawn rows only repeated the value
     in effect (they end nothing). Live rows must not share an instant."""
     live = [r for r in rows if r.retired_reason is None]
-    withdrawn = [r for r in rows if r.retired_reason in (SOURCE_DELETED, RETRACTED)]
+    withdrawn = [r for r in rows
+                 if r.retired_reason in (SOURCE_DELETED, RETRACTED, FORGOTTEN)]
     # A withdrawal at the instant of a live statement sorts first: the statement stands.
     events = sorted([*live, *withdrawn],
                     key=lambda r: (r.valid_from, r.retired_reason is None, r.id))

@@ -26,7 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
-from memvault.interfaces.cli import crypto
+from memvault.interfaces.cli import correct, crypto
 from memvault.interfaces.cli.extraction import echo_extraction
 from memvault.models import DoctorReport, Memory
 
@@ -572,6 +572,8 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
 
 
 crypto.register(cli, _config, _run)
+cli.add_command(correct.update)
+cli.add_command(correct.forget)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from memvault.models import (
     Memory,
     MemoryPage,
     MemoryType,
+    MemoryVersion,
     Profile,
     ProfileFact,
     SearchResult,
@@ -39,7 +40,9 @@ __all__ = [
     "DeleteAllRequest",
     "DeleteResponse",
     "ErrorType",
+    "ForgetResponse",
     "ListQuery",
+    "MemoryRecord",
     "NoQuery",
     "OpenAPIDocument",
     "Operation",
@@ -47,6 +50,7 @@ __all__ = [
     "SearchRequest",
     "SetProfileRequest",
     "SetProfileResponse",
+    "UpdateMemoryRequest",
 ]
 
 MAX_BATCH_ITEMS = 1_000
@@ -72,7 +76,7 @@ class Operation:
     """
 
     name: str
-    method: Literal["GET", "POST", "PUT", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     summary: str
     description: str = ""
@@ -148,9 +152,15 @@ class DeleteAllRequest(_Body):
 
 
 class SetProfileRequest(_Body):
-    facts: dict[str, JsonValue] = Field(
-        description='Facts to set, key → value or {"value": ..., "category": ...}. Each key '
-        "given supersedes its current value; other keys are kept.")
+    facts: dict[str, JsonValue] = Field(description=schemas.SET_FACTS.rest)
+
+
+class UpdateMemoryRequest(_Body):
+    content: str | None = Field(default=None, json_schema_extra=schemas.NON_EMPTY,
+                                description=schemas.UPDATE_CONTENT.rest)
+    metadata: dict[str, JsonValue] | None = Field(
+        default=None, description=schemas.UPDATE_METADATA.rest)
+    occurred_at: str | None = Field(default=None, description=schemas.UPDATE_OCCURRED_AT.rest)
 
 
 class ListQuery(_Query):
@@ -180,7 +190,20 @@ class DeleteResponse(BaseModel):
 
 
 class SetProfileResponse(BaseModel):
-    facts: list[ProfileFact] = Field(description="The facts just set.")
+    facts: list[ProfileFact] = Field(
+        description='The facts just set, then those forgotten (retired_reason "forgotten").')
+
+
+class MemoryRecord(Memory):
+    """A memory with its earlier versions."""
+
+    history: list[MemoryVersion] = Field(
+        default_factory=list, description="The versions updates replaced, oldest first.")
+
+
+class ForgetResponse(BaseModel):
+    forgotten: ProfileFact = Field(description="The fact forgotten, as the history now "
+                                   "holds it.")
 
 
 class OpenAPIDocument(BaseModel):
@@ -208,8 +231,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get_memory", "GET", "/memories/{memory_id}", "One memory, in full.",
               "The whole memory, also when a search showed an excerpt of it (a hit with "
               "shortened true). 404 if the user has no memory with that id, another user's "
-              "included.",
-              response=Memory),
+              "included. Its history lists the versions updates replaced.",
+              response=MemoryRecord),
+    Operation("update_memory", "PATCH", "/memories/{memory_id}", "Correct one memory.",
+              "Replaces the fields given and keeps the rest (at least one is needed); the id "
+              "stays and the replaced version goes into the memory's history. New content is "
+              "searchable by its words at once and by meaning once its vectors are computed, "
+              "behind the answer. The same values again change nothing. 404 if the user has "
+              "no memory with that id.",
+              body=UpdateMemoryRequest, response=MemoryRecord),
     Operation("delete_memory", "DELETE", "/memories/{memory_id}", "Delete one memory.",
               response=DeleteResponse),
     Operation("search_memories", "POST", "/memories/search", "Search memories.",
@@ -229,8 +259,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get_profile", "GET", "/profile", "The user's profile facts.",
               query=ProfileQuery, response=Profile),
     Operation("set_profile", "PUT", "/profile", "Set profile facts.",
-              "Sets the keys given (superseding their current values); other keys are kept.",
+              "Sets the keys given (superseding their current values) and forgets those given "
+              "null; other keys are kept.",
               body=SetProfileRequest, response=SetProfileResponse),
+    Operation("forget_profile_fact", "DELETE", "/profile/{key}", "Forget one profile fact.",
+              "The key's current value moves to the history, ended now (retired_reason "
+              "\"forgotten\"); the value before it does not come back. 404 if the key has no "
+              "current value.",
+              response=ForgetResponse),
     Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
               "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
               "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "

@@ -59,12 +59,15 @@ from memvault.interfaces.http.operations import (
     DeleteAllRequest,
     DeleteResponse,
     ErrorType,
+    ForgetResponse,
     ListQuery,
+    MemoryRecord,
     NoQuery,
     ProfileQuery,
     SearchRequest,
     SetProfileRequest,
     SetProfileResponse,
+    UpdateMemoryRequest,
 )
 from memvault.interfaces.identity import Identity, resolve_identity
 from memvault.interfaces.runtime import NotOpen, Runtime
@@ -322,7 +325,21 @@ class _Handlers:
         _query(request, NoQuery)
         who = self._identity(request)
         mv = await self._memvault()
-        return _json(await mv.get(request.path_params["memory_id"], user_id=who.user_id))
+        memory_id: str = request.path_params["memory_id"]
+        memory = await mv.get(memory_id, user_id=who.user_id)
+        history = await mv.history(memory_id, user_id=who.user_id)
+        return _json(MemoryRecord(**memory.model_dump(), history=history))
+
+    async def update_memory(self, request: Request) -> Response:
+        _query(request, NoQuery)
+        body = await _body(request, UpdateMemoryRequest)
+        who = self._identity(request)
+        mv = await self._memvault()
+        memory_id: str = request.path_params["memory_id"]
+        memory = await mv.update(memory_id, user_id=who.user_id, content=body.content,
+                                 metadata=body.metadata, occurred_at=body.occurred_at)
+        history = await mv.history(memory_id, user_id=who.user_id)
+        return _json(MemoryRecord(**memory.model_dump(), history=history))
 
     async def delete_memory(self, request: Request) -> Response:
         _query(request, NoQuery)
@@ -367,6 +384,16 @@ class _Handlers:
         mv = await self._memvault()
         facts = await mv.set_profile(body.facts, user_id=who.user_id, agent_id=who.agent_id)
         return _json(SetProfileResponse(facts=facts))
+
+    async def forget_profile_fact(self, request: Request) -> Response:
+        _query(request, NoQuery)
+        who = self._identity(request)
+        mv = await self._memvault()
+        key: str = request.path_params["key"]
+        forgotten = await mv.forget_profile(key, user_id=who.user_id)
+        if forgotten is None:
+            raise NotFound(f"profile key {key!r} has no current value")
+        return _json(ForgetResponse(forgotten=forgotten))
 
     async def export(self, request: Request) -> Response:
         _query(request, NoQuery)

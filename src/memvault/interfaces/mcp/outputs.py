@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
-from memvault.models import Explanation, Memory, ProfileFact, SearchHit
+from memvault.models import Explanation, Memory, MemoryVersion, ProfileFact, SearchHit
 
 __all__ = [
     "AddOut",
@@ -20,10 +20,14 @@ __all__ = [
     "FactOut",
     "HitOut",
     "ListOut",
+    "MemoryFullOut",
     "MemoryOut",
     "ProfileOut",
     "SearchOut",
+    "SetProfileOut",
+    "VersionOut",
     "fact_out",
+    "full_out",
     "hit_out",
     "memory_out",
 ]
@@ -57,8 +61,22 @@ class AddOut(BaseModel):
     profile_keys: list[str] = Field(default_factory=list)
 
 
+class VersionOut(BaseModel):
+    version: int = Field(ge=1, description="1: the memory as first added")
+    content: str
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    occurred_at: datetime
+    replaced_at: datetime = Field(description="when an update replaced this version")
+
+
+class MemoryFullOut(MemoryOut):
+    history: list[VersionOut] = Field(
+        default_factory=list, description="earlier versions replaced by update_memory, "
+        "oldest first; empty for a memory never updated")
+
+
 class SearchOut(BaseModel):
-    results: list[HitOut]
+    hits: list[HitOut]
     truncated: bool = Field(description="true when the size budget shortened some results to "
                             "excerpts (none is left out for size)")
     retrievers: list[str] = Field(
@@ -70,7 +88,7 @@ class SearchOut(BaseModel):
 
 
 class ListOut(BaseModel):
-    memories: list[MemoryOut]
+    items: list[MemoryOut]
     next_cursor: str | None = Field(description="pass as cursor for the next page; null at end")
 
 
@@ -99,10 +117,22 @@ class ProfileOut(BaseModel):
     history: list[FactOut] = Field(default_factory=list)
 
 
+class SetProfileOut(BaseModel):
+    facts: list[FactOut] = Field(description="the facts set, then those forgotten (with "
+                                 'retired_reason "forgotten")')
+
+
 def memory_out(memory: Memory) -> MemoryOut:
     return MemoryOut(
         id=memory.id, content=memory.content, occurred_at=memory.occurred_at,
         session_id=memory.session_id, agent_id=memory.agent_id, metadata=memory.metadata,
+    )
+
+
+def full_out(memory: Memory, history: list[MemoryVersion]) -> MemoryFullOut:
+    return MemoryFullOut(
+        **memory_out(memory).model_dump(),
+        history=[VersionOut(**version.model_dump()) for version in history],
     )
 
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from memvault.errors import MemvaultError, NotFound
 from memvault.interfaces.identity import resolve_identity
-from memvault.interfaces.mcp.outputs import fact_out, memory_out
+from memvault.interfaces.mcp.outputs import fact_out, full_out, memory_out
 from memvault.interfaces.runtime import NotOpen, Runtime
 
 __all__ = ["PROFILE_URI", "CallerResource", "read_caller_resource", "register"]
@@ -79,8 +79,11 @@ async def _profile(context: ResourceContext) -> str:
 
 
 async def memory_resource(memory_id: str, ctx: ResourceContext) -> str:
-    memory = await _act(ctx, None, lambda mv, user: mv.get(memory_id, user_id=user))
-    return _json(memory_out(memory))
+    async def read(mv: Any, user: str) -> Any:
+        memory = await mv.get(memory_id, user_id=user)
+        return full_out(memory, await mv.history(memory_id, user_id=user))
+
+    return _json(await _act(ctx, None, read))
 
 
 async def recent_turns_resource(session_id: str, ctx: ResourceContext) -> str:
@@ -126,7 +129,10 @@ def save_facts(
         "- Lasting facts about the user (preferences, constraints, background, health, "
         "style) also go in the `profile` argument as key: value, e.g. "
         '{"diet": "vegan"}; use the same key when a fact changes, so the old value moves '
-        "to the history.\n"
+        "to the history; to forget a fact the user withdraws, call set_profile with the key "
+        "set to null.\n"
+        "- When the user corrects something already in memory, call update_memory on that "
+        "memory (search_memory finds its id) instead of adding a second one.\n"
         "- Do not save small talk, or what is already in memory (search_memory first when "
         "unsure).\n"
         "Finally, list what you saved."

@@ -1,4 +1,4 @@
-"""The seven MCP tools, as module-level functions over the server's :class:`Runtime`.
+"""The nine MCP tools, as module-level functions over the server's :class:`Runtime`.
 
 :func:`~memvault.interfaces.mcp.server.build_server` hands each tool the Runtime as the
 server's lifespan context. A tool's signature is its input schema and its docstring its
@@ -27,10 +27,12 @@ from memvault.interfaces.mcp.outputs import (
     DeleteAllOut,
     DeleteOut,
     ListOut,
-    MemoryOut,
+    MemoryFullOut,
     ProfileOut,
     SearchOut,
+    SetProfileOut,
     fact_out,
+    full_out,
     hit_out,
     memory_out,
 )
@@ -46,6 +48,8 @@ __all__ = [
     "get_profile",
     "list_memories",
     "search_memory",
+    "set_profile",
+    "update_memory",
 ]
 
 T = TypeVar("T")
@@ -144,7 +148,7 @@ async def search_memory(
         until=until, filters=filters, context=context, wait_for_model=0, min_score=min_score,
     ))
     return SearchOut(
-        results=[hit_out(hit) for hit in result.hits],
+        hits=[hit_out(hit) for hit in result.hits],
         truncated=result.truncated, retrievers=result.retrievers, pending=result.pending,
     )
 
@@ -153,12 +157,39 @@ async def get_memory(
     ctx: ToolContext,
     memory_id: Annotated[str, Field(json_schema_extra=schemas.NON_EMPTY,
                                     description=schemas.GET_MEMORY_ID.tool)],
-) -> MemoryOut:
+) -> MemoryFullOut:
     """Read one of the user's memories in full, by id. Use it when search_memory returned an
-    excerpt (shortened true) and you need the whole text. An unknown id is an error."""
+    excerpt (shortened true) and you need the whole text. Its history lists the earlier
+    versions that update_memory replaced. An unknown id is an error."""
     who = _identity(ctx)
     mv = await _memvault(ctx)
-    return memory_out(await _call(lambda: mv.get(memory_id, user_id=who.user_id)))
+    memory = await _call(lambda: mv.get(memory_id, user_id=who.user_id))
+    return full_out(memory, await _call(lambda: mv.history(memory_id, user_id=who.user_id)))
+
+
+async def update_memory(
+    ctx: ToolContext,
+    memory_id: Annotated[str, Field(json_schema_extra=schemas.NON_EMPTY,
+                                    description=schemas.UPDATE_MEMORY_ID.tool)],
+    content: Annotated[str | None, Field(json_schema_extra=schemas.NON_EMPTY,
+                                         description=schemas.UPDATE_CONTENT.tool)] = None,
+    metadata: Annotated[dict[str, Any] | None, Field(
+        description=schemas.UPDATE_METADATA.tool)] = None,
+    occurred_at: Annotated[str | None, Field(
+        description=schemas.UPDATE_OCCURRED_AT.tool)] = None,
+) -> MemoryFullOut:
+    """Correct one of the user's memories: replace its content, metadata or when it
+    occurred. Give only what changes; the id stays the same and the replaced version is kept
+    in the memory's history. Returns the memory as now stored, with its history.
+
+    Use it when the user corrects something you remembered. To change a lasting fact about
+    the user, use set_profile."""
+    who = _identity(ctx)
+    mv = await _memvault(ctx)
+    memory = await _call(lambda: mv.update(
+        memory_id, user_id=who.user_id, content=content, metadata=metadata,
+        occurred_at=occurred_at))
+    return full_out(memory, await _call(lambda: mv.history(memory_id, user_id=who.user_id)))
 
 
 async def list_memories(
@@ -180,7 +211,7 @@ async def list_memories(
         user_id=who.user_id, session_id=session, memory_type=memory_type, limit=limit,
         cursor=cursor,
     ))
-    return ListOut(memories=[memory_out(m) for m in page.items],
+    return ListOut(items=[memory_out(m) for m in page.items],
                    next_cursor=page.next_cursor)
 
 
@@ -224,16 +255,42 @@ async def get_profile(
                       history=[fact_out(f) for f in profile.history])
 
 
+async def set_profile(
+    ctx: ToolContext,
+    facts: Annotated[dict[str, Any], Field(json_schema_extra={"minProperties": 1},
+                                           description=schemas.SET_FACTS.tool)],
+) -> SetProfileOut:
+    """Set or forget lasting facts about the user (preferences, constraints, background),
+    without storing a memory. A key given null is forgotten: its current value moves to the
+    history and the key has no value. Returns the facts set, then those forgotten."""
+    who = _identity(ctx)
+    mv = await _memvault(ctx)
+    try:
+        written = await mv.set_profile(facts, user_id=who.user_id, agent_id=who.agent_id)
+    except MemvaultError as exc:
+        raise ToolError(f"facts: {exc}") from exc
+    return SetProfileOut(facts=[fact_out(f) for f in written])
+
+
+def _hints(title: str, *, read_only: bool = False, destructive: bool = False,
+           idempotent: bool = False) -> types.ToolAnnotations:
+    """A tool's annotations: memvault acts on its own stores only (no open world)."""
+    return types.ToolAnnotations(
+        title=title, read_only_hint=read_only,
+        destructive_hint=None if read_only else destructive,
+        idempotent_hint=None if read_only else idempotent, open_world_hint=False,
+    )
+
+
 #: The tools in the order ``tools/list`` gives them, with their annotations.
 TOOLS: tuple[tuple[Callable[..., Awaitable[Any]], types.ToolAnnotations], ...] = (
-    (add_memory, types.ToolAnnotations(title="Remember", destructive_hint=False)),
-    (search_memory, types.ToolAnnotations(title="Search memories", read_only_hint=True)),
-    (get_memory, types.ToolAnnotations(title="Read a memory in full", read_only_hint=True,
-                                       idempotent_hint=True)),
-    (list_memories, types.ToolAnnotations(title="List memories", read_only_hint=True)),
-    (delete_memory, types.ToolAnnotations(title="Delete a memory", destructive_hint=True,
-                                          idempotent_hint=True)),
-    (delete_all_memories, types.ToolAnnotations(title="Delete all memories",
-                                                destructive_hint=True)),
-    (get_profile, types.ToolAnnotations(title="Read the user's profile", read_only_hint=True)),
+    (add_memory, _hints("Remember")),
+    (search_memory, _hints("Search memories", read_only=True)),
+    (get_memory, _hints("Read a memory in full", read_only=True)),
+    (update_memory, _hints("Correct a memory", destructive=True, idempotent=True)),
+    (list_memories, _hints("List memories", read_only=True)),
+    (delete_memory, _hints("Delete a memory", destructive=True, idempotent=True)),
+    (delete_all_memories, _hints("Delete all memories", destructive=True)),
+    (get_profile, _hints("Read the user's profile", read_only=True)),
+    (set_profile, _hints("Set or forget profile facts", destructive=True, idempotent=True)),
 )

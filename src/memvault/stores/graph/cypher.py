@@ -16,6 +16,8 @@ suffix them with a namespace)::
     (:Meta {key: 'embedding', value})     EmbeddingInfo as JSON
     (:Pending {memory_id, user_id, facts, created_at})   an add's pending record (an outbox
                                           entry: the facts as JSON), linked to nothing
+    (:Memory)-[:VERSION]->(:MemoryVersion {user_id, version, content, metadata, occurred_at,
+                                           replaced_at})   what an update replaced
 
 A :Memory stored by an add with an idempotency key also has ``idempotency_key`` and
 ``request_hash``; both are set when it is created.
@@ -24,12 +26,12 @@ Times are integer microseconds since the epoch; ``metadata`` and ``entities`` ar
 returned verbatim; ``metadata_pairs`` makes a metadata filter a list-membership test (see
 :func:`~memvault.stores.graph.dialect.metadata_pairs`).
 
-A :Memory node is never changed after it is created: the full-text index re-indexes a node on
-every property change (FalkorDB then scores with stale statistics), which is why vectors live
-on their own :Embedding nodes. The vector index (on :Embedding) is created when
-:meth:`CypherEpisodicStore.reset_embeddings` learns the dimension. Searches use the database's
-indexes; filters are applied to the index's hits (vector search over-fetches, growing ``k``
-until enough hits pass the filter or the index is exhausted).
+A :Memory node changes only when the memory is updated (rare): the full-text index
+re-indexes a node on every property change (FalkorDB then scores with stale statistics),
+which is why vectors live on their own :Embedding nodes. The vector index (on :Embedding)
+is created when :meth:`CypherEpisodicStore.reset_embeddings` learns the dimension. Searches
+use the database's indexes; filters are applied to the index's hits (vector search
+over-fetches, growing ``k`` until enough hits pass the filter or the index is exhausted).
 
 Every value is a query parameter. Only fixed text from the statements module, the dialect's
 fragments and validated labels are ever formatted into a query.
@@ -44,8 +46,15 @@ from datetime import datetime
 from typing import Any
 
 from memvault.errors import InvalidInput, StoreUnavailable
-from memvault.models import Candidate, EmbeddingInfo, Memory, MemoryFilter, StoreStatus
-from memvault.stores.base import NewMemory, Pending, Vector
+from memvault.models import (
+    Candidate,
+    EmbeddingInfo,
+    Memory,
+    MemoryFilter,
+    MemoryVersion,
+    StoreStatus,
+)
+from memvault.stores.base import NewMemory, Pending, Revision, Vector
 from memvault.stores.codec import (
     counted_status,
     facts_from_json,
@@ -376,6 +385,41 @@ class CypherEpisodicStore:
             rows = await self._rows(q.ADJACENT, {"user_id": user_id, "ids": list(chunk)})
             found.update({row[0]: (row[1], row[2]) for row in rows})
         return found
+
+    async def update(self, revision: Revision) -> Memory | None:
+        metadata = None if revision.metadata is None else dict(revision.metadata)
+        entities = None if revision.entities is None else list(revision.entities)
+        who = {"id": revision.memory_id, "user_id": revision.user_id}
+        params = {
+            **who, "at": to_micros(revision.at), "content": revision.content,
+            "entities": None if revision.content is None else json.dumps(entities or []),
+            "metadata": None if metadata is None else json.dumps(metadata),
+            "metadata_pairs": None if metadata is None else metadata_pairs(metadata),
+            "occurred_at": None if revision.occurred_at is None
+            else to_micros(revision.occurred_at),
+        }
+        statements = [self._statement(q.UPDATE, params)]
+        if revision.content is not None:
+            old = await self._rows(q.GET, {"ids": [revision.memory_id],
+                                           "user_id": revision.user_id})
+            names = list(dict.fromkeys(entities or []))
+            gone = sorted({n for row in old for n in json.loads(row[-1])} - set(names))
+            statements += [
+                self._statement(q.UPDATE_MENTIONS, {**who, "names": names}),
+                self._statement(q.ADD_MENTIONS, {**who, "names": names}),
+                self._statement(q.DROP_ORPHAN_ENTITIES,
+                                {"user_id": revision.user_id, "names": gone}),
+            ]
+        results = await self._run(statements, write=True)
+        return memory_from_row(results[0][0]) if results[0] else None
+
+    async def versions(self, user_id: str, memory_id: str) -> builtins.list[MemoryVersion]:
+        rows = await self._rows(q.VERSIONS, {"id": memory_id, "user_id": user_id})
+        return [
+            MemoryVersion(version=int(r[0]), content=r[1], metadata=json.loads(r[2]),
+                          occurred_at=from_micros(r[3]), replaced_at=from_micros(r[4]))
+            for r in rows
+        ]
 
     async def delete(self, user_id: str, memory_id: str) -> bool:
         return await self.delete_ids(user_id, [memory_id]) == 1

@@ -47,7 +47,8 @@ __all__ = [
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 #: The node labels of the graph model, as written in the shared Cypher.
-LABELS = ("Memory", "Entity", "Session", "User", "Meta", "Embedding", "Pending")
+LABELS = ("Memory", "Entity", "Session", "User", "Meta", "Embedding", "Pending",
+          "MemoryVersion")
 
 _LABEL_IN_CYPHER = re.compile(r"(?<=:)(" + "|".join(LABELS) + r")\b")
 _WORD = re.compile(r"\w+")

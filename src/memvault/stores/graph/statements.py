@@ -10,6 +10,7 @@ from memvault.stores.codec import MEMORY_COLUMNS
 
 __all__ = [
     "ADD",
+    "ADD_MENTIONS",
     "ADJACENT",
     "CLEAR_INFO",
     "CLEAR_PENDING",
@@ -36,8 +37,11 @@ __all__ = [
     "PENDING",
     "SET_EMBEDDINGS",
     "SET_INFO",
+    "UPDATE",
+    "UPDATE_MENTIONS",
     "USER_IDS",
     "VECTOR",
+    "VERSIONS",
 ]
 
 #: ``neighbors`` walks at most this many NEXT links each way.
@@ -196,6 +200,10 @@ FOREACH (x IN CASE WHEN p IS NULL THEN [] ELSE [1] END | CREATE (p)-[:NEXT]->(n)
 WITH count(*) AS relinked
 MATCH (d:Memory)
 WHERE d.user_id = $user_id AND d.id IN $ids
+OPTIONAL MATCH (d)-[:VERSION]->(old:MemoryVersion)
+WITH d, collect(old) AS olds
+FOREACH (x IN olds | DETACH DELETE x)
+WITH d
 OPTIONAL MATCH (d)-[:EMBEDDING]->(v:Embedding)
 FOREACH (x IN CASE WHEN v IS NULL THEN [] ELSE [v] END | DETACH DELETE x)
 DETACH DELETE d
@@ -267,4 +275,53 @@ UNWIND $items AS item
 MATCH (m:Memory {id: item.id})
 MERGE (m)-[:EMBEDDING]->(v:Embedding)
 ON CREATE SET v.user_id = m.user_id, v.embedding = %(vector_value)s
+"""
+
+# The stored version becomes a :MemoryVersion numbered after the memory's earlier ones, then
+# the given fields (null: kept) replace the memory's; new content drops the memory's vector.
+# One statement: concurrent updates of a memory take turns on its node.
+UPDATE = f"""
+MATCH (m:Memory {{id: $id}})
+WHERE m.user_id = $user_id
+SET m.locked = true
+WITH m
+OPTIONAL MATCH (m)-[:VERSION]->(old:MemoryVersion)
+WITH m, coalesce(max(old.version), 0) AS last
+CREATE (m)-[:VERSION]->(:MemoryVersion {{user_id: m.user_id, version: last + 1,
+    content: m.content, metadata: m.metadata, occurred_at: m.occurred_at,
+    replaced_at: $at}})
+SET m.content = coalesce($content, m.content),
+    m.entities = coalesce($entities, m.entities),
+    m.metadata = coalesce($metadata, m.metadata),
+    m.metadata_pairs = coalesce($metadata_pairs, m.metadata_pairs),
+    m.occurred_at = coalesce($occurred_at, m.occurred_at)
+REMOVE m.locked
+WITH m
+OPTIONAL MATCH (m)-[:EMBEDDING]->(v:Embedding)
+WITH m, collect(v) AS vectors
+FOREACH (x IN CASE WHEN $content IS NULL THEN [] ELSE vectors END | DETACH DELETE x)
+RETURN {COLUMNS}
+"""
+
+# The memory's mentions become those of its new content (with ADD_MENTIONS; the entities
+# left unmentioned go with DROP_ORPHAN_ENTITIES).
+UPDATE_MENTIONS = """
+MATCH (m:Memory {id: $id})-[r:MENTIONS]->(e:Entity)
+WHERE m.user_id = $user_id AND NOT e.name IN $names
+DELETE r
+"""
+
+ADD_MENTIONS = """
+MATCH (m:Memory {id: $id})
+WHERE m.user_id = $user_id
+FOREACH (name IN $names |
+    MERGE (e:Entity {user_id: m.user_id, name: name})
+    MERGE (m)-[:MENTIONS]->(e))
+"""
+
+VERSIONS = """
+MATCH (m:Memory {id: $id})-[:VERSION]->(v:MemoryVersion)
+WHERE m.user_id = $user_id
+RETURN v.version, v.content, v.metadata, v.occurred_at, v.replaced_at
+ORDER BY v.version
 """

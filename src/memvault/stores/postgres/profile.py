@@ -166,6 +166,17 @@ class PostgresProfileStore:
 
         return await self._db.write(_forget)
 
+    async def forget_key(self, user_id: str, key: str, at: datetime) -> ProfileFact | None:
+        async def _forget(conn: Connection) -> ProfileFact | None:
+            await self._db.lock(conn, [("profile", user_id, key)])
+            edit = timeline.forget_key(await _key_rows(conn, user_id, key), at)
+            if not edit.writes:
+                return None
+            await _apply(conn, edit)
+            return timeline.holding(await _key_rows(conn, user_id, key), edit.writes[0].id)
+
+        return await self._db.write(_forget)
+
     async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
         # One statement, so current facts and history come from one snapshot; a current fact
         # may span several live rows, so every live row is read.

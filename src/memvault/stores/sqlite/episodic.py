@@ -30,9 +30,10 @@ from memvault.models import (
     EmbeddingInfo,
     Memory,
     MemoryFilter,
+    MemoryVersion,
     StoreStatus,
 )
-from memvault.stores.base import AddWriter, NewMemory, Pending, Vector
+from memvault.stores.base import AddWriter, NewMemory, Pending, Revision, Vector
 from memvault.stores.codec import (
     MEMORY_COLUMNS,
     counted_status,
@@ -43,7 +44,7 @@ from memvault.stores.codec import (
     to_micros,
 )
 from memvault.stores.crypto import KeySet
-from memvault.stores.sqlite import lexical
+from memvault.stores.sqlite import lexical, revise
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.jobs import SqliteJobQueue, queue_job
 from memvault.stores.sqlite.joint import joint_writer
@@ -401,6 +402,12 @@ class SqliteEpisodicStore(SqliteJobQueue):
             return found
 
         return await self._db.read(_adjacent)
+
+    async def update(self, revision: Revision) -> Memory | None:
+        return await self._db.write(lambda conn: revise.revise(conn, revision))
+
+    async def versions(self, user_id: str, memory_id: str) -> builtins.list[MemoryVersion]:
+        return await self._db.read(lambda conn: revise.versions(conn, user_id, memory_id))
 
     async def delete(self, user_id: str, memory_id: str) -> bool:
         return await self.delete_ids(user_id, [memory_id]) == 1

@@ -130,6 +130,16 @@ class SqliteProfileStore:
 
         return await self._db.write(_forget)
 
+    async def forget_key(self, user_id: str, key: str, at: datetime) -> ProfileFact | None:
+        def _forget(conn: sqlite3.Connection) -> ProfileFact | None:
+            edit = timeline.forget_key(_key_rows(conn, user_id, key), at)
+            if not edit.writes:
+                return None
+            _apply(conn, edit)
+            return timeline.holding(_key_rows(conn, user_id, key), edit.writes[0].id)
+
+        return await self._db.write(_forget)
+
     async def get(self, user_id: str, *, include_history: bool = False) -> list[ProfileFact]:
         # A current fact may span several live rows, so every live row is read (one
         # statement: one snapshot).

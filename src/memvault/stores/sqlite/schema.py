@@ -182,6 +182,21 @@ CREATE INDEX extraction_jobs_due ON extraction_jobs (state, created_at, memory_i
 CREATE INDEX extraction_jobs_finished ON extraction_jobs (finished_at)
 """,
     ),
+    Migration(
+        7,
+        "earlier versions of updated memories",
+        """
+CREATE TABLE memory_versions (
+    memory_rowid INTEGER NOT NULL REFERENCES memories (rowid) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    replaced_at INTEGER NOT NULL,
+    PRIMARY KEY (memory_rowid, version)
+) WITHOUT ROWID
+""",
+    ),
 ]
 
 PROFILE = [

@@ -8,6 +8,8 @@ mapped at the store or embedder boundary and chained with ``raise ... from exc``
     ├── InvalidInput        the caller's input is wrong; nothing was stored or changed
     │   ├── NotFound        an id that does not exist in the caller's scope
     │   └── IdempotencyConflict   an idempotency key already used for another request
+    ├── Forbidden           the caller's credential does not allow this (another user, a
+    │                       write with a read key); nothing was stored or changed
     ├── ConfigError         the configuration is wrong or names something unavailable
     ├── EmbedderMismatch    the store's vectors came from another embedder
     └── StoreUnavailable    a store could not be reached or answered with a fault
@@ -20,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EmbedderMismatch",
+    "Forbidden",
     "IdempotencyConflict",
     "InvalidInput",
     "MemvaultError",
@@ -42,6 +45,10 @@ class NotFound(InvalidInput, LookupError):
 
 class IdempotencyConflict(InvalidInput):
     """An add reused an idempotency key of the same user with a different request."""
+
+
+class Forbidden(MemvaultError, PermissionError):
+    """The caller's credential does not allow the call; the message says what it lacks."""
 
 
 class ConfigError(MemvaultError):

@@ -53,8 +53,8 @@ MAX_BATCH_ITEMS = 1_000
 NDJSON = "application/x-ndjson"
 
 ErrorType = Literal[
-    "InvalidInput", "NotFound", "MethodNotAllowed", "PayloadTooLarge", "UnsupportedMediaType",
-    "ConfigError", "StoreUnavailable", "InternalError",
+    "InvalidInput", "Forbidden", "NotFound", "MethodNotAllowed", "PayloadTooLarge",
+    "UnsupportedMediaType", "ConfigError", "StoreUnavailable", "InternalError",
 ]
 
 

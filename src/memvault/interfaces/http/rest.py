@@ -15,10 +15,11 @@
   ``idempotency_key`` per item): a retry with the same key and body stores nothing and
   answers 200 with the memory first stored and ``Idempotent-Replayed: true``;
 * errors are ``{"error": {"type": ..., "message": ...}}``: 400 invalid input or malformed
-  JSON, 404 unknown id or route, 405 wrong method, 413 body too large, 415 body not JSON,
-  422 an idempotency key reused with another body, 500 configuration error (also when the
-  stores will not open because of one, e.g. another embedder's vectors), 503 store
-  unavailable or not open yet.
+  JSON, 403 what the request's credential does not allow (another user's ``X-User-ID``, a
+  write with a read key), 404 unknown id or route, 405 wrong method, 413 body too large,
+  415 body not JSON, 422 an idempotency key reused with another body, 500 configuration
+  error (also when the stores will not open because of one, e.g. another embedder's
+  vectors), 503 store unavailable or not open yet.
 
 The routes are declared once, in :data:`~memvault.interfaces.http.operations.OPERATIONS`;
 the OpenAPI document served at ``GET /v1/openapi.json`` is built from that table
@@ -44,6 +45,7 @@ from memvault.core.memvault import Memvault
 from memvault.core.validate import check_identifier
 from memvault.errors import (
     ConfigError,
+    Forbidden,
     IdempotencyConflict,
     InvalidInput,
     NotFound,
@@ -66,7 +68,7 @@ from memvault.interfaces.http.operations import (
     SetProfileRequest,
     SetProfileResponse,
 )
-from memvault.interfaces.identity import Identity, resolve_identity
+from memvault.interfaces.identity import Identity, principal_of, resolve_identity
 from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.interfaces.schemas import describe_invalid
 from memvault.models import MemoryInput
@@ -115,6 +117,8 @@ def _guard(handler: Handler) -> Handler:
             return _error(404, "NotFound", str(exc))
         except InvalidInput as exc:
             return _error(400, "InvalidInput", str(exc))
+        except Forbidden as exc:
+            return _error(403, "Forbidden", str(exc))
         except StoreUnavailable as exc:
             return _error(503, "StoreUnavailable", str(exc))
         except ConfigError as exc:
@@ -245,7 +249,8 @@ class _Handlers:
         self.runtime = runtime
 
     def _identity(self, request: Request, session_id: str | None = None) -> Identity:
-        return resolve_identity(self.runtime.config, request.headers, session_id)
+        return resolve_identity(self.runtime.config, request.headers, session_id,
+                                principal_of(request))
 
     async def _memvault(self) -> Memvault:
         try:

@@ -21,7 +21,7 @@ from pydantic import Field
 from memvault.core.memvault import Memvault
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
-from memvault.interfaces.identity import Identity, resolve_identity
+from memvault.interfaces.identity import Identity, principal_of, resolve_identity
 from memvault.interfaces.mcp.outputs import (
     AddOut,
     DeleteAllOut,
@@ -60,7 +60,8 @@ def _runtime(ctx: ToolContext) -> Runtime:
 
 def _identity(ctx: ToolContext, session_id: str | None = None) -> Identity:
     try:
-        return resolve_identity(_runtime(ctx).config, ctx.headers, session_id)
+        return resolve_identity(_runtime(ctx).config, ctx.headers, session_id,
+                                principal_of(ctx.request_context.request))
     except MemvaultError as exc:
         raise ToolError(str(exc)) from exc
 

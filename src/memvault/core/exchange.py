@@ -48,6 +48,7 @@ __all__ = [
     "Limits",
     "export_lines",
     "import_lines",
+    "list_all",
 ]
 
 FORMAT = "memvault-export"
@@ -78,6 +79,18 @@ class Limits(BaseModel):
     max_value_bytes: int
 
 
+async def list_all(episodic: EpisodicStore, where: MemoryFilter) -> list[Memory]:
+    """Every memory matching ``where``, newest first, read a page at a time."""
+    found: list[Memory] = []
+    before: tuple[datetime, str] | None = None
+    while True:
+        page = await episodic.list(where, limit=_PAGE, before=before)
+        found.extend(page)
+        if len(page) < _PAGE:
+            return found
+        before = (page[-1].occurred_at, page[-1].id)
+
+
 async def export_lines(
     episodic: EpisodicStore, profile: ProfileStore, users: Sequence[str] | None
 ) -> AsyncIterator[str]:
@@ -87,14 +100,7 @@ async def export_lines(
     if users is None:
         users = sorted(set(await episodic.user_ids()) | set(await profile.user_ids()))
     for user in users:
-        newest_first: list[Memory] = []
-        before: tuple[datetime, str] | None = None
-        while True:
-            page = await episodic.list(MemoryFilter(user_id=user), limit=_PAGE, before=before)
-            newest_first.extend(page)
-            if len(page) < _PAGE:
-                break
-            before = (page[-1].occurred_at, page[-1].id)
+        newest_first = await list_all(episodic, MemoryFilter(user_id=user))
         for memory in sorted(newest_first, key=lambda m: (m.created_at, m.id)):
             yield json.dumps({"type": "memory", **memory.model_dump(mode="json")})
         for fact in await profile.get(user, include_history=True):

@@ -72,7 +72,6 @@ __all__ = ["Memvault"]
 log = logging.getLogger("memvault")
 
 _SWEEP_SECONDS = 30.0
-_ID_PAGE = 1_000
 #: The periodic repair leaves alone the adds younger than this: they are still under way.
 _HEAL_AFTER = timedelta(minutes=5)
 
@@ -501,7 +500,8 @@ class Memvault:
         session = self._optional(session_id, "session_id")
         where = MemoryFilter(user_id=user, agent_id=agent, session_id=session)
         narrowed = agent is not None or session is not None
-        doomed = await self._ids(where) if narrowed else []
+        doomed = ([m.id for m in await exchange.list_all(self.episodic, where)] if narrowed
+                  else [])
         memories = await self.episodic.delete_all(where)
         working = await self.working.clear(user, session_id=session, agent_id=agent)
         facts = 0
@@ -510,17 +510,6 @@ class Memvault:
         elif doomed:
             await self.profile.forget_sources(user, doomed, utc_now())
         return DeleteReport(memories=memories, working=working, profile_facts=facts)
-
-    async def _ids(self, where: MemoryFilter) -> builtins.list[str]:
-        """The ids of every memory matching ``where``."""
-        ids: builtins.list[str] = []
-        before: tuple[datetime, str] | None = None
-        while True:
-            page = await self.episodic.list(where, limit=_ID_PAGE, before=before)
-            ids += [m.id for m in page]
-            if len(page) < _ID_PAGE:
-                return ids
-            before = (page[-1].occurred_at, page[-1].id)
 
     # -- export / import ---------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from memvault.core.keys import KeyService, open_keys
 from memvault.core.timeutil import utc_now
 from memvault.interfaces.http.operations import OPERATIONS, Operation
 from memvault.models import ApiKey
+from tests.contract.backends.postgres import PROFILE as POSTGRES
 from tests.interfaces.mcp_harness import (
     MEMVAULT,
     HttpServer,
@@ -45,13 +46,14 @@ TOKEN = "admin-token-0123456789abcdef"
 KEYS_ON = {"MEMVAULT_KEYS": "1"}
 
 
-def _config(tmp_path: Path) -> Config:
-    return Config.from_flat({"database": str(tmp_path / "m.db"), "embedder": "none"})
+def _config(tmp_path: Path, profile_url: str | None = None) -> Config:
+    flat = {"database": str(tmp_path / "m.db"), "embedder": "none"}
+    return Config.from_flat(flat if profile_url is None else {**flat, "profile_url": profile_url})
 
 
-async def _key(tmp_path: Path, user: str, scope: str = "write", **more: Any
-               ) -> tuple[ApiKey, str]:
-    async with open_keys(_config(tmp_path)) as service:
+async def _key(tmp_path: Path, user: str, scope: str = "write", profile_url: str | None = None,
+               **more: Any) -> tuple[ApiKey, str]:
+    async with open_keys(_config(tmp_path, profile_url)) as service:
         return await service.create(user_id=user, scope=scope, **more)
 
 
@@ -84,9 +86,10 @@ def _arguments(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _server(tmp_path: Path, transport: Literal["sse", "http"] = "http"
-                  ) -> AsyncIterator[HttpServer]:
-    async with running_server(tmp_path, transport, token=TOKEN, env=KEYS_ON) as server:
+async def _server(tmp_path: Path, transport: Literal["sse", "http"] = "http",
+                  profile_url: str | None = None) -> AsyncIterator[HttpServer]:
+    env = KEYS_ON if profile_url is None else {**KEYS_ON, "MEMVAULT_PROFILE_URL": profile_url}
+    async with running_server(tmp_path, transport, token=TOKEN, env=env) as server:
         yield server
 
 
@@ -195,15 +198,35 @@ async def test_an_admin_key_acts_for_any_user(tmp_path: Path) -> None:
         assert own.status_code == 200  # bound to alice: acts as alice without the header
 
 
-async def test_a_revoked_key_is_refused_at_once_by_two_servers(tmp_path: Path) -> None:
-    key, text = await _key(tmp_path, "alice")
-    async with _server(tmp_path) as one, _server(tmp_path) as two:
+@asynccontextmanager
+async def _profile_url(backend: str, tmp_path: Path) -> AsyncIterator[str | None]:
+    """``None`` (the SQLite file) or a fresh PostgreSQL schema, held for the test."""
+    if backend == "sqlite":
+        yield None
+        return
+    async with POSTGRES["postgres"](tmp_path / "pg") as store:
+        yield str(store.url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_revoked_key_is_refused_at_once_by_two_servers(
+    tmp_path: Path, backend: str,
+) -> None:
+    async with _profile_url(backend, tmp_path) as url:
+        await _revoked_across_servers(tmp_path, url)
+
+
+async def _revoked_across_servers(tmp_path: Path, url: str | None) -> None:
+    key, text = await _key(tmp_path, "alice", profile_url=url)
+    async with _server(tmp_path, profile_url=url) as one, \
+            _server(tmp_path, profile_url=url) as two:
         assert one.port != two.port
         for server in (one, two):
             ok = await _rest(server, "GET", "/memories", _bearer(text))
             assert ok.status_code == 200, ok.text
+        where = () if url is None else ("--profile", url)
         assert "revoked" in await anyio.to_thread.run_sync(
-            _cli, tmp_path, "keys", "revoke", key.id)
+            _cli, tmp_path, *where, "keys", "revoke", key.id)
         for server in (one, two):
             refused = await _rest(server, "GET", "/memories", _bearer(text))
             assert refused.status_code == 401, refused.text

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from memvault.config import Config
-from memvault.errors import Forbidden
-from memvault.interfaces.http.auth import BearerAuth, TokenAuthenticator
+from memvault.errors import ConfigError, Forbidden
+from memvault.interfaces.http.auth import BearerAuth, TokenAuthenticator, check_bind
 from memvault.interfaces.identity import (
     Identity,
     Principal,
@@ -98,3 +98,11 @@ def test_scopes_are_ordered() -> None:
         require_scope(reader, "write", "add_memory")
     require_scope(Identity("local", None, None), "admin", "anything")  # no credential
     assert Identity("local", None, None).subject == "local"
+
+
+def test_another_credential_lets_the_server_leave_loopback() -> None:
+    check_bind("0.0.0.0", None, other_credentials=True)  # e.g. per-user keys
+    with pytest.raises(ConfigError, match="without a token"):
+        check_bind("0.0.0.0", None)
+    with pytest.raises(ConfigError, match="under 16 characters"):
+        check_bind("0.0.0.0", "short", other_credentials=True)

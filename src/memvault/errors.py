@@ -8,6 +8,8 @@ mapped at the store or embedder boundary and chained with ``raise ... from exc``
     ├── InvalidInput        the caller's input is wrong; nothing was stored or changed
     │   ├── NotFound        an id that does not exist in the caller's scope
     │   └── IdempotencyConflict   an idempotency key already used for another request
+    ├── Forbidden           the caller's credential does not allow this (another user, a
+    │                       write with a read key); nothing was stored or changed
     ├── ConfigError         the configuration is wrong or names something unavailable
     │   └── EncryptionError a missing or wrong key, or a file encrypted otherwise than configured
     ├── EmbedderMismatch    the store's vectors came from another embedder
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigError",
     "EmbedderMismatch",
     "EncryptionError",
+    "Forbidden",
     "IdempotencyConflict",
     "InvalidInput",
     "MemvaultError",
@@ -48,6 +51,10 @@ class NotFound(InvalidInput, LookupError):
 
 class IdempotencyConflict(InvalidInput):
     """An add reused an idempotency key of the same user with a different request."""
+
+
+class Forbidden(MemvaultError, PermissionError):
+    """The caller's credential does not allow the call; the message says what it lacks."""
 
 
 class ConfigError(MemvaultError):

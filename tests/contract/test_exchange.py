@@ -67,7 +67,12 @@ async def test_an_export_imports_into_empty_stores_unchanged(
                  *map(json.dumps, exported)]
         report = await import_lines(episodic, profile, lines, limits=_LIMITS)
         assert (report.memories, report.profile_facts, report.skipped) == (3, 3, 0)
-        assert await _export(episodic, profile) == exported
+        again_exported = await _export(episodic, profile)
+        assert [line for line in again_exported if line["type"] != "audit"] == exported
+        # the import records itself in the importing store's audit trail, once per user
+        assert sorted((line["user_id"], line["action"], line["detail"]) for line in
+                      again_exported if line["type"] == "audit") == [
+            ("alice", "import", {"memories": 2}), ("bob", "import", {"memories": 1})]
         for user, own in (("alice", memories[:2]), ("bob", memories[2:])):
             assert sorted(await episodic.get(user, [m.id for m in own]),
                           key=lambda m: m.id) == sorted(own, key=lambda m: m.id)

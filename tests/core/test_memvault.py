@@ -216,7 +216,7 @@ async def test_export_import_reproduces_everything(tmp_path: Path) -> None:
         original_profile = await mv.get_profile(include_history=True)
         context = (await mv.search("turn 1", context=1)).hits[0].context
     assert json.loads(lines[0])["format"] == "memvault-export"
-    assert sum('"bob"' in line for line in everyone) == 1
+    assert sum('"bob"' in line and '"audit"' not in line for line in everyone) == 1
     async with Memvault(_config(target)) as mv:
         report = await mv.import_lines(lines)
         assert (report.memories, report.profile_facts, report.skipped) == (5, 2, 0)

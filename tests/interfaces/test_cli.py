@@ -72,10 +72,11 @@ def listed(db: Path, *args: str, user: str = "alice") -> list[dict[str, Any]]:
 
 
 def export_body(db: Path, *args: str, user: str = "alice") -> list[str]:
-    """The export on stdout without its header line (which carries the export time)."""
+    """The export on stdout without its header line (which carries the export time) and
+    its audit lines (the store's own record: an import records itself anew)."""
     lines = ok(db, "export", *args, user=user).stdout.splitlines()
     assert json.loads(lines[0])["type"] == "header"
-    return lines[1:]
+    return [line for line in lines[1:] if json.loads(line)["type"] != "audit"]
 
 
 # -- help ------------------------------------------------------------------------------------
@@ -310,7 +311,9 @@ def test_export_then_import_reproduces_everything(db: Path, tmp_path: Path) -> N
     lines = out.read_text(encoding="utf-8").splitlines()
     assert f"wrote {len(lines)} lines to {out}" in written.stderr
     assert [json.loads(line)["type"] for line in lines] == [
-        "header", "memory", "memory", "memory", "profile_fact", "profile_fact", "profile_fact"]
+        "header", "memory", "memory", "memory", "profile_fact", "profile_fact", "profile_fact",
+        "audit", "audit", "audit"]
+    lines = [line for line in lines if json.loads(line)["type"] != "audit"]
     assert lines[1:] == export_body(db)  # stdout is the default output
     assert all(json.loads(line)["user_id"] == "alice" for line in lines[1:])
 
@@ -369,7 +372,7 @@ def test_a_bad_line_after_a_full_batch_imports_nothing_and_import_can_resume(
 ) -> None:
     with SyncMemvault.open(tmp_path / "big.db", user_id="alice", embedder="none") as mv:
         mv.add_many([{"content": f"bulk memory {n}"} for n in range(600)])
-        lines = mv.export()
+        lines = [line for line in mv.export() if '"type": "audit"' not in line]
     assert len(lines) == 601
     broken = tmp_path / "broken.jsonl"
     broken.write_text("\n".join([*lines, "{oops"]) + "\n", encoding="utf-8")

@@ -28,6 +28,7 @@ from anyio.abc import TaskGroup
 
 from memvault.config import Config
 from memvault.core import exchange, upkeep
+from memvault.core.audit import AuditLog
 from memvault.core.correct import Corrections
 from memvault.core.diagnostics import diagnose
 from memvault.core.embedding import EmbeddingService, EmbeddingState
@@ -94,6 +95,7 @@ class Memvault:
                                                   keys=keys)
         self.profile = profile or open_profile(self.config.profile_url, keys=keys)
         self.working = working or open_working(self.config.working_url, keys=keys)
+        self.audit = AuditLog(self.profile)  # who wrote and deleted what (core/audit.py)
         self._writer = add_writer(
             self.episodic, self.profile, self.working,
             max_turns=self.config.working_max_turns, ttl_seconds=self.config.working_ttl_seconds,
@@ -244,6 +246,7 @@ class Memvault:
             return []
         await self._corrections.room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
+        await self.audit.added(user, inserted)
         self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
         self.extraction.notify()
         return outcomes
@@ -313,22 +316,31 @@ class Memvault:
         """Set profile facts directly; a key set again supersedes its old value, a key given
         ``None`` is forgotten (:meth:`forget_profile`). Returns those set, then those
         forgotten."""
+        user = self._user(user_id)
         agent = self._optional(agent_id, "agent_id") or self.config.agent_id
-        return await self._corrections.set_profile(self._user(user_id), agent, facts,
-                                                   source_memory_ids)
+        stored = await self._corrections.set_profile(user, agent, facts, source_memory_ids)
+        await self.audit.record("set_profile", user, keys=[f.key for f in stored],
+                                agent_id=agent)
+        return stored
 
     async def forget_profile(self, key: str, *, user_id: str | None = None
                              ) -> ProfileFact | None:
         """Forget profile ``key``'s current value (see :mod:`memvault.core.correct`)."""
-        return await self._corrections.forget_one(self._user(user_id), key)
+        user = self._user(user_id)
+        forgotten = await self._corrections.forget_one(user, key)
+        await self.audit.record("forget_profile", user, keys=[key])
+        return forgotten
 
     async def update(
         self, memory_id: str, *, user_id: str | None = None, content: str | None = None,
         metadata: Mapping[str, Any] | None = None, occurred_at: datetime | str | None = None,
     ) -> Memory:
         """Correct a memory, keeping its id (see :mod:`memvault.core.correct`)."""
-        return await self._corrections.update(self._user(user_id), memory_id, content=content,
-                                              metadata=metadata, occurred_at=occurred_at)
+        user = self._user(user_id)
+        updated = await self._corrections.update(user, memory_id, content=content,
+                                                 metadata=metadata, occurred_at=occurred_at)
+        await self.audit.record("update", user, memory_ids=[updated.id])
+        return updated
 
     async def history(self, memory_id: str, *, user_id: str | None = None
                       ) -> builtins.list[MemoryVersion]:
@@ -460,6 +472,7 @@ class Memvault:
         found = await self.episodic.delete(user, memory_id)
         if found:
             await self.working.delete(user, memory_id)
+            await self.audit.record("delete", user, memory_ids=[memory_id])
         await self.profile.forget_sources(user, [memory_id], utc_now())
         if not found:
             raise NotFound(f"no memory with id {memory_id!r}")
@@ -477,7 +490,8 @@ class Memvault:
         session = self._optional(session_id, "session_id")
         where = MemoryFilter(user_id=user, agent_id=agent, session_id=session)
         narrowed = agent is not None or session is not None
-        doomed = await self._ids(where) if narrowed else []
+        doomed = ([m.id for m in await exchange.list_all(self.episodic, where)] if narrowed
+                  else [])
         memories = await self.episodic.delete_all(where)
         working = await self.working.clear(user, session_id=session, agent_id=agent)
         facts = 0
@@ -485,18 +499,9 @@ class Memvault:
             facts = await self.profile.delete_all(user)
         elif doomed:
             await self.profile.forget_sources(user, doomed, utc_now())
-        return DeleteReport(memories=memories, working=working, profile_facts=facts)
-
-    async def _ids(self, where: MemoryFilter) -> builtins.list[str]:
-        """The ids of every memory matching ``where``."""
-        ids: builtins.list[str] = []
-        before: tuple[datetime, str] | None = None
-        while True:
-            page = await self.episodic.list(where, limit=_ID_PAGE, before=before)
-            ids += [m.id for m in page]
-            if len(page) < _ID_PAGE:
-                return ids
-            before = (page[-1].occurred_at, page[-1].id)
+        report = DeleteReport(memories=memories, working=working, profile_facts=facts)
+        await self.audit.deleted_all(user, report, agent_id=agent, session_id=session)
+        return report
 
     # -- export / import ---------------------------------------------------------------------
 

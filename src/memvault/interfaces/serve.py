@@ -11,20 +11,43 @@ from starlette.applications import Starlette
 
 from memvault.config import Config
 from memvault.interfaces.http.app import http_app, serve_http
-from memvault.interfaces.http.auth import check_bind
+from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
+from memvault.interfaces.http.keys import KeyAuthenticator
+from memvault.interfaces.identity import Authenticator
 from memvault.interfaces.mcp.frames import screen
 from memvault.interfaces.mcp.server import build_server
 from memvault.interfaces.mcp.stdio import serve_stdio
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
-__all__ = ["build_http_app", "serve"]
+__all__ = ["authenticators", "build_http_app", "serve"]
 
 
-def build_http_app(config: Config, options: ServeOptions) -> Starlette:
+def authenticators(config: Config, options: ServeOptions, runtime: Runtime
+                   ) -> list[Authenticator]:
+    """Who may call the HTTP server: the authenticators a bearer credential is offered to,
+    in order (the first to accept it names the caller). Empty: no credential is asked for.
+    A new kind of credential (e.g. OAuth access tokens) is one more line here."""
+    found: list[Authenticator] = []
+    if options.token:
+        found.append(TokenAuthenticator(options.token))
+    if options.keys:
+        found.append(KeyAuthenticator(runtime))
+    return found
+
+
+def build_http_app(config: Config, options: ServeOptions, *, check: bool = False
+                   ) -> Starlette:
     """The HTTP app for ``options`` (transport ``sse`` or ``http``), with its own Runtime on
-    ``config``; the Memvault opens when the app's lifespan starts."""
+    ``config``; the Memvault opens when the app's lifespan starts. ``check``: refuse first
+    (:func:`~memvault.interfaces.http.auth.check_bind`) to listen off loopback without a
+    credential."""
     runtime = Runtime(config=config, log_level=options.log_level)
-    return http_app(runtime, build_server(runtime), options, screen=screen)
+    found = authenticators(config, options, runtime)
+    if check:
+        others = any(not isinstance(a, TokenAuthenticator) for a in found)
+        check_bind(options.host, options.token, other_credentials=others)
+    return http_app(runtime, build_server(runtime), options, screen=screen,
+                    authenticators=found)
 
 
 async def serve(config: Config, options: ServeOptions) -> None:
@@ -32,5 +55,5 @@ async def serve(config: Config, options: ServeOptions) -> None:
     if options.transport == "stdio":
         await serve_stdio(config, options)
     else:
-        check_bind(options.host, options.token)
-        await serve_http(build_http_app(config, options), options, config.user_id)
+        app = build_http_app(config, options, check=True)
+        await serve_http(app, options, config.user_id)

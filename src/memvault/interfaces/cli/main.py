@@ -27,6 +27,7 @@ from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
 from memvault.interfaces.cli import correct, crypto
+from memvault.interfaces.cli import keys as keys_cli
 from memvault.interfaces.cli.extraction import echo_extraction
 from memvault.models import DoctorReport, Memory
 
@@ -178,7 +179,8 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
               show_default=True, help="stdio for a desktop client; http (streamable HTTP) or "
               "sse for a network server.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (http/sse). Anything but loopback needs --token.")
+              help="Address to listen on (http/sse). Anything but loopback needs --token or "
+              "--keys.")
 @click.option("--port", default=8765, show_default=True, type=int,
               help="Port to listen on (http/sse); 0 picks a free one.")
 @click.option("--token", envvar="MEMVAULT_TOKEN", help="Bearer token every HTTP request must "
@@ -190,9 +192,11 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
               help="Origin header to admit besides http://localhost (repeatable). "
               "[env MEMVAULT_ALLOWED_ORIGINS, comma-separated]")
+@click.option("--keys", "keys", is_flag=True, envvar="MEMVAULT_KEYS", help="Accept the "
+              "per-user keys of `memvault keys create` (http/sse). [env MEMVAULT_KEYS]")
 @click.pass_context
 def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None,
-          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], keys: bool) -> None:
     """Run the MCP server (logs go to stderr)."""
     from memvault.interfaces.runtime import LogLevel, ServeOptions, Transport
     from memvault.interfaces.serve import serve as run_server
@@ -202,7 +206,7 @@ def serve(ctx: click.Context, transport: str, host: str, port: int, token: str |
     _setup_logging(level)
     config = _config(ctx)
     options = ServeOptions(
-        transport=cast(Transport, transport), host=host, port=port, token=token,
+        transport=cast(Transport, transport), host=host, port=port, token=token, keys=keys,
         log_level=cast(LogLevel, level.upper()),
         allowed_hosts=allowed_hosts or _env_list("MEMVAULT_ALLOWED_HOSTS"),
         allowed_origins=allowed_origins or _env_list("MEMVAULT_ALLOWED_ORIGINS"),
@@ -574,6 +578,8 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
 crypto.register(cli, _config, _run)
 cli.add_command(correct.update)
 cli.add_command(correct.forget)
+cli.add_command(keys_cli.keys)
+cli.add_command(keys_cli.audit)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -24,8 +24,9 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memvault.errors import ConfigError
-from memvault.interfaces.http.auth import BearerAuth, HostGuard, has_token, transport_security
+from memvault.interfaces.http.auth import BearerAuth, HostGuard, transport_security
 from memvault.interfaces.http.rest import rest_routes
+from memvault.interfaces.identity import Authenticator, principal_of
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
 __all__ = ["FrameScreen", "http_app", "serve_http"]
@@ -37,13 +38,15 @@ _MAX_SCREENED = 4 * 1024 * 1024  # the MCP SDK refuses larger bodies itself
 log = logging.getLogger("memvault.serve")
 
 
-def _health(runtime: Runtime, token: str | None) -> Route:
+def _health(runtime: Runtime, authenticated: bool) -> Route:
     """``GET /health``: 200 when every store answers, 503 otherwise (see ``HealthOut`` in
-    :mod:`.openapi`); never behind the token, but when the server has one, a request without
-    it gets ``{"status": ...}`` only (no locations, counts or embedder state)."""
+    :mod:`.openapi`); never behind a credential, but when the server has ``authenticated``
+    callers, a request without an admin credential gets ``{"status": ...}`` only (no
+    locations, counts or embedder state)."""
 
     async def health(request: Request) -> Response:
-        full = token is None or has_token(request.headers, token)
+        principal = principal_of(request)
+        full = not authenticated or (principal is not None and principal.scope == "admin")
         memvault = runtime.memvault
         if memvault is None:
             status = "unavailable" if runtime.error else "starting"
@@ -107,13 +110,16 @@ class FrameScreen:
 
 
 def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
-             screen: Screen | None = None) -> Starlette:
+             screen: Screen | None = None,
+             authenticators: Sequence[Authenticator] = ()) -> Starlette:
     """The ASGI app serving ``server`` over ``options.transport`` (``sse`` or ``http``),
     the REST routes and ``/health``, all on ``runtime``; the app's lifespan keeps the
     runtime's Memvault open. ``screen``, when given, reads MCP frames first
-    (:class:`FrameScreen`)."""
+    (:class:`FrameScreen`). With ``authenticators`` every request but ``/health`` needs a
+    bearer credential one of them accepts (:class:`~.auth.BearerAuth`); with none, anyone
+    who reaches the server may call (the bind rule keeps that to loopback)."""
     security = transport_security(options.host, options.allowed_hosts, options.allowed_origins)
-    routes: list[Route | Mount] = [_health(runtime, options.token),
+    routes: list[Route | Mount] = [_health(runtime, bool(authenticators)),
                                    Mount("/v1", routes=rest_routes(runtime))]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
@@ -132,8 +138,8 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
             group.cancel_scope.cancel()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    if options.token:
-        app.add_middleware(BearerAuth, token=options.token)
+    if authenticators:
+        app.add_middleware(BearerAuth, authenticators=authenticators)
     if screen is not None:
         app.add_middleware(FrameScreen, screen=screen)
     app.add_middleware(HostGuard, settings=security)  # added last: runs first

@@ -8,30 +8,48 @@
   it is a specific one, plus ``--allowed-host`` / ``--allowed-origin``. A request without
   ``Origin`` passes. The MCP SDK's own check on ``/mcp`` and ``/sse`` gets the same settings
   (:func:`transport_security`), so both answer alike.
-* **The bearer token**: an HTTP server binds only loopback unless a token of at least
-  :data:`MIN_TOKEN_LENGTH` characters is configured; with a token every request but
-  ``GET /health`` must carry ``Authorization: Bearer <token>`` (the scheme in any case).
-  ``/health`` without the token answers its status only.
+* **The bearer credential**: an HTTP server binds only loopback unless a credential is
+  configured (a token of at least :data:`MIN_TOKEN_LENGTH` characters, or another
+  authenticator, e.g. per-user keys). With one, every request but the public paths
+  (``GET /health``) must carry ``Authorization: Bearer <credential>`` (the scheme in any case)
+  that one of the server's :class:`~memvault.interfaces.identity.Authenticator` s accepts, or
+  is answered 401 with ``WWW-Authenticate``. :class:`BearerAuth` tries them in order and
+  leaves the first :class:`~memvault.interfaces.identity.Principal` found at
+  ``scope["state"]["principal"]`` (read it with
+  :func:`~memvault.interfaces.identity.principal_of`); on a public path it does so too when
+  a valid credential is sent, and refuses nothing. The single ``--token`` is the
+  :class:`TokenAuthenticator`: an admin principal bound to no user.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memvault.errors import ConfigError
-from memvault.interfaces.identity import header_problem
+from memvault.errors import ConfigError, MemvaultError
+from memvault.interfaces.identity import (
+    PRINCIPAL_STATE_KEY,
+    Authenticator,
+    Principal,
+    header_problem,
+)
 
 __all__ = [
-    "MIN_TOKEN_LENGTH", "BearerAuth", "HostGuard", "check_bind", "has_token", "is_loopback",
-    "transport_security",
+    "MIN_TOKEN_LENGTH", "TOKEN_SUBJECT", "BearerAuth", "HostGuard", "TokenAuthenticator",
+    "bearer_credential", "check_bind", "has_token", "is_loopback", "transport_security",
 ]
+
+#: The audit trail's name for the single ``--token``.
+TOKEN_SUBJECT = "token"
+
+log = logging.getLogger("memvault.serve")
 
 MIN_TOKEN_LENGTH = 16
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -47,10 +65,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse (:class:`ConfigError`, one line) to listen off loopback without a token, or with
-    a blank one or one shorter than :data:`MIN_TOKEN_LENGTH`; the message never shows it."""
-    if is_loopback(host):
+def check_bind(host: str, token: str | None, *, other_credentials: bool = False) -> None:
+    """Refuse (:class:`ConfigError`, one line) to listen off loopback without a credential:
+    a token, or ``other_credentials`` (another authenticator is configured, e.g. per-user
+    keys); refuse a token that is blank or shorter than :data:`MIN_TOKEN_LENGTH` anywhere
+    off loopback. The message never shows the token."""
+    if is_loopback(host) or (other_credentials and token is None):
         return
     how = ("make one with `memvault token` (or python -c \"import secrets; "
            "print(secrets.token_urlsafe(32))\") and pass it as --token or MEMVAULT_TOKEN, "
@@ -111,27 +131,89 @@ class HostGuard:
         await self.app(scope, receive, send)
 
 
+def bearer_credential(headers: Mapping[str, str]) -> str | None:
+    """The credential of ``Authorization: Bearer <credential>`` (scheme in any case)."""
+    scheme, _, given = headers.get("authorization", "").strip().partition(" ")
+    given = given.strip()
+    return given if scheme.lower() == "bearer" and given else None
+
+
 def has_token(headers: Mapping[str, str], token: str) -> bool:
     """Whether ``headers`` carry ``Authorization: Bearer <token>`` (scheme in any case)."""
-    scheme, _, given = headers.get("authorization", "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode())
+    given = bearer_credential(headers)
+    return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+
+class TokenAuthenticator:
+    """The server's single ``--token``: an admin :class:`Principal` bound to no user (it acts
+    for the configured user, or any ``X-User-ID``), subject :data:`TOKEN_SUBJECT`."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    async def authenticate(self, token: str) -> Principal | None:
+        if hmac.compare_digest(token.encode(), self._token):
+            return Principal(subject=TOKEN_SUBJECT, scope="admin", user_id=None)
+        return None
 
 
 class BearerAuth:
-    """Rejects requests without the configured bearer token (``/health`` stays open)."""
+    """Rejects requests whose bearer credential no authenticator accepts (401 with
+    ``WWW-Authenticate: <challenge>``), except on ``public_paths``; puts the accepted
+    :class:`Principal` at ``scope["state"]["principal"]``. Authenticators are tried in
+    order; one that raises :class:`~memvault.errors.MemvaultError` (its store is down)
+    counts as not accepting, and when no other accepts the answer is 503 with the reason
+    (the credential may be valid); any other exception is logged and counts the same."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, authenticators: Sequence[Authenticator],
+                 challenge: str = "Bearer", public_paths: Collection[str] = ("/health",)
+                 ) -> None:
         self.app = app
-        self._token = token
+        self._authenticators = tuple(authenticators)
+        self._challenge = challenge
+        self._public = frozenset(public_paths)
+
+    async def _principal(self, scope: Scope) -> tuple[Principal | None, str | None]:
+        """The principal, or ``None`` and why no authenticator could answer (or ``None``)."""
+        given = bearer_credential(Request(scope).headers)
+        if given is None:
+            return None, None
+        problem: str | None = None
+        for authenticator in self._authenticators:
+            try:
+                found = await authenticator.authenticate(given)
+            except MemvaultError as exc:
+                problem = str(exc)
+                continue
+            except Exception:
+                log.exception("%s failed; trying the next", type(authenticator).__name__)
+                continue
+            if found is not None:
+                return found, None
+        return None, problem
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["path"] != "/health"
-                and not has_token(Request(scope).headers, self._token)):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        principal, problem = await self._principal(scope)
+        if principal is None and scope["path"] not in self._public:
+            if problem is not None:
+                unavailable = JSONResponse(
+                    {"error": {"type": "StoreUnavailable",
+                               "message": f"cannot check the credential now: {problem}"}},
+                    status_code=503, headers={"Retry-After": "1"})
+                await unavailable(scope, receive, send)
+                return
             response = JSONResponse(
-                {"error": "unauthorized: send Authorization: Bearer <token>"},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                {"error": "unauthorized: send Authorization: Bearer <credential>"},
+                status_code=401, headers={"WWW-Authenticate": self._challenge},
             )
             await response(scope, receive, send)
             return
+        # A new dict: a server may hand every request the same state mapping.
+        state = {k: v for k, v in scope.get("state", {}).items() if k != PRINCIPAL_STATE_KEY}
+        if principal is not None:
+            state[PRINCIPAL_STATE_KEY] = principal
+        scope["state"] = state
         await self.app(scope, receive, send)

@@ -84,14 +84,18 @@ class _OutputsAlwaysPresent(GenerateJsonSchema):
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _IDENTITY_HEADERS = {
-    "XUserId": ("X-User-ID", "The user to act for; default: the server's configured user."),
+    "XUserId": ("X-User-ID", "The user to act for; default: the credential's user, else the "
+                "server's configured user. With a per-user credential it may only repeat "
+                "that user (403 otherwise); an admin credential may name any user."),
     "XAgentId": ("X-Agent-ID", "The calling agent; default: the server's configured agent."),
     "XSessionId": ("X-Session-ID", "The current conversation. A session_id in the request "
                    "wins over it."),
 }
 _ERRORS = {
     400: "Invalid input: a malformed or invalid body, query parameter or header.",
-    401: "Missing or wrong bearer token (only when the server has a token).",
+    401: "Missing or wrong bearer credential (only when the server asks for one).",
+    403: "The credential does not allow this: another user's X-User-ID (only an admin "
+         "credential may act for another user), or a write with a read-only key.",
     404: "No such memory for this user (another user's ids look the same), or no such route.",
     413: "The request body is too large.",
     415: "The request body is not application/json.",
@@ -109,7 +113,7 @@ def _error_codes(op: Operation) -> list[int]:
     if _PATH_PARAM.search(op.path):
         codes.add(404)
     if op.uses_store:
-        codes.add(503)
+        codes |= {403, 503}
     if op.idempotency is not None:
         codes.add(422)
     return sorted(codes)
@@ -162,8 +166,10 @@ def _operation(op: Operation, refs: Mapping[Any, dict[str, Any]]
         ref = "Unauthorized" if code == 401 else "Error"
         responses[str(code)] = {"$ref": f"#/components/responses/{ref}{code}"}
     out: dict[str, Any] = {"operationId": op.name, "summary": op.summary}
-    if op.description:
-        out["description"] = op.description
+    needs = (f" Needs a {op.scope} credential when the server asks for one (403 otherwise)."
+             if op.scope != "read" else "")
+    if op.description or needs:
+        out["description"] = (op.description + needs).strip()
     if parameters:
         out["parameters"] = parameters
     if op.body is not None:
@@ -248,8 +254,10 @@ def build_document(operations: Sequence[Operation], version: str, prefix: str = 
             "responses": responses,
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
-                "description": "Required on every route but /health when the server was "
-                "started with --token or MEMVAULT_TOKEN.",
+                "description": "Required on every route but /health when the server asks "
+                "for a credential: its --token (MEMVAULT_TOKEN), a per-user key "
+                "(`memvault keys create`), or another credential it was configured to "
+                "accept.",
             }},
         },
     }

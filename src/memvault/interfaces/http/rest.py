@@ -7,7 +7,9 @@
 * the user, agent and session come from the ``X-User-ID``, ``X-Agent-ID`` and
   ``X-Session-ID`` headers (:func:`resolve_identity`); a ``session_id`` in the request wins
   over the header, as a tool's argument does;
-* the server's bearer token, when it has one, guards every route (``GET /health`` excepted);
+* the server's bearer credential, when it asks for one, guards every route (``GET /health``
+  excepted); the credential binds the identity and its scope limits the routes
+  (:func:`_authorized`, for every route of the table);
 * bodies are JSON objects validated against the request models of
   :mod:`memvault.interfaces.http.operations` (unknown fields are refused, naming them);
   answers are the core models as ``model_dump(mode="json")``;
@@ -15,10 +17,11 @@
   ``idempotency_key`` per item): a retry with the same key and body stores nothing and
   answers 200 with the memory first stored and ``Idempotent-Replayed: true``;
 * errors are ``{"error": {"type": ..., "message": ...}}``: 400 invalid input or malformed
-  JSON, 404 unknown id or route, 405 wrong method, 413 body too large, 415 body not JSON,
-  422 an idempotency key reused with another body, 500 configuration error (also when the
-  stores will not open because of one, e.g. another embedder's vectors), 503 store
-  unavailable or not open yet.
+  JSON, 403 what the request's credential does not allow (another user's ``X-User-ID``, a
+  write with a read key), 404 unknown id or route, 405 wrong method, 413 body too large,
+  415 body not JSON, 422 an idempotency key reused with another body, 500 configuration
+  error (also when the stores will not open because of one, e.g. another embedder's
+  vectors), 503 store unavailable or not open yet.
 
 The routes are declared once, in :data:`~memvault.interfaces.http.operations.OPERATIONS`;
 the OpenAPI document served at ``GET /v1/openapi.json`` is built from that table
@@ -40,10 +43,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from memvault.core.audit import acting_as
 from memvault.core.memvault import Memvault
 from memvault.core.validate import check_identifier
 from memvault.errors import (
     ConfigError,
+    Forbidden,
     IdempotencyConflict,
     InvalidInput,
     NotFound,
@@ -63,13 +68,19 @@ from memvault.interfaces.http.operations import (
     ListQuery,
     MemoryRecord,
     NoQuery,
+    Operation,
     ProfileQuery,
     SearchRequest,
     SetProfileRequest,
     SetProfileResponse,
     UpdateMemoryRequest,
 )
-from memvault.interfaces.identity import Identity, resolve_identity
+from memvault.interfaces.identity import (
+    Identity,
+    principal_of,
+    require_scope,
+    resolve_identity,
+)
 from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.interfaces.schemas import describe_invalid
 from memvault.models import MemoryInput
@@ -118,6 +129,8 @@ def _guard(handler: Handler) -> Handler:
             return _error(404, "NotFound", str(exc))
         except InvalidInput as exc:
             return _error(400, "InvalidInput", str(exc))
+        except Forbidden as exc:
+            return _error(403, "Forbidden", str(exc))
         except StoreUnavailable as exc:
             return _error(503, "StoreUnavailable", str(exc))
         except ConfigError as exc:
@@ -248,7 +261,8 @@ class _Handlers:
         self.runtime = runtime
 
     def _identity(self, request: Request, session_id: str | None = None) -> Identity:
-        return resolve_identity(self.runtime.config, request.headers, session_id)
+        return resolve_identity(self.runtime.config, request.headers, session_id,
+                                principal_of(request))
 
     async def _memvault(self) -> Memvault:
         try:
@@ -431,12 +445,28 @@ class _Handlers:
         return JSONResponse(openapi_document())
 
 
+def _authorized(runtime: Runtime, op: Operation, handler: Handler) -> Handler:
+    """Refuse before ``handler`` what the request's credential does not allow (403): an
+    identity it may not act as, on every route, and a route needing more than its scope
+    (:attr:`Operation.scope`); inside, the core records writes as the credential's."""
+
+    @functools.wraps(handler)
+    async def authorized(request: Request) -> Response:
+        who = resolve_identity(runtime.config, request.headers, None, principal_of(request))
+        if op.scope != "read":
+            require_scope(who, op.scope, op.name)
+        with acting_as(who.subject, who.agent_id):
+            return await handler(request)
+
+    return authorized
+
+
 def rest_routes(runtime: Runtime) -> list[BaseRoute]:
     """The REST routes over ``runtime``, relative to where they are mounted (``/v1``)."""
     handlers = _Handlers(runtime)
     routes: list[BaseRoute] = []
     for op in OPERATIONS:
-        handler: Handler = getattr(handlers, op.name)
+        handler: Handler = _authorized(runtime, op, getattr(handlers, op.name))
         routes.append(Route(op.path, _guard(handler), methods=[op.method], name=op.name))
     routes.append(Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False))
     return routes

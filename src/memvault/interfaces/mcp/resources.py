@@ -25,7 +25,7 @@ from mcp.server.mcpserver.resources.base import Resource
 from pydantic import BaseModel, Field
 
 from memvault.errors import MemvaultError, NotFound
-from memvault.interfaces.identity import resolve_identity
+from memvault.interfaces.identity import principal_of, resolve_identity
 from memvault.interfaces.mcp.outputs import fact_out, full_out, memory_out
 from memvault.interfaces.runtime import NotOpen, Runtime
 
@@ -58,7 +58,8 @@ async def _act(context: ResourceContext, session_id: str | None,
                action: Callable[..., Awaitable[Any]]) -> Any:
     runtime = context.request_context.lifespan_context
     try:
-        who = resolve_identity(runtime.config, context.headers, session_id)
+        who = resolve_identity(runtime.config, context.headers, session_id,
+                               principal_of(context.request_context.request))
         mv = await runtime.require()
         return await action(mv, who.user_id)
     except NotFound as exc:

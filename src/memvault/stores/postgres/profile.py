@@ -25,6 +25,7 @@ from memvault.models import ProfileFact, StoreStatus
 from memvault.stores import timeline
 from memvault.stores.codec import counted_status, fact_from_row, load_json
 from memvault.stores.crypto import FieldCipher, KeySet
+from memvault.stores.postgres.access import PostgresAccess
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
 
@@ -109,7 +110,7 @@ async def _apply(conn: Connection, edit: timeline.Edit,
             )
 
 
-class PostgresProfileStore:
+class PostgresProfileStore(PostgresAccess):
     """Profile memory in PostgreSQL (see :class:`memvault.stores.base.ProfileStore`).
 
     ``url`` is ``postgresql://user@host:5432/db``, optionally with ``?schema=name`` (default

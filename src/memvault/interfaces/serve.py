@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from memvault.config import Config
 from memvault.interfaces.http.app import http_app, serve_http
 from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
+from memvault.interfaces.http.oauth import JwtAuthenticator
 from memvault.interfaces.identity import Authenticator
 from memvault.interfaces.mcp.frames import screen
 from memvault.interfaces.mcp.server import build_server
@@ -29,6 +30,8 @@ def authenticators(config: Config, options: ServeOptions, runtime: Runtime
     found: list[Authenticator] = []
     if options.token:
         found.append(TokenAuthenticator(options.token))
+    if config.oauth.enabled:
+        found.append(JwtAuthenticator(config.oauth))
     return found
 
 

@@ -26,6 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
+from memvault.interfaces.cli.oauth import oauth_options, oauth_overrides
 from memvault.models import DoctorReport, Memory
 
 __all__ = ["cli", "main"]
@@ -41,7 +42,7 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("memvault").setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
-def _config(ctx: click.Context) -> Config:
+def _config(ctx: click.Context, extra: dict[str, Any] | None = None) -> Config:
     options: dict[str, Any] = ctx.find_root().obj
     config_file = options.pop("config_file", None)
     overrides = {
@@ -53,6 +54,7 @@ def _config(ctx: click.Context) -> Config:
         "agent_id": options.get("agent"),
         "embedder.kind": options.get("embedder"),
         "embedder.model": options.get("embedder_model"),
+        **(extra or {}),
     }
     try:
         return Config.load(overrides, env=os.environ, config_file=config_file)
@@ -185,9 +187,11 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
               help="Origin header to admit besides http://localhost (repeatable). "
               "[env MEMVAULT_ALLOWED_ORIGINS, comma-separated]")
+@oauth_options
 @click.pass_context
-def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None,
-          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
+def serve(ctx: click.Context, /, transport: str, host: str, port: int, token: str | None,
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...],
+          **oauth: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
     from memvault.interfaces.runtime import LogLevel, ServeOptions, Transport
     from memvault.interfaces.serve import serve as run_server
@@ -195,7 +199,7 @@ def serve(ctx: click.Context, transport: str, host: str, port: int, token: str |
     level = ctx.find_root().obj["log_level"]
     level = "INFO" if level.upper() == "WARNING" else level
     _setup_logging(level)
-    config = _config(ctx)
+    config = _config(ctx, oauth_overrides(oauth))
     options = ServeOptions(
         transport=cast(Transport, transport), host=host, port=port, token=token,
         log_level=cast(LogLevel, level.upper()),

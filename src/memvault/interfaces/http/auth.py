@@ -159,16 +159,18 @@ class TokenAuthenticator:
 
 class BearerAuth:
     """Rejects requests whose bearer credential no authenticator accepts (401 with
-    ``WWW-Authenticate: <challenge>``), except on ``public_paths``; puts the accepted
-    :class:`Principal` at ``scope["state"]["principal"]``. Authenticators are tried in
-    order; an authenticator that raises is logged and counts as not accepting."""
+    ``WWW-Authenticate: <challenge>``, or ``<refused_challenge>`` when a credential was sent
+    and refused), except on ``public_paths``; puts the accepted :class:`Principal` at
+    ``scope["state"]["principal"]``. Authenticators are tried in order; an authenticator
+    that raises is logged and counts as not accepting."""
 
     def __init__(self, app: ASGIApp, authenticators: Sequence[Authenticator],
-                 challenge: str = "Bearer", public_paths: Collection[str] = ("/health",)
-                 ) -> None:
+                 challenge: str = "Bearer", public_paths: Collection[str] = ("/health",),
+                 refused_challenge: str | None = None) -> None:
         self.app = app
         self._authenticators = tuple(authenticators)
         self._challenge = challenge
+        self._refused = refused_challenge or challenge
         self._public = frozenset(public_paths)
 
     async def _principal(self, scope: Scope) -> Principal | None:
@@ -191,9 +193,11 @@ class BearerAuth:
             return
         principal = await self._principal(scope)
         if principal is None and scope["path"] not in self._public:
+            sent = bearer_credential(Request(scope).headers) is not None
             response = JSONResponse(
                 {"error": "unauthorized: send Authorization: Bearer <credential>"},
-                status_code=401, headers={"WWW-Authenticate": self._challenge},
+                status_code=401,
+                headers={"WWW-Authenticate": self._refused if sent else self._challenge},
             )
             await response(scope, receive, send)
             return

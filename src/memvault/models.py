@@ -12,12 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
     "AddOutcome",
+    "ApiKey",
+    "AuditEntry",
     "Candidate",
     "DeleteReport",
     "DoctorReport",
     "EmbeddingInfo",
     "Explanation",
     "JsonValue",
+    "KeyScope",
     "LexicalMatch",
     "Memory",
     "MemoryFilter",
@@ -322,3 +325,44 @@ class DoctorReport(_Frozen):
     def ok(self) -> bool:
         """Every store is open and answering."""
         return all(store.ok for store in self.stores)
+
+
+# -- credentials and the audit trail ---------------------------------------------------------
+
+#: What a credential allows: ``read`` reads only, ``write`` reads and writes the user's
+#: memories, ``admin`` also acts for any user.
+KeyScope = Literal["read", "write", "admin"]
+
+
+class ApiKey(_Frozen):
+    """A per-user API key, as stored (its secret never is: only a hash of it, which this
+    model does not carry). ``id`` (``key_...``) names it in ``keys list``, ``keys revoke``
+    and the audit trail. A key is valid until ``expires_at`` (``None``: no end) unless
+    ``revoked_at`` is set."""
+
+    id: str
+    name: str | None = None
+    user_id: str
+    agent_id: str | None = None
+    scope: KeyScope
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class AuditEntry(_Frozen):
+    """One write or delete: who made it (``subject``: a key id, a token's subject, or
+    ``local`` for stdio, the CLI and the SDK), with which agent, for which user, when, and
+    what it touched (memory ids, profile keys; never content). ``detail`` holds counts and
+    the like."""
+
+    id: str
+    at: datetime
+    user_id: str
+    subject: str
+    agent_id: str | None = None
+    action: str
+    memory_ids: list[str] = Field(default_factory=list)
+    keys: list[str] = Field(default_factory=list)
+    detail: dict[str, JsonValue] = Field(default_factory=dict)

@@ -56,3 +56,9 @@ async def working(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 def episodic_factory(request: pytest.FixtureRequest) -> Factory:
     """For tests that open two handles on one namespace."""
     return EPISODIC[request.param]
+
+
+@pytest.fixture(params=sorted(PROFILE))
+def profile_factory(request: pytest.FixtureRequest) -> Factory:
+    """For tests that open two handles on one profile namespace."""
+    return PROFILE[request.param]

@@ -3,11 +3,15 @@
 The first line is a header, then one line per memory (oldest first, so importing rebuilds
 each session's turn-to-turn links in order), then one line per profile fact, current,
 superseded and retired (a fact line without ``retired_reason``, as older exports wrote them,
-is a fact never retired)::
+is a fact never retired), then the user's audit trail, oldest first (one line per
+:class:`~memvault.models.AuditEntry`; an import reads past these lines: the trail is the
+exporting store's record of what happened there, and the import records itself in the
+importing store's trail)::
 
     {"type": "header", "format": "memvault-export", "version": 1, "exported_at": "..."}
     {"type": "memory", "id": "...", "user_id": "...", "content": "...", "occurred_at": "...", ...}
     {"type": "profile_fact", "id": "...", "user_id": "...", "key": "...", "value": ..., ...}
+    {"type": "audit", "id": "...", "user_id": "...", "subject": "key_...", "action": "add", ...}
 
 Fields are those of :class:`~memvault.models.Memory` and
 :class:`~memvault.models.ProfileFact`. Vectors are not exported; they are rebuilt by the
@@ -26,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from memvault.core.audit import AuditLog
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
     check_content,
@@ -48,6 +53,7 @@ __all__ = [
     "Limits",
     "export_lines",
     "import_lines",
+    "list_all",
 ]
 
 FORMAT = "memvault-export"
@@ -78,6 +84,18 @@ class Limits(BaseModel):
     max_value_bytes: int
 
 
+async def list_all(episodic: EpisodicStore, where: MemoryFilter) -> list[Memory]:
+    """Every memory matching ``where``, newest first, read a page at a time."""
+    found: list[Memory] = []
+    before: tuple[datetime, str] | None = None
+    while True:
+        page = await episodic.list(where, limit=_PAGE, before=before)
+        found.extend(page)
+        if len(page) < _PAGE:
+            return found
+        before = (page[-1].occurred_at, page[-1].id)
+
+
 async def export_lines(
     episodic: EpisodicStore, profile: ProfileStore, users: Sequence[str] | None
 ) -> AsyncIterator[str]:
@@ -87,18 +105,13 @@ async def export_lines(
     if users is None:
         users = sorted(set(await episodic.user_ids()) | set(await profile.user_ids()))
     for user in users:
-        newest_first: list[Memory] = []
-        before: tuple[datetime, str] | None = None
-        while True:
-            page = await episodic.list(MemoryFilter(user_id=user), limit=_PAGE, before=before)
-            newest_first.extend(page)
-            if len(page) < _PAGE:
-                break
-            before = (page[-1].occurred_at, page[-1].id)
+        newest_first = await list_all(episodic, MemoryFilter(user_id=user))
         for memory in sorted(newest_first, key=lambda m: (m.created_at, m.id)):
             yield json.dumps({"type": "memory", **memory.model_dump(mode="json")})
         for fact in await profile.get(user, include_history=True):
             yield json.dumps({"type": "profile_fact", **fact.model_dump(mode="json")})
+        async for entry in AuditLog(profile).entries(user):
+            yield json.dumps({"type": "audit", **entry.model_dump(mode="json")})
 
 
 async def import_lines(
@@ -119,6 +132,7 @@ async def import_lines(
     bad ones listed in :attr:`ImportReport.invalid`. ``user_id`` imports every memory and
     fact as that user's. ``check_room`` may refuse a user's facts (the key limit)."""
     report = ImportReport()
+    stored: dict[str, int] = {}
     memories: list[Memory] = []
     facts: list[ProfileFact] = []
     for number, line in enumerate(lines, start=1):
@@ -144,6 +158,9 @@ async def import_lines(
     for start in range(0, len(memories), _BATCH):
         batch = memories[start:start + _BATCH]
         inserted = set(await episodic.add(batch))
+        for memory in batch:
+            if memory.id in inserted:
+                stored[memory.user_id] = stored.get(memory.user_id, 0) + 1
         report.memories += len(inserted)
         report.skipped += len(batch) - len(inserted)
         if after_add is not None:
@@ -154,6 +171,9 @@ async def import_lines(
         added = await profile.import_facts(facts)
         report.profile_facts += added
         report.skipped += len(facts) - added
+    audit = AuditLog(profile)
+    for user in sorted(stored.keys() | {f.user_id for f in facts}):
+        await audit.record("import", user, detail={"memories": stored.get(user, 0)})
     return report
 
 
@@ -182,6 +202,8 @@ def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None
             return _memory(obj, limits, user_id)
         if kind == "profile_fact":
             return _fact(obj, limits, user_id)
+        if kind == "audit":  # a store's own record of what happened there: not replayed
+            return None
         raise InvalidInput(f"unknown type {check_json(kind, 'type')!r}")
     except InvalidInput as exc:
         raise InvalidInput(f"line {number}: {exc}") from None

@@ -28,6 +28,7 @@ from anyio.abc import TaskGroup
 
 from memvault.config import Config
 from memvault.core import exchange
+from memvault.core.audit import AuditLog
 from memvault.core.diagnostics import diagnose
 from memvault.core.embedding import EmbeddingService, EmbeddingState
 from memvault.core.idempotency import request_hash, store_once
@@ -72,7 +73,6 @@ __all__ = ["Memvault"]
 log = logging.getLogger("memvault")
 
 _SWEEP_SECONDS = 30.0
-_ID_PAGE = 1_000
 #: The periodic repair leaves alone the adds younger than this: they are still under way.
 _HEAL_AFTER = timedelta(minutes=5)
 
@@ -95,6 +95,7 @@ class Memvault:
                                                   search=self.config.search)
         self.profile = profile or open_profile(self.config.profile_url)
         self.working = working or open_working(self.config.working_url)
+        self.audit = AuditLog(self.profile)  # who wrote and deleted what (core/audit.py)
         self._writer = add_writer(
             self.episodic, self.profile, self.working,
             max_turns=self.config.working_max_turns, ttl_seconds=self.config.working_ttl_seconds,
@@ -261,6 +262,7 @@ class Memvault:
             return []
         await self._check_profile_room(user, [f for m in built for f in m.facts])
         outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
+        await self.audit.added(user, inserted)
         self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
         return outcomes
 
@@ -357,7 +359,9 @@ class Memvault:
         if not built:
             raise InvalidInput("profile is empty: give at least one fact")
         await self._check_profile_room(user, built)
-        return await self.profile.set_facts(built)
+        stored = await self.profile.set_facts(built)
+        await self.audit.record("set_profile", user, keys=[f.key for f in built], agent_id=agent)
+        return stored
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -484,6 +488,7 @@ class Memvault:
         found = await self.episodic.delete(user, memory_id)
         if found:
             await self.working.delete(user, memory_id)
+            await self.audit.record("delete", user, memory_ids=[memory_id])
         await self.profile.forget_sources(user, [memory_id], utc_now())
         if not found:
             raise NotFound(f"no memory with id {memory_id!r}")
@@ -501,7 +506,8 @@ class Memvault:
         session = self._optional(session_id, "session_id")
         where = MemoryFilter(user_id=user, agent_id=agent, session_id=session)
         narrowed = agent is not None or session is not None
-        doomed = await self._ids(where) if narrowed else []
+        doomed = ([m.id for m in await exchange.list_all(self.episodic, where)] if narrowed
+                  else [])
         memories = await self.episodic.delete_all(where)
         working = await self.working.clear(user, session_id=session, agent_id=agent)
         facts = 0
@@ -509,18 +515,9 @@ class Memvault:
             facts = await self.profile.delete_all(user)
         elif doomed:
             await self.profile.forget_sources(user, doomed, utc_now())
-        return DeleteReport(memories=memories, working=working, profile_facts=facts)
-
-    async def _ids(self, where: MemoryFilter) -> builtins.list[str]:
-        """The ids of every memory matching ``where``."""
-        ids: builtins.list[str] = []
-        before: tuple[datetime, str] | None = None
-        while True:
-            page = await self.episodic.list(where, limit=_ID_PAGE, before=before)
-            ids += [m.id for m in page]
-            if len(page) < _ID_PAGE:
-                return ids
-            before = (page[-1].occurred_at, page[-1].id)
+        report = DeleteReport(memories=memories, working=working, profile_facts=facts)
+        await self.audit.deleted_all(user, report, agent_id=agent, session_id=session)
+        return report
 
     # -- export / import ---------------------------------------------------------------------
 

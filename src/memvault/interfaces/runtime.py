@@ -36,7 +36,8 @@ _MAX_BACKOFF_SECONDS = 30.0
 @dataclass(frozen=True)
 class ServeOptions:
     """How ``memvault serve`` serves: the transport and, for HTTP, where, with which bearer
-    token, and which ``Host`` / ``Origin`` values besides loopback it admits."""
+    token (and whether per-user keys), and which ``Host`` / ``Origin`` values besides
+    loopback it admits."""
 
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
@@ -45,6 +46,8 @@ class ServeOptions:
     log_level: LogLevel = "INFO"
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    #: Accept per-user API keys (``memvault keys create``) as bearer credentials.
+    keys: bool = False
 
 
 class NotOpen(Exception):

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from memvault.config import Config
 from memvault.interfaces.http.app import http_app, serve_http
 from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
+from memvault.interfaces.http.keys import KeyAuthenticator
 from memvault.interfaces.http.oauth import JwtAuthenticator
 from memvault.interfaces.identity import Authenticator
 from memvault.interfaces.mcp.frames import screen
@@ -30,6 +31,8 @@ def authenticators(config: Config, options: ServeOptions, runtime: Runtime
     found: list[Authenticator] = []
     if options.token:
         found.append(TokenAuthenticator(options.token))
+    if options.keys:
+        found.append(KeyAuthenticator(runtime))
     if config.oauth.enabled:
         found.append(JwtAuthenticator(config.oauth))
     return found

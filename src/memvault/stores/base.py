@@ -27,6 +27,8 @@ import numpy.typing as npt
 from pydantic import Field
 
 from memvault.models import (
+    ApiKey,
+    AuditEntry,
     Candidate,
     EmbeddingInfo,
     Memory,
@@ -37,7 +39,9 @@ from memvault.models import (
 
 __all__ = [
     "AddWriter",
+    "AuditStore",
     "EpisodicStore",
+    "KeyStore",
     "NewMemory",
     "Pending",
     "ProfileStore",
@@ -325,4 +329,53 @@ class AddWriter(Protocol):
     async def heal(self, *, before: datetime | None = None) -> int:
         """Finish or undo the adds whose pending record was made before ``before`` (all when
         ``None``); returns how many. Safe to run while other processes add."""
+        ...
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Per-user API keys, kept by the profile stores (SQLite and PostgreSQL). The store keeps
+    each key's record and an opaque hash of its secret; it never sees the secret, and it
+    does not judge validity (expiry, revocation): :mod:`memvault.core.keys` does, from what
+    :meth:`find_key` returns, on every request (no cache), so a revocation holds at once in
+    every process sharing the store."""
+
+    async def add_key(self, key: ApiKey, secret_hash: str) -> None:
+        """Store a new key; :class:`~memvault.errors.InvalidInput` if its id exists."""
+        ...
+
+    async def find_key(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """The key and its secret's hash, revoked and expired ones included."""
+        ...
+
+    async def list_keys(self, user_id: str | None = None) -> builtins.list[ApiKey]:
+        """The keys of ``user_id`` (every user's when ``None``), oldest first."""
+        ...
+
+    async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark the key revoked at ``at`` (a key already revoked keeps its first time);
+        the key as stored after, or ``None`` if there is none with that id."""
+        ...
+
+    async def touch_key(self, key_id: str, at: datetime) -> None:
+        """Record that the key was used at ``at`` (``last_used_at`` only moves forward)."""
+        ...
+
+
+@runtime_checkable
+class AuditStore(Protocol):
+    """The audit trail of writes and deletes, kept by the profile stores. Entries are never
+    changed or deleted (deleting a user's memories leaves the trail: it holds ids and keys,
+    no content). Ids are time-ordered (:func:`memvault.core.ids.new_id`)."""
+
+    async def record(self, entries: Sequence[AuditEntry]) -> None:
+        """Store entries; one whose id exists is skipped (a re-import stores nothing)."""
+        ...
+
+    async def audit_trail(
+        self, user_id: str, *, limit: int, newest_first: bool = True,
+        beyond: str | None = None,
+    ) -> builtins.list[AuditEntry]:
+        """Up to ``limit`` of the user's entries by id, newest (or oldest) first, from past
+        the entry ``beyond`` in that order (a cursor: the last id of the previous page)."""
         ...

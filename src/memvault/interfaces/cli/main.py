@@ -26,6 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
+from memvault.interfaces.cli import keys as keys_cli
 from memvault.interfaces.cli.oauth import oauth_options, oauth_overrides
 from memvault.models import DoctorReport, Memory
 
@@ -175,7 +176,8 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
               show_default=True, help="stdio for a desktop client; http (streamable HTTP) or "
               "sse for a network server.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (http/sse). Anything but loopback needs --token.")
+              help="Address to listen on (http/sse). Anything but loopback needs --token or "
+              "--keys.")
 @click.option("--port", default=8765, show_default=True, type=int,
               help="Port to listen on (http/sse); 0 picks a free one.")
 @click.option("--token", envvar="MEMVAULT_TOKEN", help="Bearer token every HTTP request must "
@@ -187,10 +189,12 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
 @click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
               help="Origin header to admit besides http://localhost (repeatable). "
               "[env MEMVAULT_ALLOWED_ORIGINS, comma-separated]")
+@click.option("--keys", "keys", is_flag=True, envvar="MEMVAULT_KEYS", help="Accept the "
+              "per-user keys of `memvault keys create` (http/sse). [env MEMVAULT_KEYS]")
 @oauth_options
 @click.pass_context
 def serve(ctx: click.Context, /, transport: str, host: str, port: int, token: str | None,
-          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...],
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], keys: bool,
           **oauth: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
     from memvault.interfaces.runtime import LogLevel, ServeOptions, Transport
@@ -201,7 +205,7 @@ def serve(ctx: click.Context, /, transport: str, host: str, port: int, token: st
     _setup_logging(level)
     config = _config(ctx, oauth_overrides(oauth))
     options = ServeOptions(
-        transport=cast(Transport, transport), host=host, port=port, token=token,
+        transport=cast(Transport, transport), host=host, port=port, token=token, keys=keys,
         log_level=cast(LogLevel, level.upper()),
         allowed_hosts=allowed_hosts or _env_list("MEMVAULT_ALLOWED_HOSTS"),
         allowed_origins=allowed_origins or _env_list("MEMVAULT_ALLOWED_ORIGINS"),
@@ -567,6 +571,10 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
     finally:
         await embedder.aclose()
     return None
+
+
+cli.add_command(keys_cli.keys)
+cli.add_command(keys_cli.audit)
 
 
 def main() -> None:

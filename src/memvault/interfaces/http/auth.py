@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memvault.errors import ConfigError
+from memvault.errors import ConfigError, MemvaultError
 from memvault.interfaces.identity import (
     PRINCIPAL_STATE_KEY,
     Authenticator,
@@ -161,8 +161,10 @@ class BearerAuth:
     """Rejects requests whose bearer credential no authenticator accepts (401 with
     ``WWW-Authenticate: <challenge>``, or ``<refused_challenge>`` when a credential was sent
     and refused), except on ``public_paths``; puts the accepted :class:`Principal` at
-    ``scope["state"]["principal"]``. Authenticators are tried in order; an authenticator
-    that raises is logged and counts as not accepting."""
+    ``scope["state"]["principal"]``. Authenticators are tried in order; one that raises
+    :class:`~memvault.errors.MemvaultError` (its store is down) counts as not accepting, and
+    when no other accepts the answer is 503 with the reason (the credential may be valid);
+    any other exception is logged and counts the same."""
 
     def __init__(self, app: ASGIApp, authenticators: Sequence[Authenticator],
                  challenge: str = "Bearer", public_paths: Collection[str] = ("/health",),
@@ -173,26 +175,38 @@ class BearerAuth:
         self._refused = refused_challenge or challenge
         self._public = frozenset(public_paths)
 
-    async def _principal(self, scope: Scope) -> Principal | None:
+    async def _principal(self, scope: Scope) -> tuple[Principal | None, str | None]:
+        """The principal, or ``None`` and why no authenticator could answer (or ``None``)."""
         given = bearer_credential(Request(scope).headers)
         if given is None:
-            return None
+            return None, None
+        problem: str | None = None
         for authenticator in self._authenticators:
             try:
                 found = await authenticator.authenticate(given)
+            except MemvaultError as exc:
+                problem = str(exc)
+                continue
             except Exception:
                 log.exception("%s failed; trying the next", type(authenticator).__name__)
                 continue
             if found is not None:
-                return found
-        return None
+                return found, None
+        return None, problem
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        principal = await self._principal(scope)
+        principal, problem = await self._principal(scope)
         if principal is None and scope["path"] not in self._public:
+            if problem is not None:
+                unavailable = JSONResponse(
+                    {"error": {"type": "StoreUnavailable",
+                               "message": f"cannot check the credential now: {problem}"}},
+                    status_code=503, headers={"Retry-After": "1"})
+                await unavailable(scope, receive, send)
+                return
             sent = bearer_credential(Request(scope).headers) is not None
             response = JSONResponse(
                 {"error": "unauthorized: send Authorization: Bearer <credential>"},

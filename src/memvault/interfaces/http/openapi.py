@@ -166,8 +166,10 @@ def _operation(op: Operation, refs: Mapping[Any, dict[str, Any]]
         ref = "Unauthorized" if code == 401 else "Error"
         responses[str(code)] = {"$ref": f"#/components/responses/{ref}{code}"}
     out: dict[str, Any] = {"operationId": op.name, "summary": op.summary}
-    if op.description:
-        out["description"] = op.description
+    needs = (f" Needs a {op.scope} credential when the server asks for one (403 otherwise)."
+             if op.scope != "read" else "")
+    if op.description or needs:
+        out["description"] = (op.description + needs).strip()
     if parameters:
         out["parameters"] = parameters
     if op.body is not None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from memvault.interfaces import schemas
 from memvault.models import (
     DeleteReport,
+    KeyScope,
     Memory,
     MemoryPage,
     MemoryType,
@@ -68,7 +69,8 @@ class Operation:
     ``uses_store``: acts for a user (identity headers) on the stores (may answer 503);
     ``session_header``: reads ``X-Session-ID``. ``idempotency``: where the route takes
     idempotency keys (the ``Idempotency-Key`` header, or a field of each batch item); such a
-    route answers 422 for a key reused with another request.
+    route answers 422 for a key reused with another request. ``scope``: the least a
+    credential must allow to call it (a ``read`` key is refused the others with 403).
     """
 
     name: str
@@ -84,6 +86,7 @@ class Operation:
     uses_store: bool = True
     session_header: bool = False
     idempotency: Literal["header", "items"] | None = None
+    scope: KeyScope = "read"
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -197,12 +200,12 @@ OPERATIONS: tuple[Operation, ...] = (
               "memory and its Location; 200 with the memory first stored when the "
               "Idempotency-Key header repeats an earlier request's.",
               body=AddMemoryRequest, response=Memory, status=201, session_header=True,
-              idempotency="header"),
+              idempotency="header", scope="write"),
     Operation("add_memories", "POST", "/memories/batch", "Store many memories at once.",
               f"One transaction, all or nothing; at most {MAX_BATCH_ITEMS} items. An item "
               "without session_id takes the X-Session-ID header's.",
               body=AddManyRequest, response=AddManyResponse, status=201,
-              session_header=True, idempotency="items"),
+              session_header=True, idempotency="items", scope="write"),
     Operation("list_memories", "GET", "/memories", "List memories, newest first, by page.",
               query=ListQuery, response=MemoryPage, session_header=True),
     Operation("get_memory", "GET", "/memories/{memory_id}", "One memory, in full.",
@@ -211,7 +214,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "included.",
               response=Memory),
     Operation("delete_memory", "DELETE", "/memories/{memory_id}", "Delete one memory.",
-              response=DeleteResponse),
+              response=DeleteResponse, scope="write"),
     Operation("search_memories", "POST", "/memories/search", "Search memories.",
               "Hybrid search (full text and vectors, fused), best first. Every hit found is "
               "returned, up to limit; to fit the server's character budget, long content is "
@@ -225,12 +228,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete_all_memories", "POST", "/memories/delete-all",
               "Delete the user's memories, permanently.",
               "Without session_id the profile goes too. Refused (400) unless confirm is true.",
-              body=DeleteAllRequest, response=DeleteReport),
+              body=DeleteAllRequest, response=DeleteReport, scope="write"),
     Operation("get_profile", "GET", "/profile", "The user's profile facts.",
               query=ProfileQuery, response=Profile),
     Operation("set_profile", "PUT", "/profile", "Set profile facts.",
               "Sets the keys given (superseding their current values); other keys are kept.",
-              body=SetProfileRequest, response=SetProfileResponse),
+              body=SetProfileRequest, response=SetProfileResponse, scope="write"),
     Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
               "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
               "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "

@@ -7,7 +7,9 @@
 * the user, agent and session come from the ``X-User-ID``, ``X-Agent-ID`` and
   ``X-Session-ID`` headers (:func:`resolve_identity`); a ``session_id`` in the request wins
   over the header, as a tool's argument does;
-* the server's bearer token, when it has one, guards every route (``GET /health`` excepted);
+* the server's bearer credential, when it asks for one, guards every route (``GET /health``
+  excepted); the credential binds the identity and its scope limits the routes
+  (:func:`_authorized`, for every route of the table);
 * bodies are JSON objects validated against the request models of
   :mod:`memvault.interfaces.http.operations` (unknown fields are refused, naming them);
   answers are the core models as ``model_dump(mode="json")``;
@@ -41,6 +43,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from memvault.core.audit import acting_as
 from memvault.core.memvault import Memvault
 from memvault.core.validate import check_identifier
 from memvault.errors import (
@@ -63,12 +66,18 @@ from memvault.interfaces.http.operations import (
     ErrorType,
     ListQuery,
     NoQuery,
+    Operation,
     ProfileQuery,
     SearchRequest,
     SetProfileRequest,
     SetProfileResponse,
 )
-from memvault.interfaces.identity import Identity, principal_of, resolve_identity
+from memvault.interfaces.identity import (
+    Identity,
+    principal_of,
+    require_scope,
+    resolve_identity,
+)
 from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.interfaces.schemas import describe_invalid
 from memvault.models import MemoryInput
@@ -409,12 +418,28 @@ class _Handlers:
         return JSONResponse(openapi_document())
 
 
+def _authorized(runtime: Runtime, op: Operation, handler: Handler) -> Handler:
+    """Refuse before ``handler`` what the request's credential does not allow (403): an
+    identity it may not act as, on every route, and a route needing more than its scope
+    (:attr:`Operation.scope`); inside, the core records writes as the credential's."""
+
+    @functools.wraps(handler)
+    async def authorized(request: Request) -> Response:
+        who = resolve_identity(runtime.config, request.headers, None, principal_of(request))
+        if op.scope != "read":
+            require_scope(who, op.scope, op.name)
+        with acting_as(who.subject, who.agent_id):
+            return await handler(request)
+
+    return authorized
+
+
 def rest_routes(runtime: Runtime) -> list[BaseRoute]:
     """The REST routes over ``runtime``, relative to where they are mounted (``/v1``)."""
     handlers = _Handlers(runtime)
     routes: list[BaseRoute] = []
     for op in OPERATIONS:
-        handler: Handler = getattr(handlers, op.name)
+        handler: Handler = _authorized(runtime, op, getattr(handlers, op.name))
         routes.append(Route(op.path, _guard(handler), methods=[op.method], name=op.name))
     routes.append(Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False))
     return routes

@@ -23,7 +23,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from pydantic import AnyUrl, ConfigDict, ValidationError
 
 from memvault.interfaces.mcp import resources
-from memvault.interfaces.mcp.tools import TOOLS
+from memvault.interfaces.mcp.tools import TOOLS, authorized
 from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import describe_invalid
 
@@ -84,7 +84,8 @@ def _make_strict(tool: Tool | None) -> None:
 
 class _StrictServer(MCPServer[Runtime]):
     """Refuses invalid tool arguments with one line naming them (the SDK's message spans
-    several lines and links to pydantic's docs)."""
+    several lines and links to pydantic's docs), then what the caller's credential does not
+    allow (:func:`~memvault.interfaces.mcp.tools.authorized`)."""
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
@@ -96,6 +97,9 @@ class _StrictServer(MCPServer[Runtime]):
             except ValidationError as exc:
                 message = describe_invalid(exc, tool.fn_metadata.arg_model)
                 raise ToolError(f"invalid arguments for {name}: {message}") from None
+            if context is not None:
+                with authorized(context, name):
+                    return await super().call_tool(name, arguments, context)
         return await super().call_tool(name, arguments, context)
 
     async def read_resource(

@@ -6,11 +6,16 @@ description; the arguments' texts come from :mod:`memvault.interfaces.schemas`. 
 :class:`ToolError` with a message the model can act on, and never return error objects.
 Bounds (``limit``, ``context``, non-empty ``content`` and ``query``) are advertised in the
 input schema and enforced by the core, whose messages name the argument and its range.
+
+Every call goes through :func:`authorized` first (the server does it for each tool, so a new
+tool is covered without a line of its own): the caller's credential must allow the identity
+the call would act as, and a tool not marked read-only needs a ``write`` credential.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import mcp_types as types
@@ -18,10 +23,16 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from memvault.core.audit import acting_as
 from memvault.core.memvault import Memvault
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
-from memvault.interfaces.identity import Identity, principal_of, resolve_identity
+from memvault.interfaces.identity import (
+    Identity,
+    principal_of,
+    require_scope,
+    resolve_identity,
+)
 from memvault.interfaces.mcp.outputs import (
     AddOut,
     DeleteAllOut,
@@ -40,6 +51,7 @@ from memvault.models import MemoryType, Profile
 __all__ = [
     "TOOLS",
     "add_memory",
+    "authorized",
     "delete_all_memories",
     "delete_memory",
     "get_memory",
@@ -238,3 +250,21 @@ TOOLS: tuple[tuple[Callable[..., Awaitable[Any]], types.ToolAnnotations], ...] =
                                                 destructive_hint=True)),
     (get_profile, types.ToolAnnotations(title="Read the user's profile", read_only_hint=True)),
 )
+
+#: The tools a ``read`` credential may call: those marked read-only.
+READ_ONLY = frozenset(tool.__name__ for tool, hints in TOOLS if hints.read_only_hint)
+
+
+@contextlib.contextmanager
+def authorized(ctx: ToolContext, name: str) -> Iterator[Identity]:
+    """Refuse (:class:`ToolError`) the call of tool ``name`` unless the request's credential
+    allows it (another user's ``X-User-ID``; a tool that writes with a read credential);
+    inside, the core records writes as the credential's (:func:`acting_as`)."""
+    who = _identity(ctx)
+    if name not in READ_ONLY:
+        try:
+            require_scope(who, "write", name)
+        except MemvaultError as exc:
+            raise ToolError(str(exc)) from None
+    with acting_as(who.subject, who.agent_id):
+        yield who

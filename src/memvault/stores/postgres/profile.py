@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from memvault.models import ProfileFact, StoreStatus
 from memvault.stores import timeline
 from memvault.stores.codec import counted_status, fact_from_row
+from memvault.stores.postgres.access import PostgresAccess
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
 
@@ -73,7 +74,7 @@ async def _apply(conn: Connection, edit: timeline.Edit) -> None:
             )
 
 
-class PostgresProfileStore:
+class PostgresProfileStore(PostgresAccess):
     """Profile memory in PostgreSQL (see :class:`memvault.stores.base.ProfileStore`).
 
     ``url`` is ``postgresql://user@host:5432/db``, optionally with ``?schema=name`` (default

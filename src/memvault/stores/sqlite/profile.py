@@ -17,6 +17,7 @@ from memvault.stores.codec import (
     load_json,
     to_micros,
 )
+from memvault.stores.sqlite.access import SqliteAccess
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.schema import PROFILE
 
@@ -69,7 +70,7 @@ def _apply(conn: sqlite3.Connection, edit: timeline.Edit) -> None:
             )
 
 
-class SqliteProfileStore:
+class SqliteProfileStore(SqliteAccess):
     """Profile memory in one SQLite file (see :class:`memvault.stores.base.ProfileStore`)."""
 
     def __init__(self, url: str) -> None:

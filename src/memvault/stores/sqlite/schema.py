@@ -186,6 +186,45 @@ CREATE INDEX profile_user ON profile_facts (user_id, key, valid_from)
         "why a fact was retired",
         "ALTER TABLE profile_facts ADD COLUMN retired_reason TEXT",
     ),
+    Migration(
+        3,
+        "per-user API keys (a hash of each secret, never the secret)",
+        """
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    user_id TEXT NOT NULL,
+    agent_id TEXT,
+    scope TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    expires_at INTEGER,
+    revoked_at INTEGER
+)
+;;
+CREATE INDEX api_keys_user ON api_keys (user_id, created_at)
+""",
+    ),
+    Migration(
+        4,
+        "the audit trail of writes and deletes",
+        """
+CREATE TABLE audit_log (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    agent_id TEXT,
+    action TEXT NOT NULL,
+    memory_ids TEXT NOT NULL DEFAULT '[]',
+    keys TEXT NOT NULL DEFAULT '[]',
+    detail TEXT NOT NULL DEFAULT '{}'
+)
+;;
+CREATE INDEX audit_log_user ON audit_log (user_id, id)
+""",
+    ),
 ]
 
 WORKING = [

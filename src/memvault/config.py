@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -19,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "EmbedderKind",
     "EncryptionConfig",
     "LLMConfig",
+    "OAuthConfig",
     "SearchConfig",
     "default_database_path",
 ]
@@ -71,6 +74,16 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
     "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
     "MEMVAULT_ENCRYPTION_OLD_KEY_FILES": "encryption.old_key_files",
+    "MEMVAULT_OAUTH_ISSUER": "oauth.issuer",
+    "MEMVAULT_OAUTH_RESOURCE": "oauth.resource",
+    "MEMVAULT_OAUTH_JWKS_URL": "oauth.jwks_url",
+    "MEMVAULT_OAUTH_USER_CLAIM": "oauth.user_claim",
+    "MEMVAULT_OAUTH_AGENT_CLAIM": "oauth.agent_claim",
+    "MEMVAULT_OAUTH_READ_SCOPE": "oauth.read_scope",
+    "MEMVAULT_OAUTH_WRITE_SCOPE": "oauth.write_scope",
+    "MEMVAULT_OAUTH_ADMIN_SCOPE": "oauth.admin_scope",
+    "MEMVAULT_OAUTH_LEEWAY_SECONDS": "oauth.leeway_seconds",
+    "MEMVAULT_OAUTH_JWKS_CACHE_SECONDS": "oauth.jwks_cache_seconds",
 }
 
 
@@ -234,6 +247,78 @@ class EncryptionConfig(BaseModel):
         return self.key is not None or self.key_file is not None
 
 
+def _is_loopback_name(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+
+
+def _checked_url(value: str, what: str) -> str:
+    """``value`` if it is an absolute ``https://`` URL (``http://`` only on a loopback
+    host, for a test issuer) with no fragment, without a trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute https:// URL, got {value!r}")
+    if parts.scheme == "http" and not _is_loopback_name(parts.hostname):
+        raise ValueError(f"{what} must use https:// (http:// only on loopback), got {value!r}")
+    if parts.fragment or parts.query:
+        raise ValueError(f"{what} must have no query or fragment, got {value!r}")
+    return value.strip()
+
+
+class OAuthConfig(BaseModel):
+    """The OAuth 2.1 resource server of the HTTP transports (off unless ``issuer`` is set).
+
+    Access tokens are JWTs from ``issuer`` (its ``iss``), verified with the keys at
+    ``jwks_url`` (by default the ``jwks_uri`` of the issuer's RFC 8414 metadata, or else its
+    OpenID Connect discovery document), whose ``aud`` must name ``resource``: this server's
+    canonical URL as clients reach it (RFC 8707), e.g. ``https://memory.example.com/mcp``.
+    The user is the ``user_claim`` claim, the agent the ``agent_claim`` one (if set); the
+    token's ``scope`` (or ``scp``) grants ``read_scope``, ``write_scope`` or ``admin_scope``,
+    the strongest one it holds. ``leeway_seconds`` forgives clock skew on ``exp``/``nbf``;
+    keys are refetched after ``jwks_cache_seconds``, or sooner for a key id not seen yet.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str | None = None
+    resource: str | None = Field(default=None, validate_default=True)
+    jwks_url: str | None = None
+    user_claim: str = Field(default="sub", min_length=1)
+    agent_claim: str | None = Field(default=None, min_length=1)
+    read_scope: str = "memvault:read"
+    write_scope: str = "memvault:write"
+    admin_scope: str = "memvault:admin"
+    leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    jwks_cache_seconds: float = Field(default=300.0, ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.issuer is not None
+
+    @field_validator("issuer", "jwks_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _checked_url(value, str(info.field_name))
+
+    @field_validator("read_scope", "write_scope", "admin_scope")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        # RFC 6749 section 3.3: a scope token is printable ASCII but space, quote, backslash
+        if not value or any(c in ' "\\' or not "!" <= c <= "~" for c in value):
+            raise ValueError(f"must be one scope name (printable ASCII, no space, quote or "
+                             f"backslash), got {value!r}")
+        return value
+
+    @field_validator("resource")
+    @classmethod
+    def _resource(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if info.data.get("issuer") is not None:
+                raise ValueError("required with oauth.issuer: this server's URL as clients "
+                                 "reach it, e.g. https://memory.example.com/mcp")
+            return None
+        return _checked_url(value, "resource")
+
+
 class Config(BaseModel):
     """Everything a :class:`~memvault.core.memvault.Memvault` needs.
 
@@ -250,6 +335,7 @@ class Config(BaseModel):
     search: SearchConfig = SearchConfig()
     llm: LLMConfig = LLMConfig()
     encryption: EncryptionConfig = EncryptionConfig()
+    oauth: OAuthConfig = OAuthConfig()
     user_id: str = Field(min_length=1, max_length=256)
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     max_content_bytes: int = Field(default=1_000_000, ge=1)
@@ -329,7 +415,7 @@ class Config(BaseModel):
 
 _NESTED: dict[str, type[BaseModel]] = {
     "embedder": EmbedderConfig, "search": SearchConfig, "llm": LLMConfig,
-    "encryption": EncryptionConfig,
+    "encryption": EncryptionConfig, "oauth": OAuthConfig,
 }
 
 

@@ -13,6 +13,7 @@ from memvault.config import Config
 from memvault.interfaces.http.app import http_app, serve_http
 from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
 from memvault.interfaces.http.keys import KeyAuthenticator
+from memvault.interfaces.http.oauth import JwtAuthenticator
 from memvault.interfaces.identity import Authenticator
 from memvault.interfaces.mcp.frames import screen
 from memvault.interfaces.mcp.server import build_server
@@ -32,6 +33,8 @@ def authenticators(config: Config, options: ServeOptions, runtime: Runtime
         found.append(TokenAuthenticator(options.token))
     if options.keys:
         found.append(KeyAuthenticator(runtime))
+    if config.oauth.enabled:
+        found.append(JwtAuthenticator(config.oauth))
     return found
 
 

@@ -29,6 +29,7 @@ from memvault.interfaces import schemas
 from memvault.interfaces.cli import correct, crypto
 from memvault.interfaces.cli import keys as keys_cli
 from memvault.interfaces.cli.extraction import echo_extraction
+from memvault.interfaces.cli.oauth import oauth_options, oauth_overrides
 from memvault.models import DoctorReport, Memory
 
 __all__ = ["cli", "main"]
@@ -44,7 +45,7 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("memvault").setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
-def _config(ctx: click.Context) -> Config:
+def _config(ctx: click.Context, extra: dict[str, Any] | None = None) -> Config:
     options: dict[str, Any] = ctx.find_root().obj
     config_file = options.pop("config_file", None)
     overrides = {
@@ -57,6 +58,7 @@ def _config(ctx: click.Context) -> Config:
         "embedder.kind": options.get("embedder"),
         "embedder.model": options.get("embedder_model"),
         "encryption.key_file": options.get("encryption_key_file"),
+        **(extra or {}),
     }
     try:
         return Config.load(overrides, env=os.environ, config_file=config_file)
@@ -194,9 +196,11 @@ def cli(ctx: click.Context, /, log_level: str, **options: Any) -> None:
               "[env MEMVAULT_ALLOWED_ORIGINS, comma-separated]")
 @click.option("--keys", "keys", is_flag=True, envvar="MEMVAULT_KEYS", help="Accept the "
               "per-user keys of `memvault keys create` (http/sse). [env MEMVAULT_KEYS]")
+@oauth_options
 @click.pass_context
-def serve(ctx: click.Context, transport: str, host: str, port: int, token: str | None,
-          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], keys: bool) -> None:
+def serve(ctx: click.Context, /, transport: str, host: str, port: int, token: str | None,
+          allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], keys: bool,
+          **oauth: str | None) -> None:
     """Run the MCP server (logs go to stderr)."""
     from memvault.interfaces.runtime import LogLevel, ServeOptions, Transport
     from memvault.interfaces.serve import serve as run_server
@@ -204,7 +208,7 @@ def serve(ctx: click.Context, transport: str, host: str, port: int, token: str |
     level = ctx.find_root().obj["log_level"]
     level = "INFO" if level.upper() == "WARNING" else level
     _setup_logging(level)
-    config = _config(ctx)
+    config = _config(ctx, oauth_overrides(oauth))
     options = ServeOptions(
         transport=cast(Transport, transport), host=host, port=port, token=token, keys=keys,
         log_level=cast(LogLevel, level.upper()),

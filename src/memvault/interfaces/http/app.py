@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memvault.errors import ConfigError
+from memvault.interfaces.http import oauth
 from memvault.interfaces.http.auth import BearerAuth, HostGuard, transport_security
 from memvault.interfaces.http.rest import rest_routes
 from memvault.interfaces.identity import Authenticator, principal_of
@@ -117,9 +118,15 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
     runtime's Memvault open. ``screen``, when given, reads MCP frames first
     (:class:`FrameScreen`). With ``authenticators`` every request but ``/health`` needs a
     bearer credential one of them accepts (:class:`~.auth.BearerAuth`); with none, anyone
-    who reaches the server may call (the bind rule keeps that to loopback)."""
-    security = transport_security(options.host, options.allowed_hosts, options.allowed_origins)
+    who reaches the server may call (the bind rule keeps that to loopback). With OAuth
+    configured, the protected resource's metadata is served too, and the challenges name
+    it (:mod:`.oauth`)."""
+    settings = runtime.config.oauth
+    security = transport_security(options.host, [*options.allowed_hosts,
+                                                 *oauth.resource_hosts(settings)],
+                                  options.allowed_origins)
     routes: list[Route | Mount] = [_health(runtime, bool(authenticators)),
+                                   *oauth.metadata_routes(settings),
                                    Mount("/v1", routes=rest_routes(runtime))]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
@@ -139,7 +146,10 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
 
     app = Starlette(routes=routes, lifespan=lifespan)
     if authenticators:
-        app.add_middleware(BearerAuth, authenticators=authenticators)
+        if settings.enabled:
+            app.add_middleware(oauth.ScopeChallenge, config=settings)
+        app.add_middleware(BearerAuth, authenticators=authenticators,
+                           **oauth.bearer_settings(settings))
     if screen is not None:
         app.add_middleware(FrameScreen, screen=screen)
     app.add_middleware(HostGuard, settings=security)  # added last: runs first

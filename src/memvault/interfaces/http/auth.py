@@ -159,18 +159,20 @@ class TokenAuthenticator:
 
 class BearerAuth:
     """Rejects requests whose bearer credential no authenticator accepts (401 with
-    ``WWW-Authenticate: <challenge>``), except on ``public_paths``; puts the accepted
-    :class:`Principal` at ``scope["state"]["principal"]``. Authenticators are tried in
-    order; one that raises :class:`~memvault.errors.MemvaultError` (its store is down)
-    counts as not accepting, and when no other accepts the answer is 503 with the reason
-    (the credential may be valid); any other exception is logged and counts the same."""
+    ``WWW-Authenticate: <challenge>``, or ``<refused_challenge>`` when a credential was sent
+    and refused), except on ``public_paths``; puts the accepted :class:`Principal` at
+    ``scope["state"]["principal"]``. Authenticators are tried in order; one that raises
+    :class:`~memvault.errors.MemvaultError` (its store is down) counts as not accepting, and
+    when no other accepts the answer is 503 with the reason (the credential may be valid);
+    any other exception is logged and counts the same."""
 
     def __init__(self, app: ASGIApp, authenticators: Sequence[Authenticator],
-                 challenge: str = "Bearer", public_paths: Collection[str] = ("/health",)
-                 ) -> None:
+                 challenge: str = "Bearer", public_paths: Collection[str] = ("/health",),
+                 refused_challenge: str | None = None) -> None:
         self.app = app
         self._authenticators = tuple(authenticators)
         self._challenge = challenge
+        self._refused = refused_challenge or challenge
         self._public = frozenset(public_paths)
 
     async def _principal(self, scope: Scope) -> tuple[Principal | None, str | None]:
@@ -205,9 +207,11 @@ class BearerAuth:
                     status_code=503, headers={"Retry-After": "1"})
                 await unavailable(scope, receive, send)
                 return
+            sent = bearer_credential(Request(scope).headers) is not None
             response = JSONResponse(
                 {"error": "unauthorized: send Authorization: Bearer <credential>"},
-                status_code=401, headers={"WWW-Authenticate": self._challenge},
+                status_code=401,
+                headers={"WWW-Authenticate": self._refused if sent else self._challenge},
             )
             await response(scope, receive, send)
             return

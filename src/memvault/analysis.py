@@ -30,7 +30,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CJK", "CJK_BREAKS", "has_cjk", "is_cjk", "mask_cjk", "tokens"]
+__all__ = [
+    "ANALYSIS_VERSION", "CJK", "CJK_BREAKS", "has_cjk", "is_cjk", "joined", "mask_cjk", "tokens",
+]
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
@@ -43,6 +45,10 @@ CJK = _CJK
 #: glue words together ("我的朋友" is "我" + "朋友") and a bigram across them matches noise.
 CJK_BREAKS = frozenset("的了是在和与及或也都就而被把给对从到吗呢吧啊之其这那个们着过很"
                        "のはがをにでともへやか")
+
+#: Changes whenever :func:`tokens` changes what it makes of a text: a store that keeps
+#: analysed text records it, and re-analyses what an older version analysed.
+ANALYSIS_VERSION = 1
 
 _A = rf"[^\W{_CJK}]"  # a letter, digit or underscore of a spaced script
 _WHOLE = (
@@ -98,6 +104,12 @@ def tokens(text: str, *, query: bool = False) -> list[str]:
         else:
             _analyse(chunk, out, query)
     return [t for t in out if t]
+
+
+def joined(text: str, *, query: bool = False) -> str:
+    """:func:`tokens` of ``text`` joined by spaces: the text a full-text index is given
+    (and, with ``query``, a search's term), for an index that splits at spaces."""
+    return " ".join(tokens(text, query=query))
 
 
 def _analyse(chunk: str, out: list[str], query: bool) -> None:

@@ -11,8 +11,10 @@ from memvault.stores.codec import MEMORY_COLUMNS
 __all__ = [
     "ADD",
     "ADJACENT",
+    "ANALYSIS",
     "CLEAR_INFO",
     "CLEAR_PENDING",
+    "CLEAR_TEXT",
     "COLUMNS",
     "COUNT",
     "COUNT_EMBEDDINGS",
@@ -34,8 +36,11 @@ __all__ = [
     "NEIGHBORS_AFTER",
     "NEIGHBORS_BEFORE",
     "PENDING",
+    "SET_ANALYSIS",
     "SET_EMBEDDINGS",
     "SET_INFO",
+    "SET_TEXT",
+    "UNANALYSED",
     "USER_IDS",
     "VECTOR",
 ]
@@ -73,7 +78,8 @@ WITH fresh, base
 UNWIND range(0, size(fresh) - 1) AS i
 WITH fresh[i] AS row, base + i + 1 AS seq
 CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
-    session_id: row.session_id, content: row.content, occurred_at: row.occurred_at,
+    session_id: row.session_id, content: row.content, text: row.text,
+    occurred_at: row.occurred_at,
     created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
     source: row.source, entities: row.entities, seq: seq,
     idempotency_key: row.idempotency_key, request_hash: row.request_hash})
@@ -253,6 +259,24 @@ SET_INFO = "MERGE (x:Meta {key: 'embedding'}) SET x.value = $value"
 CLEAR_INFO = "MATCH (x:Meta {key: 'embedding'}) DELETE x"
 COUNT_EMBEDDINGS = "MATCH (v:Embedding) RETURN count(v)"
 DROP_EMBEDDINGS = "MATCH (v:Embedding) DETACH DELETE v"
+
+# Memories written before their text was analysed, or by an older analysis.
+UNANALYSED = """
+MATCH (m:Memory)
+WHERE m.text IS NULL
+RETURN m.id, m.content
+LIMIT $limit
+"""
+
+SET_TEXT = """
+UNWIND $rows AS row
+MATCH (m:Memory {id: row.id})
+SET m.text = row.text
+"""
+
+ANALYSIS = "MATCH (x:Meta {key: 'analysis'}) RETURN x.value"
+SET_ANALYSIS = "MERGE (x:Meta {key: 'analysis'}) SET x.value = $value"
+CLEAR_TEXT = "MATCH (m:Memory) WHERE m.text IS NOT NULL REMOVE m.text"
 
 MISSING = """
 MATCH (m:Memory)

@@ -29,6 +29,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from memvault.analysis import joined
 from memvault.analysis import tokens as analyse
 from memvault.models import Candidate, PassageSpan
 from memvault.passages import split
@@ -71,7 +72,7 @@ def _phrase(text: str) -> str:
 def analysed(text: str, *, query: bool = False) -> str:
     """``text`` as the index holds it (``query``: as a search asks for it), its analysed
     tokens joined by spaces."""
-    return " ".join(analyse(text, query=query))
+    return joined(text, query=query)
 
 
 def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: str) -> None:
@@ -136,12 +137,12 @@ def search(
 ) -> list[Candidate]:
     """The user's best ``limit`` memories for any of ``words``, best first.
 
-    Each word is analysed as the index's text is; a word of several tokens is a phrase.
+    Each word is analysed as the index's text is; each of its tokens is searched for.
 
     ``clause`` (SQL on alias ``m``, with ``params``) narrows the memories searched beyond
     the user; without it the index alone picks the candidates.
     """
-    words = list(dict.fromkeys(filter(None, (analysed(w, query=True) for w in words))))
+    words = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
     if not words:
         return []
     for create in (_WORDS, _WORDS_TERMS, _INDEX_TERMS):

@@ -258,7 +258,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("path", type=Path, help="path to locomo10.json")
     parser.add_argument("--embedder", choices=["local", "e5", "none"], default="local",
-                        help="local: sentence-transformers all-MiniLM-L6-v2; none: lexical")
+                        help="local: all-MiniLM-L6-v2; e5: multilingual-e5-small; none: lexical")
     parser.add_argument("--batch", action="store_true",
                         help="ingest with one add_many per session instead of one add per turn")
     parser.add_argument("--pooled", action="store_true",

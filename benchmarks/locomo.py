@@ -257,8 +257,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         epilog="Get locomo10.json from https://github.com/snap-research/LoCoMo (data/).",
     )
     parser.add_argument("path", type=Path, help="path to locomo10.json")
-    parser.add_argument("--embedder", choices=["local", "none"], default="local",
-                        help="local: sentence-transformers all-MiniLM-L6-v2; none: lexical")
+    parser.add_argument("--embedder", choices=["local", "e5", "none"], default="local",
+                        help="local: all-MiniLM-L6-v2; e5: multilingual-e5-small; none: lexical")
     parser.add_argument("--batch", action="store_true",
                         help="ingest with one add_many per session instead of one add per turn")
     parser.add_argument("--pooled", action="store_true",

@@ -15,6 +15,10 @@ to what is asked:
    character bigrams ("低风险理财" → "低风", "风险", "险理", "理财"), as Lucene's CJK analyzer
    and Elasticsearch's ``cjk_bigram`` do, after the run is cut at CJK function characters
    (的, 是, 了 …, see :data:`CJK_BREAKS`); a run of one character is a token of its own.
+   Every character of a longer run is a token too, after the run's bigrams (as Lucene's
+   ``outputUnigrams``), asked as indexed: a query of one character ("猫") finds the runs
+   that hold it, and a word that a function character cuts ("搬到" is "搬" + 到) still
+   meets its other half; the bigrams, rarer, weigh more.
 4. **Words** of other scripts are runs of letters and digits, apostrophes inside them kept
    ("don't"), a possessive "'s" dropped.
 
@@ -26,17 +30,25 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CJK_BREAKS", "is_cjk", "tokens"]
+__all__ = [
+    "ANALYSIS_VERSION", "CJK", "CJK_BREAKS", "has_cjk", "is_cjk", "joined", "mask_cjk", "tokens",
+]
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 _KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 _HANGUL = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
 _CJK = _HAN + _KANA + _HANGUL
+#: The Han, Kana and Hangul ranges, for a regular expression's character class (``[{CJK}]``).
+CJK = _CJK
 
 #: Function characters of Chinese and Japanese that end a run before bigrams are made: they
 #: glue words together ("我的朋友" is "我" + "朋友") and a bigram across them matches noise.
 CJK_BREAKS = frozenset("的了是在和与及或也都就而被把给对从到吗呢吧啊之其这那个们着过很"
                        "のはがをにでともへやか")
+
+#: Changes whenever :func:`tokens` changes what it makes of a text: a store that keeps
+#: analysed text records it, and re-analyses what an older version analysed.
+ANALYSIS_VERSION = 1
 
 _A = rf"[^\W{_CJK}]"  # a letter, digit or underscore of a spaced script
 _WHOLE = (
@@ -57,11 +69,24 @@ _TOKEN = re.compile(
 _PLAIN = re.compile(r"([a-z]+(?:['’][a-z]+)?)[,.;:!?\"')\]]*")
 _PART = re.compile(rf"[^\W_{_CJK}]+")
 _ONE_CJK = re.compile(f"[{_CJK}]")
+_BREAK = re.compile(f"[{''.join(sorted(CJK_BREAKS))}]+")
 
 
 def is_cjk(char: str) -> bool:
     """Whether ``char`` is Han, Kana or Hangul."""
     return bool(_ONE_CJK.fullmatch(char))
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Han, Kana or Hangul character."""
+    return _ONE_CJK.search(text) is not None
+
+
+def mask_cjk(text: str, fill: str = "\u00b7") -> str:
+    """``text`` with each Han, Kana and Hangul character replaced by ``fill`` (one
+    character, by default "·"): offsets stay the same, and the regular expressions written
+    for spaced scripts (``\\b``, ``\\w``) see a Latin word glued to Chinese as a word."""
+    return _ONE_CJK.sub(fill, text)
 
 
 def tokens(text: str, *, query: bool = False) -> list[str]:
@@ -79,6 +104,12 @@ def tokens(text: str, *, query: bool = False) -> list[str]:
         else:
             _analyse(chunk, out, query)
     return [t for t in out if t]
+
+
+def joined(text: str, *, query: bool = False) -> str:
+    """:func:`tokens` of ``text`` joined by spaces: the text a full-text index is given
+    (and, with ``query``, a search's term), for an index that splits at spaces."""
+    return " ".join(tokens(text, query=query))
 
 
 def _analyse(chunk: str, out: list[str], query: bool) -> None:
@@ -104,9 +135,10 @@ def _word(word: str) -> str:
 
 def _bigrams(run: str) -> list[str]:
     out: list[str] = []
-    for piece in re.split(f"[{''.join(CJK_BREAKS)}]+", run):
+    for piece in _BREAK.split(run):
         if len(piece) == 1:
             out.append(piece)
-        else:
+        elif piece:
             out.extend(piece[i:i + 2] for i in range(len(piece) - 1))
+            out.extend(piece)
     return out

@@ -54,6 +54,21 @@ async def test_update_reindexes_the_text(episodic: EpisodicStore) -> None:
                                          limit=5) == []
 
 
+async def test_update_reindexes_chinese_text_and_deletes_cleanly(
+    episodic: EpisodicStore,
+) -> None:
+    target = memory("用户咨询2025年低风险理财方案")
+    await episodic.add([target, memory("a note about gardening")])
+    await episodic.update(Revision(user_id="alice", memory_id=target.id, at=AT,
+                                   content="我的朋友彼得是蜘蛛侠", entities=()))
+    where = MemoryFilter(user_id="alice")
+    found = await episodic.lexical_search(where, ["蜘蛛侠"], limit=5)
+    assert [c.memory_id for c in found] == [target.id]
+    assert await episodic.lexical_search(where, ["理财"], limit=5) == []
+    assert await episodic.delete("alice", target.id)
+    assert await episodic.lexical_search(where, ["蜘蛛侠"], limit=5) == []
+
+
 async def test_update_of_metadata_or_time_only(episodic: EpisodicStore) -> None:
     target = memory("dentist on Monday", metadata={"a": 1})
     await episodic.add([target])

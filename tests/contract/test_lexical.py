@@ -82,3 +82,25 @@ async def test_deleted_memories_leave_the_lexical_index(episodic: EpisodicStore)
     assert await episodic.lexical_search(ALICE, ["violin"], limit=5) == []
     assert len(await episodic.lexical_search(MemoryFilter(user_id="bob"), ["violin"],
                                              limit=5)) == 1
+
+
+async def test_chinese_mixed_script_and_indicators_are_found_by_their_words(
+    episodic: EpisodicStore,
+) -> None:
+    finance = memory("用户咨询2025年低风险理财方案")
+    analyst = memory("分析员Alice经常处理Cobalt Strike入侵事件，关注服务器10.120.8.21的可疑行为",
+                     minutes=1)
+    friend = memory("我的朋友彼得是蜘蛛侠", minutes=2)
+    english = memory("We went hiking in the mountains", minutes=3)
+    await episodic.add([finance, analyst, friend, english])
+    # the terms a query asks for are analysed tokens (memvault.core.text.terms)
+    for words, wanted in (
+        (["理财"], finance), (["低"], finance), (["低风", "风险", "险理", "理财"], finance),
+        (["cobalt", "strike"], analyst),
+        (["alice"], analyst),
+        (["10.120.8.21"], analyst),
+        (["蜘蛛", "蛛侠"], friend),
+        (["hike"], english),
+    ):
+        found = await episodic.lexical_search(ALICE, words, limit=5)
+        assert [c.memory_id for c in found][:1] == [wanted.id], words

@@ -1,4 +1,4 @@
-"""What the store modules may import: the ground floor (models, errors, config, passages),
+"""What the store modules may import: the ground floor (models, errors, config, passages, analysis),
 the shared modules at the top of ``memvault.stores`` and their own backend package, never
 another backend, the core or an interface."""
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import memvault.stores
 
 STORES = Path(memvault.stores.__file__).parent
-GROUND_FLOOR = {"memvault.models", "memvault.errors", "memvault.config", "memvault.passages"}
+GROUND_FLOOR = {"memvault.models", "memvault.errors", "memvault.config", "memvault.passages",
+                "memvault.analysis"}
 
 
 def _memvault_imports(path: Path) -> set[str]:

@@ -93,3 +93,44 @@ async def test_a_version_3_file_is_reindexed_by_passages(tmp_path: Path) -> None
     conn.close()
     assert "memories_fts" not in tables
     assert users == {"alice": 1, "bob": 1}
+
+
+async def test_a_version_4_file_is_reindexed_by_the_script_aware_analysis(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v4.db"
+    old = SqliteDatabase(path, "episodic")
+    await old.open("episodic", EPISODIC[:4])
+    await old.close()
+    rows = [memory("用户咨询2025年低风险理财方案"),
+            memory("分析员Alice经常处理Cobalt Strike入侵事件，关注服务器10.120.8.21", minutes=1),
+            memory("We went running by the lake", minutes=2)]
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO memories (id, user_id, session_id, content, occurred_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(m.id, m.user_id, m.session_id, m.content, 1715176560000000, 1715176560000000)
+             for m in rows],
+        )
+    conn.close()
+
+    store = SqliteEpisodicStore(f"sqlite:///{path}")
+    await store.open()
+    alice = MemoryFilter(user_id="alice")
+    try:
+        for words, wanted in ((["理财"], rows[0]), (["alice"], rows[1]),
+                              (["10.120.8.21"], rows[1]), (["run"], rows[2])):
+            found = await store.lexical_search(alice, words, limit=5)
+            assert [c.memory_id for c in found][:1] == [wanted.id], words
+        assert await store.delete("alice", rows[0].id)
+        assert rows[0].id not in {c.memory_id for c in await store.lexical_search(
+            alice, ["理财"], limit=5)}
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    users = dict(conn.execute("SELECT user_id, passages FROM lexical_users"))
+    left = conn.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH '理财'")
+    assert left.fetchone()[0] == 0
+    conn.close()
+    assert users == {"alice": 2}

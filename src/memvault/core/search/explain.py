@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from memvault.analysis import has_cjk, is_cjk, mask_cjk
 from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT
 from memvault.models import Candidate, Explanation, JsonValue, LexicalMatch, PassageSpan
 
@@ -53,30 +54,49 @@ def stem(word: str) -> str:
 
 def term_offsets(text: str, query_terms: Sequence[str]) -> list[tuple[int, str]]:
     """Where ``text`` has a word of the same :func:`stem` as one of ``query_terms``: the
-    word's offset and the term, in text order."""
+    word's offset and the term, in text order.
+
+    Terms are tokens of :func:`memvault.analysis.tokens`: a CJK term (a character or a
+    bigram) is found wherever its characters stand, inside a longer run too, and a word is
+    found where a change of script ends it ("Alice" in "分析员Alice经常").
+    """
     if not query_terms:
         return []
-    pattern, by_stem = _pattern(tuple(query_terms))
+    pattern, by_stem, cjk = _pattern(tuple(query_terms))
     found: list[tuple[int, str]] = []
-    for match in pattern.finditer(text):
+    for match in pattern.finditer(mask_cjk(text) if has_cjk(text) else text):
         word = match.group().lower().replace("’", "'")
         word = (word[:-2] if word.endswith("'s") else word).strip("'")
         hit = by_stem.get(stem(word))
         if hit is not None:
             found.append((match.start(), hit))
+    for term in cjk:  # bigrams overlap ("风险" and "险理" in "风险理"): each is searched
+        start = text.find(term)
+        while start >= 0:
+            found.append((start, term))
+            start = text.find(term, start + 1)
+    found.sort()
     return found
 
 
 @lru_cache(maxsize=64)
-def _pattern(query_terms: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+def _pattern(
+    query_terms: tuple[str, ...],
+) -> tuple[re.Pattern[str], dict[str, str], tuple[str, ...]]:
     """A regular expression for the words that may share a stem with a query term (to be
-    checked with :func:`stem`), and the term of each stem."""
+    checked with :func:`stem`; CJK characters masked, :func:`memvault.analysis.mask_cjk`),
+    the term of each stem, and the CJK terms (found as they are)."""
     by_stem: dict[str, str] = {}
+    cjk: list[str] = []
     for term in query_terms:
-        by_stem.setdefault(stem(term), term)
-    stems = sorted(by_stem, key=len, reverse=True)
-    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")[\w'’]*", re.IGNORECASE)
-    return pattern, by_stem
+        if term and is_cjk(term[0]):
+            cjk.append(term)
+        else:
+            by_stem.setdefault(stem(term), term)
+    stems = sorted(by_stem, key=len, reverse=True) or ["(?!)"]
+    alternatives = "|".join(s if s == "(?!)" else re.escape(s) for s in stems)
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})[\w'’]*", re.IGNORECASE)
+    return pattern, by_stem, tuple(cjk)
 
 
 def lexical_match(content: str, query_terms: Sequence[str]) -> LexicalMatch | None:

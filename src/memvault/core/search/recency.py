@@ -19,7 +19,9 @@ to the ranking after fusion and the timeline (:mod:`memvault.core.search.retriev
   score. A question naming a time is about that time, not the present.
 
 :func:`time_scope` reads a question; :func:`adjust` returns each memory's adjustment, so that
-an explanation can show it. Both are pure; the words they look for are English.
+an explanation can show it. Both are pure. Dates are read in ISO form (``2023-05-08``) in
+any text, English dates ("8 May 2023") and the CJK ``2023年5月8日`` / ``2023년 5월 8일``; the
+words for the present and the past are English, Chinese, Japanese and Korean ones.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from memvault.analysis import CJK
 from memvault.models import Memory
 
 __all__ = [
@@ -69,9 +72,15 @@ _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"((?:19|20)\d\d)"
 _DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE)
 _MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE)
-_ISO_DAY = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
+# Word edges that a change to CJK script also makes ("在2023-05-08的", "2023年").
+_START = rf"(?<![^\W{CJK}])"
+_END = rf"(?![^\W{CJK}])"
+_ISO_DAY = re.compile(rf"{_START}((?:19|20)\d\d)-(\d\d)-(\d\d){_END}")
+#: 2023年5月8日 (Chinese, Japanese; 号 for 日 in speech), 2023년 5월 8일 (Korean).
+_CJK_DATE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*[年년]\s*(?:(\d{1,2})\s*[月월]\s*(?:(\d{1,2})\s*[日号일])?)?")
 _MONTH_YEAR = re.compile(rf"\b{_MONTH},?\s+(?:of\s+)?{_YEAR}\b", re.IGNORECASE)
-_YEAR_ALONE = re.compile(rf"\b{_YEAR}\b")
+_YEAR_ALONE = re.compile(rf"{_START}{_YEAR}{_END}")
 
 _PRESENT = re.compile(
     r"\b(?:now|currently|current|nowadays|these days|at the moment|at present|right now|"
@@ -83,6 +92,11 @@ _PAST = re.compile(
     r"earlier|initially|first)\b|\bbefore\W*$",
     re.IGNORECASE,
 )
+#: The same for Chinese, Japanese and Korean questions, found anywhere (no spaces).
+_PRESENT_CJK = re.compile(
+    "现在|目前|当前|如今|最近|最新|还在|仍然|依然|現在|今は|지금|현재|요즘|최근")
+_PAST_CJK = re.compile(
+    "以前|之前|从前|過去|过去|原来|当初|起初|最初|一开始|曾经|昔|예전|이전|처음")
 #: A question in the present tense: its first verb is a present form of be, do or have
 #: ("where do I live?", "what is my job?", "how many bikes does the user have?").
 _PRESENT_TENSE = re.compile(
@@ -128,6 +142,16 @@ def _periods(query: str) -> list[tuple[datetime, datetime]]:
             spans.append(_day_span(int(match.group(1)), int(match.group(2)),
                                    int(match.group(3))))
     rest = _ISO_DAY.sub(" ", rest)
+    for match in _CJK_DATE.finditer(rest):
+        year, month, day = (int(g) if g else 0 for g in match.groups())
+        if day and 1 <= month <= 12:
+            spans.append(_day_span(year, month, day))
+        elif 1 <= month <= 12:
+            spans.append(_month_span(year, month))
+        elif not month:
+            spans.append((datetime(year, 1, 1, tzinfo=UTC),
+                          datetime(year + 1, 1, 1, tzinfo=UTC)))
+    rest = _CJK_DATE.sub(" ", rest)
     for match in _MONTH_YEAR.finditer(rest):
         spans.append(_month_span(int(match.group(2)), _MONTHS[match.group(1).lower()]))
     rest = _MONTH_YEAR.sub(" ", rest)
@@ -147,9 +171,9 @@ def time_scope(query: str, *, tense: bool = True) -> TimeScope:
     periods = tuple(_periods(query))
     if periods:
         return TimeScope(periods=periods)
-    if _PAST.search(query):
+    if _PAST.search(query) or _PAST_CJK.search(query):
         return TimeScope(order="oldest")
-    if _PRESENT.search(query):
+    if _PRESENT.search(query) or _PRESENT_CJK.search(query):
         return TimeScope(order="newest")
     if tense and _PRESENT_TENSE.search(query) and not _PAST_TENSE.search(query):
         return TimeScope(order="newest")

@@ -8,12 +8,20 @@ word of a sentence is not (part of) a name either when it is a common verb ("Boo
 flight" names "lisbon"; "Remember Anna" names "anna") or looks like one: an "-ed" or "-ing"
 form ("Piped memory" names nothing), unless the same word is capitalised elsewhere in the text
 where no sentence starts.
+
+In Chinese text, names are found by :func:`memvault.core.text.cjk_names.cjk_names` (the
+speaker label, a family name with a title, the name after "叫" or a relation); a Latin name
+glued to Chinese text ("分析员Alice经常") is a name as it is between spaces, and a term in
+corner brackets (「…」, 『…』) is a quoted term.
 """
 
 from __future__ import annotations
 
 import re
 
+from memvault.analysis import has_cjk, mask_cjk
+from memvault.core.text.cjk_names import cjk_names
+from memvault.core.text.speakers import speaker_of
 from memvault.core.text.stopwords import OPENING_VERBS, SENTENCE_OPENERS, STOP_WORDS
 
 __all__ = ["entity_key", "extract_entities"]
@@ -22,13 +30,13 @@ _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{2,39}\b")
 _HASHTAG = re.compile(r"(?<![\w#])#[A-Za-z][\w-]{1,49}")
-_QUOTED = re.compile(r"[\"“]([^\"“”\n]{2,60})[\"”]")
+_QUOTED = re.compile(r"[\"“「『]([^\"“”「」『』\n]{2,60})[\"”」』]")
 _CAPITALISED = re.compile(
     r"\b[A-Z][\w'’-]*(?:[ \t]+(?:of|de|van|von|the)?[ \t]*[A-Z][\w'’-]*)*"
 )
+_WORD = re.compile(r"\b[A-Z][\w'’-]*")
 
 _MAX_NAME_WORDS = 5
-_WORD = re.compile(r"\b[A-Z][\w'’-]*")
 #: What may stand between a sentence's end (or the text's start) and its first word.
 _OPENING_PUNCTUATION = " \t\"'“‘([{*•>-"
 #: Names that end like a verb form (compared lower case).
@@ -80,6 +88,9 @@ def extract_entities(text: str, *, limit: int = 32) -> list[str]:
             keep(match.group())
     for match in _QUOTED.finditer(rest):
         keep(match.group(1))
+    mixed = has_cjk(rest)
+    if mixed:  # a Latin name glued to Chinese text is a word of its own
+        rest = mask_cjk(rest)
     mid_sentence = {
         word.group().lower()
         for word in _WORD.finditer(rest)
@@ -103,6 +114,9 @@ def extract_entities(text: str, *, limit: int = 32) -> list[str]:
                     keep(word)
         elif words:
             keep(" ".join(words))
+    if mixed:
+        for name in cjk_names(text, speaker_of(text)):
+            keep(name)
     return list(found)
 
 

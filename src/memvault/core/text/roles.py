@@ -22,10 +22,11 @@ __all__ = ["ROLES", "ROLE_LABELS", "role_of", "roles_addressed"]
 
 #: The roles, and the speaker labels that mean each of them (lower case).
 ROLE_LABELS: dict[str, frozenset[str]] = {
-    "user": frozenset(["user", "human", "me"]),
-    "assistant": frozenset(["assistant", "ai", "bot", "agent", "model", "chatbot"]),
-    "system": frozenset(["system"]),
-    "tool": frozenset(["tool"]),
+    "user": frozenset(["user", "human", "me", "用户", "ユーザー", "사용자"]),
+    "assistant": frozenset(["assistant", "ai", "bot", "agent", "model", "chatbot",
+                            "助手", "助理", "アシスタント", "어시스턴트"]),
+    "system": frozenset(["system", "系统", "システム", "시스템"]),
+    "tool": frozenset(["tool", "工具", "ツール", "도구"]),
 }
 ROLES = tuple(ROLE_LABELS)
 _ROLE_OF_LABEL = {label: role for role, labels in ROLE_LABELS.items() for label in labels}
@@ -52,6 +53,11 @@ _REQUEST = re.compile(
     re.IGNORECASE,
 )
 _NAMED = re.compile(r"\b(?:the\s+)?(user|assistant)(?:['’]s)?\b", re.IGNORECASE)
+#: Chinese, Japanese and Korean pronouns of the first and second person, and the roles
+#: written out: found anywhere, since those scripts put no space around them.
+_FIRST_CJK = re.compile("[我]|私|僕|俺|저는|제가|나는|내가")
+_SECOND_CJK = re.compile("[你您]|あなた|당신")
+_NAMED_CJK = {"用户": "user", "助手": "assistant", "助理": "assistant"}
 _PRONOUN_ROLE = {"i": "user", "you": "assistant"}
 
 
@@ -73,12 +79,13 @@ def roles_addressed(query: str) -> list[str]:
     """
     query = _REQUEST.sub(" ", query, count=1)
     named = [match.group(1).lower() for match in _NAMED.finditer(query)]
+    named += [role for word, role in _NAMED_CJK.items() if word in query]
     subject = _SUBJECT.search(query)
     found: list[str] = list(dict.fromkeys(named))
     if subject is not None:
         found.append(_PRONOUN_ROLE[(subject.group(1) or subject.group(2)).lower()])
-    if _FIRST.search(query):
+    if _FIRST.search(query) or _FIRST_CJK.search(query):
         found.append("user")
-    if _SECOND.search(query):
+    if _SECOND.search(query) or _SECOND_CJK.search(query):
         found.append("assistant")
     return list(dict.fromkeys(found))

@@ -11,9 +11,12 @@ than words:
   preferred, and the name is replaced by a pronoun in the text embedded for the query.
 
 A label is one to three words before a colon at the very start: capitalised words (a name),
-or one of the usual role names in any case (``user``, ``assistant``...). Anything else
-("Note: ...", a URL, a time such as "10:30") is not taken for a label when it does not look
-like a name; the cost of a wrong guess is small, since the content itself is never changed.
+or one of the usual role names in any case (``user``, ``assistant``...), or a name of two to
+four Han, Kana or Hangul characters ("张三：我明天去北京"; the full-width colon needs no space
+after it, and ends a Latin name too). Anything else ("Note: ...", "备注：...", a URL, a time
+such as "10:30") is not taken for a label when it does not look like a name; the cost of a
+wrong guess is small, since the content itself is never changed. A name in CJK script is
+found in a query wherever its characters stand, since those scripts put no space around it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from memvault.analysis import CJK, is_cjk
 from memvault.core.text.roles import ROLE_LABELS
 
 __all__ = ["body_text", "mask_speakers", "speaker_of", "speakers_named"]
@@ -32,10 +36,16 @@ _NOT_NAMES = frozenset(
         "note", "notes", "update", "summary", "todo", "reminder", "important", "warning",
         "question", "answer", "q", "a", "re", "fwd", "subject", "tip", "fact", "edit", "ps",
         "http", "https", "mailto", "step", "example", "error", "info", "debug",
+        # the same in Chinese and Japanese: headings, not speakers
+        "注意", "备注", "注释", "说明", "总结", "摘要", "问题", "回答", "答案", "提示", "事实",
+        "更新", "提醒", "重要", "警告", "错误", "信息", "步骤", "例如", "比如", "例子", "时间",
+        "日期", "地点", "地址", "电话", "原因", "结果", "结论", "目标", "任务", "标题", "主题",
+        "内容", "备忘", "待办", "补充", "附注", "注", "メモ", "注意", "質問", "回答", "要約",
     ]
 )
+_NAME = r"(?:[A-Z][\w'’.-]{0,30})(?:[ ][A-Z][\w'’.-]{0,30}){0,2}|[A-Za-z]{2,10}"
 _LABEL = re.compile(
-    r"^\s*((?:[A-Z][\w'’.-]{0,30})(?:[ ][A-Z][\w'’.-]{0,30}){0,2}|[A-Za-z]{2,10})\s*:\s+(?=\S)"
+    rf"^\s*({_NAME}|[{CJK}]{{2,4}})(?:\s*:\s+|\s*：\s*)(?=\S)"
 )
 
 
@@ -48,7 +58,7 @@ def speaker_of(content: str) -> str | None:
     lowered = label.lower()
     if lowered in _NOT_NAMES:
         return None
-    if not label[0].isupper() and lowered not in _ROLES:
+    if not label[0].isupper() and lowered not in _ROLES and not is_cjk(label[0]):
         return None
     return lowered
 
@@ -62,7 +72,10 @@ def body_text(content: str) -> str:
 
 
 def _name_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w'’])" + re.escape(name) + r"(?:['’]s)?(?![\w'’])", re.IGNORECASE)
+    if is_cjk(name[0]):  # no spaces around it: found wherever it stands
+        return re.compile(re.escape(name))
+    return re.compile(rf"(?<![^\W{CJK}]|['’])" + re.escape(name)
+                      + rf"(?:['’]s)?(?![^\W{CJK}]|['’])", re.IGNORECASE)
 
 
 def speakers_named(query: str, speakers: Iterable[str]) -> list[str]:
@@ -82,7 +95,8 @@ def speakers_named(query: str, speakers: Iterable[str]) -> list[str]:
 
 
 def mask_speakers(query: str, speakers: Iterable[str]) -> str:
-    """``query`` with each named speaker (and their possessive) replaced by a pronoun."""
+    """``query`` with each named speaker (and their possessive) replaced by a pronoun
+    ("they"; "TA", the written neutral pronoun of Chinese, for a name in CJK script)."""
     for speaker in speakers:
-        query = _name_pattern(speaker).sub("they", query)
+        query = _name_pattern(speaker).sub("TA" if is_cjk(speaker[0]) else "they", query)
     return query

@@ -5,15 +5,42 @@ and, with :data:`SENTENCE_OPENERS`, which capitalised words entity extraction dr
 start of a name (:func:`memvault.core.text.entities.extract_entities`); :data:`OPENING_VERBS`
 only decides whether a sentence's capitalised first word can be (part of) a name. Changing
 any list changes what search finds: measure it (``docs/benchmarks.md``).
+
+Chinese, Japanese and Korean have stop words too. Their function characters (的, 了, 是,
+の, は ...) already cut a run of characters before it becomes bigrams
+(:data:`memvault.analysis.CJK_BREAKS`), so what is left for this list are the tokens that
+analysis makes of pronouns, question words and auxiliaries: single characters (我, 谁, 何)
+and bigrams (什么, 哪里, です, 무엇), listed in :data:`CJK_STOP_WORDS` and part of
+:data:`STOP_WORDS`. As with English, they are left out of what a query asks for, never out
+of what is indexed.
 """
 
 from __future__ import annotations
 
-__all__ = ["OPENING_VERBS", "SENTENCE_OPENERS", "STOP_WORDS"]
+__all__ = ["CJK_STOP_WORDS", "OPENING_VERBS", "SENTENCE_OPENERS", "STOP_WORDS"]
+
+#: Tokens of Chinese, Japanese and Korean function words, as :func:`memvault.analysis.tokens`
+#: makes them: pronouns, question words, auxiliaries.
+CJK_STOP_WORDS = frozenset(
+    [
+        # Chinese: pronouns, question words, a few particles that do not cut a run
+        "我", "你", "您", "他", "她", "它", "谁", "啥", "哪", "吗", "呢", "吧", "啊", "么",
+        "我们", "你们", "他们", "她们", "它们", "咱们", "自己", "什么", "怎么", "怎样",
+        "为什么", "为什", "哪里", "哪儿", "哪个", "哪些", "这个", "那个", "这些", "那些", "这里",
+        "那里", "如何", "有没", "没有", "是否", "可以", "一下", "关于",
+        # Japanese: pronouns, question words, polite and past endings
+        "私", "僕", "俺", "彼", "何", "誰", "あなた", "なに", "どこ", "いつ", "どう",
+        "これ", "それ", "あれ", "です", "でし", "ます", "まし", "した", "して", "ない",
+        "あな", "なた",
+        # Korean: pronouns and question words (words are spaced, then bigrams)
+        "나", "너", "저", "우리", "무엇", "누구", "어디", "언제", "어떻", "떻게", "왜",
+        "나는", "저는", "제가", "내가",
+    ]
+)
 
 #: English function words, lower case, with their contractions and the fragments a split
-#: contraction leaves ("s", "t", "ll"...).
-STOP_WORDS = frozenset(
+#: contraction leaves ("s", "t", "ll"...), and :data:`CJK_STOP_WORDS`.
+STOP_WORDS = CJK_STOP_WORDS | frozenset(
     [
         "a", "about", "above", "after", "again", "against", "all", "also", "am", "an",
         "and", "any", "are", "aren't", "as", "at", "be", "because", "been", "before",

@@ -45,6 +45,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from memvault.analysis import ANALYSIS_VERSION, joined, tokens
 from memvault.errors import InvalidInput, StoreUnavailable
 from memvault.models import (
     Candidate,
@@ -93,6 +94,7 @@ def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
         "agent_id": memory.agent_id,
         "session_id": memory.session_id,
         "content": memory.content,
+        "text": joined(memory.content),
         "occurred_at": to_micros(memory.occurred_at),
         "created_at": to_micros(memory.created_at),
         "metadata": json.dumps(memory.metadata),
@@ -183,12 +185,32 @@ class CypherEpisodicStore:
     async def _ensure_schema(self) -> None:
         self._schema_ready = False
         await self._dialect.run_schema(self._labelled(self._dialect.schema()))
+        await self._ensure_analysis()
         [rows] = await self._dialect.run([self._statement(q.INFO, {})], write=False)
         if rows and rows[0][0] is not None:
             info = EmbeddingInfo.model_validate_json(rows[0][0])
             vector_index = self._dialect.ensure_vector_index(info.dimensions)
             await self._dialect.run_schema(self._labelled(vector_index))
         self._schema_ready = True
+
+    async def _ensure_analysis(self) -> None:
+        """Index the analysed text of memories stored before it was analysed (or by another
+        :data:`~memvault.analysis.ANALYSIS_VERSION`): the full-text index is made anew on
+        ``m.text``, every memory's text computed again, and the version recorded."""
+        [rows] = await self._dialect.run([self._statement(q.ANALYSIS, {})], write=False)
+        if rows and rows[0][0] == str(ANALYSIS_VERSION):
+            return
+        await self._dialect.run([self._statement(q.CLEAR_TEXT, {})], write=True)
+        await self._dialect.run_schema(self._labelled(self._dialect.fulltext_index()))
+        while True:
+            [rows] = await self._dialect.run(
+                [self._statement(q.UNANALYSED, {"limit": _CHUNK})], write=False)
+            if not rows:
+                break
+            texts = [{"id": row[0], "text": joined(str(row[1] or ""))} for row in rows]
+            await self._dialect.run([self._statement(q.SET_TEXT, {"rows": texts})], write=True)
+        await self._dialect.run(
+            [self._statement(q.SET_ANALYSIS, {"value": str(ANALYSIS_VERSION)})], write=True)
 
     def _filter(self, where: MemoryFilter) -> tuple[str, dict[str, Any], str]:
         """A ``WHERE`` condition on ``m`` for a filter, its parameters, and the pattern an
@@ -318,7 +340,9 @@ class CypherEpisodicStore:
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
     ) -> builtins.list[Candidate]:
-        queries = [q for q in map(self._dialect.fulltext_query, terms) if q]
+        # Each term analysed as the stored text was; each of its tokens is searched for.
+        asked = dict.fromkeys(t for term in terms for t in tokens(term, query=True))
+        queries = [q for q in map(self._dialect.fulltext_query, asked) if q]
         if not queries or limit <= 0:
             return []
         clause, params, mentions = self._filter(where)
@@ -392,6 +416,7 @@ class CypherEpisodicStore:
         who = {"id": revision.memory_id, "user_id": revision.user_id}
         params = {
             **who, "at": to_micros(revision.at), "content": revision.content,
+            "text": None if revision.content is None else joined(revision.content),
             "entities": None if revision.content is None else json.dumps(entities or []),
             "metadata": None if metadata is None else json.dumps(metadata),
             "metadata_pairs": None if metadata is None else metadata_pairs(metadata),

@@ -187,6 +187,11 @@ class Dialect(ABC):
         already there."""
 
     @abstractmethod
+    def fulltext_index(self) -> list[Statement]:
+        """Statements dropping the full-text index and creating it anew on ``m.text``, the
+        analysed content (:func:`memvault.analysis.joined`)."""
+
+    @abstractmethod
     def vector_index(self, dimensions: int | None) -> list[Statement]:
         """Statements dropping the vector index and, given ``dimensions``, creating it anew."""
 

@@ -3,7 +3,8 @@
 The graph (default ``memvault``) is the namespace: each graph holds its own memories and
 indexes. Query options: ``connect_timeout`` and ``timeout`` (seconds; defaults 5 and 60).
 
-Full-text search is FalkorDB's RediSearch index (English stemming, no stop words), vector
+Full-text search is FalkorDB's RediSearch index (English stemming, no stop words) of each
+memory's analysed text (:mod:`memvault.analysis`: CJK bigrams, script changes split), vector
 search its HNSW index with cosine distance. Connections are redis-py's pool: after a lost
 connection the next call reconnects (retried twice with a short backoff), so a restarted server
 serves again without reopening the store.
@@ -111,10 +112,17 @@ class FalkorDialect(Dialect):
             Statement("CREATE INDEX FOR (x:Meta) ON (x.key)"),
             Statement("CREATE INDEX FOR (m:Memory) ON (m.idempotency_key)"),
             Statement("CREATE INDEX FOR (p:Pending) ON (p.memory_id)"),
+            # the full-text index comes with the analysed text: fulltext_index()
+        ]
+
+    def fulltext_index(self) -> list[Statement]:
+        label = self.labels.of("Memory")
+        return [
+            Statement("CALL db.idx.fulltext.drop($label)", {"label": label}),
             Statement(
                 "CALL db.idx.fulltext.createNodeIndex("
-                "{label: $label, stopwords: [], language: 'english'}, 'content')",
-                {"label": self.labels.of("Memory")},
+                "{label: $label, stopwords: [], language: 'english'}, 'text')",
+                {"label": label},
             ),
         ]
 

@@ -148,13 +148,23 @@ class Neo4jDialect(Dialect):
             Statement(
                 f"CREATE INDEX {n['entity']} IF NOT EXISTS FOR (e:Entity) ON (e.user_id, e.name)"
             ),
-            Statement(
-                f"CREATE FULLTEXT INDEX {n['text']} IF NOT EXISTS"
-                " FOR (m:Memory) ON EACH [m.content]"
-                " OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}"
-            ),
+            *self._text_index(),
             Statement("CALL db.awaitIndexes($seconds)", {"seconds": _INDEX_WAIT_SECONDS}),
         ]
+
+    def _text_index(self) -> list[Statement]:
+        # The analysed text (memvault.analysis) has its CJK bigrams apart: the English
+        # analyzer cuts them into characters, and a query's bigram, a phrase, matches them
+        # side by side; its stemming still serves English words.
+        return [Statement(
+            f"CREATE FULLTEXT INDEX {self._names['text']} IF NOT EXISTS"
+            " FOR (m:Memory) ON EACH [m.text]"
+            " OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}}"
+        )]
+
+    def fulltext_index(self) -> list[Statement]:
+        return [Statement(f"DROP INDEX {self._names['text']} IF EXISTS"), *self._text_index(),
+                Statement("CALL db.awaitIndexes($seconds)", {"seconds": _INDEX_WAIT_SECONDS})]
 
     def vector_index(self, dimensions: int | None) -> list[Statement]:
         drop = [Statement(f"DROP INDEX {self._names['vector']} IF EXISTS")]

@@ -12,8 +12,10 @@ __all__ = [
     "ADD",
     "ADD_MENTIONS",
     "ADJACENT",
+    "ANALYSIS",
     "CLEAR_INFO",
     "CLEAR_PENDING",
+    "CLEAR_TEXT",
     "COLUMNS",
     "COUNT",
     "COUNT_EMBEDDINGS",
@@ -35,8 +37,11 @@ __all__ = [
     "NEIGHBORS_AFTER",
     "NEIGHBORS_BEFORE",
     "PENDING",
+    "SET_ANALYSIS",
     "SET_EMBEDDINGS",
     "SET_INFO",
+    "SET_TEXT",
+    "UNANALYSED",
     "UPDATE",
     "UPDATE_MENTIONS",
     "USER_IDS",
@@ -77,7 +82,8 @@ WITH fresh, base
 UNWIND range(0, size(fresh) - 1) AS i
 WITH fresh[i] AS row, base + i + 1 AS seq
 CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
-    session_id: row.session_id, content: row.content, occurred_at: row.occurred_at,
+    session_id: row.session_id, content: row.content, text: row.text,
+    occurred_at: row.occurred_at,
     created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
     source: row.source, entities: row.entities, seq: seq,
     idempotency_key: row.idempotency_key, request_hash: row.request_hash})
@@ -262,6 +268,24 @@ CLEAR_INFO = "MATCH (x:Meta {key: 'embedding'}) DELETE x"
 COUNT_EMBEDDINGS = "MATCH (v:Embedding) RETURN count(v)"
 DROP_EMBEDDINGS = "MATCH (v:Embedding) DETACH DELETE v"
 
+# Memories written before their text was analysed, or by an older analysis.
+UNANALYSED = """
+MATCH (m:Memory)
+WHERE m.text IS NULL
+RETURN m.id, m.content
+LIMIT $limit
+"""
+
+SET_TEXT = """
+UNWIND $rows AS row
+MATCH (m:Memory {id: row.id})
+SET m.text = row.text
+"""
+
+ANALYSIS = "MATCH (x:Meta {key: 'analysis'}) RETURN x.value"
+SET_ANALYSIS = "MERGE (x:Meta {key: 'analysis'}) SET x.value = $value"
+CLEAR_TEXT = "MATCH (m:Memory) WHERE m.text IS NOT NULL REMOVE m.text"
+
 MISSING = """
 MATCH (m:Memory)
 WHERE NOT %(embedded)s
@@ -291,6 +315,7 @@ CREATE (m)-[:VERSION]->(:MemoryVersion {{user_id: m.user_id, version: last + 1,
     content: m.content, metadata: m.metadata, occurred_at: m.occurred_at,
     replaced_at: $at}})
 SET m.content = coalesce($content, m.content),
+    m.text = coalesce($text, m.text),
     m.entities = coalesce($entities, m.entities),
     m.metadata = coalesce($metadata, m.metadata),
     m.metadata_pairs = coalesce($metadata_pairs, m.metadata_pairs),

@@ -1,9 +1,15 @@
 """Full-text search of the embedded store: passages in FTS5, BM25 from the user's own statistics.
 
 Each memory's content is cut into passages (:func:`memvault.passages.split`); a passage is one
-row of ``passages`` (its memory and user, its character span, its number of indexed tokens)
-and one document of the contentless FTS5 table ``passages_fts``. ``lexical_users`` keeps each
-user's number of passages and tokens.
+row of ``passages`` (its memory and user, its character span, its number of indexed tokens,
+its analysed text) and one document of the contentless FTS5 table ``passages_fts``.
+``lexical_users`` keeps each user's number of passages and tokens.
+
+What the index holds is the passage's tokens by :func:`memvault.analysis.tokens` (CJK
+bigrams, script changes split, indicators whole), joined by spaces; FTS5's tokenizer
+(:data:`TOKENIZE`) keeps each of them one token (the punctuation of addresses and paths is
+made token characters) and stems English words with Porter's rules. A query's words go
+through the same analysis and the same tokenizer.
 
 FTS5's ``bm25()`` weighs terms by statistics of the whole file. When the file holds one
 user's passages only (the usual embedded case) those are the user's statistics, and the index
@@ -23,10 +29,17 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from memvault.analysis import joined
+from memvault.analysis import tokens as analyse
 from memvault.models import Candidate, PassageSpan
 from memvault.passages import split
+from memvault.stores.sqlite.progress import Progress
 
-__all__ = ["OTHER_PASSAGES", "index_memory", "reindex", "search"]
+__all__ = ["OTHER_PASSAGES", "TOKENIZE", "analysed", "index_memory", "reindex", "search"]
+
+#: FTS5's tokenizer for analysed text: a space ends a token, the punctuation that whole
+#: tokens hold (addresses, paths, URLs) does not; Porter stems what is left.
+TOKENIZE = "porter unicode61 tokenchars '-./:@\\_+~%&?#='"
 
 #: BM25 constants, FTS5's own.
 K1, B = 1.2, 0.75
@@ -37,7 +50,7 @@ _PER_RESULT, _AT_LEAST = 2, 40
 
 _WORDS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words USING fts5"
-    " (content, content='', tokenize='porter unicode61')"
+    f" (content, content='', tokenize=\"{TOKENIZE}\")"
 )
 _WORDS_TERMS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words_terms"
@@ -56,17 +69,24 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def analysed(text: str, *, query: bool = False) -> str:
+    """``text`` as the index holds it (``query``: as a search asks for it), its analysed
+    tokens joined by spaces."""
+    return joined(text, query=query)
+
+
 def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: str) -> None:
     """Index one stored memory's passages and count them in the user's statistics."""
     count = tokens = 0
     for start, end in split(content):
+        text = analysed(content[start:end])
         passage = conn.execute(
-            "INSERT INTO passages (memory_rowid, user_id, span_start, span_end, length)"
-            " VALUES (?, ?, ?, ?, 0)",
-            (rowid, user_id, start, end),
+            "INSERT INTO passages (memory_rowid, user_id, span_start, span_end, length,"
+            " analysed) VALUES (?, ?, ?, ?, 0, ?)",
+            (rowid, user_id, start, end, text),
         ).lastrowid
         conn.execute("INSERT INTO passages_fts (rowid, content) VALUES (?, ?)",
-                     (passage, content[start:end]))
+                     (passage, text))
         row = conn.execute("SELECT sz FROM passages_fts_docsize WHERE id = ?",
                            (passage,)).fetchone()
         length = _varints(row[0])[0] if row else 0
@@ -83,15 +103,20 @@ def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: st
 
 
 def reindex(conn: sqlite3.Connection) -> None:
-    """Index every stored memory (a migration step: the passage tables are empty)."""
+    """Index every stored memory (a migration step: the passage tables are empty), with a
+    progress bar on a terminal (:class:`~memvault.stores.sqlite.progress.Progress`)."""
+    total = conn.execute("SELECT count(*) FROM memories").fetchone()[0]
     last = 0
-    while rows := conn.execute(
-        "SELECT rowid, user_id, content FROM memories WHERE rowid > ? ORDER BY rowid LIMIT 1000",
-        (last,),
-    ).fetchall():
-        for rowid, user_id, content in rows:
-            index_memory(conn, rowid, user_id, content)
-        last = rows[-1][0]
+    with Progress("re-indexing full text", total) as progress:
+        while rows := conn.execute(
+            "SELECT rowid, user_id, content FROM memories WHERE rowid > ?"
+            " ORDER BY rowid LIMIT 1000",
+            (last,),
+        ).fetchall():
+            for rowid, user_id, content in rows:
+                index_memory(conn, rowid, user_id, content)
+            last = rows[-1][0]
+            progress.advance(len(rows))
 
 
 def _varints(blob: bytes) -> list[int]:
@@ -112,10 +137,14 @@ def search(
 ) -> list[Candidate]:
     """The user's best ``limit`` memories for any of ``words``, best first.
 
+    Each word is analysed as the index's text is; each of its tokens is searched for.
+
     ``clause`` (SQL on alias ``m``, with ``params``) narrows the memories searched beyond
     the user; without it the index alone picks the candidates.
     """
-    words = list(dict.fromkeys(words))
+    words = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
+    if not words:
+        return []
     for create in (_WORDS, _WORDS_TERMS, _INDEX_TERMS):
         conn.execute(create)
     # One snapshot for the candidates and the statistics; rolled back, which also empties

@@ -83,9 +83,8 @@ def _unindex(conn: sqlite3.Connection, rowid: int, old: Memory) -> None:
     ``passages_unindex`` trigger does when a memory is deleted)."""
     conn.execute(
         "INSERT INTO passages_fts (passages_fts, rowid, content)"
-        " SELECT 'delete', p.rowid, substr(?, p.span_start + 1, p.span_end - p.span_start)"
-        " FROM passages p WHERE p.memory_rowid = ?",
-        (old.content, rowid),
+        " SELECT 'delete', p.rowid, p.analysed FROM passages p WHERE p.memory_rowid = ?",
+        (rowid,),
     )
     conn.execute(
         "UPDATE lexical_users SET"

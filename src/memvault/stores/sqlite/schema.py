@@ -4,7 +4,7 @@ are separated by lines holding only ``;;`` (trigger bodies contain ``;``)."""
 from __future__ import annotations
 
 from memvault.stores.migrations import Migration
-from memvault.stores.sqlite.lexical import reindex
+from memvault.stores.sqlite.lexical import TOKENIZE, reindex
 
 __all__ = ["EPISODIC", "PROFILE", "WORKING"]
 
@@ -147,6 +147,38 @@ CREATE TRIGGER passages_unindex BEFORE DELETE ON memories BEGIN
     INSERT INTO passages_fts (passages_fts, rowid, content)
     SELECT 'delete', p.rowid, substr(old.content, p.span_start + 1, p.span_end - p.span_start)
     FROM passages p WHERE p.memory_rowid = old.rowid;
+    UPDATE lexical_users SET
+        passages = passages - (SELECT count(*) FROM passages WHERE memory_rowid = old.rowid),
+        tokens = tokens
+            - (SELECT coalesce(sum(length), 0) FROM passages WHERE memory_rowid = old.rowid)
+    WHERE user_id = old.user_id;
+    DELETE FROM passages WHERE memory_rowid = old.rowid;
+END
+""",
+        # No re-index here: step 5 replaces this index and indexes every memory once.
+    ),
+    Migration(
+        5,
+        "full-text index of analysed text: CJK bigrams, script changes, whole indicators",
+        f"""
+DROP TRIGGER passages_unindex
+;;
+DROP TABLE passages_fts
+;;
+DELETE FROM passages
+;;
+DELETE FROM lexical_users
+;;
+-- What the index holds for the passage (memvault.analysis), kept to take it out again.
+ALTER TABLE passages ADD COLUMN analysed TEXT NOT NULL DEFAULT ''
+;;
+CREATE VIRTUAL TABLE passages_fts USING fts5 (
+    content, content='', tokenize="{TOKENIZE}"
+)
+;;
+CREATE TRIGGER passages_unindex BEFORE DELETE ON memories BEGIN
+    INSERT INTO passages_fts (passages_fts, rowid, content)
+    SELECT 'delete', p.rowid, p.analysed FROM passages p WHERE p.memory_rowid = old.rowid;
     UPDATE lexical_users SET
         passages = passages - (SELECT count(*) FROM passages WHERE memory_rowid = old.rowid),
         tokens = tokens

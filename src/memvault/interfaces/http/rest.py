@@ -51,6 +51,7 @@ from memvault.errors import (
 )
 from memvault.interfaces.http.openapi import openapi_document
 from memvault.interfaces.http.operations import (
+    MAX_IMPORT_BYTES,
     NDJSON,
     OPERATIONS,
     AddManyRequest,
@@ -59,6 +60,7 @@ from memvault.interfaces.http.operations import (
     DeleteAllRequest,
     DeleteResponse,
     ErrorType,
+    ImportQuery,
     ListQuery,
     NoQuery,
     ProfileQuery,
@@ -77,6 +79,10 @@ log = logging.getLogger("memvault.rest")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+_IMPORT_NAMES = {"chatgpt": "conversations.json", "claude": "conversations.json",
+                 "mem0": "memories.json", "markdown": "note.md", "csv": "body.csv",
+                 "jsonl": "body.jsonl"}
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -164,15 +170,15 @@ def _finite(text: str) -> float:
     return number
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _HttpError(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _HttpError(413, "PayloadTooLarge", f"the body is over {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _HttpError(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes")
+        if size > limit:
+            raise _HttpError(413, "PayloadTooLarge", f"the body is over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -398,6 +404,22 @@ class _Handlers:
         return StreamingResponse(body(), media_type=NDJSON, headers={
             "Content-Disposition": 'attachment; filename="memvault-export.jsonl"',
         })
+
+    async def import_memories(self, request: Request) -> Response:
+        query = _query(request, ImportQuery)
+        who = self._identity(request)
+        data = await _read_body(request, MAX_IMPORT_BYTES)
+        if not data.strip():
+            _invalid("the request body is empty: send the file to import")
+        mv = await self._memvault()
+        name = query.name or _IMPORT_NAMES.get(query.format, "body")
+        try:
+            report = await mv.import_from(data, format=query.format, name=name,
+                                          user_id=who.user_id, mapping=query.map,
+                                          skip_invalid=query.skip_invalid)
+        except IdempotencyConflict as exc:
+            raise _HttpError(422, "InvalidInput", str(exc)) from None
+        return _json(report)
 
     async def openapi(self, request: Request) -> Response:
         _query(request, NoQuery)

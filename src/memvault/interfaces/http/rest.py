@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
 from memvault.core.validate import check_identifier
 from memvault.errors import (
@@ -170,7 +171,8 @@ def _finite(text: str) -> float:
     return number
 
 
-async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def _read_body(request: Request, limit: int | None = None) -> bytes:
+    limit = MAX_BODY_BYTES if limit is None else limit
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _HttpError(413, "PayloadTooLarge", f"the body is over {limit} bytes")
@@ -409,9 +411,9 @@ class _Handlers:
         query = _query(request, ImportQuery)
         who = self._identity(request)
         data = await _read_body(request, MAX_IMPORT_BYTES)
-        if not data.strip():
-            _invalid("the request body is empty: send the file to import")
         mv = await self._memvault()
+        if not data.strip():
+            return _json(ImportReport())  # an empty file: nothing to import
         name = query.name or _IMPORT_NAMES.get(query.format, "body")
         try:
             report = await mv.import_from(data, format=query.format, name=name,
@@ -419,6 +421,8 @@ class _Handlers:
                                           skip_invalid=query.skip_invalid)
         except IdempotencyConflict as exc:
             raise _HttpError(422, "InvalidInput", str(exc)) from None
+        except InvalidInput as exc:  # one bad record a line: one line here
+            _invalid("; ".join(str(exc).splitlines()))
         return _json(report)
 
     async def openapi(self, request: Request) -> Response:

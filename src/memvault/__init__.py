@@ -17,6 +17,7 @@ from memvault.errors import (
     NotFound,
     StoreUnavailable,
 )
+from memvault.interfaces.facade import AsyncMemoryLayer, MemoryLayer
 from memvault.interfaces.sdk import SyncMemvault
 from memvault.models import (
     AddOutcome,
@@ -33,6 +34,7 @@ from memvault.models import (
 
 __all__ = [
     "AddOutcome",
+    "AsyncMemoryLayer",
     "Config",
     "ConfigError",
     "DeleteReport",
@@ -42,6 +44,7 @@ __all__ = [
     "InvalidInput",
     "Memory",
     "MemoryInput",
+    "MemoryLayer",
     "MemoryPage",
     "MemoryVersion",
     "Memvault",

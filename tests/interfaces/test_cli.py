@@ -23,7 +23,7 @@ COMMANDS = {
     "profile": "Show the user's profile facts",
     "delete-all": "Delete the user's memories",
     "export": "Write memories and profile as JSONL",
-    "import": "Import a JSONL export",
+    "import": "Import SOURCE; what is already present is skipped",
     "reembed": "embed all memories again",
     "doctor": "Show the stores, counts and embedder",
 }

@@ -530,7 +530,7 @@ def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops
                   if path != "/health"}
     assert routes == documented
-    assert len(routes) == 13
+    assert len(routes) == 14
     for path, ops in doc["paths"].items():
         for op in ops.values():
             assert op["responses"], path

@@ -240,7 +240,8 @@ def test_a_given_embedder_adds_vector_search(db: Path) -> None:
 
 
 def test_every_method_mirrors_the_async_one() -> None:
-    public = {name for name in vars(Memvault) if not name.startswith("_")}
+    public = {name for base in Memvault.__mro__[:-1] for name in vars(base)
+              if not name.startswith("_")}
     assert public <= set(vars(SyncMemvault))
     for name in sorted(public | {"__init__"}):
         ours, theirs = getattr(SyncMemvault, name), getattr(Memvault, name)

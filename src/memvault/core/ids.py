@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-__all__ = ["derived_id", "new_id"]
+__all__ = ["derived_id", "new_id", "stable_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _lock = threading.Lock()
@@ -42,3 +42,11 @@ def derived_id(base: str, name: str) -> str:
     digest = hashlib.blake2b(f"{base}\x00{name}".encode("utf-8", "surrogatepass"),
                              digest_size=10).digest()
     return base[:10] + _encode(int.from_bytes(digest, "big") >> 1, 16)
+
+
+def stable_id(millis: int, name: str) -> str:
+    """An id always the same for the same ``name``, sorting at ``millis`` (ms since the
+    epoch, clamped to what the id's time part holds): for records imported again."""
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=10).digest()
+    return _encode(min(max(millis, 0), 2**50 - 1), 10) + _encode(
+        int.from_bytes(digest, "big") >> 1, 16)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from memvault.core.search import pipeline
 from memvault.core.text.entities import extract_entities
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
+from memvault.core.transfers import Transfers
 from memvault.core.validate import (
     build_filter,
     check_content,
@@ -76,8 +77,9 @@ log = logging.getLogger("memvault")
 _ID_PAGE = 1_000
 
 
-class Memvault:
-    """The async memory core; open it with ``async with``."""
+class Memvault(Transfers):
+    """The async memory core; open it with ``async with``. Export and import come from
+    :class:`~memvault.core.transfers.Transfers`."""
 
     def __init__(
         self,
@@ -501,38 +503,6 @@ class Memvault:
             await self.profile.forget_sources(user, doomed, utc_now())
         report = DeleteReport(memories=memories, working=working, profile_facts=facts)
         await self.audit.deleted_all(user, report, agent_id=agent, session_id=session)
-        return report
-
-    # -- export / import ---------------------------------------------------------------------
-
-    def export(self, *, user_id: str | None = None, all_users: bool = False
-               ) -> AsyncIterator[str]:
-        """JSONL lines (no newline) of the user's memories and profile, or of every user."""
-        users = None if all_users else [self._user(user_id)]
-        return exchange.export_lines(self.episodic, self.profile, users)
-
-    async def import_lines(
-        self, lines: Iterable[str | bytes], *, user_id: str | None = None,
-        skip_invalid: bool = False, progress: Callable[[int], None] | None = None,
-    ) -> exchange.ImportReport:
-        """Import an export; ids already present are skipped, so importing twice is safe, and
-        memories already present without a vector get one.
-
-        Every line is checked as an add is; one bad line imports nothing and raises
-        :class:`InvalidInput` naming each bad line, unless ``skip_invalid`` (then the report
-        lists them). ``user_id`` imports everything as that user's (default: the file's).
-        """
-        limits = exchange.Limits(max_content_bytes=self.config.max_content_bytes,
-                                 max_value_bytes=self.config.max_profile_value_bytes)
-        report = await exchange.import_lines(
-            self.episodic, self.profile, lines, limits=limits,
-            user_id=None if user_id is None else self._user(user_id),
-            skip_invalid=skip_invalid, progress=progress, after_add=self._after_add,
-            check_room=self._corrections.room, extract=self.extraction.wants,
-        )
-        self.extraction.notify()
-        if report.skipped:
-            self.embedding.notify()  # an earlier run may have stored them without vectors
         return report
 
     # -- state -------------------------------------------------------------------------------

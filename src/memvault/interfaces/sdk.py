@@ -25,6 +25,7 @@ from typing import Any, Literal, Self, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from memvault.config import Config
+from memvault.core import importing
 from memvault.core.embedding import EmbeddingState
 from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
@@ -240,6 +241,28 @@ class SyncMemvault:
     ) -> ImportReport:
         return self._run(lambda: self._async.import_lines(
             lines, user_id=user_id, skip_invalid=skip_invalid, progress=progress))
+
+    def import_from(
+        self,
+        source: str | Path | bytes,
+        *,
+        format: str = "jsonl",
+        name: str | None = None,
+        user_id: str | None = None,
+        all_users: bool = False,
+        mapping: Mapping[str, str] | str | None = None,
+        skip_invalid: bool = False,
+        batch_size: int = importing.BATCH,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportReport:
+        return self._run(lambda: self._async.import_from(
+            source, format=format, name=name, user_id=user_id, all_users=all_users,
+            mapping=mapping, skip_invalid=skip_invalid, batch_size=batch_size,
+            progress=progress))
+
+    def export_markdown(self, directory: str | Path, *,
+                        user_id: str | None = None) -> builtins.list[Path]:
+        return self._run(lambda: self._async.export_markdown(directory, user_id=user_id))
 
     def wait_for_vectors(self, timeout: float | None = None) -> bool:
         return self._run(lambda: self._async.wait_for_vectors(timeout))

@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast, get_args
 
@@ -26,7 +26,7 @@ from memvault.core.memvault import Memvault
 from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
-from memvault.interfaces.cli import correct, crypto
+from memvault.interfaces.cli import correct, crypto, transfer
 from memvault.interfaces.cli import keys as keys_cli
 from memvault.interfaces.cli.extraction import echo_extraction
 from memvault.interfaces.cli.oauth import oauth_options, oauth_overrides
@@ -396,109 +396,6 @@ def delete_all(ctx: click.Context, session: str | None, yes: bool) -> None:
 
 
 @cli.command()
-@click.argument("output", type=click.Path(dir_okay=False, allow_dash=True), default="-")
-@click.option("--all-users", is_flag=True, help="Export every user, not only --user.")
-@click.pass_context
-def export(ctx: click.Context, output: str, all_users: bool) -> None:
-    """Write memories and profile as JSONL to OUTPUT (default: stdout)."""
-    config = _config(ctx)
-
-    async def action() -> int:
-        count = 0
-        async with Memvault(config, embedder=None) as mv:
-            with click.open_file(output, "w", encoding="utf-8") as handle:
-                async for line in mv.export(all_users=all_users):
-                    handle.write(line + "\n")
-                    count += 1
-        return count
-
-    count = _run(action)
-    if output != "-":
-        click.echo(f"wrote {count} lines to {output}", err=True)
-
-
-@cli.command(name="import")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--skip-invalid", is_flag=True, help="Import the valid lines and report the "
-              "others (default: one invalid line imports nothing).")
-@click.option("--all-users", is_flag=True, help="Keep each line's user (for an export made "
-              "with --all-users) instead of importing everything as --user.")
-@click.pass_context
-def import_(ctx: click.Context, source: str, skip_invalid: bool, all_users: bool) -> None:
-    """Import a JSONL export from SOURCE; ids already present are skipped.
-
-    Everything is imported as the user this command acts for (--user), whoever exported it;
-    a file holding several users' memories needs --all-users. Every line is checked as an
-    add is, and invalid lines are reported with their numbers.
-    """
-    config = _config(ctx)
-    buffered: list[bytes] | None = None
-    if source == "-":
-        with click.open_file(source, "rb") as stdin:
-            buffered = list(stdin)
-        total, users = _scan(buffered)
-    else:
-        with open(source, "rb") as handle:
-            total, users = _scan(handle)
-    if not all_users and len(users) > 1:
-        raise click.ClickException(
-            f"{source} holds the memories of {len(users)} users ({', '.join(sorted(users)[:5])}"
-            f"{', ...' if len(users) > 5 else ''}): import it with --all-users to keep each "
-            f"user's, or export one user at a time")
-    target = None if all_users else config.user_id
-
-    def lines() -> Iterator[bytes]:
-        # Bytes: the core decodes each line and names the one that is not UTF-8.
-        if buffered is not None:
-            yield from buffered
-            return
-        with open(source, "rb") as handle:
-            yield from handle
-
-    async def action() -> Any:
-        async with Memvault(config) as mv:
-            await mv.wait_until_ready(timeout=120)
-            await _refuse_resized_vectors(mv)
-            if not total:  # nothing to count: no bar
-                report = await mv.import_lines(lines(), user_id=target,
-                                               skip_invalid=skip_invalid)
-            else:
-                bar: ProgressBar[Any] = click.progressbar(
-                    length=total, label="importing", file=sys.stderr)
-                with bar:
-                    report = await mv.import_lines(lines(), user_id=target,
-                                                   skip_invalid=skip_invalid,
-                                                   progress=bar.update)
-            # Vectors are computed behind the adds: store them before the process exits.
-            await mv.wait_for_vectors()
-            return report
-
-    report = _run(action)
-    for problem in report.invalid:
-        click.echo(f"skipped {problem.message}", err=True)  # the message names the line
-    click.echo(f"imported {report.memories} memories and {report.profile_facts} profile facts"
-               f" ({report.skipped} already present"
-               + (f", {len(report.invalid)} invalid lines skipped)" if report.invalid else ")"))
-
-
-def _scan(lines: Iterable[bytes]) -> tuple[int, set[str]]:
-    """How many memory lines an export holds, and the users of its readable lines (the
-    import itself reports the unreadable ones)."""
-    total, users = 0, set()
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        total += record.get("type") == "memory"
-        if isinstance(record.get("user_id"), str) and record["user_id"].strip():
-            users.add(record["user_id"])
-    return total, users
-
-
-@cli.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def reembed(ctx: click.Context, yes: bool) -> None:
@@ -584,6 +481,8 @@ cli.add_command(correct.update)
 cli.add_command(correct.forget)
 cli.add_command(keys_cli.keys)
 cli.add_command(keys_cli.audit)
+cli.add_command(transfer.export)
+cli.add_command(transfer.import_)
 
 
 def main() -> None:

@@ -110,6 +110,8 @@ def _error_codes(op: Operation) -> list[int]:
     codes = {400, 401, 500}
     if op.body is not None:
         codes |= {413, 415}
+    if op.upload:
+        codes.add(413)
     if _PATH_PARAM.search(op.path):
         codes.add(404)
     if op.uses_store:
@@ -176,6 +178,12 @@ def _operation(op: Operation, refs: Mapping[Any, dict[str, Any]]
         out["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+        }
+    if op.upload:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                "format": "binary"}}},
         }
     out["responses"] = responses
     return out

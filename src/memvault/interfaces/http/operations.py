@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from memvault.core.exchange import ImportReport
+from memvault.core.importers import Format as ImportFormat
 from memvault.interfaces import schemas
 from memvault.models import (
     DeleteReport,
@@ -32,6 +34,7 @@ from memvault.models import (
 
 __all__ = [
     "MAX_BATCH_ITEMS",
+    "MAX_IMPORT_BYTES",
     "NDJSON",
     "OPERATIONS",
     "AddManyRequest",
@@ -42,6 +45,7 @@ __all__ = [
     "DeleteResponse",
     "ErrorType",
     "ForgetResponse",
+    "ImportQuery",
     "ListQuery",
     "MemoryRecord",
     "NoQuery",
@@ -55,6 +59,7 @@ __all__ = [
 ]
 
 MAX_BATCH_ITEMS = 1_000
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
 NDJSON = "application/x-ndjson"
 
 ErrorType = Literal[
@@ -71,7 +76,8 @@ class Operation:
     whose fields are the query parameters; ``body`` the JSON request body; ``response`` the
     JSON answer (``None`` with ``media_type`` other than JSON: a body described in words).
     ``uses_store``: acts for a user (identity headers) on the stores (may answer 503);
-    ``session_header``: reads ``X-Session-ID``. ``idempotency``: where the route takes
+    ``session_header``: reads ``X-Session-ID``; ``upload``: the body is a file, of any
+    media type. ``idempotency``: where the route takes
     idempotency keys (the ``Idempotency-Key`` header, or a field of each batch item); such a
     route answers 422 for a key reused with another request. ``scope``: the least a
     credential must allow to call it (a ``read`` key is refused the others with 403).
@@ -91,6 +97,8 @@ class Operation:
     session_header: bool = False
     idempotency: Literal["header", "items"] | None = None
     scope: KeyScope = "read"
+    #: The route takes a file as its body (any media type), not a JSON object.
+    upload: bool = False
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -176,6 +184,19 @@ class ListQuery(_Query):
 
 class ProfileQuery(_Query):
     include_history: bool = Field(default=False, description=schemas.INCLUDE_HISTORY.rest)
+
+
+class ImportQuery(_Query):
+    format: ImportFormat = Field(default="jsonl", description="What the body is: jsonl (a "
+                                 "memvault export, or JSON lines with map), chatgpt or claude "
+                                 "(their conversations.json), mem0 (its JSON export), markdown "
+                                 "(one note), csv.")
+    map: str | None = Field(default=None, description="For csv and jsonl: the column of each "
+                            "memory field, e.g. content=text,occurred_at=ts,session_id=conv.")
+    skip_invalid: bool = Field(default=False, description="Import the valid records and list "
+                               "the others (default: one invalid record imports nothing).")
+    name: str | None = Field(default=None, description="The file's name, used in the "
+                             "positions of bad records (default: the format's file name).")
 
 
 class NoQuery(_Query):
@@ -278,6 +299,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "export`; `memvault import` reads it. Streamed: a failure after the first "
               "lines cuts the response short.",
               media_type=NDJSON),
+    Operation("import_memories", "POST", "/import", "Import an export file.",
+              "The body is the file itself (a ChatGPT or Claude conversations.json, a mem0 "
+              f"export, a Markdown note, CSV or JSONL), at most {MAX_IMPORT_BYTES} bytes, "
+              "imported as the user's. Idempotent: what is already present is skipped, so a "
+              "retry after a failure finishes the import and adds nothing twice. Every record "
+              "is checked as an add is; invalid ones are named by position (\"conversations."
+              "json: conversation 3, message 7: ...\") and, without skip_invalid, nothing is "
+              "imported (400).",
+              query=ImportQuery, response=ImportReport, upload=True, scope="write"),
     Operation("openapi", "GET", "/openapi.json", "This document.",
               response=OpenAPIDocument, uses_store=False),
 )

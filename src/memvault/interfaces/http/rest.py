@@ -44,6 +44,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from memvault.core.audit import acting_as
+from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
 from memvault.core.validate import check_identifier
 from memvault.errors import (
@@ -56,6 +57,7 @@ from memvault.errors import (
 )
 from memvault.interfaces.http.openapi import openapi_document
 from memvault.interfaces.http.operations import (
+    MAX_IMPORT_BYTES,
     NDJSON,
     OPERATIONS,
     AddManyRequest,
@@ -65,6 +67,7 @@ from memvault.interfaces.http.operations import (
     DeleteResponse,
     ErrorType,
     ForgetResponse,
+    ImportQuery,
     ListQuery,
     MemoryRecord,
     NoQuery,
@@ -91,6 +94,10 @@ log = logging.getLogger("memvault.rest")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+_IMPORT_NAMES = {"chatgpt": "conversations.json", "claude": "conversations.json",
+                 "mem0": "memories.json", "markdown": "note.md", "csv": "body.csv",
+                 "jsonl": "body.jsonl"}
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -180,15 +187,16 @@ def _finite(text: str) -> float:
     return number
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, limit: int | None = None) -> bytes:
+    limit = MAX_BODY_BYTES if limit is None else limit
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _HttpError(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _HttpError(413, "PayloadTooLarge", f"the body is over {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _HttpError(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes")
+        if size > limit:
+            raise _HttpError(413, "PayloadTooLarge", f"the body is over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -439,6 +447,24 @@ class _Handlers:
         return StreamingResponse(body(), media_type=NDJSON, headers={
             "Content-Disposition": 'attachment; filename="memvault-export.jsonl"',
         })
+
+    async def import_memories(self, request: Request) -> Response:
+        query = _query(request, ImportQuery)
+        who = self._identity(request)
+        data = await _read_body(request, MAX_IMPORT_BYTES)
+        mv = await self._memvault()
+        if not data.strip():
+            return _json(ImportReport())  # an empty file: nothing to import
+        name = query.name or _IMPORT_NAMES.get(query.format, "body")
+        try:
+            report = await mv.import_from(data, format=query.format, name=name,
+                                          user_id=who.user_id, mapping=query.map,
+                                          skip_invalid=query.skip_invalid)
+        except IdempotencyConflict as exc:
+            raise _HttpError(422, "InvalidInput", str(exc)) from None
+        except InvalidInput as exc:  # one bad record a line: one line here
+            _invalid("; ".join(str(exc).splitlines()))
+        return _json(report)
 
     async def openapi(self, request: Request) -> Response:
         _query(request, NoQuery)

@@ -1,0 +1,110 @@
+"""Generic tables: CSV with a header row, or JSONL (one JSON object a line).
+
+A column mapping says which column holds each memory field (``content=text,
+occurred_at=ts,session_id=conv``); a field without one is read from the column of its own
+name. ``content`` is required; the other fields are ``occurred_at``, ``session_id``,
+``agent_id``, ``user_id``, ``source``, ``metadata`` (a JSON object, or in CSV its text) and
+``id`` (the row's id in its source, used for its key: else its row number). Columns not
+mapped go in the metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import JsonValue
+
+from memvault.core.importers.records import Problem, Record, moment
+from memvault.errors import InvalidInput
+
+__all__ = ["FIELDS", "parse_csv", "parse_jsonl", "row_record"]
+
+FIELDS = ("content", "occurred_at", "session_id", "agent_id", "user_id", "source",
+          "metadata", "id")
+
+
+def parse_csv(name: str, data: bytes, mapping: Mapping[str, str]) -> Iterator[Record | Problem]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name}: is not UTF-8 text (byte {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = reader.fieldnames or []
+    wanted = mapping.get("content", "content")
+    if wanted not in columns:
+        raise InvalidInput(f"{name}: no column {wanted!r} for content (columns: "
+                           f"{', '.join(columns) or 'none'}); map one with content=COLUMN")
+    for number, row in enumerate(reader, start=2):  # the header is line 1
+        where = f"{name}: line {number}"
+        try:
+            yield row_record(where, f"csv:{name}", number, dict(row), mapping, csv_text=True)
+        except InvalidInput as exc:
+            yield Problem(where, str(exc))
+
+
+def parse_jsonl(name: str, data: bytes, mapping: Mapping[str, str]
+                ) -> Iterator[Record | Problem]:
+    for number, line in enumerate(data.splitlines(), start=1):
+        where = f"{name}: line {number}"
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            yield Problem(where, "is not JSON")
+            continue
+        if not isinstance(row, dict):
+            yield Problem(where, "is not a JSON object")
+            continue
+        try:
+            yield row_record(where, f"jsonl:{name}", number, row, mapping, csv_text=False)
+        except InvalidInput as exc:
+            yield Problem(where, str(exc))
+
+
+def row_record(where: str, prefix: str, number: int, row: dict[str, Any],
+               mapping: Mapping[str, str], *, csv_text: bool) -> Record:
+    """One row → a record; ``csv_text``: every value is text (empty meaning absent)."""
+    used = {mapping.get(field, field) for field in FIELDS}
+
+    def get(field: str) -> Any:
+        value = row.get(mapping.get(field, field))
+        return None if csv_text and value == "" else value
+
+    content = get("content")
+    if not isinstance(content, str):
+        raise InvalidInput("content: missing or not text")
+    metadata: dict[str, JsonValue] = {}
+    given = get("metadata")
+    if csv_text and isinstance(given, str):
+        try:
+            given = json.loads(given)
+        except ValueError:
+            raise InvalidInput("metadata: is not JSON") from None
+    if given is not None:
+        if not isinstance(given, dict):
+            raise InvalidInput(f"metadata must be a JSON object, got {type(given).__name__}")
+        metadata.update(given)
+    for column, value in row.items():
+        if column is not None and column not in used and value not in (None, ""):
+            metadata[str(column)] = value
+    identity = get("id")
+    return Record(
+        position=where, key=f"{prefix}:{identity if identity is not None else number}",
+        content=content, occurred_at=moment(get("occurred_at"), "occurred_at"),
+        session_id=_text(get("session_id"), "session_id"),
+        agent_id=_text(get("agent_id"), "agent_id"), source=_text(get("source"), "source"),
+        metadata=metadata, user_id=_text(get("user_id"), "user_id"),
+    )
+
+
+def _text(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(f"{field} must be a string, got {type(value).__name__}")
+    return str(value)

@@ -567,3 +567,8 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
 
 def main() -> None:
     cli(prog_name="memvault")
+
+
+from memvault.interfaces.cli.ui import ui  # noqa: E402  (it uses the helpers above)
+
+cli.add_command(ui)

@@ -1,5 +1,6 @@
 """The one HTTP app: MCP (streamable HTTP at ``/mcp``, or SSE at ``/sse`` + ``/messages/``),
-the REST API under ``/v1`` and ``GET /health``, over one :class:`Runtime`.
+the REST API under ``/v1``, the dashboard under ``/ui/`` and ``GET /health``, over one
+:class:`Runtime`.
 
 The Memvault is opened in the app's lifespan, once per process, whatever the transport; the
 MCP server is given (:func:`memvault.interfaces.serve.build_http_app` builds one), so this
@@ -20,10 +21,11 @@ from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memvault.errors import ConfigError
+from memvault.interfaces.dashboard import dashboard_routes
 from memvault.interfaces.http.auth import BearerAuth, HostGuard, has_token, transport_security
 from memvault.interfaces.http.rest import rest_routes
 from memvault.interfaces.runtime import Runtime, ServeOptions
@@ -111,8 +113,9 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
     runtime's Memvault open. ``screen``, when given, reads MCP frames first
     (:class:`FrameScreen`)."""
     security = transport_security(options.host, options.allowed_hosts, options.allowed_origins)
-    routes: list[Route | Mount] = [_health(runtime, options.token),
-                                   Mount("/v1", routes=rest_routes(runtime))]
+    routes: list[BaseRoute] = [_health(runtime, options.token),
+                               Mount("/v1", routes=rest_routes(runtime)),
+                               *dashboard_routes(runtime, runtime.config.user_id, options.token)]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
     else:

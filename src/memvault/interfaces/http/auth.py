@@ -118,8 +118,15 @@ def has_token(headers: Mapping[str, str], token: str) -> bool:
         given.strip().encode(), token.encode())
 
 
+def _signs_in_itself(path: str) -> bool:
+    """The dashboard (``/ui/``, and ``/`` sending a browser there) checks the credential
+    itself, from its sign-in cookie, which no other route accepts."""
+    return path == "/" or path == "/ui" or path.startswith("/ui/")
+
+
 class BearerAuth:
-    """Rejects requests without the configured bearer token (``/health`` stays open)."""
+    """Rejects requests without the configured bearer token (``/health`` stays open; the
+    dashboard asks a browser to sign in instead)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -127,6 +134,7 @@ class BearerAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["path"] != "/health"
+                and not _signs_in_itself(scope["path"])
                 and not has_token(Request(scope).headers, self._token)):
             response = JSONResponse(
                 {"error": "unauthorized: send Authorization: Bearer <token>"},

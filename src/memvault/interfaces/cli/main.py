@@ -487,3 +487,8 @@ cli.add_command(transfer.import_)
 
 def main() -> None:
     cli(prog_name="memvault")
+
+
+from memvault.interfaces.cli.ui import ui  # noqa: E402  (it uses the helpers above)
+
+cli.add_command(ui)

@@ -1,5 +1,6 @@
 """The one HTTP app: MCP (streamable HTTP at ``/mcp``, or SSE at ``/sse`` + ``/messages/``),
-the REST API under ``/v1`` and ``GET /health``, over one :class:`Runtime`.
+the REST API under ``/v1``, the dashboard under ``/ui/`` and ``GET /health``, over one
+:class:`Runtime`.
 
 The Memvault is opened in the app's lifespan, once per process, whatever the transport; the
 MCP server is given (:func:`memvault.interfaces.serve.build_http_app` builds one), so this
@@ -20,10 +21,11 @@ from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memvault.errors import ConfigError
+from memvault.interfaces.dashboard import dashboard_routes
 from memvault.interfaces.http import oauth
 from memvault.interfaces.http.auth import BearerAuth, HostGuard, transport_security
 from memvault.interfaces.http.rest import rest_routes
@@ -125,9 +127,11 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
     security = transport_security(options.host, [*options.allowed_hosts,
                                                  *oauth.resource_hosts(settings)],
                                   options.allowed_origins)
-    routes: list[Route | Mount] = [_health(runtime, bool(authenticators)),
-                                   *oauth.metadata_routes(settings),
-                                   Mount("/v1", routes=rest_routes(runtime))]
+    routes: list[BaseRoute] = [_health(runtime, bool(authenticators)),
+                               *oauth.metadata_routes(settings),
+                               Mount("/v1", routes=rest_routes(runtime)),
+                               *dashboard_routes(runtime, runtime.config.user_id,
+                                                 authenticators)]
     if options.transport == "sse":
         routes.append(Mount("/", app=server.sse_app(transport_security=security)))
     else:

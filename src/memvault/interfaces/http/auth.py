@@ -157,6 +157,12 @@ class TokenAuthenticator:
         return None
 
 
+def _signs_in_itself(path: str) -> bool:
+    """The dashboard (``/ui/``, and ``/`` sending a browser there) checks the credential
+    itself, from its sign-in cookie, which no other route accepts."""
+    return path == "/" or path == "/ui" or path.startswith("/ui/")
+
+
 class BearerAuth:
     """Rejects requests whose bearer credential no authenticator accepts (401 with
     ``WWW-Authenticate: <challenge>``, or ``<refused_challenge>`` when a credential was sent
@@ -164,7 +170,8 @@ class BearerAuth:
     ``scope["state"]["principal"]``. Authenticators are tried in order; one that raises
     :class:`~memvault.errors.MemvaultError` (its store is down) counts as not accepting, and
     when no other accepts the answer is 503 with the reason (the credential may be valid);
-    any other exception is logged and counts the same."""
+    any other exception is logged and counts the same. The dashboard (``/``, ``/ui/``) signs
+    a browser in itself, from a cookie no other route accepts."""
 
     def __init__(self, app: ASGIApp, authenticators: Sequence[Authenticator],
                  challenge: str = "Bearer", public_paths: Collection[str] = ("/health",),
@@ -199,7 +206,8 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         principal, problem = await self._principal(scope)
-        if principal is None and scope["path"] not in self._public:
+        if (principal is None and scope["path"] not in self._public
+                and not _signs_in_itself(scope["path"])):
             if problem is not None:
                 unavailable = JSONResponse(
                     {"error": {"type": "StoreUnavailable",

@@ -1,0 +1,143 @@
+"""What the dashboard's templates show, computed from the core's models: pure functions,
+no I/O, so they are tested without a browser."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from memvault.core.search.explain import term_offsets
+from memvault.models import Memory, ProfileFact, SearchHit
+
+__all__ = [
+    "Segment", "SessionGroup", "entity_graph", "facts_by_category", "group_by_session",
+    "highlight", "history_by_key", "matched_terms", "parse_fact_value", "show_value", "when",
+]
+
+_WORD = re.compile(r"[\w'’]+")
+
+
+def when(moment: datetime | None) -> str:
+    """A time as the dashboard shows it: UTC, to the minute."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def show_value(value: object) -> str:
+    """A profile value as text: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def parse_fact_value(text: str) -> object:
+    """A value typed into the profile form: JSON numbers, booleans and lists of scalars
+    are taken as such (``42``, ``true``, ``["tea", "coffee"]``); anything else is a string."""
+    stripped = text.strip()
+    if stripped and (stripped[0] in "[-0123456789" or stripped in ("true", "false")):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            return stripped
+        if isinstance(parsed, bool | int | float | list):
+            return parsed
+    return stripped
+
+
+@dataclass
+class SessionGroup:
+    """Consecutive memories of one session, as the timeline shows them."""
+
+    session_id: str | None
+    memories: list[Memory] = field(default_factory=list)
+
+
+def group_by_session(memories: Iterable[Memory]) -> list[SessionGroup]:
+    """Memories in their given order (newest first), consecutive ones of a session together."""
+    groups: list[SessionGroup] = []
+    for memory in memories:
+        if not groups or groups[-1].session_id != memory.session_id:
+            groups.append(SessionGroup(memory.session_id))
+        groups[-1].memories.append(memory)
+    return groups
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    marked: bool = False
+
+
+def highlight(text: str, terms: Sequence[str]) -> list[Segment]:
+    """``text`` cut into segments, the words that matched a query term marked: the words
+    of the same stem (as search's explanations find them, "peanut" for "peanuts"), and for
+    other scripts the term itself. The template escapes each segment."""
+    spans: list[tuple[int, int]] = []
+    for offset, _ in term_offsets(text, [t for t in terms if t.isascii()]):
+        word = _WORD.match(text, offset)
+        spans.append((offset, word.end() if word else offset + 1))
+    for term in {t for t in terms if t.strip() and not t.isascii()}:
+        spans += [(m.start(), m.end()) for m in re.finditer(re.escape(term), text)]
+    segments: list[Segment] = []
+    last = 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        if start > last:
+            segments.append(Segment(text[last:start]))
+        segments.append(Segment(text[start:end], marked=True))
+        last = end
+    if last < len(text) or not segments:
+        segments.append(Segment(text[last:]))
+    return segments
+
+
+def matched_terms(hit: SearchHit) -> list[str]:
+    lexical = hit.explanation.lexical
+    return list(lexical.matched) if lexical is not None else []
+
+
+def facts_by_category(facts: Iterable[ProfileFact]) -> list[tuple[str, list[ProfileFact]]]:
+    """Current facts grouped by category, categories and keys in alphabetical order."""
+    groups: dict[str, list[ProfileFact]] = {}
+    for fact in facts:
+        groups.setdefault(fact.category, []).append(fact)
+    return [(name, sorted(groups[name], key=lambda f: f.key)) for name in sorted(groups)]
+
+
+def history_by_key(
+    current: Iterable[ProfileFact], history: Iterable[ProfileFact]
+) -> list[tuple[str, list[ProfileFact]]]:
+    """Every statement of each key, newest first, keys in alphabetical order."""
+    keys: dict[str, list[ProfileFact]] = {}
+    for fact in [*current, *history]:
+        keys.setdefault(fact.key, []).append(fact)
+    return [(key, sorted(keys[key], key=lambda f: f.valid_from, reverse=True))
+            for key in sorted(keys)]
+
+
+def entity_graph(memories: Sequence[Memory], *, focus: str | None = None,
+                 max_nodes: int = 60) -> dict[str, object]:
+    """The entities of ``memories`` and how often two are mentioned by one memory, as the
+    graph page draws them: ``{"nodes": [{id, count, focus}], "links": [{source, target,
+    weight}]}``, the ``max_nodes`` most mentioned entities (``focus`` always among them)."""
+    counts: dict[str, int] = {}
+    for memory in memories:
+        for entity in set(memory.entities):
+            counts[entity] = counts.get(entity, 0) + 1
+    ranked = sorted(counts, key=lambda e: (-counts[e], e))[:max_nodes]
+    if focus is not None and focus in counts and focus not in ranked:
+        ranked[-1:] = [focus]
+    kept = set(ranked)
+    weights: dict[tuple[str, str], int] = {}
+    for memory in memories:
+        present = sorted(set(memory.entities) & kept)
+        for i, left in enumerate(present):
+            for right in present[i + 1:]:
+                weights[(left, right)] = weights.get((left, right), 0) + 1
+    return {
+        "nodes": [{"id": e, "count": counts[e], "focus": e == focus} for e in ranked],
+        "links": [{"source": a, "target": b, "weight": w} for (a, b), w in weights.items()],
+    }

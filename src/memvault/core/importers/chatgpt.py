@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from memvault.core.importers.records import Problem, Record, load_json, moment, text_of
+from memvault.core.importers.records import Problem, Record, conversations, moment, text_of
 from memvault.errors import InvalidInput
 
 __all__ = ["parse"]
@@ -35,13 +35,7 @@ _TEXT_TYPES = ("text", "multimodal_text")
 
 
 def parse(name: str, data: bytes) -> Iterator[Record | Problem]:
-    conversations = load_json(name, data)
-    if isinstance(conversations, dict) and isinstance(conversations.get("conversations"), list):
-        conversations = conversations["conversations"]
-    if not isinstance(conversations, list):
-        raise InvalidInput(f"{name}: expected a list of conversations (ChatGPT's "
-                           "conversations.json)")
-    for number, conversation in enumerate(conversations, start=1):
+    for number, conversation in enumerate(conversations(name, data, "ChatGPT"), start=1):
         where = f"{name}: conversation {number}"
         try:
             yield from _conversation(where, conversation)

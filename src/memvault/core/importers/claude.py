@@ -17,7 +17,7 @@ from datetime import datetime
 
 from pydantic import JsonValue
 
-from memvault.core.importers.records import Problem, Record, load_json, moment, text_of
+from memvault.core.importers.records import Problem, Record, conversations, moment, text_of
 from memvault.errors import InvalidInput
 
 __all__ = ["parse"]
@@ -26,13 +26,7 @@ _ROLES = {"human": "user", "user": "user", "assistant": "assistant"}
 
 
 def parse(name: str, data: bytes) -> Iterator[Record | Problem]:
-    conversations = load_json(name, data)
-    if isinstance(conversations, dict) and isinstance(conversations.get("conversations"), list):
-        conversations = conversations["conversations"]
-    if not isinstance(conversations, list):
-        raise InvalidInput(f"{name}: expected a list of conversations (Claude's "
-                           "conversations.json)")
-    for number, conversation in enumerate(conversations, start=1):
+    for number, conversation in enumerate(conversations(name, data, "Claude"), start=1):
         where = f"{name}: conversation {number}"
         if not isinstance(conversation, dict):
             yield Problem(where, "is not an object")

@@ -11,7 +11,7 @@ from pydantic import JsonValue
 
 from memvault.errors import InvalidInput
 
-__all__ = ["Problem", "Record", "load_json", "moment", "text_of"]
+__all__ = ["Problem", "Record", "conversations", "load_json", "moment", "text_of"]
 
 #: Epoch values above this are milliseconds (a seconds value this large is after 5138).
 _MILLIS_FROM = 1e11
@@ -56,6 +56,18 @@ def load_json(name: str, data: bytes) -> Any:
         raise InvalidInput(f"{name}: is not UTF-8 text (byte {exc.start})") from None
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"{name}: is not JSON: {exc}") from None
+
+
+def conversations(name: str, data: bytes, tool: str) -> list[Any]:
+    """The list of conversations of a chat export's ``conversations.json`` (the list itself,
+    or an object holding it under ``conversations``); :class:`InvalidInput` otherwise."""
+    found = load_json(name, data)
+    if isinstance(found, dict) and isinstance(found.get("conversations"), list):
+        found = found["conversations"]
+    if not isinstance(found, list):
+        raise InvalidInput(f"{name}: expected a list of conversations ({tool}'s "
+                           "conversations.json)")
+    return found
 
 
 def moment(value: object, field_name: str) -> datetime | None:

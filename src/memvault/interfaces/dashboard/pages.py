@@ -119,8 +119,13 @@ class Pages:
         queue = report.extraction.queue if report.extraction is not None else None
         failures = [] if queue is None else [  # only the viewer's: others' are not theirs
             f for f in queue.failures if f.user_id == visit.user_id]
+        users: list[str] = []
+        if visit.admin:  # the users switch user offers
+            users = sorted(set(await visit.memvault.episodic.user_ids())
+                           | set(await visit.memvault.profile.user_ids()))
         return self.site.render(visit.request, "housekeeping.html", user_id=visit.user_id,
                                 nav="housekeeping", report=report, failures=failures,
+                                admin=visit.admin, users=users,
                                 count=await visit.memvault.count(user_id=visit.user_id))
 
     async def export(self, visit: Visit) -> Response:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from memvault.errors import InvalidInput
 from memvault.interfaces.dashboard import views
 from memvault.models import Memory
 
@@ -53,3 +56,11 @@ def test_entity_graph_counts_co_mentions_and_keeps_the_focus() -> None:
              for link in full["links"]}  # type: ignore[attr-defined]
     assert links[("bob", "lisbon")] == 2
     assert links[("acme", "bob")] == 1
+
+
+def test_day_bounds_cover_whole_days_and_name_a_bad_field() -> None:
+    assert views.day_bounds("2026-05-01", "2026-05-03") == ("2026-05-01", "2026-05-04")
+    assert views.day_bounds("", "") == (None, None)
+    assert views.day_bounds("", "9999-12-31") == (None, None)
+    with pytest.raises(InvalidInput, match=r"^until: "):
+        views.day_bounds("", "yesterday")

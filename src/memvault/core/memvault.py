@@ -416,6 +416,7 @@ class Memvault(Transfers):
         limit: int = 20,
         cursor: str | None = None,
         filters: Mapping[str, Any] | None = None,
+        since: datetime | str | None = None, until: datetime | str | None = None,
     ) -> MemoryPage:
         """The user's memories, newest first by ``occurred_at``, one page at a time.
 
@@ -430,7 +431,7 @@ class Memvault(Transfers):
             return MemoryPage(items=await self.working.recent(user, session, limit=limit))
         if memory_type != "episodic":
             raise InvalidInput("memory_type must be 'episodic' or 'working'")
-        where = build_filter(user, filters, session_id=session)
+        where = build_filter(user, filters, since, until, session_id=session)
         before = None if cursor is None else decode_cursor(cursor)
         items = await self.episodic.list(where, limit=limit + 1, before=before)
         next_cursor = None

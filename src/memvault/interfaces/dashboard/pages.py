@@ -41,9 +41,12 @@ class Pages:
 
     async def timeline(self, visit: Visit) -> Response:
         filters = _filters(visit)
-        cursor = visit.request.query_params.get("cursor") or None
+        params = visit.request.query_params
+        cursor = params.get("cursor") or None
+        dates = {k: params.get(k, "").strip() for k in ("since", "until")}
+        since, until = views.day_bounds(dates["since"], dates["until"])
         page = await visit.memvault.list(user_id=visit.user_id, limit=_PAGE, cursor=cursor,
-                                         filters=filters)
+                                         filters=filters, since=since, until=until)
         waiting: set[str] = set()
         if visit.memvault.embedding.embedder is not None:  # without one, none will come
             waiting = {memory_id for memory_id, _ in
@@ -51,7 +54,7 @@ class Pages:
         return self.site.render(
             visit.request, "timeline.html", user_id=visit.user_id, nav="timeline",
             groups=views.group_by_session(page.items), next_cursor=page.next_cursor,
-            filters=filters, waiting=waiting, csrf_token=visit.csrf,
+            filters=filters, dates=dates, waiting=waiting, csrf_token=visit.csrf,
             total=await visit.memvault.count(user_id=visit.user_id),
         )
 
@@ -113,8 +116,16 @@ class Pages:
 
     async def housekeeping(self, visit: Visit) -> Response:
         report = await visit.memvault.doctor()
+        queue = report.extraction.queue if report.extraction is not None else None
+        failures = [] if queue is None else [  # only the viewer's: others' are not theirs
+            f for f in queue.failures if f.user_id == visit.user_id]
+        users: list[str] = []
+        if visit.admin:  # the users switch user offers
+            users = sorted(set(await visit.memvault.episodic.user_ids())
+                           | set(await visit.memvault.profile.user_ids()))
         return self.site.render(visit.request, "housekeeping.html", user_id=visit.user_id,
-                                nav="housekeeping", report=report,
+                                nav="housekeeping", report=report, failures=failures,
+                                admin=visit.admin, users=users,
                                 count=await visit.memvault.count(user_id=visit.user_id))
 
     async def export(self, visit: Visit) -> Response:

@@ -68,6 +68,7 @@ def dashboard_routes(runtime: Runtime, user_id: str,
         Route("/delete-all", page(pages.delete_all, write=True), methods=["POST"]),
         Route("/login", site.login, methods=["GET", "POST"]),
         Route("/logout", site.logout, methods=["POST"]),
+        Route("/switch", site.switch, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=_STATIC)),
     ])
 

@@ -16,6 +16,9 @@
   (``/ui/login``): the credential is checked and kept in an ``HttpOnly``, ``SameSite=Strict``
   cookie scoped to ``/ui``, so the API and MCP endpoints never accept it (they need the
   ``Authorization`` header, which a forged cross-site request cannot set).
+* **Switch user**: only a viewer whose credential has scope ``admin`` may look at another
+  user's memories (``POST /ui/switch`` keeps the choice in a cookie). For any other scope the
+  switch is refused and the cookie ignored, so a viewer sees only their own user.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["CSRF_COOKIE", "CSRF_FIELD", "KEY_COOKIE", "PAGE_HEADERS", "Csrf", "secure_headers"]
+__all__ = ["CSRF_COOKIE", "CSRF_FIELD", "KEY_COOKIE", "PAGE_HEADERS", "VIEW_AS_COOKIE", "Csrf",
+           "secure_headers"]
 
 CSRF_COOKIE = "memvault_csrf"
 CSRF_FIELD = "csrf"
 KEY_COOKIE = "memvault_key"
+#: The user an admin viewer chose to look at ("switch user"); read for admin viewers only.
+VIEW_AS_COOKIE = "memvault_view_as"
 
 _POLICY = "; ".join([
     "default-src 'none'",

@@ -20,9 +20,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from memvault.__version__ import __version__
 from memvault.core.audit import acting_as
 from memvault.core.memvault import Memvault
+from memvault.core.validate import check_identifier
 from memvault.errors import InvalidInput, MemvaultError, NotFound
 from memvault.interfaces.dashboard import views
-from memvault.interfaces.dashboard.security import CSRF_FIELD, KEY_COOKIE, Csrf
+from memvault.interfaces.dashboard.security import CSRF_FIELD, KEY_COOKIE, VIEW_AS_COOKIE, Csrf
 from memvault.interfaces.identity import Authenticator, Scope
 from memvault.interfaces.runtime import NotOpen, Runtime
 
@@ -50,6 +51,7 @@ class Visit:
     memvault: Memvault
     csrf: str
     form: FormData | None = None
+    admin: bool = False
 
     def field(self, name: str) -> str:
         value = self.form.get(name) if self.form is not None else None
@@ -81,7 +83,7 @@ class Site:
         cookie, new = self.csrf.cookie_value(request)
         html = self.env.get_template(template).render(
             request=request, csrf=self.csrf.token(cookie), signed_in=self.check is not None,
-            **context)
+            own_user=getattr(request.state, "own_user", None), **context)
         response = HTMLResponse(html, status_code=status)
         if new:
             self.csrf.set_cookie(response, cookie, request.url.scheme == "https")
@@ -96,6 +98,18 @@ class Site:
             return Viewer(self.user_id, "admin", "local")
         key = request.cookies.get(KEY_COOKIE)
         return None if not key else await self.check(key)
+
+    @staticmethod
+    def viewed_user(request: Request, viewer: Viewer) -> str:
+        """Whose memories ``viewer`` sees: their own, or for an ``admin`` viewer the user
+        chosen with switch user. Any other scope's choice is ignored."""
+        chosen = request.cookies.get(VIEW_AS_COOKIE)
+        if viewer.scope != "admin" or not chosen:
+            return viewer.user_id
+        try:
+            return check_identifier(chosen, "user")
+        except InvalidInput:
+            return viewer.user_id
 
     def page(self, handler: Handler, *, write: bool = False
              ) -> Callable[[Request], Awaitable[Response]]:
@@ -121,7 +135,9 @@ class Site:
             except NotOpen as exc:
                 return self.problem(request, 503, "Memory is not open", str(exc))
             cookie, _ = self.csrf.cookie_value(request)
-            visit = Visit(request, viewer.user_id, memvault, self.csrf.token(cookie), form)
+            request.state.own_user = viewer.user_id
+            visit = Visit(request, self.viewed_user(request, viewer), memvault,
+                          self.csrf.token(cookie), form, admin=viewer.scope == "admin")
             try:
                 with acting_as(viewer.subject, viewer.agent_id):
                     return await handler(visit)
@@ -151,7 +167,35 @@ class Site:
             return self.render(request, "login.html", status=401, user_id=None,
                                error="That key is not valid.")
         response = RedirectResponse("/ui/", status_code=303)
+        response.delete_cookie(VIEW_AS_COOKIE, path="/ui")  # a new viewer starts at their own
         response.set_cookie(KEY_COOKIE, key, httponly=True, samesite="strict", path="/ui",
+                            secure=request.url.scheme == "https")
+        return response
+
+    async def switch(self, request: Request) -> Response:
+        """``POST``: an admin viewer looks at the memories of the form's ``user`` (empty:
+        their own again); any other viewer is refused and nothing changes."""
+        viewer = await self.viewer(request)
+        if viewer is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        form = await request.form(max_files=0, max_fields=5)
+        submitted = form.get(CSRF_FIELD)
+        reason = self.csrf.problem(request, submitted if isinstance(submitted, str) else None)
+        if reason is None and viewer.scope != "admin":
+            reason = "only an admin credential may view another user's memories"
+        if reason is not None:
+            return self.problem(request, 403, "Refused", reason)
+        chosen = form.get("user")
+        user = chosen.strip() if isinstance(chosen, str) else ""
+        response = RedirectResponse("/ui/", status_code=303)
+        if not user or user == viewer.user_id:
+            response.delete_cookie(VIEW_AS_COOKIE, path="/ui")
+            return response
+        try:
+            check_identifier(user, "user")
+        except InvalidInput as exc:
+            return self.problem(request, 400, "Not accepted", str(exc))
+        response.set_cookie(VIEW_AS_COOKIE, user, httponly=True, samesite="strict", path="/ui",
                             secure=request.url.scheme == "https")
         return response
 
@@ -162,6 +206,7 @@ class Site:
             return self.problem(request, 403, "Refused", "invalid CSRF token")
         response = RedirectResponse("/ui/login", status_code=303)
         response.delete_cookie(KEY_COOKIE, path="/ui")
+        response.delete_cookie(VIEW_AS_COOKIE, path="/ui")
         return response
 
 

@@ -7,14 +7,16 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from memvault.core.search.explain import term_offsets
+from memvault.errors import InvalidInput
 from memvault.models import Memory, ProfileFact, SearchHit
 
 __all__ = [
-    "Segment", "SessionGroup", "entity_graph", "facts_by_category", "group_by_session",
-    "highlight", "history_by_key", "matched_terms", "parse_fact_value", "show_value", "when",
+    "Segment", "SessionGroup", "day_bounds", "entity_graph", "facts_by_category",
+    "group_by_session", "highlight", "history_by_key", "matched_terms", "parse_fact_value",
+    "show_value", "when",
 ]
 
 _WORD = re.compile(r"[\w'’]+")
@@ -25,6 +27,28 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def day_bounds(since: str, until: str) -> tuple[str | None, str | None]:
+    """The timeline's date range (``YYYY-MM-DD`` from its date fields, either may be empty)
+    as ``since``/``until`` for the core: from the start of ``since`` to the end of ``until``
+    (the core's ``until`` is exclusive, so the next day's midnight), UTC."""
+    bounds: list[str | None] = []
+    for name, text in (("since", since), ("until", until)):
+        if not text:
+            bounds.append(None)
+            continue
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(f"{name}: not a date like 2024-05-08: {text!r}") from None
+        if name == "until":
+            if day == date.max:
+                bounds.append(None)
+                continue
+            day += timedelta(days=1)
+        bounds.append(day.isoformat())
+    return bounds[0], bounds[1]
 
 
 def show_value(value: object) -> str:

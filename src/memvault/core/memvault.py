@@ -321,8 +321,9 @@ class Memvault(Transfers):
         user = self._user(user_id)
         agent = self._optional(agent_id, "agent_id") or self.config.agent_id
         stored = await self._corrections.set_profile(user, agent, facts, source_memory_ids)
-        await self.audit.record("set_profile", user, keys=[f.key for f in stored],
-                                agent_id=agent)
+        if stored:
+            await self.audit.record("set_profile", user, keys=[f.key for f in stored],
+                                    agent_id=agent)
         return stored
 
     async def forget_profile(self, key: str, *, user_id: str | None = None
@@ -330,7 +331,8 @@ class Memvault(Transfers):
         """Forget profile ``key``'s current value (see :mod:`memvault.core.correct`)."""
         user = self._user(user_id)
         forgotten = await self._corrections.forget_one(user, key)
-        await self.audit.record("forget_profile", user, keys=[key])
+        if forgotten is not None:  # forgetting nothing changed nothing: nothing to record
+            await self.audit.record("forget_profile", user, keys=[key])
         return forgotten
 
     async def update(

@@ -167,7 +167,8 @@ class _Fallback:
                               f"{', '.join(sorted(allowed))}",
                               {"Allow": ", ".join(sorted(allowed))})
         else:
-            response = _error(404, "NotFound", f"no route {scope['method']} {scope['path']}; "
+            path = scope["path"].encode("unicode_escape").decode("ascii")  # stays one line
+            response = _error(404, "NotFound", f"no route {scope['method']} {path}; "
                               "GET /v1/openapi.json lists the routes")
         await response(scope, receive, send)
 

@@ -60,7 +60,8 @@ assert {"add_memory", "search_memory", "get_profile"} <= tools, tools
 assert [r["uri"] for r in load("resources.json")["resources"]] == ["memvault://profile"]
 assert {p["name"] for p in load("prompts.json")["prompts"]} >= {"recall", "save_facts"}
 added = load("added.json")["structuredContent"]["id"]
-hits = [h["id"] for h in load("found.json")["structuredContent"]["results"]]
+hits = [h["memory"]["id"] if "memory" in h else h["id"]
+        for h in load("found.json")["structuredContent"]["hits"]]
 assert hits == [added], (added, hits)
 print(f"package: {len(tools)} tools, resources and prompts listed; add and search work "
       "through uvx and the MCP Inspector")

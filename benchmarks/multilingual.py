@@ -78,12 +78,12 @@ async def run(embedder: str, data: dict[str, Any], database: Path) -> dict[str, 
             start = time.perf_counter()
             found = await _call(session, "search_memory", query=item["query"], limit=10)
             timings.append(ms_since(start))
-            ranked = [r["id"] for r in found["hits"]]
+            ranked = [r["memory"]["id"] for r in found["hits"]]
             want = ids[item["expected"]]
             rank = ranked.index(want) + 1 if want in ranked else None
             hits[item["kind"]].append(rank)
             if rank != 1:
-                top = found["hits"][0]["content"] if found["hits"] else None
+                top = found["hits"][0]["memory"]["content"] if found["hits"] else None
                 misses.append({"query": item["query"], "rank": rank, "top": top})
     every = [r for ranks in hits.values() for r in ranks]
     rows = {kind: _scores(ranks) for kind, ranks in sorted(hits.items())}

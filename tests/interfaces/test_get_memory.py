@@ -68,20 +68,20 @@ async def test_mcp_search_excerpts_then_get_memory_in_full(client: Client) -> No
     neighbour = await _ok(client, "add_memory", content="I live in Porto", session_id="s")
     found = await _ok(client, "search_memory", query="peanuts")
     first, second = found["hits"]
-    assert first["id"] == added["id"]
+    assert first["memory"]["id"] == added["id"]
     assert first["shortened"] is True
     assert first["full_length"] == len(_LONG)
-    assert "Your sister is allergic to peanuts." in first["content"]
+    assert "Your sister is allergic to peanuts." in first["memory"]["content"]
     assert first["explanation"]["lexical"]["matched"] == ["peanuts"]
     assert first["score"] == 1.0
-    assert second["id"] == neighbour["id"]
+    assert second["memory"]["id"] == neighbour["id"]
     assert second["shortened"] is False
     assert second["explanation"]["neighbour_of"] == added["id"]
     assert second["score"] == 0.0
     assert found["truncated"] is True
 
     floored = await _ok(client, "search_memory", query="peanuts", min_score=0.5)
-    assert [r["id"] for r in floored["hits"]] == [added["id"]]
+    assert [r["memory"]["id"] for r in floored["hits"]] == [added["id"]]
     assert (await client.call_tool("search_memory", {"query": "x", "min_score": 2})).is_error
 
     whole = await _ok(client, "get_memory", memory_id=added["id"])

@@ -382,18 +382,19 @@ async def test_mcp_reads_hostile_stored_data(
                 found = await call_ok(session, "search_memory", query="tea", limit=100)
                 assert_clean(found, "search")
                 # a shortened result holds an excerpt; get_memory reads it whole
-                hostile.check_memories([r for r in found["hits"] if not r["shortened"]],
+                hostile.check_memories([r["memory"] for r in found["hits"] if not r["shortened"]],
                                        complete=False)
                 for result in found["hits"]:
                     if result["shortened"]:
-                        whole = await call_ok(session, "get_memory", memory_id=result["id"])
+                        whole = await call_ok(session, "get_memory",
+                                              memory_id=result["memory"]["id"])
                         hostile.check_memories([whole], complete=False)
 
             async def searched_in_session() -> None:
                 found = await call_ok(session, "search_memory", query="turn tea", limit=100,
                                       session_id=SESSION, context=2)
                 assert_clean(found, "search")
-                hostile.check_working([r for r in found["hits"]
+                hostile.check_working([r["memory"] for r in found["hits"]
                                        if r["memory_type"] == "working"
                                        and not r["shortened"]], complete=False)
 

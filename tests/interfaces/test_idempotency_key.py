@@ -151,11 +151,11 @@ async def test_rest_batch_items_take_their_own_keys(tmp_path: Path) -> None:
         first = await client.post("/v1/memories/batch", json={"items": [
             {**item, "idempotency_key": "a"}, {**item, "content": "no key"}]})
         assert first.status_code == 201, first.text
-        stored = [m["id"] for m in first.json()["memories"]]
+        stored = [m["id"] for m in first.json()["items"]]
         again = await client.post("/v1/memories/batch", json={"items": [
             {**item, "idempotency_key": "a"}, {**item, "idempotency_key": "b"}]})
         assert again.status_code == 201, again.text
-        ids = [m["id"] for m in again.json()["memories"]]
+        ids = [m["id"] for m in again.json()["items"]]
         assert ids[0] == stored[0]
         assert ids[1] not in stored
         assert len(await _ids(client)) == 3

@@ -171,7 +171,7 @@ async def test_a_read_key_reads_and_cannot_write(tmp_path: Path) -> None:
                 else:
                     assert "credential" not in text_of(result), (name, text_of(result))
             found = await call_ok(conn.session, "search_memory", query="tea")
-            assert [h["id"] for h in found["hits"]] == [memory_id]
+            assert [h["memory"]["id"] for h in found["hits"]] == [memory_id]
         for op in OPERATIONS:
             response = await _rest(server, op.method, _path(op, memory_id), _bearer(reader), {})
             if op.scope == "read":

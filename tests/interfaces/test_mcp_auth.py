@@ -127,7 +127,7 @@ async def test_token_flag_guards_http(tmp_path: Path) -> None:
                                          "X-User-ID": "carol"}) as conn:
             added = await call_ok(conn.session, "add_memory", content="Token-guarded memory")
             found = await call_ok(conn.session, "search_memory", query="guarded memory")
-            assert [h["id"] for h in found["hits"]] == [added["id"]]
+            assert [h["memory"]["id"] for h in found["hits"]] == [added["id"]]
             assert conn.transport_errors == []
         # after a tool call the Memvault is open, so the health check is deterministic
         await _check_health(server, "tok-3f9a")
@@ -151,7 +151,7 @@ async def test_token_from_environment_allows_public_bind_and_guards_sse(
             added = await call_ok(conn.session, "add_memory", content="Env token memory",
                                   profile={"editor": "vim"})
             found = await call_ok(conn.session, "search_memory", query="env token")
-            assert [h["id"] for h in found["hits"]] == [added["id"]]
+            assert [h["memory"]["id"] for h in found["hits"]] == [added["id"]]
             profile = await call_ok(conn.session, "get_profile")
             assert [f["value"] for f in profile["facts"]] == ["vim"]
             assert conn.transport_errors == []

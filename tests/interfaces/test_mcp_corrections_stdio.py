@@ -42,7 +42,7 @@ async def test_correct_forget_and_read_back_over_stdio(tmp_path: Path) -> None:
         assert [(v["version"], v["content"]) for v in read["history"]] == [
             (1, "Anna moved to Paris in May")]
         found = await call_ok(s, "search_memory", query="Lisbon")
-        assert [h["id"] for h in found["hits"]] == [added["id"]]
+        assert [h["memory"]["id"] for h in found["hits"]] == [added["id"]]
         assert "nothing to update" in await call_error(s, "update_memory",
                                                        memory_id=added["id"])
         assert await call_ok(s, "get_memory", memory_id=added["id"]) == read

@@ -38,6 +38,10 @@ def ids(memories: list[dict[str, Any]]) -> list[str]:
     return [m["id"] for m in memories]
 
 
+def hit_ids(hits: list[dict[str, Any]]) -> list[str]:
+    return [h["memory"]["id"] for h in hits]
+
+
 # -- the happy path, every tool -----------------------------------------------------------
 
 
@@ -102,18 +106,22 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
         found = await call_ok(s, "search_memory", query="Lisbon flight seat")
         assert found["truncated"] is False
         [hit] = found["hits"]
-        assert hit["id"] == first
-        assert hit["content"] == "Booked a window seat on the flight to Lisbon"
+        assert set(hit) == {"memory", "score", "memory_type", "context", "shortened",
+                            "full_length", "context_shortened", "explanation"}
+        memory = hit["memory"]
+        assert memory["id"] == first
+        assert memory["content"] == "Booked a window seat on the flight to Lisbon"
         assert isinstance(hit["score"], float)
         assert hit["score"] > 0
-        assert when(hit["occurred_at"]) == datetime(2024, 5, 8, 11, 56, tzinfo=UTC)
-        assert hit["session_id"] == "chat-1"
-        assert hit["metadata"] == {"topic": "travel", "priority": 2, "tags": ["q3", "offsite"]}
+        assert when(memory["occurred_at"]) == datetime(2024, 5, 8, 11, 56, tzinfo=UTC)
+        assert memory["session_id"] == "chat-1"
+        assert memory["metadata"] == {"topic": "travel", "priority": 2, "tags": ["q3", "offsite"]}
         assert hit["memory_type"] == "episodic"
 
         # with the session, its recent turns (working memory) come first
         found = await call_ok(s, "search_memory", query="Lisbon", session_id="chat-1")
-        assert [(h["id"], h["memory_type"]) for h in found["hits"]] == [(first, "working")]
+        assert [(h["memory"]["id"], h["memory_type"])
+                for h in found["hits"]] == [(first, "working")]
         # filters and the time range narrow the search
         for narrowing, expected in [
             ({"filters": {"metadata": {"topic": "travel"}}}, [first]),
@@ -123,16 +131,16 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
             ({"since": "2024-05-09"}, []),
         ]:
             found = await call_ok(s, "search_memory", query="Lisbon", **narrowing)
-            assert ids(found["hits"]) == expected, narrowing
+            assert hit_ids(found["hits"]) == expected, narrowing
 
         # context: the neighbouring turns of the same conversation come with a hit
         turn = await call_ok(s, "add_memory", content="Seat 14A is next to the emergency exit",
                              occurred_at="2024-05-08T14:00:00+02:00", session_id="chat-1")
         found = await call_ok(s, "search_memory", query="emergency exit", context=1)
         hit = found["hits"][0]
-        assert hit["id"] == turn["id"]
+        assert hit["memory"]["id"] == turn["id"]
         # The earlier turn is also a hit of its own, ranked lower, reached through the timeline
-        assert ids(found["hits"]) == [turn["id"], first]
+        assert hit_ids(found["hits"]) == [turn["id"], first]
         assert ids(hit["context"]) == [first]
         assert hit["context"][0]["content"].startswith("Booked a window seat")
         await call_ok(s, "delete_memory", memory_id=turn["id"])
@@ -197,7 +205,7 @@ async def test_every_tool_end_to_end(transport: Transport, tmp_path: Path) -> No
         # delete one: gone from search, list and working memory; a second delete fails
         assert await call_ok(s, "delete_memory", memory_id=first) == {"deleted": first}
         found = await call_ok(s, "search_memory", query="Lisbon flight seat")
-        assert first not in ids(found["hits"])
+        assert first not in hit_ids(found["hits"])
         found = await call_ok(s, "search_memory", query="Lisbon", session_id="chat-1")
         assert found["hits"] == []
         assert first not in ids((await snapshot(s)).memories)
@@ -230,7 +238,7 @@ async def test_search_limit_holds_when_the_session_has_many_matching_turns(
         found = await call_ok(s, "search_memory", query="green tea", limit=1)
         assert len(found["hits"]) == 1
         found = await call_ok(s, "search_memory", query="green tea", session_id="s1", limit=1)
-        assert len(found["hits"]) == 1, [h["content"] for h in found["hits"]]
+        assert len(found["hits"]) == 1, [h["memory"]["content"] for h in found["hits"]]
 
 
 # -- bad input: an error that names the problem, and nothing stored changes ----------------
@@ -362,8 +370,8 @@ async def test_users_are_isolated_by_header(transport: Transport, tmp_path: Path
         bobs = await call_ok(b, "add_memory", content="My vault code is 1234",
                              profile={"pin_hint": "street number"})
         found = await call_ok(a, "search_memory", query="vault code")
-        assert bobs["id"] not in ids(found["hits"])
-        assert secret["id"] in ids(found["hits"])
+        assert bobs["id"] not in hit_ids(found["hits"])
+        assert secret["id"] in hit_ids(found["hits"])
         report = await call_ok(b, "delete_all_memories", confirm=True)
         assert report == {"memories": 1, "working": 0, "profile_facts": 1}
         assert await snapshot(a) == alice_before

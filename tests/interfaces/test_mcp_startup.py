@@ -102,7 +102,7 @@ async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) ->
             early = await call_ok(session, "add_memory", content="Remember to buy oat milk",
                                   session_id="chat-1")
             found = await call_ok(session, "search_memory", query="oat milk")
-            assert [h["id"] for h in found["hits"]] == [early["id"]]
+            assert [h["memory"]["id"] for h in found["hits"]] == [early["id"]]
             assert stderr.wait_for(MODEL_SETTLED, 0) is None, "the model was not held"
 
             await gate.release()
@@ -116,9 +116,9 @@ async def test_initialize_is_fast_while_the_local_model_loads(tmp_path: Path) ->
                           content="My tax return is due at the end of April")
             found = await call_ok(session, "search_memory", query="mountain trekking trips")
             assert found["hits"], "vector search found nothing"
-            assert found["hits"][0]["id"] == hiking["id"], found["hits"]
+            assert found["hits"][0]["memory"]["id"] == hiking["id"], found["hits"]
             found = await call_ok(session, "search_memory", query="oat milk")
-            assert found["hits"][0]["id"] == early["id"]
+            assert found["hits"][0]["memory"]["id"] == early["id"]
             assert conn.transport_errors == [], "the server wrote non-JSON-RPC to stdout"
     finally:
         if not errlog.closed:

@@ -135,7 +135,7 @@ async def _good_tokens(server: HttpServer, issuer: Issuer) -> None:
             added = await call_ok(conn.session, "add_memory",
                                   content=f"Alice's {key.alg} memory about tulips")
             found = await call_ok(conn.session, "search_memory", query=f"{key.alg} tulips")
-            assert added["id"] in [h["id"] for h in found["hits"]]
+            assert added["id"] in [h["memory"]["id"] for h in found["hits"]]
             assert conn.transport_errors == []
     token = issuer.token("alice")
     response = await _raw(server, "POST", "/v1/memories", token,

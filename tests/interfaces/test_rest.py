@@ -207,7 +207,7 @@ async def test_search(api: httpx.AsyncClient) -> None:
 
 async def test_list_pages_through_everything(api: httpx.AsyncClient) -> None:
     items = [{"content": f"note {n}", "occurred_at": f"2024-01-0{n + 1}"} for n in range(5)]
-    added = (await api.post("/v1/memories/batch", json={"items": items})).json()["memories"]
+    added = (await api.post("/v1/memories/batch", json={"items": items})).json()["items"]
     newest_first = [m["id"] for m in reversed(added)]
 
     seen: list[str] = []
@@ -281,7 +281,7 @@ async def test_batch_is_all_or_nothing(api: httpx.AsyncClient) -> None:
         "items": [{"content": "one", "profile": {"pet": "cat"}},
                   {"content": "two", "session_id": "own"}]})
     assert response.status_code == 201, response.text
-    memories = response.json()["memories"]
+    memories = response.json()["items"]
     assert [(m["content"], m["session_id"]) for m in memories] == [("one", "h"), ("two", "own")]
     assert sorted(await _ids(api)) == sorted(m["id"] for m in memories)
     assert [f["value"] for f in (await api.get("/v1/profile")).json()["facts"]] == ["cat"]
@@ -567,7 +567,7 @@ async def test_rest_and_mcp_share_a_real_server(tmp_path: Path) -> None:
 
         async with connect_http(server, auth) as conn:
             hits = await call_ok(conn.session, "search_memory", query="quarterly review")
-            assert [h["id"] for h in hits["hits"]] == [memory["id"]]
+            assert [h["memory"]["id"] for h in hits["hits"]] == [memory["id"]]
             via_mcp = await call_ok(conn.session, "add_memory", content="Lunch with Anna",
                                     profile={"team": "platform"})
             assert conn.transport_errors == []

@@ -71,7 +71,7 @@ async def test_two_servers_serve_one_user_consistently(
             session_id="chat-1", profile={"tea": "genmaicha"},
         )
         found = await call_ok(via_two.session, "search_memory", query="favourite tea")
-        assert [r["id"] for r in found["hits"]] == [added["id"]]
+        assert [r["memory"]["id"] for r in found["hits"]] == [added["id"]]
         profile = await call_ok(via_two.session, "get_profile")
         assert [(f["key"], f["value"]) for f in profile["facts"]] == [("tea", "genmaicha")]
         working = await call_ok(via_two.session, "list_memories", session_id="chat-1",
@@ -83,7 +83,7 @@ async def test_two_servers_serve_one_user_consistently(
         context = await call_ok(via_one.session, "search_memory", query="switched sencha",
                                 context=1)
         hit = context["hits"][0]
-        assert hit["id"] == second["id"]
+        assert hit["memory"]["id"] == second["id"]
         assert [m["id"] for m in hit["context"]] == [added["id"]]
         history = await call_ok(via_one.session, "get_profile", include_history=True)
         assert [f["value"] for f in history["facts"]] == ["sencha"]

@@ -103,7 +103,7 @@ async def test_mcp_search_answers_at_once_and_says_the_model_is_loading(
     assert out is not None
     assert out["retrievers"] == ["lexical"]
     assert out["pending"] == LOADING_NOTE
-    assert [r["content"] for r in out["hits"]] == ["I moved to Lisbon in May"]
+    assert [r["memory"]["content"] for r in out["hits"]] == ["I moved to Lisbon in May"]
     gated.gate.set()
     assert runtime.memvault is not None
     assert await runtime.memvault.wait_until_ready(5) == "ready"

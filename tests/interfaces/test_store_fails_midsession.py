@@ -82,7 +82,7 @@ async def test_a_store_lost_midsession_gives_clear_errors_and_comes_back(
             session = conn.session
             await call_ok(session, "add_memory", content="Anna likes green tea")
             found = await call_ok(session, "search_memory", query="tea")
-            assert [h["content"] for h in found["hits"]] == ["Anna likes green tea"]
+            assert [h["memory"]["content"] for h in found["hits"]] == ["Anna likes green tea"]
 
             await anyio.to_thread.run_sync(falkordb.stop)
             for tool, arguments in (("add_memory", {"content": "said during the outage"}),
@@ -103,7 +103,7 @@ async def test_a_store_lost_midsession_gives_clear_errors_and_comes_back(
                                           content="Anna switched to coffee")
             assert not failed, f"not back after the store returned: {message}"
             found = await call_ok(session, "search_memory", query="coffee")
-            assert [h["content"] for h in found["hits"]] == ["Anna switched to coffee"]
+            assert [h["memory"]["content"] for h in found["hits"]] == ["Anna switched to coffee"]
             assert not conn.transport_errors, conn.transport_errors
     finally:
         falkordb.stop()
@@ -188,7 +188,7 @@ async def test_redis_lost_midsession_is_covered_by_the_fallback(
         assert "during the outage" in await working()
         found = await call_ok(session, "search_memory", query="outage", session_id="s1")
         # the session's recent turns come too; the match first
-        assert found["hits"][0]["content"] == "during the outage"
+        assert found["hits"][0]["memory"]["content"] == "during the outage"
 
         await anyio.to_thread.run_sync(redis_server.start)
         failed, message = await _call(session, "add_memory", content="after it",

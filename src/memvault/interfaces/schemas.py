@@ -205,8 +205,8 @@ MIN_SCORE = ArgText(
 # -- reading one memory -------------------------------------------------------------------------
 
 GET_MEMORY_ID = ArgText(
-    tool="The id of the memory to read in full, as returned by search_memory or "
-    "list_memories.",
+    tool="The id of the memory to read in full, as returned by search_memory (a hit's "
+    "memory.id) or list_memories.",
     rest="The memory's id.",
 )
 

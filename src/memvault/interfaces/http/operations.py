@@ -206,7 +206,7 @@ class NoQuery(_Query):
 # -- responses ---------------------------------------------------------------------------------
 
 class AddManyResponse(BaseModel):
-    memories: list[Memory]
+    items: list[Memory] = Field(description="The memories stored, in the order given.")
 
 
 class DeleteResponse(BaseModel):

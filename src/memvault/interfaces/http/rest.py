@@ -330,7 +330,7 @@ class _Handlers:
             memories = await mv.add_many(items, user_id=who.user_id)
         except IdempotencyConflict as exc:
             raise _HttpError(422, "InvalidInput", str(exc)) from None
-        return _json(AddManyResponse(memories=memories), 201)
+        return _json(AddManyResponse(items=memories), 201)
 
     async def list_memories(self, request: Request) -> Response:
         query = _query(request, ListQuery)

@@ -1,7 +1,9 @@
 """What the MCP tools return: structured output models, and their conversion from the core's.
 
 The models are the tools' output schemas (``tools/list``), so their names and fields are part
-of the MCP surface. They leave out what a model does not need (the user id, the entities).
+of the MCP surface. They use the REST API's and the SDK's field names and shapes (a search hit
+nests its memory under ``memory``, as :class:`memvault.models.SearchHit` does; a page lists
+``items``), and leave out what a model does not need (the user id, the entities).
 """
 
 from __future__ import annotations
@@ -42,14 +44,16 @@ class MemoryOut(BaseModel):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-class HitOut(MemoryOut):
+class HitOut(BaseModel):
+    memory: MemoryOut
     score: float = Field(description="0-1, how well the memory itself matches the query, "
                          "comparable across queries")
     memory_type: Literal["episodic", "working"]
     context: list[MemoryOut] = Field(default_factory=list)
-    shortened: bool = Field(default=False, description="content is an excerpt (its "
+    shortened: bool = Field(default=False, description="memory.content is an excerpt (its "
                             "best-matching passages, gaps marked …); get_memory returns it all")
-    full_length: int = Field(description="the length of the whole content, in characters")
+    full_length: int = Field(description="the length of the whole memory.content, in "
+                             "characters")
     context_shortened: bool = Field(default=False, description="some context turns are excerpts")
     explanation: Explanation = Field(description="why this memory was found")
 
@@ -138,7 +142,7 @@ def full_out(memory: Memory, history: list[MemoryVersion]) -> MemoryFullOut:
 
 def hit_out(hit: SearchHit) -> HitOut:
     return HitOut(
-        **memory_out(hit.memory).model_dump(), score=round(hit.score, 6),
+        memory=memory_out(hit.memory), score=round(hit.score, 6),
         memory_type=hit.memory_type, context=[memory_out(m) for m in hit.context],
         shortened=hit.shortened,
         full_length=len(hit.memory.content) if hit.full_length is None else hit.full_length,

@@ -140,12 +140,13 @@ async def search_memory(
                                       description=schemas.MIN_SCORE.tool)] = 0.0,
 ) -> SearchOut:
     """Search the user's memories by meaning and keywords. Returns up to limit matches,
-    best first, each with its id, content, score, when it occurred and its session.
+    best first, as hits: each has its memory (id, content, when it occurred, its session),
+    score and explanation.
 
     Every match found is returned. To fit the size budget, a long memory's content may be
-    an excerpt: its sentences that best match the query, with gaps marked "…"; such a result
+    an excerpt: its sentences that best match the query, with gaps marked "…"; such a hit
     has shortened true and full_length, the length of the whole memory. Call get_memory with
-    its id to read it in full.
+    its memory.id to read it in full.
 
     score (0-1) says how well the memory itself matches the query, the same way for every
     query; min_score leaves out results below it. Each result's explanation says why it was

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from memvault.config import EncryptionConfig
+from memvault.core.encryption import FieldRekeying
 from memvault.errors import EncryptionError
 from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.base import EpisodicStore, Revision
@@ -132,3 +133,46 @@ async def test_a_wrong_or_missing_key_is_one_line(
                 await other.close()
             assert "\n" not in str(caught.value)
             assert SECRET not in str(caught.value)
+
+
+async def test_rekey_fields_seals_plain_and_old_values(
+    server: PrivateFalkorDB, tmp_path: Path
+) -> None:
+    old_file = tmp_path / "old.key"
+    old_file.write_text(KEY)
+    rotated = KeySet.from_config(EncryptionConfig(key=OTHER, old_key_files=(old_file,)))
+    assert rotated is not None
+    plain = memory(f"Alice takes {SECRET}", metadata={"ward": META})
+    sealed = memory(f"Alice takes {LATER}", metadata={"ward": META})
+    with anyio.fail_after(DEADLINE):
+        before = await _opened(server, None)
+        await before.add([plain])
+        await before.close()
+        old = await _opened(server, _keys(KEY))
+        await old.add([sealed])
+        await old.update(Revision(user_id="alice", memory_id=sealed.id, at=datetime.now(UTC),
+                                  metadata={"ward": "icu"}))
+        await old.close()
+
+        store = await _opened(server, rotated)
+        try:
+            assert isinstance(store, FieldRekeying)
+            assert await store.fields_to_rekey() == 3  # two memories and one version
+            steps: list[int] = []
+            assert await store.rekey_fields(batch=1, progress=steps.append) == 3
+            assert steps == [1, 1, 1]
+            assert await store.fields_to_rekey() == 0
+            nodes, dumped = _raw(server)
+            for text in (SECRET, LATER, META):
+                assert text not in repr(nodes)
+                assert text.encode() not in dumped
+            assert _keys(KEY).current.kid not in repr(nodes)
+            assert await store.lexical_search(ALICE, ["zolpidem"], limit=5) == []
+            by_meta = MemoryFilter(user_id="alice", metadata={"ward": META})
+            assert [m.id for m in await store.list(by_meta, limit=5)] == [plain.id]
+            got = await store.get("alice", [plain.id, sealed.id])
+            assert [m.content for m in got] == [plain.content, sealed.content]
+            assert [v.metadata for v in await store.versions("alice", sealed.id)] == [
+                {"ward": META}]
+        finally:
+            await store.close()

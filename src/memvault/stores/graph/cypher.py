@@ -75,6 +75,7 @@ from memvault.stores.graph.dialect import (
     metadata_pairs,
     vector_values,
 )
+from memvault.stores.graph.rekeying import SealedRekeying
 from memvault.stores.graph.sealing import Sealer, open_plain
 
 __all__ = ["CypherEpisodicStore"]
@@ -112,7 +113,7 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-class CypherEpisodicStore:
+class CypherEpisodicStore(SealedRekeying):
     """Episodic memory in a Cypher graph database (see
     :class:`memvault.stores.base.EpisodicStore`); ``dialect`` says which database. With
     ``keys``, content and metadata are sealed (:mod:`memvault.stores.graph.sealing`)."""

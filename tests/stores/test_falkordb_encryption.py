@@ -176,3 +176,26 @@ async def test_rekey_fields_seals_plain_and_old_values(
                 {"ward": META}]
         finally:
             await store.close()
+
+
+async def test_memvault_searches_sealed_content_by_vectors(
+    server: PrivateFalkorDB, tmp_path: Path
+) -> None:
+    pytest.importorskip("sqlcipher3", reason="the encryption extra (sqlcipher3) is not installed")
+    from memvault.config import Config
+    from memvault.core.memvault import Memvault
+    from tests.core.fakes import HashEmbedder
+
+    config = Config.from_flat({
+        "database": str(tmp_path / "vault.db"), "episodic_url": server.url("sealed"),
+        "user_id": "alice", "embedder": "none", "encryption.key": KEY,
+        "encryption.encrypt_content": True})
+    with anyio.fail_after(DEADLINE):
+        async with Memvault(config, embedder=HashEmbedder()) as mv:
+            await mv.add(f"Alice takes {SECRET}", metadata={"ward": META})
+            await mv.wait_for_vectors()
+            found = await mv.search(f"Alice takes {SECRET}")
+            assert [hit.memory.content for hit in found.hits] == [f"Alice takes {SECRET}"]
+    nodes, dumped = _raw(server)
+    assert SECRET not in repr(nodes)
+    assert SECRET.encode() not in dumped

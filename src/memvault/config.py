@@ -74,6 +74,7 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
     "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
     "MEMVAULT_ENCRYPTION_OLD_KEY_FILES": "encryption.old_key_files",
+    "MEMVAULT_ENCRYPTION_CONTENT": "encryption.encrypt_content",
     "MEMVAULT_OAUTH_ISSUER": "oauth.issuer",
     "MEMVAULT_OAUTH_RESOURCE": "oauth.resource",
     "MEMVAULT_OAUTH_JWKS_URL": "oauth.jwks_url",
@@ -221,6 +222,8 @@ class EncryptionConfig(BaseModel):
     profile values (PostgreSQL), field by field. ``old_key_files``
     (``MEMVAULT_ENCRYPTION_OLD_KEY_FILES``, separated by commas) hold earlier keys, still
     read until ``memvault rekey`` has re-encrypted everything under the current key.
+    ``encrypt_content`` (``MEMVAULT_ENCRYPTION_CONTENT``) also seals memory content and
+    metadata on the graph stores (FalkorDB, Neo4j); lexical search then finds none of them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -228,6 +231,7 @@ class EncryptionConfig(BaseModel):
     key: SecretStr | None = None
     key_file: Path | None = None
     old_key_files: tuple[Path, ...] = ()
+    encrypt_content: bool = False
 
     @field_validator("old_key_files", mode="before")
     @classmethod

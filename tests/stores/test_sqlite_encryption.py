@@ -225,3 +225,29 @@ async def test_rekey_killed_midway_leaves_a_readable_store(tmp_path: Path, step:
     assert state == (NEW_KEY if step == "cleanup" else KEY)
     encryption.reencrypt_files(_config(db, NEW_KEY, (old,)), "rekey")
     assert await _readable_with_one_of(db, [KEY, NEW_KEY]) == NEW_KEY
+
+
+def test_the_page_key_is_derived_once_per_file_and_is_sqlciphers_own(tmp_path: Path) -> None:
+    from memvault.config import EncryptionConfig
+    from memvault.stores.crypto import KeySet
+    from memvault.stores.sqlite import cipher
+
+    keys = KeySet.from_config(EncryptionConfig(key=KEY))
+    assert keys is not None
+    path = tmp_path / "raw.db"
+    conn, module = cipher.connect(path, keys, "test", 5.0)  # a new file: the passphrase
+    conn.execute("CREATE TABLE t (a)")
+    conn.execute("INSERT INTO t VALUES ('kept')")
+    conn.close()
+    cipher._raw_key_pragma.cache_clear()
+    for _ in range(3):
+        conn, _module = cipher.connect(path, keys, "test", 5.0)
+        assert conn.execute("SELECT a FROM t").fetchone() == ("kept",)
+        conn.close()
+    assert cipher._raw_key_pragma.cache_info().misses == 1
+    plain = module.connect(str(path))  # SQLCipher deriving from the passphrase reads it too
+    try:
+        plain.execute(cipher.key_pragma(keys.current))
+        assert plain.execute("SELECT a FROM t").fetchone() == ("kept",)
+    finally:
+        plain.close()

@@ -68,7 +68,8 @@ async def rekey_fields(config: Config, *, batch: int = 500,
     ``start`` is told how many values there are to do before the first batch."""
     keys = keys_of(config)
     stores: list[EpisodicStore | ProfileStore] = [
-        open_episodic(config.episodic_url, search=config.search, keys=keys),
+        open_episodic(config.episodic_url, search=config.search, keys=keys,
+                      encrypt_content=config.encryption.encrypt_content),
         open_profile(config.profile_url, keys=keys),
     ]
     rekeying = [cast(FieldRekeying, s) for s in stores if isinstance(s, FieldRekeying)]

@@ -93,8 +93,9 @@ class Memvault(Transfers):
     ) -> None:
         self.config = config = config or Config.load()
         keys = KeySet.from_config(config.encryption)
-        self.episodic = episodic or open_episodic(config.episodic_url, search=config.search,
-                                                  keys=keys)
+        self.episodic = episodic or open_episodic(
+            config.episodic_url, search=config.search, keys=keys,
+            encrypt_content=config.encryption.encrypt_content)
         self.profile = profile or open_profile(self.config.profile_url, keys=keys)
         self.working = working or open_working(self.config.working_url, keys=keys)
         self.audit = AuditLog(self.profile)  # who wrote and deleted what (core/audit.py)

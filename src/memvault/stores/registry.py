@@ -76,9 +76,11 @@ def schemes(role: Role) -> list[str]:
 
 #: The backends that encrypt (take ``keys``); the others store as they do without a key.
 _ENCRYPTING = {"sqlite", "postgresql", "postgres"}
+#: The graph backends, which seal memory content only when asked (``encrypt_content``).
+_SEALING_CONTENT = {"falkordb", "neo4j", "bolt"}
 
 
-def _load(role: Role, url: str, keys: KeySet | None = None, **options: object) -> object:
+def _load(role: Role, url: str, keys: KeySet | None = None, /, **options: object) -> object:
     scheme = scheme_of(url)
     if keys is not None and scheme in _ENCRYPTING:
         options["keys"] = keys
@@ -100,16 +102,19 @@ def _load(role: Role, url: str, keys: KeySet | None = None, **options: object) -
 
 
 def open_episodic(url: str, *, search: SearchConfig | None = None,
-                  keys: KeySet | None = None) -> EpisodicStore:
+                  keys: KeySet | None = None, encrypt_content: bool = False) -> EpisodicStore:
     """An unopened episodic store for ``url``; call ``await store.open()``.
 
     ``search`` (default: the defaults) says whether and from what size the SQLite store's
     vector search uses its approximate graph; other backends have none. ``keys`` encrypt
-    what the backend encrypts (:mod:`memvault.stores.crypto`)."""
+    what the backend encrypts (:mod:`memvault.stores.crypto`); the graph backends seal memory
+    content and metadata with them only when ``encrypt_content`` is set."""
     search = search or SearchConfig()
     options: dict[str, object] = {}
     if scheme_of(url) == "sqlite":
         options["ann_min"] = search.ann_min_vectors if search.ann else None
+    if keys is not None and encrypt_content and scheme_of(url) in _SEALING_CONTENT:
+        options["keys"], keys = keys, None
     return cast(EpisodicStore, _load("episodic", url, keys, **options))
 
 

@@ -64,6 +64,7 @@ from memvault.stores.codec import (
     memory_from_row,
     to_micros,
 )
+from memvault.stores.crypto import KeySet
 from memvault.stores.graph import statements as q
 from memvault.stores.graph.dialect import (
     Dialect,
@@ -74,6 +75,8 @@ from memvault.stores.graph.dialect import (
     metadata_pairs,
     vector_values,
 )
+from memvault.stores.graph.rekeying import SealedRekeying
+from memvault.stores.graph.sealing import Sealer, open_plain
 
 __all__ = ["CypherEpisodicStore"]
 
@@ -110,12 +113,14 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-class CypherEpisodicStore:
+class CypherEpisodicStore(SealedRekeying):
     """Episodic memory in a Cypher graph database (see
-    :class:`memvault.stores.base.EpisodicStore`); ``dialect`` says which database."""
+    :class:`memvault.stores.base.EpisodicStore`); ``dialect`` says which database. With
+    ``keys``, content and metadata are sealed (:mod:`memvault.stores.graph.sealing`)."""
 
-    def __init__(self, url: str, dialect: Dialect) -> None:
+    def __init__(self, url: str, dialect: Dialect, *, keys: KeySet | None = None) -> None:
         self.url = url
+        self._sealer = None if keys is None else Sealer(keys)
         self._dialect = dialect
         self._opened = False
         self._schema_ready = False
@@ -140,6 +145,31 @@ class CypherEpisodicStore:
 
     def _labelled(self, statements: Sequence[Statement]) -> builtins.list[Statement]:
         return [Statement(self._dialect.labels.apply(s.cypher), s.params) for s in statements]
+
+    def _params(self, memory: Memory, idx: int) -> dict[str, Any]:
+        params = _memory_params(memory, idx)
+        sealer = self._sealer
+        if sealer is not None:
+            who = (memory.user_id, memory.id)
+            params.update(
+                content=sealer.seal(*who, "content", memory.content), text="",
+                metadata=sealer.seal(*who, "metadata", params["metadata"]),
+                metadata_pairs=sealer.pairs(params["metadata_pairs"]))
+            if params["pending"] is not None:
+                params["pending"] = sealer.seal(*who, "pending", params["pending"])
+        return params
+
+    def _memory(self, row: Row) -> Memory:
+        """A memory from a row of MEMORY_FIELDS, its sealed fields opened."""
+        if self._sealer is not None:
+            return memory_from_row(self._sealer.open_row(list(row)))
+        open_plain(row[4])
+        return memory_from_row(row)
+
+    def _unsealed(self, user_id: str, memory_id: str, field: str, value: Any) -> Any:
+        if self._sealer is None:
+            return open_plain(value)
+        return self._sealer.open(user_id, memory_id, field, value)
 
     def _check_open(self) -> None:
         if not self._opened:
@@ -207,7 +237,8 @@ class CypherEpisodicStore:
                 [self._statement(q.UNANALYSED, {"limit": _CHUNK})], write=False)
             if not rows:
                 break
-            texts = [{"id": row[0], "text": joined(str(row[1] or ""))} for row in rows]
+            texts = [{"id": row[0], "text": "" if str(row[1] or "").startswith("mv1:")
+                      else joined(str(row[1] or ""))} for row in rows]
             await self._dialect.run([self._statement(q.SET_TEXT, {"rows": texts})], write=True)
         await self._dialect.run(
             [self._statement(q.SET_ANALYSIS, {"value": str(ANALYSIS_VERSION)})], write=True)
@@ -237,7 +268,13 @@ class CypherEpisodicStore:
             mentions = "(m)-[:MENTIONS]->(:Entity {name: $f_entity})"
             params["f_entity"] = where.entity
         for i, (key, wanted) in enumerate(sorted(where.metadata.items())):
-            if wanted is None:
+            if self._sealer is not None:  # tokens: see memvault.stores.graph.sealing
+                test = ("NOT $f_meta{i} IN m.metadata_pairs" if wanted is None
+                        else "$f_meta{i} IN m.metadata_pairs")
+                clauses.append(test.format(i=i))
+                params[f"f_meta{i}"] = (self._sealer.key_token(key) if wanted is None
+                                        else self._sealer.token(metadata_pair(key, wanted)))
+            elif wanted is None:
                 clauses.append(f"none(pair IN m.metadata_pairs WHERE pair STARTS WITH $f_meta{i})")
                 params[f"f_meta{i}"] = metadata_pair_prefix(key)
             else:
@@ -284,7 +321,7 @@ class CypherEpisodicStore:
                 keys.add(key)
         if not unique:
             return []
-        rows = [_memory_params(memory, idx) for idx, memory in enumerate(unique)]
+        rows = [self._params(memory, idx) for idx, memory in enumerate(unique)]
         return [row[0] for row in await self._rows(q.ADD, {"rows": rows}, write=True)]
 
     async def keyed(
@@ -293,7 +330,7 @@ class CypherEpisodicStore:
         found: dict[str, tuple[Memory, str | None]] = {}
         for chunk in _chunks(list(dict.fromkeys(keys))):
             rows = await self._rows(q.KEYED, {"keys": list(chunk), "user_id": user_id})
-            found.update((row[-2], (memory_from_row(row), row[-1])) for row in rows)
+            found.update((row[-2], (self._memory(row), row[-1])) for row in rows)
         return found
 
     async def pending(
@@ -301,7 +338,8 @@ class CypherEpisodicStore:
     ) -> builtins.list[Pending]:
         params = {"limit": limit, "before": None if before is None else to_micros(before)}
         return [
-            Pending(memory_id=row[0], user_id=row[1], facts=facts_from_json(row[2]),
+            Pending(memory_id=row[0], user_id=row[1],
+                    facts=facts_from_json(self._unsealed(row[1], row[0], "pending", row[2])),
                     created_at=from_micros(row[3]))
             for row in await self._rows(q.PENDING, params)
         ]
@@ -316,7 +354,7 @@ class CypherEpisodicStore:
         found: dict[str, Memory] = {}
         for chunk in _chunks(ids):
             rows = await self._rows(q.GET, {"ids": list(chunk), "user_id": user_id})
-            found.update((row[0], memory_from_row(row)) for row in rows)
+            found.update((row[0], self._memory(row)) for row in rows)
         return [found[i] for i in ids if i in found]
 
     async def list(
@@ -335,7 +373,7 @@ class CypherEpisodicStore:
         rows = await self._rows(
             q.LIST, params, filter=clause, mentions=f", {mentions}" if mentions else ""
         )
-        return [memory_from_row(row) for row in rows]
+        return [self._memory(row) for row in rows]
 
     async def lexical_search(
         self, where: MemoryFilter, terms: Sequence[str], *, limit: int
@@ -399,7 +437,7 @@ class CypherEpisodicStore:
         if not statements:
             return []
         results = await self._run(statements, write=False)
-        return [memory_from_row(row) for rows in results for row in rows if row[1] == user_id]
+        return [self._memory(row) for rows in results for row in rows if row[1] == user_id]
 
     async def adjacent(
         self, user_id: str, memory_ids: Sequence[str]
@@ -423,6 +461,15 @@ class CypherEpisodicStore:
             "occurred_at": None if revision.occurred_at is None
             else to_micros(revision.occurred_at),
         }
+        sealer = self._sealer
+        if sealer is not None:
+            mine = (revision.user_id, revision.memory_id)
+            if params["content"] is not None:
+                params.update(content=sealer.seal(*mine, "content", str(params["content"])),
+                              text="")
+            if params["metadata"] is not None:
+                params.update(metadata=sealer.seal(*mine, "metadata", str(params["metadata"])),
+                              metadata_pairs=sealer.pairs(metadata_pairs(metadata or {})))
         statements = [self._statement(q.UPDATE, params)]
         if revision.content is not None:
             old = await self._rows(q.GET, {"ids": [revision.memory_id],
@@ -436,12 +483,14 @@ class CypherEpisodicStore:
                                 {"user_id": revision.user_id, "names": gone}),
             ]
         results = await self._run(statements, write=True)
-        return memory_from_row(results[0][0]) if results[0] else None
+        return self._memory(results[0][0]) if results[0] else None
 
     async def versions(self, user_id: str, memory_id: str) -> builtins.list[MemoryVersion]:
         rows = await self._rows(q.VERSIONS, {"id": memory_id, "user_id": user_id})
         return [
-            MemoryVersion(version=int(r[0]), content=r[1], metadata=json.loads(r[2]),
+            MemoryVersion(version=int(r[0]),
+                          content=self._unsealed(user_id, memory_id, "content", r[1]),
+                          metadata=json.loads(self._unsealed(user_id, memory_id, "metadata", r[2])),
                           occurred_at=from_micros(r[3]), replaced_at=from_micros(r[4]))
             for r in rows
         ]
@@ -508,7 +557,8 @@ class CypherEpisodicStore:
     async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
         if limit <= 0:
             return []
-        return [(row[0], row[1]) for row in await self._rows(q.MISSING, {"limit": limit})]
+        return [(row[0], self._unsealed(row[2], row[0], "content", row[1]))
+                for row in await self._rows(q.MISSING, {"limit": limit})]
 
     async def set_embeddings(
         self,

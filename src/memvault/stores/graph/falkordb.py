@@ -26,6 +26,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from memvault.errors import ConfigError, InvalidInput
+from memvault.stores.crypto import KeySet
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     Dialect,
@@ -259,5 +260,5 @@ def parse_falkordb_url(url: str) -> FalkorDialect:
 class FalkorEpisodicStore(CypherEpisodicStore):
     """Episodic memory in a FalkorDB graph (see :mod:`memvault.stores.graph.cypher`)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url, parse_falkordb_url(url))
+    def __init__(self, url: str, *, keys: KeySet | None = None) -> None:
+        super().__init__(url, parse_falkordb_url(url), keys=keys)

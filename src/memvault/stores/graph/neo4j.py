@@ -29,6 +29,7 @@ from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from memvault.errors import ConfigError
+from memvault.stores.crypto import KeySet
 from memvault.stores.graph.cypher import CypherEpisodicStore
 from memvault.stores.graph.dialect import (
     LABELS,
@@ -311,5 +312,5 @@ def parse_neo4j_url(url: str) -> Neo4jDialect:
 class Neo4jEpisodicStore(CypherEpisodicStore):
     """Episodic memory in Neo4j 5 (see :mod:`memvault.stores.graph.cypher`)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url, parse_neo4j_url(url))
+    def __init__(self, url: str, *, keys: KeySet | None = None) -> None:
+        super().__init__(url, parse_neo4j_url(url), keys=keys)

@@ -289,7 +289,7 @@ CLEAR_TEXT = "MATCH (m:Memory) WHERE m.text IS NOT NULL REMOVE m.text"
 MISSING = """
 MATCH (m:Memory)
 WHERE NOT %(embedded)s
-RETURN m.id, m.content
+RETURN m.id, m.content, m.user_id
 ORDER BY m.seq
 LIMIT $limit
 """

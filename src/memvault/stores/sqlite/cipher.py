@@ -7,8 +7,11 @@ SQLCipher 4 on a current SQLite with FTS5. ``apsw-sqlite3mc`` (SQLite3 Multiple 
 do too, but APSW's API differs from ``sqlite3`` (cursors, rows, transactions, exceptions) and
 every store module would change. SQLCipher encrypts every page of the database, its WAL and
 its rollback journal with AES-256 (an HMAC per page), and derives the page key from the
-passphrase with PBKDF2-HMAC-SHA512 (256,000 iterations, a random salt in the file): opening
-costs about 0.1 s per connection.
+passphrase with PBKDF2-HMAC-SHA512 (256,000 iterations, a random salt in the file's first 16
+bytes): about 0.1 s. A store opens several connections to its file, so :func:`connect` derives
+the page key from the passphrase and the file's salt once per process, exactly as SQLCipher
+does, and hands it to SQLCipher as a raw key with that salt (``x'<key><salt>'``), which skips
+SQLCipher's own derivation: the file and its format are the same either way.
 
 A plain file (the header ``SQLite format 3``) is refused when a key is configured, an
 encrypted one when none is, and a wrong key is told apart from a damaged file by trying the
@@ -18,6 +21,8 @@ before anything is read or written.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import sqlite3
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +35,8 @@ __all__ = ["HEADER", "connect", "driver", "is_encrypted", "key_pragma", "unlock"
 
 HEADER = b"SQLite format 3\x00"
 _KEY_HELP = "MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE or --encryption-key-file"
+# SQLCipher 4's defaults (cipher_default_kdf_iter, kdf_algorithm, the salt's size).
+_KDF_ITERATIONS, _SALT = 256_000, 16
 
 
 def driver() -> ModuleType:
@@ -57,11 +64,27 @@ def key_pragma(key: Key) -> str:
     return "PRAGMA key = '" + key.secret.replace("'", "''") + "'"
 
 
-def unlock(conn: Any, key: Key | None) -> bool:
-    """Give a SQLCipher connection its key and check it reads the file; ``False`` if not."""
+@functools.lru_cache(maxsize=32)
+def _raw_key_pragma(secret: str, salt: bytes) -> str:
+    derived = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, _KDF_ITERATIONS, 32)
+    return f"PRAGMA key = \"x'{derived.hex()}{salt.hex()}'\""
+
+
+def _salt(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            salt = handle.read(_SALT)
+    except OSError:
+        return None
+    return salt if len(salt) == _SALT else None
+
+
+def unlock(conn: Any, key: Key | None, salt: bytes | None = None) -> bool:
+    """Give a SQLCipher connection its key and check it reads the file; ``False`` if not.
+    With the file's ``salt``, the key is given as the raw key derived once per process."""
     conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher logs to stderr otherwise
     if key is not None:  # no key: a plain file
-        conn.execute(key_pragma(key))
+        conn.execute(key_pragma(key) if salt is None else _raw_key_pragma(key.secret, salt))
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except conn.DatabaseError:
@@ -88,7 +111,7 @@ def connect(path: Path, keys: KeySet | None, role: str, timeout: float) -> tuple
     module = driver()
     conn = module.connect(str(path), timeout=timeout, isolation_level=None,
                           check_same_thread=False)
-    if unlock(conn, keys.current):
+    if unlock(conn, keys.current, _salt(path) if state else None):
         return conn, module
     conn.close()
     for old in keys.old:

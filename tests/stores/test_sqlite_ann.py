@@ -82,7 +82,11 @@ async def test_the_graph_returns_the_top_hits_of_exact_search(tmp_path: Path) ->
             got = await store.vector_search(ALICE, query, limit=10)
             want = await exact.vector_search(ALICE, query, limit=10)
             overlap.append(len({c.memory_id for c in got} & {c.memory_id for c in want}) / 10)
-            assert got[0] == want[0]  # same best hit, same exact score
+            # The graph is approximate (and built by several threads): its best hit is one of
+            # the exact best few, with its exact score.
+            exact_scores = {c.memory_id: c.score for c in want}
+            assert got[0].memory_id in [c.memory_id for c in want[:3]]
+            assert got[0].score == pytest.approx(exact_scores[got[0].memory_id])
             assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
         assert store._vectors.users["alice"].graph is not None
         assert exact._vectors.users["alice"].graph is None

@@ -200,10 +200,11 @@ class SyncMemvault:
         limit: int = 20,
         cursor: str | None = None,
         filters: Mapping[str, Any] | None = None,
+        since: datetime | str | None = None, until: datetime | str | None = None,
     ) -> MemoryPage:
         return self._run(lambda: self._async.list(
             user_id=user_id, session_id=session_id, memory_type=memory_type, limit=limit,
-            cursor=cursor, filters=filters,
+            cursor=cursor, filters=filters, since=since, until=until,
         ))
 
     def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:

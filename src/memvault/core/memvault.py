@@ -524,7 +524,9 @@ class Memvault(Transfers):
         return [await s.status() for s in (self.episodic, self.profile, self.working)]
 
     async def reembed(self, progress: Callable[[int], None] | None = None) -> int:
-        """Drop every vector and embed every memory again with the configured embedder."""
+        """Drop every vector and embed every memory again with the configured embedder;
+        returns how many memories have their vectors again (the background sweep may embed
+        some of them meanwhile: they count too)."""
         embedder = self.embedding.embedder
         if embedder is None:
             raise InvalidInput("no embedder is configured: nothing to re-embed with")
@@ -533,7 +535,9 @@ class Memvault(Transfers):
         await self.episodic.reset_embeddings(
             EmbeddingInfo(model=embedder.name, dimensions=dimensions)
         )
-        return await self.embedding.backfill(progress)
+        total = await self.episodic.count(None)
+        await self.embedding.backfill(progress)
+        return total - len(await self.episodic.missing_embeddings(limit=max(total, 1)))
 
     # -- diagnostics -------------------------------------------------------------------------
 

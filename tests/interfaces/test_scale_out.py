@@ -3,55 +3,20 @@ serve one user consistently."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from memvault.stores.registry import open_episodic, open_working
 from tests.interfaces.mcp_harness import call_ok, connect_http, running_server
-from tests.services import port_open, unavailable
-from tests.stores.falkordb_server import shared_server
+from tests.server_stores import server_store_urls
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
-POSTGRES = os.environ.get("MEMVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("MEMVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
 @pytest.fixture
 async def shared_stores(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    falkordb = shared_server()
-    if isinstance(falkordb, str):
-        unavailable("FalkorDB", falkordb)
-        raise AssertionError("unreachable")
-    if not port_open("127.0.0.1", 5432):
-        unavailable("PostgreSQL", "nothing listens on 127.0.0.1:5432")
-    if not port_open("127.0.0.1", 6379):
-        unavailable("Redis", "nothing listens on 127.0.0.1:6379")
-    tag = "scale_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:10]
-    urls = {
-        "MEMVAULT_EPISODIC_URL": falkordb.url(tag),
-        "MEMVAULT_PROFILE_URL": f"{POSTGRES}?schema={tag}",
-        "MEMVAULT_WORKING_URL": f"{REDIS}?prefix={tag}",
-    }
-    yield urls
-    graph = open_episodic(urls["MEMVAULT_EPISODIC_URL"])
-    await graph.open()
-    await graph.drop_namespace()  # type: ignore[attr-defined]
-    await graph.close()
-    working = open_working(urls["MEMVAULT_WORKING_URL"])
-    await working.open()
-    for user in ("alice", "bob"):
-        await working.clear(user)
-    await working.close()
-    import asyncpg  # type: ignore[import-untyped, unused-ignore]
-
-    connection = await asyncpg.connect(POSTGRES)
-    await connection.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
-    await connection.close()
+    async with server_store_urls(tmp_path, "scale_", ("alice", "bob")) as urls:
+        yield urls
 
 
 async def test_two_servers_serve_one_user_consistently(

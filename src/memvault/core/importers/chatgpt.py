@@ -25,7 +25,14 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from memvault.core.importers.records import Problem, Record, conversations, moment, text_of
+from memvault.core.importers.records import (
+    Problem,
+    Record,
+    conversation_records,
+    conversations,
+    moment,
+    text_of,
+)
 from memvault.errors import InvalidInput
 
 __all__ = ["parse"]
@@ -56,19 +63,12 @@ def _conversation(where: str, conversation: object) -> Iterator[Record | Problem
     title = text_of(conversation.get("title")).strip()
     started = _time(conversation.get("create_time"), "create_time")
     branch = _branch(mapping, conversation.get("current_node"))
-    for number, node in enumerate(branch, start=1):
-        message = node.get("message")
-        if not isinstance(message, dict):
-            continue
-        here = f"{where}, message {number}"
-        try:
-            record = _message(here, conversation_id, title, message, started)
-        except InvalidInput as exc:
-            yield Problem(here, str(exc))
-            continue
-        if record is not None:
-            started = record.occurred_at  # a message without a time follows the one before
-            yield record
+    messages = [(number, node["message"]) for number, node in enumerate(branch, start=1)
+                if isinstance(node.get("message"), dict)]
+    yield from conversation_records(
+        where, messages,
+        lambda here, message, before: _message(here, conversation_id, title, message, before),
+        started)
 
 
 def _branch(mapping: Mapping[str, Any], current: object) -> list[dict[str, Any]]:

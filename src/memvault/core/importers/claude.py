@@ -12,12 +12,20 @@ each memory's metadata. A message without a time takes the time of the one befor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import datetime
 
 from pydantic import JsonValue
 
-from memvault.core.importers.records import Problem, Record, conversations, moment, text_of
+from memvault.core.importers.records import (
+    Problem,
+    Record,
+    conversation_records,
+    conversations,
+    moment,
+    text_of,
+)
 from memvault.errors import InvalidInput
 
 __all__ = ["parse"]
@@ -42,19 +50,13 @@ def parse(name: str, data: bytes) -> Iterator[Record | Problem]:
         except InvalidInput as exc:
             yield Problem(where, str(exc))
             continue
-        for index, message in enumerate(messages, start=1):
-            here = f"{where}, message {index}"
-            try:
-                record = _message(here, conversation_id, title, message, started)
-            except InvalidInput as exc:
-                yield Problem(here, str(exc))
-                continue
-            if record is not None:
-                started = record.occurred_at  # the next message without a time follows it
-                yield record
+        yield from conversation_records(
+            where, enumerate(messages, start=1),
+            functools.partial(_message, conversation_id, title),
+            started)
 
 
-def _message(where: str, conversation_id: str, title: str, message: object,
+def _message(conversation_id: str, title: str, where: str, message: object,
              started: datetime | None) -> Record | None:
     if not isinstance(message, dict):
         raise InvalidInput("is not an object")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,10 @@ from pydantic import JsonValue
 
 from memvault.errors import InvalidInput
 
-__all__ = ["Problem", "Record", "conversations", "load_json", "moment", "text_of"]
+__all__ = [
+    "MessageReader", "Problem", "Record", "conversation_records", "conversations",
+    "load_json", "moment", "text_of",
+]
 
 #: Epoch values above this are milliseconds (a seconds value this large is after 5138).
 _MILLIS_FROM = 1e11
@@ -68,6 +72,29 @@ def conversations(name: str, data: bytes, tool: str) -> list[Any]:
         raise InvalidInput(f"{name}: expected a list of conversations ({tool}'s "
                            "conversations.json)")
     return found
+
+
+#: Reads one message of a conversation (its position, the message, the time of the one
+#: before); ``None`` for a message that holds no memory.
+MessageReader = Callable[[str, Any, "datetime | None"], "Record | None"]
+
+
+def conversation_records(where: str, messages: Iterable[tuple[int, Any]],
+                         read: MessageReader, started: datetime | None
+                         ) -> Iterator[Record | Problem]:
+    """The records of one conversation's numbered messages, in order: a message that cannot
+    be read is a :class:`Problem` at its position, and one without a time takes the time of
+    the message before (``started`` for the first)."""
+    for number, message in messages:
+        here = f"{where}, message {number}"
+        try:
+            record = read(here, message, started)
+        except InvalidInput as exc:
+            yield Problem(here, str(exc))
+            continue
+        if record is not None:
+            started = record.occurred_at
+            yield record
 
 
 def moment(value: object, field_name: str) -> datetime | None:

@@ -48,6 +48,7 @@ class Extraction:
         self._wake = anyio.Event()
         self._finished = anyio.Event()
         self._sent: deque[float] = deque()
+        self._tokens_checked = (-POLL_SECONDS, True)  # (when, within the day's tokens)
         self._model: ChatModel | None = None
         self.running = False
         self.last_error: str | None = None
@@ -113,8 +114,14 @@ class Extraction:
         if len(self._sent) >= self.config.requests_per_minute:
             await anyio.sleep(self._sent[0] + 60.0 - now)
             return False
-        stats = await queue.job_stats(now=utc_now(), failures=0)
-        return stats.tokens_24h < self.config.tokens_per_day
+        # The day's tokens are summed over the queue's rows: asked at most every
+        # POLL_SECONDS, not once a job, so the lanes' reads stay off the adds' connection.
+        checked, within = self._tokens_checked
+        if now - checked >= POLL_SECONDS:
+            stats = await queue.job_stats(now=utc_now(), failures=0)
+            within = stats.tokens_24h < self.config.tokens_per_day
+            self._tokens_checked = (now, within)
+        return within
 
     async def _do(self, queue: ExtractionQueue, job: Job) -> None:
         assert self._model is not None

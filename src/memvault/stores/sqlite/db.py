@@ -9,6 +9,12 @@ busy file is retried with backoff well past any realistic write, and only then r
 With :class:`~memvault.stores.crypto.KeySet` keys the file is encrypted as a whole
 (:mod:`memvault.stores.sqlite.cipher`); the connection then comes from SQLCipher, whose
 DB-API module behaves as ``sqlite3`` does, and its exceptions are caught instead.
+
+Within one process the stores of one file (episodic, profile, working) have a connection each
+and share one write gate (:func:`_write_gate`): a write waits on it for the other's
+transaction to end instead of finding the file locked and backing off in SQLite's busy
+handler, whose sleeps (1, 2, 5 ms, ...) used to add milliseconds to an add whenever a
+background writer (vectors, extraction, upkeep) held the file.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +47,28 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 5_000
 _RETRY_FOR_SECONDS = 60.0
+
+_gates: weakref.WeakValueDictionary[str, _Gate] = weakref.WeakValueDictionary()
+_gates_lock = threading.Lock()
+
+
+class _Gate:
+    """A lock that can be weakly referenced (``threading.Lock`` cannot)."""
+
+    __slots__ = ("__weakref__", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+def _write_gate(path: Path) -> _Gate:
+    """The process's write gate of the file at ``path``, shared while anyone holds it."""
+    key = str(path.expanduser().resolve())
+    with _gates_lock:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = _Gate()
+        return gate
 
 
 def path_from_url(url: str) -> Path:
@@ -76,6 +105,7 @@ class SqliteDatabase:
         self.role = role
         self.keys = keys
         self._lock = threading.Lock()
+        self._gate = _write_gate(path)
         self._conn: sqlite3.Connection | None = None
         self._driver: ModuleType = sqlite3
 
@@ -158,14 +188,15 @@ class SqliteDatabase:
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def attempt() -> T:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+            with self._gate.lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
 
         return self._retry(attempt)
 

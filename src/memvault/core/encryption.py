@@ -13,18 +13,21 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Literal, Protocol, cast, runtime_checkable
 
+import anyio.to_thread
+
 from memvault.config import Config
 from memvault.errors import ConfigError
 from memvault.stores.base import EpisodicStore, ProfileStore
 from memvault.stores.registry import (
     KeySet,
+    check_file_keys,
     open_episodic,
     open_profile,
     reencrypt_file,
     store_files,
 )
 
-__all__ = ["FieldRekeying", "keys_of", "reencrypt_files", "rekey_fields"]
+__all__ = ["FieldRekeying", "check_keys", "keys_of", "reencrypt_files", "rekey_fields"]
 
 
 @runtime_checkable
@@ -51,6 +54,16 @@ def keys_of(config: Config) -> KeySet:
 
 def _urls(config: Config) -> list[str]:
     return [config.episodic_url, config.profile_url, config.working_url]
+
+
+async def check_keys(config: Config) -> None:
+    """Refuse, before a server takes its first request, a configuration whose stores its
+    keys cannot read: a key file that cannot be read, a key too short, a SQLite file
+    encrypted without a key configured, or under another key, or plain with one
+    (:class:`~memvault.errors.EncryptionError` or :class:`ConfigError`, one line naming the
+    key setting). Stores that are not reachable yet are not waited for."""
+    keys = KeySet.from_config(config.encryption)
+    await anyio.to_thread.run_sync(check_file_keys, _urls(config), keys)
 
 
 def reencrypt_files(config: Config, mode: Literal["encrypt", "rekey"],

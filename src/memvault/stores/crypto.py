@@ -47,14 +47,15 @@ class Key:
         return hashlib.sha256(b"memvault key id\0" + self.secret.encode()).hexdigest()[:12]
 
 
-def _read_key(path: Path) -> str:
+def _read_key(path: Path, setting: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"cannot read the encryption key file {path}: "
-                          f"{exc.strerror or exc}") from None
+        raise EncryptionError(f"cannot read the encryption key file {path} ({setting}): "
+                              f"{exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"the encryption key file {path} is not UTF-8 text") from None
+        raise EncryptionError(f"the encryption key file {path} ({setting}) is not UTF-8 "
+                              "text") from None
 
 
 def _checked(secret: str, source: str) -> Key:
@@ -77,12 +78,14 @@ class KeySet:
         if config.key is not None:
             current = _checked(config.key.get_secret_value(), "MEMVAULT_ENCRYPTION_KEY")
         elif config.key_file is not None:
-            current = _checked(_read_key(config.key_file), str(config.key_file))
+            current = _checked(_read_key(config.key_file, "MEMVAULT_ENCRYPTION_KEY_FILE"),
+                               str(config.key_file))
         else:
             if config.old_key_files:
                 raise ConfigError("old encryption keys are given but no current key")
             return None
-        old = tuple(_checked(_read_key(path), str(path)) for path in config.old_key_files)
+        old = tuple(_checked(_read_key(path, "MEMVAULT_ENCRYPTION_OLD_KEY_FILES"), str(path))
+                    for path in config.old_key_files)
         return cls(current, tuple(k for k in old if k.kid != current.kid))
 
     @property

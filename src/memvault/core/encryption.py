@@ -48,7 +48,8 @@ def keys_of(config: Config) -> KeySet:
     keys = KeySet.from_config(config.encryption)
     if keys is None:
         raise ConfigError("no encryption key is configured: give MEMVAULT_ENCRYPTION_KEY, "
-                          "MEMVAULT_ENCRYPTION_KEY_FILE or --encryption-key-file")
+                          "MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
+                          "MEMVAULT_ENCRYPTION_KEYRING")
     return keys
 
 

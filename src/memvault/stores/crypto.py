@@ -1,7 +1,9 @@
 """Keys and the one field cipher for encryption at rest.
 
 A key is a passphrase of at least :data:`MIN_KEY_CHARS` characters, from
-:class:`memvault.config.EncryptionConfig` (the current key, and older keys still read). The
+:class:`memvault.config.EncryptionConfig` (the current key, and older keys still read): given
+as it is, read from a file, or read from the OS keyring (the ``keyring`` package, imported
+only then). The
 embedded store hands the current one to SQLCipher, which encrypts the whole file
 (:mod:`memvault.stores.sqlite.cipher`). The server stores encrypt single values with
 :class:`FieldCipher`: AES-256-GCM under a key derived from the passphrase with HKDF-SHA256, a
@@ -58,6 +60,33 @@ def _read_key(path: Path, setting: str) -> str:
                               "text") from None
 
 
+def _from_keyring(service: str, name: str) -> str:
+    """The password of the OS keyring's entry ``service``/``name`` (the ``keyring`` package,
+    whichever backend it finds: Secret Service, macOS Keychain, Windows Credential Locker)."""
+    entry = f"{service}/{name}"
+    try:
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+    except ImportError as exc:
+        raise ConfigError("an encryption key from the OS keyring needs the keyring package: "
+                          f"pip install 'memvault[keyring]' ({exc})") from exc
+    try:
+        secret = keyring.get_password(service, name)
+    except NoKeyringError:
+        raise EncryptionError(
+            f"no OS keyring is available here for the encryption key {entry} "
+            "(MEMVAULT_ENCRYPTION_KEYRING): give MEMVAULT_ENCRYPTION_KEY or "
+            "MEMVAULT_ENCRYPTION_KEY_FILE instead") from None
+    except KeyringError as exc:
+        raise EncryptionError(f"the OS keyring did not give the encryption key {entry} "
+                              f"(MEMVAULT_ENCRYPTION_KEYRING): {exc}") from None
+    if secret is None:
+        raise EncryptionError(
+            f"the OS keyring holds no encryption key {entry} (MEMVAULT_ENCRYPTION_KEYRING): "
+            f"store one with `keyring set {service} {name}`")
+    return secret.strip()
+
+
 def _checked(secret: str, source: str) -> Key:
     if len(secret) < MIN_KEY_CHARS:
         raise ConfigError(f"the encryption key ({source}) must have at least {MIN_KEY_CHARS} "
@@ -80,6 +109,9 @@ class KeySet:
         elif config.key_file is not None:
             current = _checked(_read_key(config.key_file, "MEMVAULT_ENCRYPTION_KEY_FILE"),
                                str(config.key_file))
+        elif config.keyring_entry is not None:
+            current = _checked(_from_keyring(*config.keyring_entry),
+                               f"keyring {config.keyring}")
         else:
             if config.old_key_files:
                 raise ConfigError("old encryption keys are given but no current key")

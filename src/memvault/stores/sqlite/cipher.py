@@ -34,7 +34,8 @@ from memvault.stores.crypto import Key, KeySet
 __all__ = ["HEADER", "check", "connect", "driver", "is_encrypted", "key_pragma", "unlock"]
 
 HEADER = b"SQLite format 3\x00"
-_KEY_HELP = "MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE or --encryption-key-file"
+_KEY_HELP = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
+             "MEMVAULT_ENCRYPTION_KEYRING")
 # SQLCipher 4's defaults (cipher_default_kdf_iter, kdf_algorithm, the salt's size).
 _KDF_ITERATIONS, _SALT = 256_000, 16
 

@@ -157,6 +157,12 @@ class CypherEpisodicStore(SealedRekeying):
                 metadata_pairs=sealer.pairs(params["metadata_pairs"]))
             if params["pending"] is not None:
                 params["pending"] = sealer.seal(*who, "pending", params["pending"])
+            if params["idempotency_key"] is not None:
+                token = sealer.idempotency_token(memory.user_id, params["idempotency_key"])
+                params.update(idempotency_key=token, key_match=token)
+            if params["request_hash"] is not None:
+                params["request_hash"] = sealer.seal(*who, "request_hash",
+                                                     params["request_hash"])
         return params
 
     def _memory(self, row: Row) -> Memory:
@@ -328,9 +334,19 @@ class CypherEpisodicStore(SealedRekeying):
         self, user_id: str, keys: Sequence[str]
     ) -> dict[str, tuple[Memory, str | None]]:
         found: dict[str, tuple[Memory, str | None]] = {}
-        for chunk in _chunks(list(dict.fromkeys(keys))):
+        sealer = self._sealer
+        stored_as: dict[str, str] = {}  # what is stored -> the caller's key
+        for key in dict.fromkeys(keys):
+            for form in ([] if sealer is None else sealer.idempotency_tokens(user_id, key)):
+                stored_as.setdefault(form, key)
+            stored_as.setdefault(key, key)  # plain: written before content was sealed
+        for chunk in _chunks(list(stored_as)):
             rows = await self._rows(q.KEYED, {"keys": list(chunk), "user_id": user_id})
-            found.update((row[-2], (self._memory(row), row[-1])) for row in rows)
+            for row in rows:
+                memory = self._memory(row)
+                digest = row[-1] if sealer is None else sealer.open(
+                    user_id, memory.id, "request_hash", row[-1])
+                found.setdefault(stored_as[row[-2]], (memory, digest))
         return found
 
     async def pending(

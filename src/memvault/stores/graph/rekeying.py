@@ -4,7 +4,10 @@ current key (or written before content was sealed) is sealed under it, in batche
 Each batch reads values, seals them and writes them back only where the node still holds
 what was read (compare and set), so a concurrent update is never overwritten: a skipped node
 is found again by the next batch. Rewriting a memory's metadata also rewrites its filter
-tokens and empties its analysed text (:mod:`memvault.stores.graph.sealing`).
+tokens and empties its analysed text (:mod:`memvault.stores.graph.sealing`); a memory
+written before content was sealed also gets its idempotency key's token and its sealed
+request hash (one sealed under an old key keeps its token, which lookups still try while
+that key is configured, and has its request hash re-sealed).
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ _STALE = "NOT (%(n)s.content STARTS WITH $prefix AND %(n)s.metadata STARTS WITH 
 
 _MEMORIES = f"""
 MATCH (m:Memory) WHERE {_STALE % {"n": "m"}}
-RETURN m.id, m.user_id, m.content, m.metadata LIMIT $limit
+RETURN m.id, m.user_id, m.content, m.metadata, m.idempotency_key, m.request_hash
+LIMIT $limit
 """
 _SET_MEMORIES = """
 UNWIND $rows AS row
 MATCH (m:Memory {id: row.id})
 WHERE m.content = row.was_content AND m.metadata = row.was_metadata
 SET m.content = row.content, m.metadata = row.metadata, m.metadata_pairs = row.pairs,
-    m.text = ''
+    m.text = '', m.idempotency_key = row.idempotency_key, m.request_hash = row.request_hash
 RETURN count(m)
 """
 _VERSIONS = f"""
@@ -97,9 +101,16 @@ class SealedRekeying:
     async def _memories(self, sealer: Sealer, batch: int) -> int:
         params = {"prefix": sealer.current_prefix, "limit": batch}
         rows = []
-        for memory_id, user_id, content, metadata in await self._rows(_MEMORIES, params):
+        for (memory_id, user_id, content, metadata, key,
+             digest) in await self._rows(_MEMORIES, params):
             plain = sealer.open(user_id, memory_id, "metadata", metadata)
+            if key is not None and not sealer.cipher.is_sealed(content):
+                key = sealer.idempotency_token(user_id, key)  # it was the caller's own key
+            if digest is not None:
+                digest = sealer.seal(user_id, memory_id, "request_hash",
+                                     sealer.open(user_id, memory_id, "request_hash", digest))
             rows.append({
+                "idempotency_key": key, "request_hash": digest,
                 "id": memory_id, "was_content": content, "was_metadata": metadata,
                 "content": sealer.seal(user_id, memory_id, "content",
                                        sealer.open(user_id, memory_id, "content", content)),

@@ -10,6 +10,13 @@ each ``[key, value]`` pair and of each key: equality filters and "key absent" fi
 work, and equal values are visible as equal tokens. The tokens are made under the current key,
 so after a key change they are stale until ``memvault rekey --fields`` rewrites them.
 
+An add's ``idempotency_key`` is stored as a keyed HMAC-SHA256 token of the user and the key
+(:meth:`Sealer.idempotency_token`, under its own key derived from the passphrase) and its
+``request_hash`` sealed like content: neither confirms a guess at what was added. A lookup
+tries the token under every configured key, and the plain key (written before content was
+sealed); a token under a key no longer configured no longer matches, so a retry of such an
+add is stored anew.
+
 Entity names (:Entity nodes, ``m.entities``), ids, sessions, sources and times stay plaintext:
 they link, order and filter the graph.
 """
@@ -49,6 +56,9 @@ class Sealer:
         self.cipher = FieldCipher(keys)
         self._token_key = hashlib.sha256(
             b"memvault metadata tokens\0" + keys.current.secret.encode()).digest()
+        self._idempotency_keys = [
+            hashlib.sha256(b"memvault idempotency keys\0" + key.secret.encode()).digest()
+            for key in keys.all]  # the current key's first
 
     @property
     def current_prefix(self) -> str:
@@ -74,6 +84,17 @@ class Sealer:
 
     def key_token(self, key: str) -> str:
         return self.token(json.dumps(["key", key]))
+
+    def idempotency_token(self, user_id: str, key: str) -> str:
+        """What is stored for ``user_id``'s idempotency ``key``: a token under the current
+        key."""
+        return self.idempotency_tokens(user_id, key)[0]
+
+    def idempotency_tokens(self, user_id: str, key: str) -> list[str]:
+        """The tokens ``key`` may be stored as: under each configured key, current first."""
+        text = f"{user_id}\0{key}".encode("utf-8", "surrogatepass")
+        return [hmac.new(secret, text, hashlib.sha256).hexdigest()
+                for secret in self._idempotency_keys]
 
     def open_row(self, row: list[Any]) -> list[Any]:
         """A row of MEMORY_FIELDS (and any columns after them) with its fields opened."""

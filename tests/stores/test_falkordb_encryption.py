@@ -255,3 +255,24 @@ async def test_idempotency_keys_and_request_hashes_are_keyed(
                 "retry-metoprolol-1": (earlier.id, "0" * 64)}
         finally:
             await store.close()
+
+
+async def test_check_keys_refuses_a_key_that_opens_no_sealed_memory(
+    store: EpisodicStore, server: PrivateFalkorDB
+) -> None:
+    from memvault.core.encryption import KeyChecking
+
+    with anyio.fail_after(DEADLINE):
+        await store.add([memory(f"Alice takes {SECRET}")])
+        assert isinstance(store, KeyChecking)
+        await store.check_keys()
+        for keys, expected in ((_keys(OTHER), "MEMVAULT_ENCRYPTION_KEY"),
+                               (None, "MEMVAULT_ENCRYPTION_CONTENT")):
+            other = await _opened(server, keys)
+            try:
+                assert isinstance(other, KeyChecking)
+                with pytest.raises(EncryptionError, match=expected) as caught:
+                    await other.check_keys()
+            finally:
+                await other.close()
+            assert "\n" not in str(caught.value)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 from memvault.config import EncryptionConfig
 from memvault.errors import ConfigError, EncryptionError
 
-__all__ = ["MIN_KEY_CHARS", "PREFIX", "FieldCipher", "Key", "KeySet"]
+__all__ = ["MIN_KEY_CHARS", "PREFIX", "FieldCipher", "Key", "KeySet", "check_sealed"]
 
 MIN_KEY_CHARS = 16
 PREFIX = "mv1:"
@@ -126,6 +127,28 @@ class KeySet:
 
     def by_kid(self, kid: str) -> Key | None:
         return next((key for key in self.all if key.kid == kid), None)
+
+
+_KEY_SETTINGS = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE or "
+                 "MEMVAULT_ENCRYPTION_KEYRING")
+
+
+def check_sealed(sealed: Iterable[str], keys: KeySet | None, what: str) -> None:
+    """Refuse (:class:`EncryptionError`, one line naming the key settings) sealed values,
+    among ``sealed``, that ``keys`` cannot open: any, without keys; one under a key id not
+    configured. ``what`` names them (e.g. "the profile values in the PostgreSQL store")."""
+    kids = {FieldCipher.kid_of(value) for value in sealed if FieldCipher.is_sealed(value)}
+    if not kids:
+        return
+    if keys is None:
+        raise EncryptionError(f"{what} are encrypted and no encryption key is configured: "
+                              f"give their key ({_KEY_SETTINGS})")
+    unknown = sorted(kid for kid in kids if keys.by_kid(kid) is None)
+    if unknown:
+        raise EncryptionError(
+            f"{what} are encrypted under key {', '.join(unknown)}, but the encryption key "
+            f"({keys.current.source}) is key {keys.current.kid}: give their key "
+            f"({_KEY_SETTINGS}), or name it in MEMVAULT_ENCRYPTION_OLD_KEY_FILES")
 
 
 def _aesgcm(secret: str) -> Any:

@@ -16,8 +16,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from memvault.stores.crypto import check_sealed
 from memvault.stores.graph.dialect import metadata_pairs
-from memvault.stores.graph.sealing import Sealer
+from memvault.stores.graph.sealing import Sealer, open_plain
 
 __all__ = ["SealedRekeying"]
 
@@ -59,6 +60,9 @@ SET p.facts = row.facts
 RETURN count(p)
 """
 _COUNT = "MATCH (n:%(label)s) WHERE %(stale)s RETURN count(n)"
+_SEALED_SAMPLE = """
+MATCH (m:Memory) WHERE m.content STARTS WITH 'mv1:' RETURN m.content LIMIT 100
+"""
 
 
 class SealedRekeying:
@@ -70,6 +74,16 @@ class SealedRekeying:
     async def _rows(self, template: str, params: dict[str, Any], *, write: bool = False,
                     **fragments: str) -> list[list[Any]]:
         raise NotImplementedError
+
+    async def check_keys(self) -> None:
+        """Refuse (:class:`~memvault.errors.EncryptionError`) a store whose sealed memories
+        the configured keys do not open, from a sample of them."""
+        sealed = [str(row[0]) for row in await self._rows(_SEALED_SAMPLE, {})]
+        if self._sealer is None:
+            for value in sealed[:1]:
+                open_plain(value)
+            return
+        check_sealed(sealed, self._sealer.cipher.keys, "the memories in the graph store")
 
     async def fields_to_rekey(self) -> int:
         if self._sealer is None:

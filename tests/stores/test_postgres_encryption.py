@@ -149,3 +149,38 @@ async def test_serve_checks_the_key_against_sealed_values_before_serving(
     assert "MEMVAULT_ENCRYPTION_KEY" in lines[0]
     assert NEW not in lines[0]
     await _drop_schema(base, schema)
+
+
+async def test_a_value_sealed_under_another_key_while_serving_answers_503(
+        tmp_path: Path) -> None:
+    """Another process seals a value under a key this server was not given: the routes that
+    read it answer 503 naming the key setting, never 500, and the rest keeps working."""
+    import httpx
+
+    from memvault.config import Config
+    from memvault.interfaces.runtime import ServeOptions
+    from memvault.interfaces.serve import build_http_app
+
+    base, schema = server_url(), schema_for(tmp_path)
+    await _drop_schema(base, schema)
+    url = with_schema(base, schema)
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "profile_url": url,
+                               "embedder": "none", "user_id": "alice",
+                               "encryption.key": OLD})
+    app = build_http_app(config, ServeOptions(transport="http"))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
+            timeout=30) as client:
+        assert (await client.get("/v1/profile")).status_code == 200
+        other = open_profile(url, keys=_keys(tmp_path, NEW))
+        await other.open()
+        await other.set_facts([_fact("alice", "condition", SECRET)])
+        await other.close()
+        response = await client.get("/v1/profile")
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["type"] == "StoreUnavailable"
+        assert "MEMVAULT_ENCRYPTION_OLD_KEY_FILES" in error["message"]
+        assert "\n" not in error["message"]
+        assert (await client.get("/v1/memories")).status_code == 200
+    await _drop_schema(base, schema)

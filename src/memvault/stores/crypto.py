@@ -211,8 +211,8 @@ class FieldCipher:
         if key is None:
             raise EncryptionError(
                 f"a stored value is encrypted under key {kid}, which is not configured: give "
-                f"it as the key or in encryption.old_key_files (current key: "
-                f"{self.keys.current.kid})")
+                f"it as the key ({_KEY_SETTINGS}) or in MEMVAULT_ENCRYPTION_OLD_KEY_FILES "
+                f"(encryption.old_key_files; current key: {self.keys.current.kid})")
         from cryptography.exceptions import InvalidTag
 
         try:

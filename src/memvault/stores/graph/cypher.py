@@ -76,7 +76,7 @@ from memvault.stores.graph.dialect import (
     vector_values,
 )
 from memvault.stores.graph.rekeying import SealedRekeying
-from memvault.stores.graph.sealing import Sealer, open_plain
+from memvault.stores.graph.sealing import Sealer, open_plain, stored_keys
 
 __all__ = ["CypherEpisodicStore"]
 
@@ -335,11 +335,7 @@ class CypherEpisodicStore(SealedRekeying):
     ) -> dict[str, tuple[Memory, str | None]]:
         found: dict[str, tuple[Memory, str | None]] = {}
         sealer = self._sealer
-        stored_as: dict[str, str] = {}  # what is stored -> the caller's key
-        for key in dict.fromkeys(keys):
-            for form in ([] if sealer is None else sealer.idempotency_tokens(user_id, key)):
-                stored_as.setdefault(form, key)
-            stored_as.setdefault(key, key)  # plain: written before content was sealed
+        stored_as = stored_keys(sealer, user_id, keys)
         for chunk in _chunks(list(stored_as)):
             rows = await self._rows(q.KEYED, {"keys": list(chunk), "user_id": user_id})
             for row in rows:

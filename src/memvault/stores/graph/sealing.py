@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from memvault.errors import EncryptionError
 from memvault.stores.crypto import FieldCipher, KeySet
 
-__all__ = ["Sealer", "open_plain"]
+__all__ = ["Sealer", "open_plain", "stored_keys"]
 
 _CONTENT, _METADATA = 4, 7  # positions in a row of MEMORY_FIELDS
 
@@ -103,3 +104,14 @@ class Sealer:
         opened[_CONTENT] = self.open(user_id, memory_id, "content", row[_CONTENT])
         opened[_METADATA] = self.open(user_id, memory_id, "metadata", row[_METADATA])
         return opened
+
+
+def stored_keys(sealer: Sealer | None, user_id: str, keys: Iterable[str]) -> dict[str, str]:
+    """What each of ``user_id``'s idempotency ``keys`` may be stored as, mapped to the key:
+    its tokens under every configured key, and itself (written before content was sealed)."""
+    stored_as: dict[str, str] = {}
+    for key in dict.fromkeys(keys):
+        for form in ([] if sealer is None else sealer.idempotency_tokens(user_id, key)):
+            stored_as.setdefault(form, key)
+        stored_as.setdefault(key, key)
+    return stored_as

@@ -73,6 +73,7 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_LLM_LEASE_SECONDS": "llm.lease_seconds",
     "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
     "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
+    "MEMVAULT_ENCRYPTION_KEYRING": "encryption.keyring",
     "MEMVAULT_ENCRYPTION_OLD_KEY_FILES": "encryption.old_key_files",
     "MEMVAULT_ENCRYPTION_CONTENT": "encryption.encrypt_content",
     "MEMVAULT_OAUTH_ISSUER": "oauth.issuer",
@@ -222,6 +223,8 @@ class EncryptionConfig(BaseModel):
     profile values (PostgreSQL), field by field. ``old_key_files``
     (``MEMVAULT_ENCRYPTION_OLD_KEY_FILES``, separated by commas) hold earlier keys, still
     read until ``memvault rekey`` has re-encrypted everything under the current key.
+    ``keyring`` (``MEMVAULT_ENCRYPTION_KEYRING``, ``"<service>/<name>"``) takes the current
+    key from the OS keyring instead (the ``keyring`` extra): the entry's password.
     ``encrypt_content`` (``MEMVAULT_ENCRYPTION_CONTENT``) also seals memory content and
     metadata on the graph stores (FalkorDB, Neo4j); lexical search then finds none of them.
     """
@@ -230,6 +233,7 @@ class EncryptionConfig(BaseModel):
 
     key: SecretStr | None = None
     key_file: Path | None = None
+    keyring: str | None = None
     old_key_files: tuple[Path, ...] = ()
     encrypt_content: bool = False
 
@@ -240,15 +244,35 @@ class EncryptionConfig(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("keyring")
+    @classmethod
+    def _entry(cls, value: str | None) -> str | None:
+        if value is not None:
+            service, _, name = value.strip().rpartition("/")
+            if not service or not name:
+                raise ValueError(f"the keyring entry {value!r} is not <service>/<name> "
+                                 "(e.g. memvault/default)")
+            value = f"{service}/{name}"
+        return value
+
     @model_validator(mode="after")
     def _one_key(self) -> EncryptionConfig:
-        if self.key is not None and self.key_file is not None:
-            raise ValueError("give the key or a key file, not both")
+        given = [self.key, self.key_file, self.keyring]
+        if sum(one is not None for one in given) > 1:
+            raise ValueError("give one of the key, a key file or a keyring entry, not several")
         return self
 
     @property
     def enabled(self) -> bool:
-        return self.key is not None or self.key_file is not None
+        return self.key is not None or self.key_file is not None or self.keyring is not None
+
+    @property
+    def keyring_entry(self) -> tuple[str, str] | None:
+        """``keyring`` as ``(service, name)``."""
+        if self.keyring is None:
+            return None
+        service, _, name = self.keyring.rpartition("/")
+        return service, name
 
 
 def _is_loopback_name(host: str) -> bool:

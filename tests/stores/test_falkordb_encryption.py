@@ -1,9 +1,11 @@
 """Memory content and metadata sealed on FalkorDB (``encryption.encrypt_content``): no
 plaintext in the nodes or the serialized graph, every read opens them, vectors and metadata
-filters still work, lexical search finds nothing, and a wrong or missing key is one line."""
+filters still work, lexical search finds nothing, idempotency keys and request hashes are
+keyed, and a wrong or missing key is one line."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.base import EpisodicStore, Revision
 from memvault.stores.crypto import KeySet
 from memvault.stores.registry import open_episodic
-from tests.contract.builders import memory, unit
+from tests.contract.builders import memory, new_memory, unit
 from tests.services import running, unavailable
 from tests.stores.falkordb_server import PrivateFalkorDB, binaries
 
@@ -199,3 +201,78 @@ async def test_memvault_searches_sealed_content_by_vectors(
     nodes, dumped = _raw(server)
     assert SECRET not in repr(nodes)
     assert SECRET.encode() not in dumped
+
+
+async def test_idempotency_keys_and_request_hashes_are_keyed(
+    server: PrivateFalkorDB, tmp_path: Path
+) -> None:
+    """Sealed content: the key is stored as an HMAC token and the request hash sealed, so
+    neither confirms a guess; lookups still find the memory, before and after a key change
+    (old key configured) and for a memory keyed before content was sealed, once re-keyed."""
+    guessable = hashlib.sha256(f"Alice takes {SECRET}".encode()).hexdigest()
+    keyed = new_memory(f"Alice takes {SECRET}", idempotency_key="retry-zolpidem-1",
+                       request_hash=guessable)
+    earlier = new_memory(f"Alice takes {LATER}", idempotency_key="retry-metoprolol-1",
+                         request_hash="0" * 64)
+    old_file = tmp_path / "old.key"
+    old_file.write_text(KEY)
+    rotated = KeySet.from_config(EncryptionConfig(key=OTHER, old_key_files=(old_file,)))
+    assert rotated is not None
+    with anyio.fail_after(DEADLINE):
+        before = await _opened(server, None)
+        await before.add([earlier])
+        await before.close()
+        sealed = await _opened(server, _keys(KEY))
+        try:
+            await sealed.add([keyed])
+            nodes, dumped = _raw(server)
+            for plain in ("retry-zolpidem-1", guessable):
+                assert plain not in repr(nodes)
+                assert plain.encode() not in dumped
+            found = await sealed.keyed("alice", ["retry-zolpidem-1", "retry-metoprolol-1"])
+            assert {k: (m.id, d) for k, (m, d) in found.items()} == {
+                "retry-zolpidem-1": (keyed.id, guessable),
+                "retry-metoprolol-1": (earlier.id, "0" * 64)}
+            assert await sealed.keyed("bob", ["retry-zolpidem-1"]) == {}
+            # a second add of the key stores nothing (the store keeps one per user and key)
+            assert await sealed.add([new_memory("again", idempotency_key="retry-zolpidem-1",
+                                                request_hash=guessable)]) == []
+        finally:
+            await sealed.close()
+
+        store = await _opened(server, rotated)
+        try:
+            assert isinstance(store, FieldRekeying)
+            await store.rekey_fields(batch=10, progress=lambda done: None)
+            nodes, dumped = _raw(server)
+            for plain in ("retry-zolpidem-1", "retry-metoprolol-1", guessable):
+                assert plain not in repr(nodes)
+                assert plain.encode() not in dumped
+            assert _keys(KEY).current.kid not in repr(nodes)  # request hashes re-sealed
+            found = await store.keyed("alice", ["retry-zolpidem-1", "retry-metoprolol-1"])
+            assert {k: (m.id, d) for k, (m, d) in found.items()} == {
+                "retry-zolpidem-1": (keyed.id, guessable),
+                "retry-metoprolol-1": (earlier.id, "0" * 64)}
+        finally:
+            await store.close()
+
+
+async def test_check_keys_refuses_a_key_that_opens_no_sealed_memory(
+    store: EpisodicStore, server: PrivateFalkorDB
+) -> None:
+    from memvault.core.encryption import KeyChecking
+
+    with anyio.fail_after(DEADLINE):
+        await store.add([memory(f"Alice takes {SECRET}")])
+        assert isinstance(store, KeyChecking)
+        await store.check_keys()
+        for keys, expected in ((_keys(OTHER), "MEMVAULT_ENCRYPTION_KEY"),
+                               (None, "MEMVAULT_ENCRYPTION_CONTENT")):
+            other = await _opened(server, keys)
+            try:
+                assert isinstance(other, KeyChecking)
+                with pytest.raises(EncryptionError, match=expected) as caught:
+                    await other.check_keys()
+            finally:
+                await other.close()
+            assert "\n" not in str(caught.value)

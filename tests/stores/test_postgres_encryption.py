@@ -100,3 +100,87 @@ async def test_profile_values_are_sealed_and_rekeyed(tmp_path: Path) -> None:
             assert "\n" not in str(caught.value)
         finally:
             await store.close()
+
+
+async def test_serve_checks_the_key_against_sealed_values_before_serving(
+        tmp_path: Path) -> None:
+    """A server whose key does not open the sealed profile values (or that has no key)
+    stops before it serves, with one line naming the key setting; the right key passes."""
+    from memvault.config import Config
+    from memvault.core.encryption import check_keys
+    from tests.interfaces.mcp_harness import MEMVAULT, STARTUP_TIMEOUT, clean_env
+
+    base, schema = server_url(), schema_for(tmp_path)
+    await _drop_schema(base, schema)
+    url = with_schema(base, schema)
+    store = open_profile(url, keys=_keys(tmp_path, OLD))
+    await store.open()
+    await store.set_facts([_fact("alice", "condition", SECRET)])
+    await store.close()
+
+    def config(**encryption: object) -> Config:
+        return Config.from_flat({"database": str(tmp_path / "m.db"), "profile_url": url,
+                                 "embedder": "none",
+                                 **{f"encryption.{k}": v for k, v in encryption.items()}})
+
+    await check_keys(config(key=OLD))
+    old_file = tmp_path / "old.key"
+    old_file.write_text(OLD)
+    await check_keys(config(key=NEW, old_key_files=(old_file,)))
+    with pytest.raises(EncryptionError, match="MEMVAULT_ENCRYPTION_KEY") as wrong:
+        await check_keys(config(key=NEW))
+    assert "the profile values in" in str(wrong.value)
+    with pytest.raises(EncryptionError, match="no encryption key is configured"):
+        await check_keys(config())
+
+    import subprocess
+
+    import anyio.to_thread
+
+    env = clean_env({"MEMVAULT_PROFILE_URL": url, "MEMVAULT_ENCRYPTION_KEY": NEW})
+    done = await anyio.to_thread.run_sync(lambda: subprocess.run(
+        [str(MEMVAULT), "--database", str(tmp_path / "plain.db"), "--embedder", "none",
+         "serve", "--transport", "http", "--port", "0"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=STARTUP_TIMEOUT * 2, check=False))
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert "MEMVAULT_ENCRYPTION_KEY" in lines[0]
+    assert NEW not in lines[0]
+    await _drop_schema(base, schema)
+
+
+async def test_a_value_sealed_under_another_key_while_serving_answers_503(
+        tmp_path: Path) -> None:
+    """Another process seals a value under a key this server was not given: the routes that
+    read it answer 503 naming the key setting, never 500, and the rest keeps working."""
+    import httpx
+
+    from memvault.config import Config
+    from memvault.interfaces.runtime import ServeOptions
+    from memvault.interfaces.serve import build_http_app
+
+    base, schema = server_url(), schema_for(tmp_path)
+    await _drop_schema(base, schema)
+    url = with_schema(base, schema)
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "profile_url": url,
+                               "embedder": "none", "user_id": "alice",
+                               "encryption.key": OLD})
+    app = build_http_app(config, ServeOptions(transport="http"))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1",
+            timeout=30) as client:
+        assert (await client.get("/v1/profile")).status_code == 200
+        other = open_profile(url, keys=_keys(tmp_path, NEW))
+        await other.open()
+        await other.set_facts([_fact("alice", "condition", SECRET)])
+        await other.close()
+        response = await client.get("/v1/profile")
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["type"] == "StoreUnavailable"
+        assert "MEMVAULT_ENCRYPTION_OLD_KEY_FILES" in error["message"]
+        assert "\n" not in error["message"]
+        assert (await client.get("/v1/memories")).status_code == 200
+    await _drop_schema(base, schema)

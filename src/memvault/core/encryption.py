@@ -9,22 +9,39 @@ it, so old and new values are readable throughout.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Literal, Protocol, cast, runtime_checkable
 
+import anyio.to_thread
+
 from memvault.config import Config
-from memvault.errors import ConfigError
+from memvault.errors import ConfigError, StoreUnavailable
 from memvault.stores.base import EpisodicStore, ProfileStore
 from memvault.stores.registry import (
     KeySet,
+    check_file_keys,
     open_episodic,
     open_profile,
     reencrypt_file,
     store_files,
 )
 
-__all__ = ["FieldRekeying", "keys_of", "reencrypt_files", "rekey_fields"]
+__all__ = ["FieldRekeying", "KeyChecking", "check_keys", "keys_of", "reencrypt_files",
+           "rekey_fields"]
+
+log = logging.getLogger("memvault.serve")
+
+
+@runtime_checkable
+class KeyChecking(Protocol):
+    """A store that can tell, before serving, whether the configured keys open what it holds
+    sealed (:func:`check_keys`)."""
+
+    async def check_keys(self) -> None:
+        """Raise :class:`~memvault.errors.EncryptionError` (one line) if they do not."""
+        ...
 
 
 @runtime_checkable
@@ -45,12 +62,43 @@ def keys_of(config: Config) -> KeySet:
     keys = KeySet.from_config(config.encryption)
     if keys is None:
         raise ConfigError("no encryption key is configured: give MEMVAULT_ENCRYPTION_KEY, "
-                          "MEMVAULT_ENCRYPTION_KEY_FILE or --encryption-key-file")
+                          "MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
+                          "MEMVAULT_ENCRYPTION_KEYRING")
     return keys
 
 
 def _urls(config: Config) -> list[str]:
     return [config.episodic_url, config.profile_url, config.working_url]
+
+
+async def check_keys(config: Config, *, timeout: float = 10.0) -> None:
+    """Refuse, before a server takes its first request, a configuration whose stores its
+    keys cannot read: a key file that cannot be read, a key too short, a SQLite file
+    encrypted without a key configured, or under another key, or plain with one
+    (:class:`~memvault.errors.EncryptionError` or :class:`ConfigError`, one line naming the
+    key setting); and server stores whose sealed values are under a key not configured (or
+    sealed while no key is), from a sample (:class:`KeyChecking`). A server store that does
+    not answer within ``timeout`` seconds is not waited for: the server then retries it."""
+    keys = KeySet.from_config(config.encryption)
+    await anyio.to_thread.run_sync(check_file_keys, _urls(config), keys)
+    stores: list[EpisodicStore | ProfileStore] = [
+        open_episodic(config.episodic_url, search=config.search, keys=keys,
+                      encrypt_content=config.encryption.encrypt_content),
+        open_profile(config.profile_url, keys=keys),
+    ]
+    for store in stores:
+        if not isinstance(store, KeyChecking):
+            continue
+        try:
+            with anyio.fail_after(timeout):
+                await store.open()
+                try:
+                    await cast(KeyChecking, store).check_keys()
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await store.close()
+        except (StoreUnavailable, TimeoutError) as exc:
+            log.warning("could not check the encryption keys against a store now: %s", exc)
 
 
 def reencrypt_files(config: Config, mode: Literal["encrypt", "rekey"],

@@ -18,7 +18,7 @@ import anyio
 
 from memvault.config import Config
 from memvault.core.memvault import Memvault
-from memvault.errors import ConfigError, EmbedderMismatch, StoreUnavailable
+from memvault.errors import ConfigError, EmbedderMismatch, EncryptionError, StoreUnavailable
 
 __all__ = [
     "LogLevel", "NotOpen", "Runtime", "ServeOptions", "Transport", "vector_size_mismatch",
@@ -117,9 +117,10 @@ class Runtime:
 
     async def keep_open(self) -> None:
         """Open the Memvault and hold it until cancelled; retry with backoff while a store
-        is unavailable. A configuration error is kept and reported, not retried; so is an
-        embedder found, once loaded, to give vectors of another size than the store's (the
-        Memvault is then closed: calls served meanwhile were lexical)."""
+        is unavailable or does not read with the configured keys (the file was replaced, the
+        key file changed). Any other configuration error is kept and reported, not retried;
+        so is an embedder found, once loaded, to give vectors of another size than the
+        store's (the Memvault is then closed: calls served meanwhile were lexical)."""
         delay = 1.0
         while True:
             try:
@@ -132,7 +133,9 @@ class Runtime:
                     if mismatch is not None:
                         raise mismatch
                     await anyio.sleep_forever()
-            except StoreUnavailable as exc:
+            except (StoreUnavailable, EncryptionError) as exc:
+                # A store that no longer reads with the key (the server checked the keys
+                # before serving) is unavailable, as a store that is down is, until it does.
                 self.memvault, self.error = None, f"{exc} (retrying)"
                 self.error_is_configuration = False
                 log.warning("%s; retrying in %.0f s", exc, delay)

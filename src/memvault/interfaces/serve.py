@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from memvault.config import Config
+from memvault.core.encryption import check_keys
 from memvault.interfaces.http.app import http_app, serve_http
 from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
 from memvault.interfaces.http.keys import KeyAuthenticator
@@ -54,7 +55,11 @@ def build_http_app(config: Config, options: ServeOptions, *, check: bool = False
 
 
 async def serve(config: Config, options: ServeOptions) -> None:
-    """Serve over ``options.transport`` until the client hangs up (stdio) or cancelled."""
+    """Serve over ``options.transport`` until the client hangs up (stdio) or cancelled.
+
+    Before anything is served, the stores' keys are checked (:func:`check_keys`): a key
+    that is missing, unreadable or wrong raises its one-line error and nothing listens."""
+    await check_keys(config)
     if options.transport == "stdio":
         await serve_stdio(config, options)
     else:

@@ -1,7 +1,9 @@
 """Keys and the one field cipher for encryption at rest.
 
 A key is a passphrase of at least :data:`MIN_KEY_CHARS` characters, from
-:class:`memvault.config.EncryptionConfig` (the current key, and older keys still read). The
+:class:`memvault.config.EncryptionConfig` (the current key, and older keys still read): given
+as it is, read from a file, or read from the OS keyring (the ``keyring`` package, imported
+only then). The
 embedded store hands the current one to SQLCipher, which encrypts the whole file
 (:mod:`memvault.stores.sqlite.cipher`). The server stores encrypt single values with
 :class:`FieldCipher`: AES-256-GCM under a key derived from the passphrase with HKDF-SHA256, a
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from typing import Any
 from memvault.config import EncryptionConfig
 from memvault.errors import ConfigError, EncryptionError
 
-__all__ = ["MIN_KEY_CHARS", "PREFIX", "FieldCipher", "Key", "KeySet"]
+__all__ = ["MIN_KEY_CHARS", "PREFIX", "FieldCipher", "Key", "KeySet", "check_sealed"]
 
 MIN_KEY_CHARS = 16
 PREFIX = "mv1:"
@@ -47,14 +50,42 @@ class Key:
         return hashlib.sha256(b"memvault key id\0" + self.secret.encode()).hexdigest()[:12]
 
 
-def _read_key(path: Path) -> str:
+def _read_key(path: Path, setting: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"cannot read the encryption key file {path}: "
-                          f"{exc.strerror or exc}") from None
+        raise EncryptionError(f"cannot read the encryption key file {path} ({setting}): "
+                              f"{exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"the encryption key file {path} is not UTF-8 text") from None
+        raise EncryptionError(f"the encryption key file {path} ({setting}) is not UTF-8 "
+                              "text") from None
+
+
+def _from_keyring(service: str, name: str) -> str:
+    """The password of the OS keyring's entry ``service``/``name`` (the ``keyring`` package,
+    whichever backend it finds: Secret Service, macOS Keychain, Windows Credential Locker)."""
+    entry = f"{service}/{name}"
+    try:
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+    except ImportError as exc:
+        raise ConfigError("an encryption key from the OS keyring needs the keyring package: "
+                          f"pip install 'memvault[keyring]' ({exc})") from exc
+    try:
+        secret = keyring.get_password(service, name)
+    except NoKeyringError:
+        raise EncryptionError(
+            f"no OS keyring is available here for the encryption key {entry} "
+            "(MEMVAULT_ENCRYPTION_KEYRING): give MEMVAULT_ENCRYPTION_KEY or "
+            "MEMVAULT_ENCRYPTION_KEY_FILE instead") from None
+    except KeyringError as exc:
+        raise EncryptionError(f"the OS keyring did not give the encryption key {entry} "
+                              f"(MEMVAULT_ENCRYPTION_KEYRING): {exc}") from None
+    if secret is None:
+        raise EncryptionError(
+            f"the OS keyring holds no encryption key {entry} (MEMVAULT_ENCRYPTION_KEYRING): "
+            f"store one with `keyring set {service} {name}`")
+    return secret.strip()
 
 
 def _checked(secret: str, source: str) -> Key:
@@ -77,12 +108,17 @@ class KeySet:
         if config.key is not None:
             current = _checked(config.key.get_secret_value(), "MEMVAULT_ENCRYPTION_KEY")
         elif config.key_file is not None:
-            current = _checked(_read_key(config.key_file), str(config.key_file))
+            current = _checked(_read_key(config.key_file, "MEMVAULT_ENCRYPTION_KEY_FILE"),
+                               str(config.key_file))
+        elif config.keyring_entry is not None:
+            current = _checked(_from_keyring(*config.keyring_entry),
+                               f"keyring {config.keyring}")
         else:
             if config.old_key_files:
                 raise ConfigError("old encryption keys are given but no current key")
             return None
-        old = tuple(_checked(_read_key(path), str(path)) for path in config.old_key_files)
+        old = tuple(_checked(_read_key(path, "MEMVAULT_ENCRYPTION_OLD_KEY_FILES"), str(path))
+                    for path in config.old_key_files)
         return cls(current, tuple(k for k in old if k.kid != current.kid))
 
     @property
@@ -91,6 +127,28 @@ class KeySet:
 
     def by_kid(self, kid: str) -> Key | None:
         return next((key for key in self.all if key.kid == kid), None)
+
+
+_KEY_SETTINGS = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE or "
+                 "MEMVAULT_ENCRYPTION_KEYRING")
+
+
+def check_sealed(sealed: Iterable[str], keys: KeySet | None, what: str) -> None:
+    """Refuse (:class:`EncryptionError`, one line naming the key settings) sealed values,
+    among ``sealed``, that ``keys`` cannot open: any, without keys; one under a key id not
+    configured. ``what`` names them (e.g. "the profile values in the PostgreSQL store")."""
+    kids = {FieldCipher.kid_of(value) for value in sealed if FieldCipher.is_sealed(value)}
+    if not kids:
+        return
+    if keys is None:
+        raise EncryptionError(f"{what} are encrypted and no encryption key is configured: "
+                              f"give their key ({_KEY_SETTINGS})")
+    unknown = sorted(kid for kid in kids if keys.by_kid(kid) is None)
+    if unknown:
+        raise EncryptionError(
+            f"{what} are encrypted under key {', '.join(unknown)}, but the encryption key "
+            f"({keys.current.source}) is key {keys.current.kid}: give their key "
+            f"({_KEY_SETTINGS}), or name it in MEMVAULT_ENCRYPTION_OLD_KEY_FILES")
 
 
 def _aesgcm(secret: str) -> Any:
@@ -153,8 +211,8 @@ class FieldCipher:
         if key is None:
             raise EncryptionError(
                 f"a stored value is encrypted under key {kid}, which is not configured: give "
-                f"it as the key or in encryption.old_key_files (current key: "
-                f"{self.keys.current.kid})")
+                f"it as the key ({_KEY_SETTINGS}) or in MEMVAULT_ENCRYPTION_OLD_KEY_FILES "
+                f"(encryption.old_key_files; current key: {self.keys.current.kid})")
         from cryptography.exceptions import InvalidTag
 
         try:

@@ -24,6 +24,7 @@ __all__ = [
     "KeySet",
     "Role",
     "add_writer",
+    "check_file_keys",
     "is_path",
     "open_episodic",
     "open_profile",
@@ -161,3 +162,14 @@ def reencrypt_file(path: Path, keys: KeySet, mode: Literal["encrypt", "rekey"],
     crash-safe (:mod:`memvault.stores.sqlite.convert`); says what was done."""
     convert = importlib.import_module("memvault.stores.sqlite.convert")
     return str(convert.reencrypt(path, keys, mode, pause))
+
+
+def check_file_keys(urls: Sequence[str], keys: KeySet | None) -> None:
+    """Refuse (:class:`~memvault.errors.EncryptionError`, one line naming the key settings)
+    when ``keys`` do not open a SQLite file among ``urls`` as configured: encrypted without
+    a key, plain with one, or under another key. Blocking: run it in a worker thread."""
+    if not any(scheme_of(url) == "sqlite" for url in urls):
+        return
+    cipher = importlib.import_module("memvault.stores.sqlite.cipher")
+    for path in store_files(urls):
+        cipher.check(path, keys)

@@ -58,6 +58,7 @@ def _config(ctx: click.Context, extra: dict[str, Any] | None = None) -> Config:
         "embedder.kind": options.get("embedder"),
         "embedder.model": options.get("embedder_model"),
         "encryption.key_file": options.get("encryption_key_file"),
+        "encryption.keyring": options.get("encryption_keyring"),
         **(extra or {}),
     }
     try:
@@ -162,6 +163,8 @@ def _value(rest: Iterator[str], wanted: bool) -> list[str]:
               "[env MEMVAULT_EMBEDDER_MODEL]")
 @click.option("--encryption-key-file", type=click.Path(dir_okay=False), help="File holding the "
               "encryption key (docs/deploy.md). [env MEMVAULT_ENCRYPTION_KEY_FILE]")
+@click.option("--encryption-keyring", metavar="SERVICE/NAME", help="OS keyring entry holding "
+              "the encryption key. [env MEMVAULT_ENCRYPTION_KEYRING]")
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.version_option(package_name="memvault")

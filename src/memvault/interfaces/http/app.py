@@ -29,6 +29,7 @@ from memvault.interfaces.dashboard import dashboard_routes
 from memvault.interfaces.http import oauth
 from memvault.interfaces.http.auth import BearerAuth, HostGuard, transport_security
 from memvault.interfaces.http.rest import rest_routes
+from memvault.interfaces.http.sessions import SessionBinding
 from memvault.interfaces.identity import Authenticator, principal_of
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
@@ -119,8 +120,9 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
     the REST routes and ``/health``, all on ``runtime``; the app's lifespan keeps the
     runtime's Memvault open. ``screen``, when given, reads MCP frames first
     (:class:`FrameScreen`). With ``authenticators`` every request but ``/health`` needs a
-    bearer credential one of them accepts (:class:`~.auth.BearerAuth`); with none, anyone
-    who reaches the server may call (the bind rule keeps that to loopback). With OAuth
+    bearer credential one of them accepts (:class:`~.auth.BearerAuth`), and an MCP session
+    serves only the credential that opened it (:class:`~.sessions.SessionBinding`); with
+    none, anyone who reaches the server may call (the bind rule keeps that to loopback). With OAuth
     configured, the protected resource's metadata is served too, and the challenges name
     it (:mod:`.oauth`)."""
     settings = runtime.config.oauth
@@ -152,6 +154,8 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
     if authenticators:
         if settings.enabled:
             app.add_middleware(oauth.ScopeChallenge, config=settings)
+        # Between the two: its 403 is not a scope's, and it reads BearerAuth's principal.
+        app.add_middleware(SessionBinding, transport=options.transport)
         app.add_middleware(BearerAuth, authenticators=authenticators,
                            **oauth.bearer_settings(settings))
     if screen is not None:

@@ -49,6 +49,7 @@ from memvault.core.memvault import Memvault
 from memvault.core.validate import check_identifier
 from memvault.errors import (
     ConfigError,
+    EncryptionError,
     Forbidden,
     IdempotencyConflict,
     InvalidInput,
@@ -140,6 +141,8 @@ def _guard(handler: Handler) -> Handler:
             return _error(403, "Forbidden", str(exc))
         except StoreUnavailable as exc:
             return _error(503, "StoreUnavailable", str(exc))
+        except EncryptionError as exc:  # a stored value or a store the keys do not open
+            return _error(503, "StoreUnavailable", str(exc), {"Retry-After": "1"})
         except ConfigError as exc:
             return _error(500, "ConfigError", str(exc))
         except Exception:

@@ -76,7 +76,7 @@ from memvault.stores.graph.dialect import (
     vector_values,
 )
 from memvault.stores.graph.rekeying import SealedRekeying
-from memvault.stores.graph.sealing import Sealer, open_plain
+from memvault.stores.graph.sealing import Sealer, open_plain, stored_keys
 
 __all__ = ["CypherEpisodicStore"]
 
@@ -157,6 +157,12 @@ class CypherEpisodicStore(SealedRekeying):
                 metadata_pairs=sealer.pairs(params["metadata_pairs"]))
             if params["pending"] is not None:
                 params["pending"] = sealer.seal(*who, "pending", params["pending"])
+            if params["idempotency_key"] is not None:
+                token = sealer.idempotency_token(memory.user_id, params["idempotency_key"])
+                params.update(idempotency_key=token, key_match=token)
+            if params["request_hash"] is not None:
+                params["request_hash"] = sealer.seal(*who, "request_hash",
+                                                     params["request_hash"])
         return params
 
     def _memory(self, row: Row) -> Memory:
@@ -328,9 +334,15 @@ class CypherEpisodicStore(SealedRekeying):
         self, user_id: str, keys: Sequence[str]
     ) -> dict[str, tuple[Memory, str | None]]:
         found: dict[str, tuple[Memory, str | None]] = {}
-        for chunk in _chunks(list(dict.fromkeys(keys))):
+        sealer = self._sealer
+        stored_as = stored_keys(sealer, user_id, keys)
+        for chunk in _chunks(list(stored_as)):
             rows = await self._rows(q.KEYED, {"keys": list(chunk), "user_id": user_id})
-            found.update((row[-2], (self._memory(row), row[-1])) for row in rows)
+            for row in rows:
+                memory = self._memory(row)
+                digest = row[-1] if sealer is None else sealer.open(
+                    user_id, memory.id, "request_hash", row[-1])
+                found.setdefault(stored_as[row[-2]], (memory, digest))
         return found
 
     async def pending(

@@ -4,7 +4,10 @@ current key (or written before content was sealed) is sealed under it, in batche
 Each batch reads values, seals them and writes them back only where the node still holds
 what was read (compare and set), so a concurrent update is never overwritten: a skipped node
 is found again by the next batch. Rewriting a memory's metadata also rewrites its filter
-tokens and empties its analysed text (:mod:`memvault.stores.graph.sealing`).
+tokens and empties its analysed text (:mod:`memvault.stores.graph.sealing`); a memory
+written before content was sealed also gets its idempotency key's token and its sealed
+request hash (one sealed under an old key keeps its token, which lookups still try while
+that key is configured, and has its request hash re-sealed).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from memvault.stores.crypto import check_sealed
 from memvault.stores.graph.dialect import metadata_pairs
-from memvault.stores.graph.sealing import Sealer
+from memvault.stores.graph.sealing import Sealer, open_plain
 
 __all__ = ["SealedRekeying"]
 
@@ -22,14 +26,15 @@ _STALE = "NOT (%(n)s.content STARTS WITH $prefix AND %(n)s.metadata STARTS WITH 
 
 _MEMORIES = f"""
 MATCH (m:Memory) WHERE {_STALE % {"n": "m"}}
-RETURN m.id, m.user_id, m.content, m.metadata LIMIT $limit
+RETURN m.id, m.user_id, m.content, m.metadata, m.idempotency_key, m.request_hash
+LIMIT $limit
 """
 _SET_MEMORIES = """
 UNWIND $rows AS row
 MATCH (m:Memory {id: row.id})
 WHERE m.content = row.was_content AND m.metadata = row.was_metadata
 SET m.content = row.content, m.metadata = row.metadata, m.metadata_pairs = row.pairs,
-    m.text = ''
+    m.text = '', m.idempotency_key = row.idempotency_key, m.request_hash = row.request_hash
 RETURN count(m)
 """
 _VERSIONS = f"""
@@ -55,6 +60,9 @@ SET p.facts = row.facts
 RETURN count(p)
 """
 _COUNT = "MATCH (n:%(label)s) WHERE %(stale)s RETURN count(n)"
+_SEALED_SAMPLE = """
+MATCH (m:Memory) WHERE m.content STARTS WITH 'mv1:' RETURN m.content LIMIT 100
+"""
 
 
 class SealedRekeying:
@@ -66,6 +74,16 @@ class SealedRekeying:
     async def _rows(self, template: str, params: dict[str, Any], *, write: bool = False,
                     **fragments: str) -> list[list[Any]]:
         raise NotImplementedError
+
+    async def check_keys(self) -> None:
+        """Refuse (:class:`~memvault.errors.EncryptionError`) a store whose sealed memories
+        the configured keys do not open, from a sample of them."""
+        sealed = [str(row[0]) for row in await self._rows(_SEALED_SAMPLE, {})]
+        if self._sealer is None:
+            for value in sealed[:1]:
+                open_plain(value)
+            return
+        check_sealed(sealed, self._sealer.cipher.keys, "the memories in the graph store")
 
     async def fields_to_rekey(self) -> int:
         if self._sealer is None:
@@ -97,9 +115,16 @@ class SealedRekeying:
     async def _memories(self, sealer: Sealer, batch: int) -> int:
         params = {"prefix": sealer.current_prefix, "limit": batch}
         rows = []
-        for memory_id, user_id, content, metadata in await self._rows(_MEMORIES, params):
+        for (memory_id, user_id, content, metadata, key,
+             digest) in await self._rows(_MEMORIES, params):
             plain = sealer.open(user_id, memory_id, "metadata", metadata)
+            if key is not None and not sealer.cipher.is_sealed(content):
+                key = sealer.idempotency_token(user_id, key)  # it was the caller's own key
+            if digest is not None:
+                digest = sealer.seal(user_id, memory_id, "request_hash",
+                                     sealer.open(user_id, memory_id, "request_hash", digest))
             rows.append({
+                "idempotency_key": key, "request_hash": digest,
                 "id": memory_id, "was_content": content, "was_metadata": metadata,
                 "content": sealer.seal(user_id, memory_id, "content",
                                        sealer.open(user_id, memory_id, "content", content)),

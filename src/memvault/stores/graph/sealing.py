@@ -10,6 +10,13 @@ each ``[key, value]`` pair and of each key: equality filters and "key absent" fi
 work, and equal values are visible as equal tokens. The tokens are made under the current key,
 so after a key change they are stale until ``memvault rekey --fields`` rewrites them.
 
+An add's ``idempotency_key`` is stored as a keyed HMAC-SHA256 token of the user and the key
+(:meth:`Sealer.idempotency_token`, under its own key derived from the passphrase) and its
+``request_hash`` sealed like content: neither confirms a guess at what was added. A lookup
+tries the token under every configured key, and the plain key (written before content was
+sealed); a token under a key no longer configured no longer matches, so a retry of such an
+add is stored anew.
+
 Entity names (:Entity nodes, ``m.entities``), ids, sessions, sources and times stay plaintext:
 they link, order and filter the graph.
 """
@@ -19,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from memvault.errors import EncryptionError
 from memvault.stores.crypto import FieldCipher, KeySet
 
-__all__ = ["Sealer", "open_plain"]
+__all__ = ["Sealer", "open_plain", "stored_keys"]
 
 _CONTENT, _METADATA = 4, 7  # positions in a row of MEMORY_FIELDS
 
@@ -49,6 +57,9 @@ class Sealer:
         self.cipher = FieldCipher(keys)
         self._token_key = hashlib.sha256(
             b"memvault metadata tokens\0" + keys.current.secret.encode()).digest()
+        self._idempotency_keys = [
+            hashlib.sha256(b"memvault idempotency keys\0" + key.secret.encode()).digest()
+            for key in keys.all]  # the current key's first
 
     @property
     def current_prefix(self) -> str:
@@ -75,6 +86,17 @@ class Sealer:
     def key_token(self, key: str) -> str:
         return self.token(json.dumps(["key", key]))
 
+    def idempotency_token(self, user_id: str, key: str) -> str:
+        """What is stored for ``user_id``'s idempotency ``key``: a token under the current
+        key."""
+        return self.idempotency_tokens(user_id, key)[0]
+
+    def idempotency_tokens(self, user_id: str, key: str) -> list[str]:
+        """The tokens ``key`` may be stored as: under each configured key, current first."""
+        text = f"{user_id}\0{key}".encode("utf-8", "surrogatepass")
+        return [hmac.new(secret, text, hashlib.sha256).hexdigest()
+                for secret in self._idempotency_keys]
+
     def open_row(self, row: list[Any]) -> list[Any]:
         """A row of MEMORY_FIELDS (and any columns after them) with its fields opened."""
         user_id, memory_id = str(row[1]), str(row[0])
@@ -82,3 +104,14 @@ class Sealer:
         opened[_CONTENT] = self.open(user_id, memory_id, "content", row[_CONTENT])
         opened[_METADATA] = self.open(user_id, memory_id, "metadata", row[_METADATA])
         return opened
+
+
+def stored_keys(sealer: Sealer | None, user_id: str, keys: Iterable[str]) -> dict[str, str]:
+    """What each of ``user_id``'s idempotency ``keys`` may be stored as, mapped to the key:
+    its tokens under every configured key, and itself (written before content was sealed)."""
+    stored_as: dict[str, str] = {}
+    for key in dict.fromkeys(keys):
+        for form in ([] if sealer is None else sealer.idempotency_tokens(user_id, key)):
+            stored_as.setdefault(form, key)
+        stored_as.setdefault(key, key)
+    return stored_as

@@ -24,7 +24,7 @@ from memvault.errors import EncryptionError
 from memvault.models import ProfileFact, StoreStatus
 from memvault.stores import timeline
 from memvault.stores.codec import counted_status, fact_from_row, load_json
-from memvault.stores.crypto import FieldCipher, KeySet
+from memvault.stores.crypto import FieldCipher, KeySet, check_sealed
 from memvault.stores.postgres.access import PostgresAccess
 from memvault.stores.postgres.pool import Connection, PostgresDatabase, Row
 from memvault.stores.postgres.schema import PROFILE
@@ -262,6 +262,16 @@ class PostgresProfileStore(PostgresAccess):
         return [str(row["user_id"]) for row in rows]
 
     # -- field encryption (memvault.core.encryption.FieldRekeying) ---------------------------
+
+    async def check_keys(self) -> None:
+        """Refuse (:class:`EncryptionError`) a store whose sealed values the configured keys
+        do not open, from a sample of them (a wrong key seals none of them)."""
+        rows = await self._db.read(lambda conn: conn.fetch(
+            "SELECT value->>'sealed' AS sealed FROM profile_facts"
+            " WHERE jsonb_typeof(value) = 'object' AND value ? 'sealed' LIMIT 100"))
+        check_sealed((str(row["sealed"]) for row in rows),
+                     None if self._cipher is None else self._cipher.keys,
+                     f"the profile values in {self._db.url.location}")
 
     def _stale(self) -> tuple[str, str]:
         if self._cipher is None:

@@ -31,10 +31,11 @@ from typing import Any, cast
 from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
 
-__all__ = ["HEADER", "connect", "driver", "is_encrypted", "key_pragma", "unlock"]
+__all__ = ["HEADER", "check", "connect", "driver", "is_encrypted", "key_pragma", "unlock"]
 
 HEADER = b"SQLite format 3\x00"
-_KEY_HELP = "MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE or --encryption-key-file"
+_KEY_HELP = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
+             "MEMVAULT_ENCRYPTION_KEYRING")
 # SQLCipher 4's defaults (cipher_default_kdf_iter, kdf_algorithm, the salt's size).
 _KDF_ITERATIONS, _SALT = 256_000, 16
 
@@ -125,4 +126,14 @@ def connect(path: Path, keys: KeySet | None, role: str, timeout: float) -> tuple
             probe.close()
     raise EncryptionError(f"the encryption key ({keys.current.source}) does not open the "
                           f"{role} store {path}: it is encrypted under another key, or is not "
-                          "a database")
+                          f"a database; give its key ({_KEY_HELP})")
+
+
+def check(path: Path, keys: KeySet | None) -> None:
+    """Refuse (:class:`EncryptionError`) a file ``keys`` do not open: an encrypted file
+    without a key, a plain one with a key, one under another key. A missing or empty file
+    passes: it is created under the key configured."""
+    if is_encrypted(path) is None:
+        return
+    conn, _ = connect(path, keys, "SQLite", 5.0)
+    conn.close()

@@ -165,7 +165,7 @@ async def test_list_and_search_filter_by_type_and_data(mv: Memvault) -> None:
     assert {h.memory.type for h in found.hits} == {"deal"}
     everything = await mv.search("Acme", wait_for_model=1)
     assert {h.memory.id for h in everything.hits} >= {won.id, plain.id}
-    with pytest.raises(InvalidInput, match="filters.data"):
+    with pytest.raises(InvalidInput, match=r"filters\.data"):
         await mv.list(filters={"data": {"stage": ["won"]}})
 
 
@@ -174,7 +174,7 @@ async def test_list_and_search_filter_by_type_and_data(mv: Memvault) -> None:
 
 async def test_update_of_data_validates_renders_again_and_keeps_history(mv: Memvault) -> None:
     deal = await mv.add(type="deal", data={"account": "Acme", "stage": "negotiation"})
-    with pytest.raises(InvalidInput, match="data.stage"):
+    with pytest.raises(InvalidInput, match=r"data\.stage"):
         await mv.update(deal.id, data={"account": "Acme", "stage": "closed"})
     updated = await mv.update(deal.id, data={"account": "Acme", "stage": "won"})
     assert updated.data == {"account": "Acme", "stage": "won"}

@@ -1,14 +1,15 @@
 """Memory content and metadata sealed on the graph stores (``encryption.encrypt_content``).
 
-With a :class:`Sealer`, a :Memory node's ``content`` and ``metadata`` and a :MemoryVersion's
-copies of them are :class:`~memvault.stores.crypto.FieldCipher` values bound to the memory's
-user and id (a version is a copy of its memory's values, so it opens with the same context);
-a pending record's ``facts`` are sealed too. The analysed full-text copy ``m.text`` is stored
-empty, so the full-text index holds nothing readable and lexical search finds no sealed
-memory. ``metadata_pairs`` (what a metadata filter tests) become keyed HMAC-SHA256 tokens of
-each ``[key, value]`` pair and of each key: equality filters and "key absent" filters still
-work, and equal values are visible as equal tokens. The tokens are made under the current key,
-so after a key change they are stale until ``memvault rekey --fields`` rewrites them.
+With a :class:`Sealer`, a :Memory node's ``content``, ``metadata`` and ``data`` (a typed
+memory's) and a :MemoryVersion's copies of them are :class:`~memvault.stores.crypto.FieldCipher`
+values bound to the memory's user and id (a version is a copy of its memory's values, so it
+opens with the same context); a pending record's ``facts`` are sealed too. The analysed
+full-text copy ``m.text`` is stored empty, so the full-text index holds nothing readable and
+lexical search finds no sealed memory. ``metadata_pairs`` and ``data_pairs`` (what a metadata
+or data filter tests) become keyed HMAC-SHA256 tokens of each ``[key, value]`` pair and of
+each key: equality filters and "key absent" filters still work, and equal values are visible
+as equal tokens. The tokens are made under the current key, so after a key change they are
+stale until ``memvault rekey --fields`` rewrites them. A memory's ``type`` stays plaintext.
 
 Entity names (:Entity nodes, ``m.entities``), ids, sessions, sources and times stay plaintext:
 they link, order and filter the graph.
@@ -26,7 +27,7 @@ from memvault.stores.crypto import FieldCipher, KeySet
 
 __all__ = ["Sealer", "open_plain"]
 
-_CONTENT, _METADATA = 4, 7  # positions in a row of MEMORY_FIELDS
+_CONTENT, _METADATA, _DATA = 4, 7, 11  # positions in a row of MEMORY_FIELDS
 
 
 def _context(user_id: str, memory_id: str, field: str) -> bytes:
@@ -81,4 +82,5 @@ class Sealer:
         opened = list(row)
         opened[_CONTENT] = self.open(user_id, memory_id, "content", row[_CONTENT])
         opened[_METADATA] = self.open(user_id, memory_id, "metadata", row[_METADATA])
+        opened[_DATA] = self.open(user_id, memory_id, "data", row[_DATA])
         return opened

@@ -193,3 +193,34 @@ async def test_update_keeps_given_content(mv: Memvault) -> None:
     updated = await mv.update(deal.id, data={"account": "Acme", "stage": "won"})
     assert updated.content == "Acme is close to signing"
     assert updated.data == {"account": "Acme", "stage": "won"}
+
+
+# -- export and import -----------------------------------------------------------------------
+
+
+async def test_export_import_round_trip_and_checks_configured_types(
+    mv: Memvault, tmp_path: Path
+) -> None:
+    deal = await mv.add(type="deal", data={"account": "Acme", "stage": "won"})
+    lines = [line async for line in mv.export()]
+    target = tmp_path / "other"
+    target.mkdir()
+    async with Memvault(_config(target), embedder=HashEmbedder()) as other:
+        report = await other.import_lines(lines)
+        assert report.memories == 1
+        assert await other.get(deal.id) == deal
+        assert [m.id for m in (await other.list(type="deal")).items] == [deal.id]
+    bad = [line.replace('"stage": "won"', '"stage": "maybe"') for line in lines]
+    unconfigured = tmp_path / "unconfigured"
+    unconfigured.mkdir()
+    async with Memvault(_config(unconfigured, {"medication": TYPES["medication"]}),
+                        embedder=HashEmbedder()) as other:
+        # a type this memvault does not configure is kept as exported
+        assert (await other.import_lines(bad)).memories == 1
+        assert (await other.get(deal.id)).data == {"account": "Acme", "stage": "maybe"}
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    async with Memvault(_config(fresh), embedder=HashEmbedder()) as other:
+        with pytest.raises(InvalidInput, match=r"line 2: data\.stage: 'maybe' is not one of"):
+            await other.import_lines(bad)
+        assert await other.count() == 0

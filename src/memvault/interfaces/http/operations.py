@@ -293,8 +293,9 @@ OPERATIONS: tuple[Operation, ...] = (
               response=ForgetResponse, scope="write"),
     Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
               "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
-              "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "
-              "({\"type\": \"memory\", ...Memory}), then each profile fact with its history "
+              "\"memvault-export\", \"version\": 2, ...}), then each memory, oldest first "
+              "({\"type\": \"memory\", ...Memory}, a typed memory's type as memory_type), "
+              "then each profile fact with its history "
               "({\"type\": \"profile_fact\", ...ProfileFact}). The same format as `memvault "
               "export`; `memvault import` reads it. Streamed: a failure after the first "
               "lines cuts the response short.",

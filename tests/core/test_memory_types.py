@@ -141,7 +141,7 @@ async def test_no_types_configured_says_so(tmp_path: Path) -> None:
 async def test_an_untyped_add_still_needs_content(mv: Memvault) -> None:
     with pytest.raises(InvalidInput, match="content"):
         await mv.add_many([{"metadata": {}}])
-    with pytest.raises(InvalidInput, match="content must be a string"):
+    with pytest.raises(InvalidInput, match="content is missing"):
         await mv.add()
 
 

@@ -268,8 +268,11 @@ class Memvault(Transfers):
             kind, data = self.types.check(item.type, item.data)
         elif item.data is not None:
             raise InvalidInput("data needs a type: give the memory type it follows")
-        given = item.content if item.content is not None or kind is None else (
-            self.types.render(kind, data or {}))
+        given = item.content
+        if given is None:
+            if kind is None:
+                raise InvalidInput("content is missing: give the text to remember")
+            given = self.types.render(kind, data or {})
         content = check_content(given, self.config.max_content_bytes)
         given_agent = self._optional(item.agent_id, "agent_id")
         agent = given_agent or self.config.agent_id

@@ -46,6 +46,7 @@ from starlette.types import Receive, Scope, Send
 from memvault.core.audit import acting_as
 from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
+from memvault.core.typed import TypeRegistry
 from memvault.core.validate import check_identifier
 from memvault.errors import (
     ConfigError,
@@ -291,7 +292,7 @@ class _Handlers:
         item = MemoryInput(
             content=body.content, agent_id=who.agent_id, session_id=who.session_id,
             metadata=body.metadata, occurred_at=body.occurred_at, profile=body.profile,
-            idempotency_key=key,
+            idempotency_key=key, type=body.type, data=body.data,
         )
         try:
             [outcome] = await mv.add_outcomes([item], user_id=who.user_id)
@@ -323,7 +324,7 @@ class _Handlers:
                 "content": item.content, "metadata": item.metadata,
                 "occurred_at": item.occurred_at, "session_id": session,
                 "agent_id": who.agent_id, "profile": item.profile,
-                "idempotency_key": item.idempotency_key,
+                "idempotency_key": item.idempotency_key, "type": item.type, "data": item.data,
             })
         mv = await self._memvault()
         try:
@@ -341,7 +342,7 @@ class _Handlers:
         session = who.session_id if query.memory_type == "working" else query.session_id
         page = await mv.list(user_id=who.user_id, session_id=session,
                              memory_type=query.memory_type, limit=query.limit,
-                             cursor=query.cursor)
+                             cursor=query.cursor, type=query.type)
         return _json(page)
 
     async def get_memory(self, request: Request) -> Response:
@@ -360,7 +361,8 @@ class _Handlers:
         mv = await self._memvault()
         memory_id: str = request.path_params["memory_id"]
         memory = await mv.update(memory_id, user_id=who.user_id, content=body.content,
-                                 metadata=body.metadata, occurred_at=body.occurred_at)
+                                 metadata=body.metadata, occurred_at=body.occurred_at,
+                                 data=body.data)
         history = await mv.history(memory_id, user_id=who.user_id)
         return _json(MemoryRecord(**memory.model_dump(), history=history))
 
@@ -380,7 +382,7 @@ class _Handlers:
         result = await mv.search(
             body.query, user_id=who.user_id, session_id=who.session_id, limit=body.limit,
             since=body.since, until=body.until, filters=body.filters, context=body.context,
-            wait_for_model=0, min_score=body.min_score,
+            wait_for_model=0, min_score=body.min_score, type=body.type,
         )
         return _json(result)
 
@@ -466,6 +468,10 @@ class _Handlers:
         except InvalidInput as exc:  # one bad record a line: one line here
             _invalid("; ".join(str(exc).splitlines()))
         return _json(report)
+
+    async def list_types(self, request: Request) -> Response:
+        _query(request, NoQuery)
+        return JSONResponse({"types": TypeRegistry(self.runtime.config.types).describe()})
 
     async def openapi(self, request: Request) -> Response:
         _query(request, NoQuery)

@@ -11,6 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resources import TextResource
 
 from memvault.config import Config
+from memvault.core.typed import TypeRegistry
 from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import TYPES_URI
 
@@ -24,10 +25,9 @@ TYPED_TOOLS = ("add_memory", "search_memory", "list_memories")
 
 
 def describe_types(config: Config) -> dict[str, Any]:
-    """``{"types": [{"name", "description", "schema"}, ...]}``, by name."""
-    return {"types": [{"name": name, "description": config.types[name].description,
-                       "schema": config.types[name].json_schema}
-                      for name in sorted(config.types)]}
+    """``{"types": [{"name", "description", "schema"}, ...]}``, by name (as ``GET
+    /v1/types`` answers)."""
+    return {"types": TypeRegistry(config.types).describe()}
 
 
 def add_memory_note(config: Config) -> str:

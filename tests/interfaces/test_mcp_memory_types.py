@@ -52,6 +52,7 @@ async def test_without_types_nothing_is_advertised(tmp_path: Path) -> None:
         tools = {t.name: t for t in (await plain.list_tools()).tools}
         prop = tools["add_memory"].input_schema["properties"]["type"]
         assert all("enum" not in b for b in prop["anyOf"])
+        assert "content" in tools["add_memory"].input_schema["required"]
         assert "memvault://types" not in (tools["add_memory"].description or "")
         failed = await plain.call_tool("add_memory", {"type": "deal", "data": {}})
         assert failed.is_error

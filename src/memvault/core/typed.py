@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from memvault.config import MemoryTypeConfig
 from memvault.core.validate import check_json
 from memvault.errors import InvalidInput
 from memvault.models import JsonValue
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["TypeRegistry", "render"]
 
@@ -60,8 +60,12 @@ class TypeRegistry:
 
     def __init__(self, types: Mapping[str, MemoryTypeConfig]) -> None:
         self.types = dict(types)
-        self._validators = {name: Draft202012Validator(t.json_schema)
-                            for name, t in self.types.items()}
+        self._validators = {}
+        if self.types:  # jsonschema is imported only where types are configured
+            from jsonschema import Draft202012Validator
+
+            self._validators = {name: Draft202012Validator(t.json_schema)
+                                for name, t in self.types.items()}
 
     @property
     def names(self) -> list[str]:

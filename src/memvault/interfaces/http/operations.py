@@ -122,6 +122,10 @@ _CONTEXT = schemas.CONTEXT_RANGE
 
 
 class AddMemoryRequest(_Body):
+    # content, unless the memory is typed (its content is then rendered from its data)
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [{"required": ["content"]}, {"required": ["type"]}]})
+
     content: str | None = Field(default=None, json_schema_extra=schemas.NON_EMPTY,
                                 description=schemas.CONTENT.rest)
     metadata: dict[str, JsonValue] | None = Field(

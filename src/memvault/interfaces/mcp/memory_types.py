@@ -16,7 +16,7 @@ from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import TYPES_URI
 
 __all__ = [
-    "TYPED_TOOLS", "add_memory_note", "describe_types", "register_types",
+    "TYPED_TOOLS", "add_memory_note", "describe_types", "register_types", "require_content",
     "restrict_type_argument",
 ]
 
@@ -53,6 +53,17 @@ def restrict_type_argument(parameters: dict[str, Any], config: Config) -> None:
                 branch["enum"] = names
     else:
         prop["enum"] = names
+
+
+def require_content(parameters: dict[str, Any], config: Config) -> None:
+    """With no memory type configured, ``content`` is required by add_memory's schema (with
+    types, a typed memory may leave it out; clients take no "content or type" alternative
+    at the top of a tool's schema, so the description says so)."""
+    if config.types:
+        return
+    required = parameters.setdefault("required", [])
+    if "content" not in required:
+        required.insert(0, "content")
 
 
 def register_types(server: MCPServer[Runtime], config: Config) -> None:

@@ -27,6 +27,7 @@ from memvault.interfaces.mcp.memory_types import (
     TYPED_TOOLS,
     add_memory_note,
     register_types,
+    require_content,
     restrict_type_argument,
 )
 from memvault.interfaces.mcp.tools import TOOLS, authorized
@@ -70,6 +71,8 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         _make_strict(registered)
         if registered is not None and tool.__name__ in TYPED_TOOLS:
             restrict_type_argument(registered.parameters, runtime.config)
+        if registered is not None and tool.__name__ == "add_memory":
+            require_content(registered.parameters, runtime.config)
     resources.register(server)
     register_types(server, runtime.config)
     _register_set_level(server)

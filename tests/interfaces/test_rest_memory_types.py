@@ -90,3 +90,10 @@ async def test_no_types_configured_lists_none(tmp_path: Path) -> None:
                               "embedder": "none"})
     async with _serve(plain) as client:
         assert (await client.get("/v1/types")).json() == {"types": []}
+
+
+async def test_a_path_with_a_line_break_is_answered_as_json(api: httpx.AsyncClient) -> None:
+    # Starlette's patterns stop at a line break; the REST mount takes such paths too
+    assert "memory_id" in _error(await api.patch("/v1/memories/a%0Ab", json={"data": {}}),
+                                 400, "InvalidInput")
+    assert "no route" in _error(await api.get("/v1/nope%0Ax"), 404, "NotFound")

@@ -34,13 +34,14 @@ import functools
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from memvault.core.audit import acting_as
@@ -89,7 +90,7 @@ from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.interfaces.schemas import describe_invalid
 from memvault.models import MemoryInput
 
-__all__ = ["IDEMPOTENCY_HEADER", "MAX_BODY_BYTES", "rest_routes"]
+__all__ = ["IDEMPOTENCY_HEADER", "MAX_BODY_BYTES", "rest_mount", "rest_routes"]
 
 log = logging.getLogger("memvault.rest")
 
@@ -501,5 +502,21 @@ def rest_routes(runtime: Runtime) -> list[BaseRoute]:
     for op in OPERATIONS:
         handler: Handler = _authorized(runtime, op, getattr(handlers, op.name))
         routes.append(Route(op.path, _guard(handler), methods=[op.method], name=op.name))
-    routes.append(Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False))
+    fallback = Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False)
+    routes.append(_across_lines(fallback))
     return routes
+
+
+R = TypeVar("R", Route, Mount)
+
+
+def _across_lines(route: R) -> R:
+    """``route`` matching paths that hold a line break too (percent-encoded ``%0A``), which
+    Starlette's patterns stop at: such a request is answered by the REST API, as JSON."""
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
+
+
+def rest_mount(runtime: Runtime) -> Mount:
+    """:func:`rest_routes` mounted at ``/v1``."""
+    return _across_lines(Mount("/v1", routes=rest_routes(runtime)))

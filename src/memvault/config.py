@@ -8,6 +8,8 @@ Nothing here reads the environment at import time.
 from __future__ import annotations
 
 import getpass
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +35,7 @@ __all__ = [
     "EmbedderKind",
     "EncryptionConfig",
     "LLMConfig",
+    "MemoryTypeConfig",
     "OAuthConfig",
     "SearchConfig",
     "default_database_path",
@@ -58,6 +61,7 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_WORKING_MAX_TURNS": "working_max_turns",
     "MEMVAULT_WORKING_TTL_SECONDS": "working_ttl_seconds",
     "MEMVAULT_SEARCH_WAIT_SECONDS": "search_wait_seconds",
+    "MEMVAULT_TYPES": "types",
     "MEMVAULT_LLM_BASE_URL": "llm.base_url",
     "MEMVAULT_LLM_MODEL": "llm.model",
     "MEMVAULT_LLM_API_KEY": "llm.api_key",
@@ -347,6 +351,49 @@ class OAuthConfig(BaseModel):
         return _checked_url(value, "resource")
 
 
+_TYPE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class MemoryTypeConfig(BaseModel):
+    """A memory type of the user's own (``[types.<name>]`` in the TOML file, or
+    ``MEMVAULT_TYPES`` as a JSON object of name → type): what it is for, and the JSON Schema
+    (Draft 2020-12, an object schema) that a typed memory's ``data`` must match."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    description: str = Field(default="", max_length=1_000)
+    json_schema: dict[str, Any] = Field(alias="schema")
+
+    @field_validator("json_schema")
+    @classmethod
+    def _checked_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise ValueError(f"not a valid JSON Schema at {where}: {exc.message}") from None
+        if value.get("type") != "object":
+            raise ValueError('must describe an object: give "type": "object"')
+        return value
+
+
+def _parse_types(value: object) -> object:
+    if isinstance(value, str):  # MEMVAULT_TYPES='{"deal": {"schema": {...}}}'
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"MEMVAULT_TYPES must be a JSON object: {exc}") from None
+    if isinstance(value, Mapping):
+        for name in value:
+            if not isinstance(name, str) or not re.match(_TYPE_NAME, name):
+                raise ValueError(f"type name {name!r} must be 1-64 lower-case letters, "
+                                 "digits or '_', starting with a letter")
+    return value
+
+
 class Config(BaseModel):
     """Everything a :class:`~memvault.core.memvault.Memvault` needs.
 
@@ -375,6 +422,10 @@ class Config(BaseModel):
     #: How long a search made while the embedding model loads waits for it (then it is
     #: lexical and says so); servers pass 0 and answer at once.
     search_wait_seconds: float = Field(default=30.0, ge=0)
+    #: Memory types of the user's own, by name (see :class:`MemoryTypeConfig`).
+    types: dict[str, MemoryTypeConfig] = Field(default_factory=dict)
+
+    _types = field_validator("types", mode="before")(_parse_types)
 
     @classmethod
     def load(

@@ -50,7 +50,9 @@ class Memory(_Frozen):
 
     ``occurred_at`` is when the thing happened (given by the caller, else the time of the add);
     ``created_at`` is when memvault stored it. ``entities`` are the normalised names the
-    content mentions (see :mod:`memvault.core.entities`).
+    content mentions (see :mod:`memvault.core.entities`). A typed memory has ``type``, the
+    name of a configured memory type, and ``data``, an object valid under that type's JSON
+    Schema; both are ``None`` for an untyped one.
     """
 
     id: str
@@ -63,13 +65,17 @@ class Memory(_Frozen):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     source: str | None = None
     entities: list[str] = Field(default_factory=list)
+    type: str | None = None
+    data: dict[str, JsonValue] | None = None
 
 
 class MemoryFilter(_Frozen):
     """Which memories an operation may see. ``user_id`` is always required.
 
     ``None`` means "any" for every optional field; ``metadata`` matches by equality on scalar
-    values; ``since`` is inclusive and ``until`` exclusive, on ``occurred_at``.
+    values; ``since`` is inclusive and ``until`` exclusive, on ``occurred_at``. ``type``
+    keeps the memories of that memory type; ``data`` matches fields of a typed memory's data
+    as ``metadata`` matches metadata (a ``None`` value: the field is absent).
     """
 
     user_id: str
@@ -80,6 +86,8 @@ class MemoryFilter(_Frozen):
     metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     since: datetime | None = None
     until: datetime | None = None
+    type: str | None = None
+    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
     def admits(self, memory: Memory) -> bool:
         """Whether ``memory`` passes this filter, as a store would decide; for memories a
@@ -93,6 +101,8 @@ class MemoryFilter(_Frozen):
             and (self.since is None or memory.occurred_at >= self.since)
             and (self.until is None or memory.occurred_at < self.until)
             and all(memory.metadata.get(k) == v for k, v in self.metadata.items())
+            and (self.type is None or memory.type == self.type)
+            and all((memory.data or {}).get(k) == v for k, v in self.data.items())
         )
 
 
@@ -212,6 +222,8 @@ class MemoryVersion(_Frozen):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     occurred_at: datetime
     replaced_at: datetime
+    #: A typed memory's data as it was (``None`` for an untyped memory).
+    data: dict[str, JsonValue] | None = None
 
 
 class ProfileFact(_Frozen):
@@ -285,11 +297,13 @@ class AddOutcome(_Frozen):
 class MemoryInput(BaseModel):
     """One item for :meth:`Memvault.add_many`; fields are validated by the core, which
     reports problems as :class:`~memvault.errors.InvalidInput`. ``idempotency_key`` makes a
-    retry of the same item return the memory first stored (see :meth:`Memvault.add`)."""
+    retry of the same item return the memory first stored (see :meth:`Memvault.add`). A
+    typed item gives ``type`` and ``data``, and may leave ``content`` out (it is then
+    rendered from the data)."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    content: object
+    content: object = None
     session_id: object = None
     agent_id: object = None
     metadata: object = None
@@ -298,6 +312,8 @@ class MemoryInput(BaseModel):
     profile: object = None
     id: object = None
     idempotency_key: object = None
+    type: object = None
+    data: object = None
 
 
 class StoreReport(_Frozen):

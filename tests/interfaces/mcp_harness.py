@@ -367,10 +367,12 @@ async def snapshot(session: ClientSession) -> Snapshot:
 
 
 @contextlib.asynccontextmanager
-async def inprocess_client(database: Path, user_id: str = "alice") -> AsyncIterator[Client]:
-    """The official client connected in process to a server on ``database`` (no embedder)."""
+async def inprocess_client(database: Path, user_id: str = "alice", **settings: Any
+                           ) -> AsyncIterator[Client]:
+    """The official client connected in process to a server on ``database`` (no embedder);
+    ``settings`` are further configuration keys."""
     config = Config.from_flat({"database": str(database), "user_id": user_id,
-                               "embedder": "none"})
+                               "embedder": "none", **settings})
     runtime = Runtime(config=config)
     async with anyio.create_task_group() as group:
         group.start_soon(runtime.keep_open)

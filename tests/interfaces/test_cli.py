@@ -416,7 +416,7 @@ def test_import_refuses_a_foreign_header(db: Path, tmp_path: Path) -> None:
                               *memories]) + "\n", encoding="utf-8")
     result = run(db, "import", str(bad))
     assert result.exit_code == 1
-    assert "line 1: not a memvault-export v1 file" in result.stderr
+    assert "line 1: not a memvault-export file of version 1 or 2" in result.stderr
     assert listed(db) == []
 
 

@@ -257,6 +257,9 @@ def requests(draw: st.DrawFn, op: Operation, api: Api) -> Request:
     if op.body is not None:
         model = op.body
         required = {n for n, f in model.model_fields.items() if f.is_required()}
+        # "content or type": no valid type is drawn, so a valid body needs its content
+        for option in model.model_json_schema().get("anyOf", []):
+            required |= set(option.get("required", [])) - {"type"}
         body_kind = draw(st.sampled_from(["fields"] * 6 + ["bad", "type"]))
         if op.name == "delete_all_memories":
             required.add("confirm")  # nothing is deleted without it

@@ -276,3 +276,44 @@ async def test_check_keys_refuses_a_key_that_opens_no_sealed_memory(
             finally:
                 await other.close()
             assert "\n" not in str(caught.value)
+
+
+async def test_typed_data_is_sealed_filtered_and_rekeyed(
+    server: PrivateFalkorDB, tmp_path: Path
+) -> None:
+    dose = "zolpidem-10mg-nightly"
+    typed = memory("medication", type="medication", data={"name": SECRET, "dose": dose})
+    with anyio.fail_after(DEADLINE):
+        old = await _opened(server, _keys(KEY))
+        await old.add([typed])
+        await old.update(Revision(user_id="alice", memory_id=typed.id, at=datetime.now(UTC),
+                                  data={"name": SECRET, "dose": LATER}))
+        nodes, dumped = _raw(server)
+        for plain in (SECRET, dose, LATER):
+            assert plain not in repr(nodes)
+            assert plain.encode() not in dumped
+        [got] = await old.get("alice", [typed.id])
+        assert (got.type, got.data) == ("medication", {"name": SECRET, "dose": LATER})
+        [version] = await old.versions("alice", typed.id)
+        assert version.data == {"name": SECRET, "dose": dose}
+        by_data = MemoryFilter(user_id="alice", type="medication", data={"dose": LATER})
+        assert [m.id for m in await old.list(by_data, limit=5)] == [typed.id]
+        assert await old.list(MemoryFilter(user_id="alice", data={"dose": dose}),
+                              limit=5) == []
+        await old.close()
+
+        old_file = tmp_path / "old.key"
+        old_file.write_text(KEY)
+        rotated = KeySet.from_config(EncryptionConfig(key=OTHER, old_key_files=(old_file,)))
+        assert rotated is not None
+        store = await _opened(server, rotated)
+        try:
+            assert isinstance(store, FieldRekeying)
+            assert await store.fields_to_rekey() == 2  # the memory and its version
+            assert await store.rekey_fields(batch=5, progress=lambda _: None) == 2
+            assert _keys(KEY).current.kid not in repr(_raw(server)[0])
+            assert [m.id for m in await store.list(by_data, limit=5)] == [typed.id]
+            assert [v.data for v in await store.versions("alice", typed.id)] == [
+                {"name": SECRET, "dose": dose}]
+        finally:
+            await store.close()

@@ -112,28 +112,42 @@ class Corrections:
     async def update(
         self, user: str, memory_id: object, *, content: object = None,
         metadata: object = None, occurred_at: datetime | str | None = None,
+        data: object = None,
     ) -> Memory:
         """Replace the given fields of the user's memory (``None``: kept); at least one is
         needed. Giving the values already stored changes nothing (no new version). Raises
-        :class:`NotFound` when the user has no memory with that id."""
+        :class:`NotFound` when the user has no memory with that id.
+
+        ``data`` replaces a typed memory's data, checked against its type's schema; content
+        that was rendered from the old data (no content given) is rendered again."""
         memory_id = check_identifier(memory_id, "memory_id")
-        if content is None and metadata is None and occurred_at is None:
+        if content is None and metadata is None and occurred_at is None and data is None:
             raise InvalidInput(f"nothing to update in memory {memory_id!r}: give content,"
-                               " metadata or occurred_at")
+                               " metadata, occurred_at or data")
         text = None if content is None else check_content(content,
                                                           self._mv.config.max_content_bytes)
         meta = None if metadata is None else check_metadata(metadata)
         moment = None if occurred_at is None else parse_datetime(occurred_at, "occurred_at")
         current = await self._found(user, memory_id)
+        fields = None
+        if data is not None:
+            if current.type is None:
+                raise InvalidInput(f"data: memory {memory_id!r} has no memory type")
+            _, fields = self._mv.types.check(current.type, data)
+            rendered = self._mv.types.render(current.type, current.data or {})
+            if text is None and current.content == rendered:
+                text = check_content(self._mv.types.render(current.type, fields),
+                                     self._mv.config.max_content_bytes)
+            fields = None if fields == current.data else fields
         text = None if text == current.content else text
         meta = None if meta == current.metadata else meta
         moment = None if moment == current.occurred_at else moment
-        if text is None and meta is None and moment is None:
+        if text is None and meta is None and moment is None and fields is None:
             return current
         revision = Revision(
             user_id=user, memory_id=memory_id, at=utc_now(), content=text,
             entities=None if text is None else tuple(extract_entities(text)),
-            metadata=meta, occurred_at=moment,
+            metadata=meta, occurred_at=moment, data=fields,
         )
         updated = await self._mv.episodic.update(revision)
         if updated is None:

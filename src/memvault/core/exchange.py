@@ -8,14 +8,20 @@ is a fact never retired), then the user's audit trail, oldest first (one line pe
 exporting store's record of what happened there, and the import records itself in the
 importing store's trail)::
 
-    {"type": "header", "format": "memvault-export", "version": 1, "exported_at": "..."}
+    {"type": "header", "format": "memvault-export", "version": 2, "exported_at": "..."}
     {"type": "memory", "id": "...", "user_id": "...", "content": "...", "occurred_at": "...", ...}
+    {"type": "memory", ..., "memory_type": "deal", "data": {"account": "Acme", ...}}
     {"type": "profile_fact", "id": "...", "user_id": "...", "key": "...", "value": ..., ...}
     {"type": "audit", "id": "...", "user_id": "...", "subject": "key_...", "action": "add", ...}
 
 Fields are those of :class:`~memvault.models.Memory` and
-:class:`~memvault.models.ProfileFact`. Vectors are not exported; they are rebuilt by the
-importing store's embedder. Importing skips ids that already exist.
+:class:`~memvault.models.ProfileFact`, but that a typed memory's type is written as
+``memory_type`` (the line's ``type`` says what the line is) with its ``data``; untyped
+memories have neither. Version 2 added them; version 1 files (no typed memories) are read
+as before. Vectors are not exported; they are rebuilt by the importing store's embedder.
+Importing skips ids that already exist. A typed memory's data is checked against its type's
+schema when the importing memvault configures that type; a type it does not configure is
+kept as exported (its memories are still listed, searched and filtered by type).
 
 An import checks every line as an add checks its input (ids, content, metadata, dates, profile
 values and their limits) before it writes anything.
@@ -42,12 +48,14 @@ from memvault.core.validate import (
     check_text,
 )
 from memvault.errors import InvalidInput
-from memvault.models import Memory, MemoryFilter, ProfileFact
+from memvault.models import JsonValue, Memory, MemoryFilter, ProfileFact
 from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore
 
 __all__ = [
     "FORMAT",
+    "READABLE_VERSIONS",
     "VERSION",
+    "DataCheck",
     "ImportReport",
     "InvalidLine",
     "Limits",
@@ -57,10 +65,14 @@ __all__ = [
 ]
 
 FORMAT = "memvault-export"
-VERSION = 1
+VERSION = 2
+#: The versions an import reads.
+READABLE_VERSIONS = (1, 2)
 _PAGE = 1_000
 _BATCH = 500
 _SHOWN = 100  # invalid lines named in the error; the report lists them all
+#: Checks a typed memory's data: ``(memory type, data) -> data``, or :class:`InvalidInput`.
+DataCheck = Callable[[str, dict[str, JsonValue]], dict[str, JsonValue]]
 
 
 class InvalidLine(BaseModel):
@@ -107,7 +119,7 @@ async def export_lines(
     for user in users:
         newest_first = await list_all(episodic, MemoryFilter(user_id=user))
         for memory in sorted(newest_first, key=lambda m: (m.created_at, m.id)):
-            yield json.dumps({"type": "memory", **memory.model_dump(mode="json")})
+            yield json.dumps(_memory_line(memory))
         for fact in await profile.get(user, include_history=True):
             yield json.dumps({"type": "profile_fact", **fact.model_dump(mode="json")})
         async for entry in AuditLog(profile).entries(user):
@@ -126,20 +138,22 @@ async def import_lines(
     after_add: Callable[[Sequence[Memory]], Awaitable[None]] | None = None,
     check_room: Callable[[str, Sequence[ProfileFact]], Awaitable[None]] | None = None,
     extract: Callable[[str], bool] | None = None,
+    check_data: DataCheck | None = None,
 ) -> ImportReport:
     """Import an export, all or nothing: every line is checked as an add checks its input
     before anything is written. Bad lines raise :class:`InvalidInput` naming each line
     (``line N: field ...``), unless ``skip_invalid``: then the good lines are imported and the
     bad ones listed in :attr:`ImportReport.invalid`. ``user_id`` imports every memory and
     fact as that user's. ``check_room`` may refuse a user's facts (the key limit). Memories
-    of the users for whom ``extract`` holds are queued for profile extraction with them."""
+    of the users for whom ``extract`` holds are queued for profile extraction with them.
+    ``check_data(type, data)`` checks a typed memory's data (and returns it as stored)."""
     report = ImportReport()
     stored: dict[str, int] = {}
     memories: list[Memory] = []
     facts: list[ProfileFact] = []
     for number, line in enumerate(lines, start=1):
         try:
-            parsed = _parse(line, number, limits, user_id)
+            parsed = _parse(line, number, limits, user_id, check_data)
         except InvalidInput as exc:
             report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
@@ -181,8 +195,8 @@ async def import_lines(
     return report
 
 
-def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None
-           ) -> Memory | ProfileFact | None:
+def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None,
+           check_data: DataCheck | None = None) -> Memory | ProfileFact | None:
     """One line → what it holds (``None`` for the header and blank lines); every problem
     raises :class:`InvalidInput` starting ``line N:``."""
     if isinstance(line, bytes):
@@ -199,11 +213,12 @@ def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None
         raise InvalidInput(f"line {number}: not a memvault export object") from None
     try:
         if kind == "header":
-            if obj.get("format") != FORMAT or obj.get("version") != VERSION:
-                raise InvalidInput(f"not a {FORMAT} v{VERSION} file")
+            if obj.get("format") != FORMAT or obj.get("version") not in READABLE_VERSIONS:
+                raise InvalidInput(f"not a {FORMAT} file of version "
+                                   f"{' or '.join(map(str, READABLE_VERSIONS))}")
             return None
         if kind == "memory":
-            return _memory(obj, limits, user_id)
+            return _memory(obj, limits, user_id, check_data)
         if kind == "profile_fact":
             return _fact(obj, limits, user_id)
         if kind == "audit":  # a store's own record of what happened there: not replayed
@@ -235,7 +250,31 @@ def _user(obj: dict[str, Any], user_id: str | None) -> str:
     return own if user_id is None else user_id
 
 
-def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None) -> Memory:
+def _memory_line(memory: Memory) -> dict[str, Any]:
+    fields = memory.model_dump(mode="json", exclude={"type", "data"})
+    if memory.type is not None:
+        fields.update(memory_type=memory.type, data=memory.data or {})
+    return {"type": "memory", **fields}
+
+
+def _typed(obj: dict[str, Any], check_data: DataCheck | None
+           ) -> tuple[str | None, dict[str, JsonValue] | None]:
+    kind, data = obj.pop("memory_type", None), obj.pop("data", None)
+    if kind is None:
+        if data is not None:
+            raise InvalidInput("data needs a memory_type")
+        return None, None
+    kind = check_identifier(kind, "memory_type")
+    if not isinstance(data, dict):
+        raise InvalidInput("data must be a JSON object")
+    checked = check_json(data, "data")
+    assert isinstance(checked, dict)
+    return kind, checked if check_data is None else check_data(kind, checked)
+
+
+def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None,
+            check_data: DataCheck | None = None) -> Memory:
+    kind, data = _typed(obj, check_data)
     _fields(obj, Memory)
     entities = obj.get("entities", [])
     if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
@@ -251,6 +290,8 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None) -> Memory:
         metadata=check_metadata(obj.get("metadata")),
         source=_optional(obj, "source"),
         entities=[check_text(e, f"entities[{i}]") for i, e in enumerate(entities)],
+        type=kind,
+        data=data,
     )
 
 

@@ -27,16 +27,20 @@ __all__ = ["check_batch", "replays", "request_hash", "store_once"]
 def request_hash(
     *, content: str, session_id: str | None, agent_id: str | None,
     metadata: dict[str, JsonValue], occurred_at: datetime | None, source: str | None,
-    profile: Sequence[tuple[str, JsonValue, str]],
+    profile: Sequence[tuple[str, JsonValue, str]], type: str | None = None,
+    data: dict[str, JsonValue] | None = None,
 ) -> str:
     """A digest of an add's request as the caller gave it (after validation, before
-    defaults: an omitted ``occurred_at`` is the same request at any time)."""
+    defaults: an omitted ``occurred_at`` is the same request at any time). An untyped
+    request hashes as it did before memory types existed."""
     body = {
         "content": content, "session_id": session_id, "agent_id": agent_id,
         "metadata": metadata, "source": source,
         "occurred_at": None if occurred_at is None else occurred_at.isoformat(),
         "profile": [list(fact) for fact in profile],
     }
+    if type is not None:
+        body.update(type=type, data=data)
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 

@@ -40,6 +40,7 @@ from memvault.core.text.entities import extract_entities
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.transfers import Transfers
+from memvault.core.typed import TypeRegistry
 from memvault.core.validate import (
     build_filter,
     check_content,
@@ -115,6 +116,7 @@ class Memvault(Transfers):
             self.config.llm, self.episodic, self.profile,
             max_value_bytes=self.config.max_profile_value_bytes,
             max_keys=self.config.max_profile_keys)
+        self.types = TypeRegistry(config.types)
         self._check_embedder = check_embedder
         self._corrections = Corrections(self)
         self._stack: AsyncExitStack | None = None
@@ -189,7 +191,7 @@ class Memvault(Transfers):
 
     async def add(
         self,
-        content: str,
+        content: str | None = None,
         *,
         user_id: str | None = None,
         agent_id: str | None = None,
@@ -199,8 +201,14 @@ class Memvault(Transfers):
         source: str | None = None,
         profile: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        type: str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Memory:
         """Store ``content`` verbatim and return the stored memory.
+
+        ``type`` names a configured memory type (:attr:`types`) and ``data`` is checked
+        against its JSON Schema; ``content`` may then be left out and is rendered from the
+        data (:func:`memvault.core.typed.render`).
 
         ``profile`` states lasting facts about the user (``{"diet": "vegetarian"}`` or
         ``{"diet": {"value": "vegetarian", "category": "preference"}}``); they are recorded
@@ -216,7 +224,7 @@ class Memvault(Transfers):
         item = MemoryInput(
             content=content, session_id=session_id, agent_id=agent_id, metadata=metadata,
             occurred_at=occurred_at, source=source, profile=profile,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, type=type, data=data,
         )
         [memory] = await self.add_many([item], user_id=user_id)
         return memory
@@ -255,7 +263,17 @@ class Memvault(Transfers):
         return outcomes
 
     def _build(self, item: MemoryInput, user: str, now: datetime) -> NewMemory:
-        content = check_content(item.content, self.config.max_content_bytes)
+        kind, data = None, None
+        if item.type is not None:
+            kind, data = self.types.check(item.type, item.data)
+        elif item.data is not None:
+            raise InvalidInput("data needs a type: give the memory type it follows")
+        given = item.content
+        if given is None:
+            if kind is None:
+                raise InvalidInput("content is missing: give the text to remember")
+            given = self.types.render(kind, data or {})
+        content = check_content(given, self.config.max_content_bytes)
         given_agent = self._optional(item.agent_id, "agent_id")
         agent = given_agent or self.config.agent_id
         occurred = None if item.occurred_at is None else parse_datetime(item.occurred_at,
@@ -275,6 +293,8 @@ class Memvault(Transfers):
             metadata=metadata,
             source=source or agent,
             entities=extract_entities(content),
+            type=kind,
+            data=data,
         )
         facts = [
             ProfileFact(
@@ -287,6 +307,7 @@ class Memvault(Transfers):
         digest = None if retry_key is None else request_hash(
             content=content, session_id=memory.session_id, agent_id=given_agent,
             metadata=metadata, occurred_at=occurred, source=source, profile=stated,
+            type=kind, data=data,
         )
         return memory.model_copy(update={"facts": facts, "idempotency_key": retry_key,
                                          "request_hash": digest,
@@ -339,11 +360,13 @@ class Memvault(Transfers):
     async def update(
         self, memory_id: str, *, user_id: str | None = None, content: str | None = None,
         metadata: Mapping[str, Any] | None = None, occurred_at: datetime | str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Memory:
         """Correct a memory, keeping its id (see :mod:`memvault.core.correct`)."""
         user = self._user(user_id)
         updated = await self._corrections.update(user, memory_id, content=content,
-                                                 metadata=metadata, occurred_at=occurred_at)
+                                                 metadata=metadata, occurred_at=occurred_at,
+                                                 data=data)
         await self.audit.record("update", user, memory_ids=[updated.id])
         return updated
 
@@ -368,13 +391,15 @@ class Memvault(Transfers):
         max_chars: int | None = None,
         wait_for_model: float | None = None,
         min_score: float | None = None,
+        type: str | None = None,
     ) -> SearchResult:
         """Hybrid search over the user's memories, best first.
 
         ``session_id`` names the caller's current session: its recent turns (working memory)
         that match come first, then episodic memories from every session. ``filters`` narrow
         the episodic search (``agent_id``, ``session_id``, ``source``, ``entity``,
-        ``metadata``); ``since``/``until`` bound ``occurred_at``. ``context`` adds up to that
+        ``metadata``, ``type``, ``data``); ``type`` keeps the memories of one memory type;
+        ``since``/``until`` bound ``occurred_at``. ``context`` adds up to that
         many neighbouring turns on each side of a hit. Every hit found is returned (up to
         ``limit``); long ones are shortened to query-focused excerpts to fit ``max_chars``
         (``get`` returns a memory whole). Each hit has an explanation and a score in [0, 1]
@@ -402,7 +427,8 @@ class Memvault(Transfers):
             max_chars=self.config.max_result_chars if max_chars is None else int(max_chars),
             min_score=pipeline.check_min_score(min_score),
             session_id=self._optional(session_id, "session_id"),
-            where=build_filter(user, filters, since, until),
+            where=build_filter(user, filters, since, until,
+                               memory_type=self._optional(type, "type")),
         )
         sources = pipeline.Sources(
             episodic=self.episodic, working=self.working, embedding=self.embedding,
@@ -420,10 +446,12 @@ class Memvault(Transfers):
         cursor: str | None = None,
         filters: Mapping[str, Any] | None = None,
         since: datetime | str | None = None, until: datetime | str | None = None,
+        type: str | None = None,
     ) -> MemoryPage:
         """The user's memories, newest first by ``occurred_at``, one page at a time.
 
         ``memory_type="working"`` lists the recent turns of ``session_id`` (required).
+        ``type`` keeps the memories of one memory type (as ``filters={"type": ...}``).
         """
         user = self._user(user_id)
         limit = check_limit(limit)
@@ -434,7 +462,8 @@ class Memvault(Transfers):
             return MemoryPage(items=await self.working.recent(user, session, limit=limit))
         if memory_type != "episodic":
             raise InvalidInput("memory_type must be 'episodic' or 'working'")
-        where = build_filter(user, filters, since, until, session_id=session)
+        where = build_filter(user, filters, since, until, session_id=session,
+                             memory_type=self._optional(type, "type"))
         before = None if cursor is None else decode_cursor(cursor)
         items = await self.episodic.list(where, limit=limit + 1, before=before)
         next_cursor = None

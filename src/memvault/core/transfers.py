@@ -56,6 +56,7 @@ class Transfers:
             user_id=None if user_id is None else mv._user(user_id),
             skip_invalid=skip_invalid, progress=progress, after_add=mv._after_add,
             check_room=mv._corrections.room, extract=mv.extraction.wants,
+            check_data=mv.types.check_known,
         )
         mv.extraction.notify()
         if report.skipped:

@@ -47,7 +47,7 @@ __all__ = [
     "encode_cursor",
 ]
 
-FILTER_KEYS = ("agent_id", "session_id", "source", "entity", "metadata")
+FILTER_KEYS = ("agent_id", "session_id", "source", "entity", "metadata", "type", "data")
 _KEY = re.compile(r"^[\w][\w.\-: ]{0,127}$", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_METADATA_BYTES = 64_000
@@ -256,17 +256,17 @@ def check_filters(filters: object) -> dict[str, Any]:
         )
     out: dict[str, Any] = {}
     for key, value in filters.items():
-        if key == "metadata":
+        if key in ("metadata", "data"):
             if not isinstance(value, Mapping):
-                raise InvalidInput('filters.metadata must be an object, e.g. {"topic": "travel"}')
+                raise InvalidInput(f'filters.{key} must be an object, e.g. {{"topic": "travel"}}')
             for mkey, mvalue in value.items():
                 if not isinstance(mkey, str) or not _KEY.match(mkey):
-                    raise InvalidInput(f"filters.metadata key {mkey!r} is not a valid key")
+                    raise InvalidInput(f"filters.{key} key {mkey!r} is not a valid key")
                 if mvalue is not None and not isinstance(mvalue, str | int | float | bool):
                     raise InvalidInput(
-                        f"filters.metadata[{mkey!r}] must be a string, number, boolean or null"
+                        f"filters.{key}[{mkey!r}] must be a string, number, boolean or null"
                     )
-                check_json(mvalue, f"filters.metadata.{mkey}")
+                check_json(mvalue, f"filters.{key}.{mkey}")
             out[key] = dict(value)
         elif value is not None:
             out[key] = check_identifier(value, f"filters.{key}")
@@ -302,17 +302,18 @@ def check_item(raw: Mapping[str, Any], index: int) -> MemoryInput:
     unknown = sorted(set(raw) - set(MemoryInput.model_fields))
     if unknown:
         raise InvalidInput(f"item {index}: unknown field(s) {', '.join(unknown)}")
-    if "content" not in raw:
+    if "content" not in raw and raw.get("type") is None:
         raise InvalidInput(f"item {index}: content is missing")
     return MemoryInput(**raw)
 
 
 def build_filter(
     user: str, filters: Mapping[str, Any] | None, since: object = None, until: object = None,
-    session_id: str | None = None, agent_id: str | None = None,
+    session_id: str | None = None, agent_id: str | None = None, memory_type: str | None = None,
 ) -> MemoryFilter:
     """The :class:`MemoryFilter` of a read: ``filters`` checked (:func:`check_filters`, its
-    keys win over ``session_id`` and ``agent_id``) and ``since``/``until`` parsed."""
+    keys win over ``session_id``, ``agent_id`` and ``memory_type``, a memory type's name) and
+    ``since``/``until`` parsed."""
     checked = check_filters(filters)
     start, end = check_range(since, until)
     return MemoryFilter(
@@ -324,4 +325,6 @@ def build_filter(
         metadata=checked.get("metadata", {}),
         since=start,
         until=end,
+        type=checked.get("type", memory_type),
+        data=checked.get("data", {}),
     )

@@ -26,6 +26,7 @@ __all__ = [
     "CONTEXT",
     "CONTEXT_RANGE",
     "CURSOR",
+    "DATA",
     "DELETE_SESSION",
     "FILTERS",
     "GET_MEMORY_ID",
@@ -48,8 +49,12 @@ __all__ = [
     "SEARCH_SESSION",
     "SET_FACTS",
     "SINCE",
+    "TYPE",
+    "TYPES_URI",
+    "TYPE_FILTER",
     "UNTIL",
     "UPDATE_CONTENT",
+    "UPDATE_DATA",
     "UPDATE_MEMORY_ID",
     "UPDATE_METADATA",
     "UPDATE_OCCURRED_AT",
@@ -104,15 +109,16 @@ CONTEXT_RANGE = Range(0, 5)
 _SESSION = ("Id of the current conversation, if you have one. Memories added with it are "
             "linked turn to turn; searches with it rank this session's recent turns first.")
 _FILTERS = ('{"session_id": ..., "agent_id": ..., "source": ..., "entity": "Anna", '
-            '"metadata": {"topic": "travel"}}')
+            '"metadata": {"topic": "travel"}, "type": "deal", "data": {"stage": "won"}}; '
+            "data matches fields of typed memories' data")
 
 # -- adding -------------------------------------------------------------------------------------
 
 CONTENT = ArgText(
     tool="The text to remember, verbatim: a message, a fact, a decision or an event. Stored "
     "as given. For a turn of a conversation, start with who said it: 'Anna: I moved to Berlin "
-    "in May'.",
-    rest="The text to remember, verbatim.",
+    "in May'. Required unless type is given.",
+    rest="The text to remember, verbatim (required unless type is given).",
 )
 METADATA = ArgText(
     tool='Optional JSON object kept with the memory, e.g. {"topic": "travel"}; search_memory '
@@ -141,6 +147,31 @@ PROFILE = ArgText(
     '"vegetarian"}, or {"diet": {"value": "vegan", "category": "preference"}}. Setting a key '
     "again supersedes its old value (kept in the history).",
     cli='Profile facts as JSON, e.g. {"diet": "vegan"}.',
+)
+
+#: Where the configured memory types are listed, with their JSON Schemas.
+TYPES_URI = "memvault://types"
+
+TYPE = ArgText(
+    tool="Optional memory type, one of the types configured for this user's memory (listed "
+    f"with the schema of their data in the resource {TYPES_URI}). With it, data is required "
+    "and content may be omitted.",
+    rest="A configured memory type (GET /v1/types lists them with their JSON Schemas); data "
+    "must then match its schema, and content may be omitted.",
+    cli="Memory type (configured under [types]).",
+)
+DATA = ArgText(
+    tool="The typed memory's fields as a JSON object valid under its type's schema, e.g. "
+    '{"name": "Metformin", "dose": "500 mg"}. Without content, a text is made from it '
+    "(\"medication: name=Metformin; dose=500 mg\") so it is found by search.",
+    rest="A typed memory's fields, a JSON object valid under its type's JSON Schema. Without "
+    "content, the content is rendered from it (\"medication: name=Metformin; dose=500 mg\").",
+    cli="The typed memory's fields as a JSON object.",
+)
+TYPE_FILTER = ArgText(
+    tool=f"Only memories of this memory type (see {TYPES_URI}).",
+    rest="Only memories of this memory type.",
+    cli="Only memories of this memory type.",
 )
 
 IDEMPOTENCY_KEY = ArgText(
@@ -271,6 +302,13 @@ UPDATE_METADATA = ArgText(
     "keep it.",
     rest="A JSON object replacing the memory's metadata. Omit to keep it.",
     cli="JSON object replacing the metadata.",
+)
+UPDATE_DATA = ArgText(
+    tool="A typed memory's new data, checked against its type's schema. Content made from "
+    "the old data is made again. Omit to keep it.",
+    rest="A typed memory's new data (checked against its type's schema); content rendered "
+    "from the old data is rendered again. Omit to keep it.",
+    cli="JSON object replacing a typed memory's data.",
 )
 UPDATE_OCCURRED_AT = ArgText(
     tool="When it really happened, ISO 8601 (no timezone means UTC). Omit to keep it.",

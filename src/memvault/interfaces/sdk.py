@@ -115,7 +115,7 @@ class SyncMemvault:
 
     def add(
         self,
-        content: str,
+        content: str | None = None,
         *,
         user_id: str | None = None,
         agent_id: str | None = None,
@@ -125,11 +125,13 @@ class SyncMemvault:
         source: str | None = None,
         profile: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        type: str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Memory:
         return self._run(lambda: self._async.add(
             content, user_id=user_id, agent_id=agent_id, session_id=session_id,
             metadata=metadata, occurred_at=occurred_at, source=source, profile=profile,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, type=type, data=data,
         ))
 
     def add_many(
@@ -161,10 +163,11 @@ class SyncMemvault:
     def update(
         self, memory_id: str, *, user_id: str | None = None, content: str | None = None,
         metadata: Mapping[str, Any] | None = None, occurred_at: datetime | str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Memory:
         return self._run(lambda: self._async.update(
             memory_id, user_id=user_id, content=content, metadata=metadata,
-            occurred_at=occurred_at))
+            occurred_at=occurred_at, data=data))
 
     def history(self, memory_id: str, *, user_id: str | None = None
                 ) -> builtins.list[MemoryVersion]:
@@ -184,11 +187,12 @@ class SyncMemvault:
         max_chars: int | None = None,
         wait_for_model: float | None = None,
         min_score: float | None = None,
+        type: str | None = None,
     ) -> SearchResult:
         return self._run(lambda: self._async.search(
             query, user_id=user_id, session_id=session_id, limit=limit, since=since,
             until=until, filters=filters, context=context, max_chars=max_chars,
-            wait_for_model=wait_for_model, min_score=min_score,
+            wait_for_model=wait_for_model, min_score=min_score, type=type,
         ))
 
     def list(
@@ -201,10 +205,11 @@ class SyncMemvault:
         cursor: str | None = None,
         filters: Mapping[str, Any] | None = None,
         since: datetime | str | None = None, until: datetime | str | None = None,
+        type: str | None = None,
     ) -> MemoryPage:
         return self._run(lambda: self._async.list(
             user_id=user_id, session_id=session_id, memory_type=memory_type, limit=limit,
-            cursor=cursor, filters=filters, since=since, until=until,
+            cursor=cursor, filters=filters, since=since, until=until, type=type,
         ))
 
     def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:

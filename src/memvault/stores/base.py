@@ -96,7 +96,8 @@ class Pending:
 class Revision:
     """An update of one memory (:meth:`EpisodicStore.update`): the fields to replace, ``None``
     for those kept. ``entities`` are given with ``content`` (they are derived from it);
-    ``at`` is when the update is made (the replaced version's ``replaced_at``)."""
+    ``at`` is when the update is made (the replaced version's ``replaced_at``). ``data`` is
+    a typed memory's new data (its type never changes)."""
 
     user_id: str
     memory_id: str
@@ -105,6 +106,7 @@ class Revision:
     entities: tuple[str, ...] | None = None
     metadata: dict[str, Any] | None = None
     occurred_at: datetime | None = None
+    data: dict[str, Any] | None = None
 
 
 @runtime_checkable

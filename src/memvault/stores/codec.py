@@ -57,7 +57,7 @@ READ_DEPTH = 100
 #: The columns of a memory row, in the order :func:`memory_from_row` reads them.
 MEMORY_FIELDS = (
     "id", "user_id", "agent_id", "session_id", "content", "occurred_at", "created_at",
-    "metadata", "source", "entities",
+    "metadata", "source", "entities", "type", "data",
 )
 #: :data:`MEMORY_FIELDS` selected from the alias ``m``, as SQL and Cypher both write it.
 MEMORY_COLUMNS = ", ".join(f"m.{name}" for name in MEMORY_FIELDS)
@@ -161,7 +161,8 @@ def _strings(value: object) -> list[str]:
 
 def memory_from_row(row: IndexedRow) -> Memory:
     """A :class:`Memory` from a row of :data:`MEMORY_FIELDS`: times in microseconds,
-    ``metadata`` and ``entities`` as JSON text."""
+    ``metadata``, ``entities`` and ``data`` as JSON text."""
+    data = load_json(row[11], None)
     return Memory(
         id=_text(row[0]),
         user_id=_text(row[1]),
@@ -173,6 +174,8 @@ def memory_from_row(row: IndexedRow) -> Memory:
         metadata=_dict(load_json(row[7], {})),
         source=_optional_text(row[8]),
         entities=_strings(load_json(row[9], [])),
+        type=_optional_text(row[10]),
+        data=data if isinstance(data, dict) else None,
     )
 
 
@@ -186,6 +189,8 @@ def memory_from_json(payload: str | bytes) -> Memory | None:
         loaded["metadata"] = _dict(loaded["metadata"])
     if "entities" in loaded:
         loaded["entities"] = _strings(loaded["entities"])
+    if "data" in loaded and not isinstance(loaded["data"], dict):
+        loaded["data"] = None
     try:
         return Memory.model_validate(loaded)
     except ValidationError:

@@ -19,10 +19,11 @@ __all__ = ["forget", "update"]
 @click.option("--content", help=schemas.UPDATE_CONTENT.cli)
 @click.option("--metadata", help=schemas.UPDATE_METADATA.cli)
 @click.option("--occurred-at", help=schemas.UPDATE_OCCURRED_AT.cli)
+@click.option("--data", help=schemas.UPDATE_DATA.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def update(ctx: click.Context, memory_id: str, content: str | None, metadata: str | None,
-           occurred_at: str | None, as_json: bool) -> None:
+           occurred_at: str | None, data: str | None, as_json: bool) -> None:
     """Correct the memory MEMORY_ID (use --content - to read the text from stdin); the
     replaced version is kept in its history."""
     from memvault.interfaces.cli import main
@@ -31,13 +32,14 @@ def update(ctx: click.Context, memory_id: str, content: str | None, metadata: st
         content = sys.stdin.read()
     config = main._config(ctx)
     meta = main._json_arg(metadata, "--metadata")
+    fields = main._json_arg(data, "--data")
 
     async def action() -> dict[str, Any]:
         # As `add`: no model here; a running server embeds the new content.
         async with Memvault(config, embedder=None) as mv:
             await main._refuse_foreign_vectors(mv, config)
             memory = await mv.update(memory_id, content=content, metadata=meta,
-                                     occurred_at=occurred_at)
+                                     occurred_at=occurred_at, data=fields)
             history = await mv.history(memory_id)
             return {**memory.model_dump(mode="json"),
                     "history": [v.model_dump(mode="json") for v in history]}

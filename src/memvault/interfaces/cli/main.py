@@ -28,6 +28,7 @@ from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
 from memvault.interfaces.cli import correct, crypto, transfer
 from memvault.interfaces.cli import keys as keys_cli
+from memvault.interfaces.cli import types as types_cli
 from memvault.interfaces.cli.extraction import echo_extraction
 from memvault.interfaces.cli.oauth import oauth_options, oauth_overrides
 from memvault.models import DoctorReport, Memory
@@ -233,16 +234,20 @@ def token() -> None:
 
 
 @cli.command()
-@click.argument("content")
+@click.argument("content", required=False)
 @click.option("-s", "--session", help=schemas.ADD_SESSION.cli)
 @click.option("--metadata", help=schemas.METADATA.cli)
 @click.option("--occurred-at", help=schemas.OCCURRED_AT.cli)
 @click.option("--profile", "profile", help=schemas.PROFILE.cli)
 @click.option("--idempotency-key", help=schemas.IDEMPOTENCY_KEY.cli)
+@click.option("--type", "kind", help=schemas.TYPE.cli)
+@click.option("--data", help=schemas.DATA.cli)
 @click.pass_context
-def add(ctx: click.Context, content: str, session: str | None, metadata: str | None,
-        occurred_at: str | None, profile: str | None, idempotency_key: str | None) -> None:
-    """Store CONTENT as a memory (use - to read it from stdin) and print its id."""
+def add(ctx: click.Context, content: str | None, session: str | None, metadata: str | None,
+        occurred_at: str | None, profile: str | None, idempotency_key: str | None,
+        kind: str | None, data: str | None) -> None:
+    """Store CONTENT as a memory (use - to read it from stdin) and print its id; a typed
+    memory (--type, --data) may leave CONTENT out."""
     if content == "-":
         content = sys.stdin.read()
     config = _config(ctx)
@@ -256,7 +261,8 @@ def add(ctx: click.Context, content: str, session: str | None, metadata: str | N
             await _refuse_foreign_vectors(mv, config)
             return await mv.add(content, session_id=session, metadata=meta,
                                 occurred_at=occurred_at, profile=facts,
-                                idempotency_key=idempotency_key)
+                                idempotency_key=idempotency_key, type=kind,
+                                data=_json_arg(data, "--data"))
 
     click.echo(_run(action).id)
 
@@ -296,10 +302,12 @@ def _json_arg(value: str | None, name: str) -> Any:
 @click.option("--until", help=schemas.UNTIL.cli)
 @click.option("--context", default=0, show_default=True, help=schemas.CONTEXT.cli)
 @click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, help=schemas.MIN_SCORE.cli)
+@click.option("--type", "kind", help=schemas.TYPE_FILTER.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def search(ctx: click.Context, query: str, limit: int, session: str | None, since: str | None,
-           until: str | None, context: int, min_score: float, as_json: bool) -> None:
+           until: str | None, context: int, min_score: float, kind: str | None,
+           as_json: bool) -> None:
     """Search memories for QUERY (waits for the embedder when one is configured)."""
     config = _config(ctx)
 
@@ -308,7 +316,8 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
             await mv.wait_until_ready(timeout=120)
             await _refuse_resized_vectors(mv)
             return await mv.search(query, session_id=session, limit=limit, since=since,
-                                   until=until, context=context, min_score=min_score)
+                                   until=until, context=context, min_score=min_score,
+                                   type=kind)
 
     result = _run(action)
     if as_json:
@@ -327,17 +336,18 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
 @click.option("-s", "--session", help=schemas.LIST_SESSION.cli)
 @click.option("--cursor", help=schemas.CURSOR.cli)
 @click.option("--working", is_flag=True, help=schemas.MEMORY_TYPE.cli)
+@click.option("--type", "kind", help=schemas.TYPE_FILTER.cli)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | None,
-          working: bool, as_json: bool) -> None:
+          working: bool, kind: str | None, as_json: bool) -> None:
     """List memories, newest first."""
     config = _config(ctx)
 
     async def action() -> Any:
         async with Memvault(config, embedder=None) as mv:
             return await mv.list(session_id=session, limit=limit, cursor=cursor,
-                                 memory_type="working" if working else "episodic")
+                                 memory_type="working" if working else "episodic", type=kind)
 
     page = _run(action)
     if as_json:
@@ -486,6 +496,7 @@ cli.add_command(keys_cli.keys)
 cli.add_command(keys_cli.audit)
 cli.add_command(transfer.export)
 cli.add_command(transfer.import_)
+cli.add_command(types_cli.types_)
 
 
 def main() -> None:

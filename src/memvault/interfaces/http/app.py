@@ -28,7 +28,7 @@ from memvault.errors import ConfigError
 from memvault.interfaces.dashboard import dashboard_routes
 from memvault.interfaces.http import oauth
 from memvault.interfaces.http.auth import BearerAuth, HostGuard, transport_security
-from memvault.interfaces.http.rest import rest_routes
+from memvault.interfaces.http.rest import rest_mount
 from memvault.interfaces.http.sessions import SessionBinding
 from memvault.interfaces.identity import Authenticator, principal_of
 from memvault.interfaces.runtime import Runtime, ServeOptions
@@ -131,7 +131,7 @@ def http_app(runtime: Runtime, server: MCPServer[Any], options: ServeOptions,
                                   options.allowed_origins)
     routes: list[BaseRoute] = [_health(runtime, bool(authenticators)),
                                *oauth.metadata_routes(settings),
-                               Mount("/v1", routes=rest_routes(runtime)),
+                               rest_mount(runtime),
                                *dashboard_routes(runtime, runtime.config.user_id,
                                                  authenticators)]
     if options.transport == "sse":

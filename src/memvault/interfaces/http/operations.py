@@ -48,6 +48,7 @@ __all__ = [
     "ImportQuery",
     "ListQuery",
     "MemoryRecord",
+    "MemoryTypeInfo",
     "NoQuery",
     "OpenAPIDocument",
     "Operation",
@@ -55,6 +56,7 @@ __all__ = [
     "SearchRequest",
     "SetProfileRequest",
     "SetProfileResponse",
+    "TypesResponse",
     "UpdateMemoryRequest",
 ]
 
@@ -120,12 +122,19 @@ _CONTEXT = schemas.CONTEXT_RANGE
 
 
 class AddMemoryRequest(_Body):
-    content: str = Field(json_schema_extra=schemas.NON_EMPTY, description=schemas.CONTENT.rest)
+    # content, unless the memory is typed (its content is then rendered from its data)
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [{"required": ["content"]}, {"required": ["type"]}]})
+
+    content: str | None = Field(default=None, json_schema_extra=schemas.NON_EMPTY,
+                                description=schemas.CONTENT.rest)
     metadata: dict[str, JsonValue] | None = Field(
         default=None, description=schemas.METADATA.rest)
     occurred_at: str | None = Field(default=None, description=schemas.OCCURRED_AT.rest)
     session_id: Annotated[str | None, Field(description=schemas.ADD_SESSION.rest)] = None
     profile: dict[str, JsonValue] | None = Field(default=None, description=schemas.PROFILE.rest)
+    type: str | None = Field(default=None, description=schemas.TYPE.rest)
+    data: dict[str, JsonValue] | None = Field(default=None, description=schemas.DATA.rest)
 
 
 class BatchItem(AddMemoryRequest):
@@ -155,6 +164,7 @@ class SearchRequest(_Body):
     context: int = Field(default=0, ge=_CONTEXT.low, le=_CONTEXT.high,
                          description=schemas.CONTEXT.rest)
     min_score: float = Field(default=0.0, ge=0.0, le=1.0, description=schemas.MIN_SCORE.rest)
+    type: str | None = Field(default=None, description=schemas.TYPE_FILTER.rest)
 
 
 class DeleteAllRequest(_Body):
@@ -172,6 +182,7 @@ class UpdateMemoryRequest(_Body):
     metadata: dict[str, JsonValue] | None = Field(
         default=None, description=schemas.UPDATE_METADATA.rest)
     occurred_at: str | None = Field(default=None, description=schemas.UPDATE_OCCURRED_AT.rest)
+    data: dict[str, JsonValue] | None = Field(default=None, description=schemas.UPDATE_DATA.rest)
 
 
 class ListQuery(_Query):
@@ -180,6 +191,7 @@ class ListQuery(_Query):
     cursor: str | None = Field(default=None, description=schemas.CURSOR.rest)
     session_id: str | None = Field(default=None, description=schemas.LIST_SESSION.rest)
     memory_type: MemoryType = Field(default="episodic", description=schemas.MEMORY_TYPE.rest)
+    type: str | None = Field(default=None, description=schemas.TYPE_FILTER.rest)
 
 
 class ProfileQuery(_Query):
@@ -228,6 +240,17 @@ class MemoryRecord(Memory):
 class ForgetResponse(BaseModel):
     forgotten: ProfileFact = Field(description="The fact forgotten, as the history now "
                                    "holds it.")
+
+
+class MemoryTypeInfo(BaseModel):
+    name: str = Field(description="The name add_memory's type takes.")
+    description: str = Field(description="What memories of this type hold.")
+    json_schema: dict[str, JsonValue] = Field(
+        alias="schema", description="The JSON Schema (Draft 2020-12) their data follows.")
+
+
+class TypesResponse(BaseModel):
+    types: list[MemoryTypeInfo] = Field(description="The configured memory types, by name.")
 
 
 class OpenAPIDocument(BaseModel):
@@ -293,8 +316,9 @@ OPERATIONS: tuple[Operation, ...] = (
               response=ForgetResponse, scope="write"),
     Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
               "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
-              "\"memvault-export\", \"version\": 1, ...}), then each memory, oldest first "
-              "({\"type\": \"memory\", ...Memory}), then each profile fact with its history "
+              "\"memvault-export\", \"version\": 2, ...}), then each memory, oldest first "
+              "({\"type\": \"memory\", ...Memory}, a typed memory's type as memory_type), "
+              "then each profile fact with its history "
               "({\"type\": \"profile_fact\", ...ProfileFact}). The same format as `memvault "
               "export`; `memvault import` reads it. Streamed: a failure after the first "
               "lines cuts the response short.",
@@ -308,6 +332,11 @@ OPERATIONS: tuple[Operation, ...] = (
               "json: conversation 3, message 7: ...\") and, without skip_invalid, nothing is "
               "imported (400).",
               query=ImportQuery, response=ImportReport, upload=True, scope="write"),
+    Operation("list_types", "GET", "/types", "The configured memory types.",
+              "Each memory type this server is configured with (the [types] tables of its "
+              "configuration): its name, description and the JSON Schema a typed memory's "
+              "data must follow. Empty when none are configured.",
+              query=NoQuery, response=TypesResponse, uses_store=False),
     Operation("openapi", "GET", "/openapi.json", "This document.",
               response=OpenAPIDocument, uses_store=False),
 )

@@ -34,18 +34,20 @@ import functools
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from memvault.core.audit import acting_as
 from memvault.core.exchange import ImportReport
 from memvault.core.memvault import Memvault
+from memvault.core.typed import TypeRegistry
 from memvault.core.validate import check_identifier
 from memvault.errors import (
     ConfigError,
@@ -89,7 +91,7 @@ from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.interfaces.schemas import describe_invalid
 from memvault.models import MemoryInput
 
-__all__ = ["IDEMPOTENCY_HEADER", "MAX_BODY_BYTES", "rest_routes"]
+__all__ = ["IDEMPOTENCY_HEADER", "MAX_BODY_BYTES", "rest_mount", "rest_routes"]
 
 log = logging.getLogger("memvault.rest")
 
@@ -294,7 +296,7 @@ class _Handlers:
         item = MemoryInput(
             content=body.content, agent_id=who.agent_id, session_id=who.session_id,
             metadata=body.metadata, occurred_at=body.occurred_at, profile=body.profile,
-            idempotency_key=key,
+            idempotency_key=key, type=body.type, data=body.data,
         )
         try:
             [outcome] = await mv.add_outcomes([item], user_id=who.user_id)
@@ -326,7 +328,7 @@ class _Handlers:
                 "content": item.content, "metadata": item.metadata,
                 "occurred_at": item.occurred_at, "session_id": session,
                 "agent_id": who.agent_id, "profile": item.profile,
-                "idempotency_key": item.idempotency_key,
+                "idempotency_key": item.idempotency_key, "type": item.type, "data": item.data,
             })
         mv = await self._memvault()
         try:
@@ -344,7 +346,7 @@ class _Handlers:
         session = who.session_id if query.memory_type == "working" else query.session_id
         page = await mv.list(user_id=who.user_id, session_id=session,
                              memory_type=query.memory_type, limit=query.limit,
-                             cursor=query.cursor)
+                             cursor=query.cursor, type=query.type)
         return _json(page)
 
     async def get_memory(self, request: Request) -> Response:
@@ -363,7 +365,8 @@ class _Handlers:
         mv = await self._memvault()
         memory_id: str = request.path_params["memory_id"]
         memory = await mv.update(memory_id, user_id=who.user_id, content=body.content,
-                                 metadata=body.metadata, occurred_at=body.occurred_at)
+                                 metadata=body.metadata, occurred_at=body.occurred_at,
+                                 data=body.data)
         history = await mv.history(memory_id, user_id=who.user_id)
         return _json(MemoryRecord(**memory.model_dump(), history=history))
 
@@ -383,7 +386,7 @@ class _Handlers:
         result = await mv.search(
             body.query, user_id=who.user_id, session_id=who.session_id, limit=body.limit,
             since=body.since, until=body.until, filters=body.filters, context=body.context,
-            wait_for_model=0, min_score=body.min_score,
+            wait_for_model=0, min_score=body.min_score, type=body.type,
         )
         return _json(result)
 
@@ -470,6 +473,10 @@ class _Handlers:
             _invalid("; ".join(str(exc).splitlines()))
         return _json(report)
 
+    async def list_types(self, request: Request) -> Response:
+        _query(request, NoQuery)
+        return JSONResponse({"types": TypeRegistry(self.runtime.config.types).describe()})
+
     async def openapi(self, request: Request) -> Response:
         _query(request, NoQuery)
         return JSONResponse(openapi_document())
@@ -498,5 +505,21 @@ def rest_routes(runtime: Runtime) -> list[BaseRoute]:
     for op in OPERATIONS:
         handler: Handler = _authorized(runtime, op, getattr(handlers, op.name))
         routes.append(Route(op.path, _guard(handler), methods=[op.method], name=op.name))
-    routes.append(Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False))
+    fallback = Route("/{path:path}", _Fallback(list(routes)), include_in_schema=False)
+    routes.append(_across_lines(fallback))
     return routes
+
+
+R = TypeVar("R", Route, Mount)
+
+
+def _across_lines(route: R) -> R:
+    """``route`` matching paths that hold a line break too (percent-encoded ``%0A``), which
+    Starlette's patterns stop at: such a request is answered by the REST API, as JSON."""
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)
+    return route
+
+
+def rest_mount(runtime: Runtime) -> Mount:
+    """:func:`rest_routes` mounted at ``/v1``."""
+    return _across_lines(Mount("/v1", routes=rest_routes(runtime)))

@@ -42,6 +42,9 @@ class MemoryOut(BaseModel):
     session_id: str | None = None
     agent_id: str | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    type: str | None = Field(default=None, description="the memory type, for a typed memory")
+    data: dict[str, JsonValue] | None = Field(
+        default=None, description="a typed memory's fields, valid under its type's schema")
 
 
 class HitOut(BaseModel):
@@ -71,6 +74,7 @@ class VersionOut(BaseModel):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     occurred_at: datetime
     replaced_at: datetime = Field(description="when an update replaced this version")
+    data: dict[str, JsonValue] | None = None
 
 
 class MemoryFullOut(MemoryOut):
@@ -130,6 +134,7 @@ def memory_out(memory: Memory) -> MemoryOut:
     return MemoryOut(
         id=memory.id, content=memory.content, occurred_at=memory.occurred_at,
         session_id=memory.session_id, agent_id=memory.agent_id, metadata=memory.metadata,
+        type=memory.type, data=memory.data,
     )
 
 

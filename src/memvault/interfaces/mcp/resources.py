@@ -5,6 +5,8 @@ Resources (JSON, for the calling user only, like every tool):
 * ``memvault://profile``: the profile's current facts, with their sources.
 * ``memvault://memories/{memory_id}``: one memory in full.
 * ``memvault://sessions/{session_id}/recent``: a session's recent turns (working memory).
+* ``memvault://types``: the configured memory types, when there are any
+  (:mod:`memvault.interfaces.mcp.memory_types`).
 
 Prompts: ``recall`` (what memory holds about a topic, filled in from search and the profile)
 and ``save_facts`` (how to store the conversation's key facts with add_memory).

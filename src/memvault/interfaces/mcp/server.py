@@ -23,6 +23,13 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from pydantic import AnyUrl, ConfigDict, ValidationError
 
 from memvault.interfaces.mcp import resources
+from memvault.interfaces.mcp.memory_types import (
+    TYPED_TOOLS,
+    add_memory_note,
+    register_types,
+    require_content,
+    restrict_type_argument,
+)
 from memvault.interfaces.mcp.tools import TOOLS, authorized
 from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import describe_invalid
@@ -56,10 +63,18 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         log_level=runtime.log_level, lifespan=lifespan,
     )
     for tool, hints in TOOLS:
-        server.add_tool(tool, title=hints.title, description=clean_text(tool.__doc__ or ""),
-                        annotations=hints)
-        _make_strict(server._tool_manager.get_tool(tool.__name__))
+        description = clean_text(tool.__doc__ or "")
+        if tool.__name__ == "add_memory":
+            description += add_memory_note(runtime.config)
+        server.add_tool(tool, title=hints.title, description=description, annotations=hints)
+        registered = server._tool_manager.get_tool(tool.__name__)
+        _make_strict(registered)
+        if registered is not None and tool.__name__ in TYPED_TOOLS:
+            restrict_type_argument(registered.parameters, runtime.config)
+        if registered is not None and tool.__name__ == "add_memory":
+            require_content(registered.parameters, runtime.config)
     resources.register(server)
+    register_types(server, runtime.config)
     _register_set_level(server)
     return server
 

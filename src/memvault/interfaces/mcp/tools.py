@@ -100,8 +100,8 @@ async def _call(action: Callable[[], Awaitable[T]]) -> T:
 
 async def add_memory(
     ctx: ToolContext,
-    content: Annotated[str, Field(json_schema_extra=schemas.NON_EMPTY,
-                                  description=schemas.CONTENT.tool)],
+    content: Annotated[str | None, Field(json_schema_extra=schemas.NON_EMPTY,
+                                         description=schemas.CONTENT.tool)] = None,
     metadata: Annotated[dict[str, Any] | None, Field(
         description=schemas.METADATA.tool)] = None,
     occurred_at: Annotated[str | None, Field(description=schemas.OCCURRED_AT.tool)] = None,
@@ -110,6 +110,8 @@ async def add_memory(
     idempotency_key: Annotated[str | None, Field(
         json_schema_extra=schemas.IDEMPOTENCY_KEY_SCHEMA,
         description=schemas.IDEMPOTENCY_KEY.tool)] = None,
+    type: Annotated[str | None, Field(description=schemas.TYPE.tool)] = None,
+    data: Annotated[dict[str, Any] | None, Field(description=schemas.DATA.tool)] = None,
 ) -> AddOut:
     """Store a memory for the user. It is kept verbatim and is searchable as soon as this
     returns. Returns the new memory's id."""
@@ -118,7 +120,7 @@ async def add_memory(
     memory = await _call(lambda: mv.add(
         content, user_id=who.user_id, agent_id=who.agent_id, session_id=who.session_id,
         metadata=metadata, occurred_at=occurred_at, profile=profile,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key, type=type, data=data,
     ))
     return AddOut(id=memory.id, occurred_at=memory.occurred_at,
                   session_id=memory.session_id, profile_keys=sorted(profile or {}))
@@ -138,6 +140,7 @@ async def search_memory(
                                   description=schemas.CONTEXT.tool)] = 0,
     min_score: Annotated[float, Field(json_schema_extra=schemas.MIN_SCORE_BOUNDS,
                                       description=schemas.MIN_SCORE.tool)] = 0.0,
+    type: Annotated[str | None, Field(description=schemas.TYPE_FILTER.tool)] = None,
 ) -> SearchOut:
     """Search the user's memories by meaning and keywords. Returns up to limit matches,
     best first, as hits: each has its memory (id, content, when it occurred, its session),
@@ -160,6 +163,7 @@ async def search_memory(
     result = await _call(lambda: mv.search(
         query, user_id=who.user_id, session_id=who.session_id, limit=limit, since=since,
         until=until, filters=filters, context=context, wait_for_model=0, min_score=min_score,
+        type=type,
     ))
     return SearchOut(
         hits=[hit_out(hit) for hit in result.hits],
@@ -191,8 +195,9 @@ async def update_memory(
         description=schemas.UPDATE_METADATA.tool)] = None,
     occurred_at: Annotated[str | None, Field(
         description=schemas.UPDATE_OCCURRED_AT.tool)] = None,
+    data: Annotated[dict[str, Any] | None, Field(description=schemas.UPDATE_DATA.tool)] = None,
 ) -> MemoryFullOut:
-    """Correct one of the user's memories: replace its content, metadata or when it
+    """Correct one of the user's memories: replace its content, metadata, data or when it
     occurred. Give only what changes; the id stays the same and the replaced version is kept
     in the memory's history. Returns the memory as now stored, with its history.
 
@@ -202,7 +207,7 @@ async def update_memory(
     mv = await _memvault(ctx)
     memory = await _call(lambda: mv.update(
         memory_id, user_id=who.user_id, content=content, metadata=metadata,
-        occurred_at=occurred_at))
+        occurred_at=occurred_at, data=data))
     return full_out(memory, await _call(lambda: mv.history(memory_id, user_id=who.user_id)))
 
 
@@ -214,6 +219,7 @@ async def list_memories(
     session_id: Annotated[str | None, Field(description=schemas.LIST_SESSION.tool)] = None,
     memory_type: Annotated[MemoryType, Field(
         description=schemas.MEMORY_TYPE.tool)] = "episodic",
+    type: Annotated[str | None, Field(description=schemas.TYPE_FILTER.tool)] = None,
 ) -> ListOut:
     """List the user's memories, newest first, one page at a time."""
     who = _identity(ctx, session_id)
@@ -223,7 +229,7 @@ async def list_memories(
     session = who.session_id if memory_type == "working" else session_id
     page = await _call(lambda: mv.list(
         user_id=who.user_id, session_id=session, memory_type=memory_type, limit=limit,
-        cursor=cursor,
+        cursor=cursor, type=type,
     ))
     return ListOut(items=[memory_out(m) for m in page.items],
                    next_cursor=page.next_cursor)

@@ -6,7 +6,7 @@ suffix them with a namespace)::
 
     (:User {id})-[:HAS]->(:Memory)
     (:Memory {id, user_id, agent_id, session_id, content, occurred_at, created_at, metadata,
-              metadata_pairs, source, entities, seq})
+              metadata_pairs, source, entities, seq, type, data, data_pairs})
     (:Memory)-[:NEXT]->(:Memory)          next in the same (user, session), by insertion order
     (:Memory)-[:IN_SESSION]->(:Session {user_id, id})
     (:Memory)-[:MENTIONS]->(:Entity {user_id, name})
@@ -17,14 +17,15 @@ suffix them with a namespace)::
     (:Pending {memory_id, user_id, facts, created_at})   an add's pending record (an outbox
                                           entry: the facts as JSON), linked to nothing
     (:Memory)-[:VERSION]->(:MemoryVersion {user_id, version, content, metadata, occurred_at,
-                                           replaced_at})   what an update replaced
+                                           replaced_at, data})   what an update replaced
 
 A :Memory stored by an add with an idempotency key also has ``idempotency_key`` and
 ``request_hash``; both are set when it is created.
 
-Times are integer microseconds since the epoch; ``metadata`` and ``entities`` are JSON text,
-returned verbatim; ``metadata_pairs`` makes a metadata filter a list-membership test (see
-:func:`~memvault.stores.graph.dialect.metadata_pairs`).
+Times are integer microseconds since the epoch; ``metadata``, ``entities`` and a typed
+memory's ``data`` are JSON text, returned verbatim; ``metadata_pairs`` and ``data_pairs`` make
+a metadata or data filter a list-membership test (see
+:func:`~memvault.stores.graph.dialect.metadata_pairs`, :mod:`memvault.stores.graph.pairs`).
 
 A :Memory node changes only when the memory is updated (rare): the full-text index
 re-indexes a node on every property change (FalkorDB then scores with stale statistics),
@@ -70,11 +71,10 @@ from memvault.stores.graph.dialect import (
     Dialect,
     Row,
     Statement,
-    metadata_pair,
-    metadata_pair_prefix,
     metadata_pairs,
     vector_values,
 )
+from memvault.stores.graph.pairs import pair_filters
 from memvault.stores.graph.rekeying import SealedRekeying
 from memvault.stores.graph.sealing import Sealer, open_plain, stored_keys
 
@@ -105,6 +105,9 @@ def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
         "source": memory.source,
         "entities": json.dumps(memory.entities),
         "entity_names": list(dict.fromkeys(memory.entities)),
+        "type": memory.type,
+        "data": None if memory.data is None else json.dumps(memory.data),
+        "data_pairs": metadata_pairs(memory.data or {}),
     }
 
 
@@ -154,7 +157,10 @@ class CypherEpisodicStore(SealedRekeying):
             params.update(
                 content=sealer.seal(*who, "content", memory.content), text="",
                 metadata=sealer.seal(*who, "metadata", params["metadata"]),
-                metadata_pairs=sealer.pairs(params["metadata_pairs"]))
+                metadata_pairs=sealer.pairs(params["metadata_pairs"]),
+                data_pairs=sealer.pairs(params["data_pairs"]))
+            if params["data"] is not None:
+                params["data"] = sealer.seal(*who, "data", params["data"])
             if params["pending"] is not None:
                 params["pending"] = sealer.seal(*who, "pending", params["pending"])
             if params["idempotency_key"] is not None:
@@ -273,19 +279,14 @@ class CypherEpisodicStore(SealedRekeying):
         if where.entity is not None:
             mentions = "(m)-[:MENTIONS]->(:Entity {name: $f_entity})"
             params["f_entity"] = where.entity
-        for i, (key, wanted) in enumerate(sorted(where.metadata.items())):
-            if self._sealer is not None:  # tokens: see memvault.stores.graph.sealing
-                test = ("NOT $f_meta{i} IN m.metadata_pairs" if wanted is None
-                        else "$f_meta{i} IN m.metadata_pairs")
-                clauses.append(test.format(i=i))
-                params[f"f_meta{i}"] = (self._sealer.key_token(key) if wanted is None
-                                        else self._sealer.token(metadata_pair(key, wanted)))
-            elif wanted is None:
-                clauses.append(f"none(pair IN m.metadata_pairs WHERE pair STARTS WITH $f_meta{i})")
-                params[f"f_meta{i}"] = metadata_pair_prefix(key)
-            else:
-                clauses.append(f"$f_meta{i} IN m.metadata_pairs")
-                params[f"f_meta{i}"] = metadata_pair(key, wanted)
+        if where.type is not None:
+            clauses.append("m.type = $f_type")
+            params["f_type"] = where.type
+        for prop, wanted, tag in (("metadata_pairs", where.metadata, "meta"),
+                                  ("data_pairs", where.data, "data")):
+            tests, values = pair_filters(prop, wanted, self._sealer, tag)
+            clauses += tests
+            params.update(values)
         return " AND ".join(clauses), params, mentions
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -472,6 +473,8 @@ class CypherEpisodicStore(SealedRekeying):
             "metadata_pairs": None if metadata is None else metadata_pairs(metadata),
             "occurred_at": None if revision.occurred_at is None
             else to_micros(revision.occurred_at),
+            "data": None if revision.data is None else json.dumps(revision.data),
+            "data_pairs": None if revision.data is None else metadata_pairs(revision.data),
         }
         sealer = self._sealer
         if sealer is not None:
@@ -482,12 +485,15 @@ class CypherEpisodicStore(SealedRekeying):
             if params["metadata"] is not None:
                 params.update(metadata=sealer.seal(*mine, "metadata", str(params["metadata"])),
                               metadata_pairs=sealer.pairs(metadata_pairs(metadata or {})))
+            if params["data"] is not None:
+                params.update(data=sealer.seal(*mine, "data", str(params["data"])),
+                              data_pairs=sealer.pairs(metadata_pairs(revision.data or {})))
         statements = [self._statement(q.UPDATE, params)]
         if revision.content is not None:
             old = await self._rows(q.GET, {"ids": [revision.memory_id],
                                            "user_id": revision.user_id})
             names = list(dict.fromkeys(entities or []))
-            gone = sorted({n for row in old for n in json.loads(row[-1])} - set(names))
+            gone = sorted({n for row in old for n in json.loads(row[9])} - set(names))
             statements += [
                 self._statement(q.UPDATE_MENTIONS, {**who, "names": names}),
                 self._statement(q.ADD_MENTIONS, {**who, "names": names}),
@@ -503,7 +509,9 @@ class CypherEpisodicStore(SealedRekeying):
             MemoryVersion(version=int(r[0]),
                           content=self._unsealed(user_id, memory_id, "content", r[1]),
                           metadata=json.loads(self._unsealed(user_id, memory_id, "metadata", r[2])),
-                          occurred_at=from_micros(r[3]), replaced_at=from_micros(r[4]))
+                          occurred_at=from_micros(r[3]), replaced_at=from_micros(r[4]),
+                          data=None if r[5] is None
+                          else json.loads(self._unsealed(user_id, memory_id, "data", r[5])))
             for r in rows
         ]
 

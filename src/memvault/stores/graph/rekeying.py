@@ -22,30 +22,34 @@ from memvault.stores.graph.sealing import Sealer, open_plain
 
 __all__ = ["SealedRekeying"]
 
-_STALE = "NOT (%(n)s.content STARTS WITH $prefix AND %(n)s.metadata STARTS WITH $prefix)"
+_STALE = ("NOT (%(n)s.content STARTS WITH $prefix AND %(n)s.metadata STARTS WITH $prefix"
+          " AND (%(n)s.data IS NULL OR %(n)s.data STARTS WITH $prefix))")
 
 _MEMORIES = f"""
 MATCH (m:Memory) WHERE {_STALE % {"n": "m"}}
-RETURN m.id, m.user_id, m.content, m.metadata, m.idempotency_key, m.request_hash
+RETURN m.id, m.user_id, m.content, m.metadata, m.idempotency_key, m.request_hash, m.data
 LIMIT $limit
 """
 _SET_MEMORIES = """
 UNWIND $rows AS row
 MATCH (m:Memory {id: row.id})
 WHERE m.content = row.was_content AND m.metadata = row.was_metadata
+    AND coalesce(m.data, '') = coalesce(row.was_data, '')
 SET m.content = row.content, m.metadata = row.metadata, m.metadata_pairs = row.pairs,
-    m.text = '', m.idempotency_key = row.idempotency_key, m.request_hash = row.request_hash
+    m.text = '', m.idempotency_key = row.idempotency_key, m.request_hash = row.request_hash,
+    m.data = row.data, m.data_pairs = row.data_pairs
 RETURN count(m)
 """
 _VERSIONS = f"""
 MATCH (m:Memory)-[:VERSION]->(v:MemoryVersion) WHERE {_STALE % {"n": "v"}}
-RETURN m.id, m.user_id, v.version, v.content, v.metadata LIMIT $limit
+RETURN m.id, m.user_id, v.version, v.content, v.metadata, v.data LIMIT $limit
 """
 _SET_VERSIONS = """
 UNWIND $rows AS row
 MATCH (m:Memory {id: row.id})-[:VERSION]->(v:MemoryVersion {version: row.version})
 WHERE v.content = row.was_content AND v.metadata = row.was_metadata
-SET v.content = row.content, v.metadata = row.metadata
+    AND coalesce(v.data, '') = coalesce(row.was_data, '')
+SET v.content = row.content, v.metadata = row.metadata, v.data = row.data
 RETURN count(v)
 """
 _PENDING = """
@@ -63,6 +67,14 @@ _COUNT = "MATCH (n:%(label)s) WHERE %(stale)s RETURN count(n)"
 _SEALED_SAMPLE = """
 MATCH (m:Memory) WHERE m.content STARTS WITH 'mv1:' RETURN m.content LIMIT 100
 """
+
+
+def _resealed(sealer: Sealer, user_id: str, memory_id: str, data: object) -> str | None:
+    """A typed memory's data sealed under the current key (``None`` for an untyped one)."""
+    if data is None:
+        return None
+    return sealer.seal(user_id, memory_id, "data", str(sealer.open(user_id, memory_id, "data",
+                                                                    data)))
 
 
 class SealedRekeying:
@@ -115,9 +127,10 @@ class SealedRekeying:
     async def _memories(self, sealer: Sealer, batch: int) -> int:
         params = {"prefix": sealer.current_prefix, "limit": batch}
         rows = []
-        for (memory_id, user_id, content, metadata, key,
-             digest) in await self._rows(_MEMORIES, params):
+        for (memory_id, user_id, content, metadata, key, digest,
+             data) in await self._rows(_MEMORIES, params):
             plain = sealer.open(user_id, memory_id, "metadata", metadata)
+            fields = _resealed(sealer, user_id, memory_id, data)
             if key is not None and not sealer.cipher.is_sealed(content):
                 key = sealer.idempotency_token(user_id, key)  # it was the caller's own key
             if digest is not None:
@@ -126,6 +139,9 @@ class SealedRekeying:
             rows.append({
                 "idempotency_key": key, "request_hash": digest,
                 "id": memory_id, "was_content": content, "was_metadata": metadata,
+                "was_data": data, "data": fields,
+                "data_pairs": sealer.pairs(metadata_pairs(json.loads(
+                    sealer.open(user_id, memory_id, "data", data) or "{}"))),
                 "content": sealer.seal(user_id, memory_id, "content",
                                        sealer.open(user_id, memory_id, "content", content)),
                 "metadata": sealer.seal(user_id, memory_id, "metadata", plain),
@@ -136,11 +152,12 @@ class SealedRekeying:
     async def _versions(self, sealer: Sealer, batch: int) -> int:
         params = {"prefix": sealer.current_prefix, "limit": batch}
         rows = []
-        for memory_id, user_id, version, content, metadata in await self._rows(_VERSIONS,
-                                                                                params):
+        for memory_id, user_id, version, content, metadata, data in await self._rows(
+                _VERSIONS, params):
             rows.append({
                 "id": memory_id, "version": version, "was_content": content,
-                "was_metadata": metadata,
+                "was_metadata": metadata, "was_data": data,
+                "data": _resealed(sealer, user_id, memory_id, data),
                 "content": sealer.seal(user_id, memory_id, "content",
                                        sealer.open(user_id, memory_id, "content", content)),
                 "metadata": sealer.seal(user_id, memory_id, "metadata",

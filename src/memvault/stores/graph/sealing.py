@@ -1,14 +1,15 @@
 """Memory content and metadata sealed on the graph stores (``encryption.encrypt_content``).
 
-With a :class:`Sealer`, a :Memory node's ``content`` and ``metadata`` and a :MemoryVersion's
-copies of them are :class:`~memvault.stores.crypto.FieldCipher` values bound to the memory's
-user and id (a version is a copy of its memory's values, so it opens with the same context);
-a pending record's ``facts`` are sealed too. The analysed full-text copy ``m.text`` is stored
-empty, so the full-text index holds nothing readable and lexical search finds no sealed
-memory. ``metadata_pairs`` (what a metadata filter tests) become keyed HMAC-SHA256 tokens of
-each ``[key, value]`` pair and of each key: equality filters and "key absent" filters still
-work, and equal values are visible as equal tokens. The tokens are made under the current key,
-so after a key change they are stale until ``memvault rekey --fields`` rewrites them.
+With a :class:`Sealer`, a :Memory node's ``content``, ``metadata`` and ``data`` (a typed
+memory's) and a :MemoryVersion's copies of them are :class:`~memvault.stores.crypto.FieldCipher`
+values bound to the memory's user and id (a version is a copy of its memory's values, so it
+opens with the same context); a pending record's ``facts`` are sealed too. The analysed
+full-text copy ``m.text`` is stored empty, so the full-text index holds nothing readable and
+lexical search finds no sealed memory. ``metadata_pairs`` and ``data_pairs`` (what a metadata
+or data filter tests) become keyed HMAC-SHA256 tokens of each ``[key, value]`` pair and of
+each key: equality filters and "key absent" filters still work, and equal values are visible
+as equal tokens. The tokens are made under the current key, so after a key change they are
+stale until ``memvault rekey --fields`` rewrites them. A memory's ``type`` stays plaintext.
 
 An add's ``idempotency_key`` is stored as a keyed HMAC-SHA256 token of the user and the key
 (:meth:`Sealer.idempotency_token`, under its own key derived from the passphrase) and its
@@ -34,7 +35,7 @@ from memvault.stores.crypto import FieldCipher, KeySet
 
 __all__ = ["Sealer", "open_plain", "stored_keys"]
 
-_CONTENT, _METADATA = 4, 7  # positions in a row of MEMORY_FIELDS
+_CONTENT, _METADATA, _DATA = 4, 7, 11  # positions in a row of MEMORY_FIELDS
 
 
 def _context(user_id: str, memory_id: str, field: str) -> bytes:
@@ -103,6 +104,7 @@ class Sealer:
         opened = list(row)
         opened[_CONTENT] = self.open(user_id, memory_id, "content", row[_CONTENT])
         opened[_METADATA] = self.open(user_id, memory_id, "metadata", row[_METADATA])
+        opened[_DATA] = self.open(user_id, memory_id, "data", row[_DATA])
         return opened
 
 

@@ -86,7 +86,8 @@ CREATE (m:Memory {id: row.id, user_id: row.user_id, agent_id: row.agent_id,
     occurred_at: row.occurred_at,
     created_at: row.created_at, metadata: row.metadata, metadata_pairs: row.metadata_pairs,
     source: row.source, entities: row.entities, seq: seq,
-    idempotency_key: row.idempotency_key, request_hash: row.request_hash})
+    idempotency_key: row.idempotency_key, request_hash: row.request_hash,
+    type: row.type, data: row.data, data_pairs: row.data_pairs})
 WITH m, row
 MERGE (u:User {id: row.user_id})
 CREATE (u)-[:HAS]->(m)
@@ -313,13 +314,15 @@ OPTIONAL MATCH (m)-[:VERSION]->(old:MemoryVersion)
 WITH m, coalesce(max(old.version), 0) AS last
 CREATE (m)-[:VERSION]->(:MemoryVersion {{user_id: m.user_id, version: last + 1,
     content: m.content, metadata: m.metadata, occurred_at: m.occurred_at,
-    replaced_at: $at}})
+    replaced_at: $at, data: m.data}})
 SET m.content = coalesce($content, m.content),
     m.text = coalesce($text, m.text),
     m.entities = coalesce($entities, m.entities),
     m.metadata = coalesce($metadata, m.metadata),
     m.metadata_pairs = coalesce($metadata_pairs, m.metadata_pairs),
-    m.occurred_at = coalesce($occurred_at, m.occurred_at)
+    m.occurred_at = coalesce($occurred_at, m.occurred_at),
+    m.data = coalesce($data, m.data),
+    m.data_pairs = coalesce($data_pairs, m.data_pairs)
 REMOVE m.locked
 WITH m
 OPTIONAL MATCH (m)-[:EMBEDDING]->(v:Embedding)
@@ -347,6 +350,6 @@ FOREACH (name IN $names |
 VERSIONS = """
 MATCH (m:Memory {id: $id})-[:VERSION]->(v:MemoryVersion)
 WHERE m.user_id = $user_id
-RETURN v.version, v.content, v.metadata, v.occurred_at, v.replaced_at
+RETURN v.version, v.content, v.metadata, v.occurred_at, v.replaced_at, v.data
 ORDER BY v.version
 """

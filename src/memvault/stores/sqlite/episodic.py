@@ -86,11 +86,15 @@ def _where(where: MemoryFilter) -> tuple[str, list[Any]]:
             " WHERE me.memory_rowid = m.rowid AND e.name = ?)"
         )
         params.append(where.entity)
-    for key, wanted in where.metadata.items():
-        if '"' in key:
-            raise InvalidInput(f"metadata filter key {key!r} may not contain a double quote")
-        clauses.append("json_extract(m.metadata, ?) IS ?")
-        params.extend([f'$."{key}"', int(wanted) if isinstance(wanted, bool) else wanted])
+    if where.type is not None:
+        clauses.append("m.type = ?")
+        params.append(where.type)
+    for column, pairs in (("metadata", where.metadata), ("data", where.data)):
+        for key, wanted in pairs.items():
+            if '"' in key:
+                raise InvalidInput(f"{column} filter key {key!r} may not contain a double quote")
+            clauses.append(f"json_extract(m.{column}, ?) IS ?")
+            params.extend([f'$."{key}"', int(wanted) if isinstance(wanted, bool) else wanted])
     return " AND ".join(clauses), params
 
 
@@ -168,14 +172,15 @@ class SqliteEpisodicStore(SqliteJobQueue):
                 cursor = conn.execute(
                     "INSERT INTO memories (id, user_id, agent_id, session_id, content,"
                     " occurred_at, created_at, metadata, source, entities, prev_id,"
-                    " idempotency_key, request_hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " idempotency_key, request_hash, type, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory.id, memory.user_id, memory.agent_id, memory.session_id,
                         memory.content, to_micros(memory.occurred_at),
                         to_micros(memory.created_at), json.dumps(memory.metadata),
                         memory.source, json.dumps(memory.entities), prev_id,
-                        key, None if new is None else new.request_hash,
+                        key, None if new is None else new.request_hash, memory.type,
+                        None if memory.data is None else json.dumps(memory.data),
                     ),
                 )
                 rowid = cursor.lastrowid

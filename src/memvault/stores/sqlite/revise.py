@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from memvault.models import Memory, MemoryVersion
+from memvault.models import JsonValue, Memory, MemoryVersion
 from memvault.stores.base import Revision
 from memvault.stores.codec import MEMORY_COLUMNS, from_micros, load_json, memory_from_row, to_micros
 from memvault.stores.sqlite import lexical
@@ -34,15 +34,18 @@ def revise(conn: sqlite3.Connection, revision: Revision) -> Memory | None:
     ).fetchone()
     conn.execute(
         "INSERT INTO memory_versions (memory_rowid, version, content, metadata, occurred_at,"
-        " replaced_at) VALUES (?, ?, ?, ?, ?, ?)",
+        " replaced_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (rowid, int(last) + 1, old.content, json.dumps(old.metadata),
-         to_micros(old.occurred_at), to_micros(revision.at)),
+         to_micros(old.occurred_at), to_micros(revision.at),
+         None if old.data is None else json.dumps(old.data)),
     )
     changes: dict[str, object] = {}
     if revision.metadata is not None:
         changes["metadata"] = dict(revision.metadata)
     if revision.occurred_at is not None:
         changes["occurred_at"] = revision.occurred_at
+    if revision.data is not None:
+        changes["data"] = dict(revision.data)
     if revision.content is not None:
         changes["content"] = revision.content
         changes["entities"] = list(revision.entities or ())
@@ -58,24 +61,29 @@ def revise(conn: sqlite3.Connection, revision: Revision) -> Memory | None:
             (new.user_id,),
         )
     conn.execute(
-        "UPDATE memories SET content = ?, metadata = ?, occurred_at = ?, entities = ?"
-        " WHERE rowid = ?",
+        "UPDATE memories SET content = ?, metadata = ?, occurred_at = ?, entities = ?,"
+        " data = ? WHERE rowid = ?",
         (new.content, json.dumps(new.metadata), to_micros(new.occurred_at),
-         json.dumps(new.entities), rowid),
+         json.dumps(new.entities), None if new.data is None else json.dumps(new.data), rowid),
     )
     return new
 
 
 def versions(conn: sqlite3.Connection, user_id: str, memory_id: str) -> list[MemoryVersion]:
     rows = conn.execute(
-        "SELECT v.version, v.content, v.metadata, v.occurred_at, v.replaced_at"
+        "SELECT v.version, v.content, v.metadata, v.occurred_at, v.replaced_at, v.data"
         " FROM memory_versions v JOIN memories m ON m.rowid = v.memory_rowid"
         " WHERE m.user_id = ? AND m.id = ? ORDER BY v.version",
         (user_id, memory_id),
     )
     return [MemoryVersion(version=r[0], content=r[1], metadata=load_json(r[2], {}),
-                          occurred_at=from_micros(r[3]), replaced_at=from_micros(r[4]))
+                          occurred_at=from_micros(r[3]), replaced_at=from_micros(r[4]),
+                          data=_object(load_json(r[5], None)))
             for r in rows]
+
+
+def _object(value: object) -> dict[str, JsonValue] | None:
+    return value if isinstance(value, dict) else None
 
 
 def _unindex(conn: sqlite3.Connection, rowid: int, old: Memory) -> None:

@@ -229,6 +229,19 @@ CREATE TABLE memory_versions (
 ) WITHOUT ROWID
 """,
     ),
+    Migration(
+        8,
+        "memory types: a typed memory's type and data",
+        """
+ALTER TABLE memories ADD COLUMN type TEXT
+;;
+ALTER TABLE memories ADD COLUMN data TEXT
+;;
+ALTER TABLE memory_versions ADD COLUMN data TEXT
+;;
+CREATE INDEX memories_user_type ON memories (user_id, type, occurred_at) WHERE type IS NOT NULL
+""",
+    ),
 ]
 
 PROFILE = [

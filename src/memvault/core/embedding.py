@@ -39,6 +39,8 @@ _BACKFILL_BATCH = 256
 #: Memories per call of the model in the background, stored as each call returns: small, so
 #: a search finds the vectors as they come and a sweep or a queue is stopped between calls.
 _EMBED_BATCH = 16
+#: After a failed batch, the pause before looking again (doubling up to the second figure).
+_RETRY_SECONDS = (0.5, 30.0)
 
 
 def check_compatible(embedder: Embedder, info: EmbeddingInfo | None) -> None:
@@ -80,6 +82,7 @@ class EmbeddingService:
         self._wake = anyio.Event()
         self._settled = anyio.Event()
         self._sweep = True  # look for memories without a vector on the next wake-up
+        self._failed = False  # a batch failed: memories lack vectors until the next sweep
         self._queue: list[tuple[str, str, str]] = []  # (id, content, user) waiting
         self._waiting: Counter[str] = Counter()  # queued or being embedded, per user
         self._latest: dict[str, str] = {}  # updated memory -> its content to embed
@@ -136,6 +139,7 @@ class EmbeddingService:
         self._ready.set()
         self._settled.set()
         log.info("embedder %s ready (%d dimensions)", self.embedder.name, dimensions)
+        pause = _RETRY_SECONDS[0]
         while True:
             try:
                 await self._drain()
@@ -148,7 +152,18 @@ class EmbeddingService:
                 self._queue.clear()
                 self._waiting.clear()
                 self._sweeping = 0
-                self._sweep = True
+                self._sweep = self._failed = True
+            if self._failed:
+                # Not idle: memories still lack vectors. Look again after a pause (an add
+                # ends it sooner), so that wait_idle never reports vectors that are missing.
+                self._failed = False
+                self._wake = anyio.Event()
+                with anyio.move_on_after(pause):
+                    await self._wake.wait()
+                self._wake = anyio.Event()
+                pause = min(pause * 2, _RETRY_SECONDS[1])
+                continue
+            pause = _RETRY_SECONDS[0]
             if not self._queue:
                 self._idle.set()
                 await self._wake.wait()
@@ -242,7 +257,8 @@ class EmbeddingService:
                     try:
                         await self._embed_and_store(batch)
                     except MemvaultError as exc:
-                        log.warning("embedding failed, will retry on the next add: %s", exc)
+                        log.warning("embedding failed, will retry: %s", exc)
+                        self._sweep = self._failed = True
                         return done
                     self._sweeping -= len(batch)
                     done += len(batch)

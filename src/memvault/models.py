@@ -16,6 +16,7 @@ __all__ = [
     "AuditEntry",
     "Candidate",
     "DeleteReport",
+    "Derived",
     "DoctorReport",
     "EmbeddingInfo",
     "Explanation",
@@ -45,12 +46,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Derived(_Frozen):
+    """What a derived memory is: written by memvault from other memories, never the words
+    of the user or an agent. ``kind`` ``"summary"``: a summary of a session's turns, whose
+    ids are ``source_ids`` (oldest first)."""
+
+    kind: Literal["summary"] = Field(default="summary", description="what it is: summary "
+                                     "(of a session's turns)")
+    source_ids: list[str] = Field(default_factory=list, description="the ids of the "
+                                  "memories it was derived from, oldest first")
+
+
 class Memory(_Frozen):
     """One piece of content, kept verbatim.
 
     ``occurred_at`` is when the thing happened (given by the caller, else the time of the add);
     ``created_at`` is when memvault stored it. ``entities`` are the normalised names the
-    content mentions (see :mod:`memvault.core.entities`).
+    content mentions (see :mod:`memvault.core.entities`). ``derived`` is set on a memory
+    memvault wrote itself from others (a session's summary), ``None`` on what was said.
     """
 
     id: str
@@ -63,6 +76,7 @@ class Memory(_Frozen):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     source: str | None = None
     entities: list[str] = Field(default_factory=list)
+    derived: Derived | None = None
 
 
 class MemoryFilter(_Frozen):
@@ -322,12 +336,14 @@ class VectorReport(_Frozen):
 
 
 class JobFailure(_Frozen):
-    """A profile-extraction job that failed for good (its memory is stored), and why."""
+    """A profile-extraction job that failed for good (its memory is stored), and why; for a
+    session-summary job, ``session_id`` names the session and ``memory_id`` is empty."""
 
     memory_id: str
     user_id: str
     attempts: int
     error: str
+    session_id: str | None = None
 
 
 class QueueStats(_Frozen):
@@ -359,6 +375,8 @@ class ExtractionReport(_Frozen):
     deferred: int = 0
     over_cap: bool = False
     last_error: str | None = None
+    summaries: QueueStats | None = Field(
+        default=None, description="the session-summary jobs, when summaries are on")
 
 
 class DoctorReport(_Frozen):

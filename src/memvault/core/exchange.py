@@ -42,7 +42,7 @@ from memvault.core.validate import (
     check_text,
 )
 from memvault.errors import InvalidInput
-from memvault.models import Memory, MemoryFilter, ProfileFact
+from memvault.models import Derived, Memory, MemoryFilter, ProfileFact
 from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore
 
 __all__ = [
@@ -251,7 +251,24 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None) -> Memory:
         metadata=check_metadata(obj.get("metadata")),
         source=_optional(obj, "source"),
         entities=[check_text(e, f"entities[{i}]") for i, e in enumerate(entities)],
+        derived=_derived(obj.get("derived")),
     )
+
+
+def _derived(value: object) -> Derived | None:
+    """A memory's ``derived`` marking: ``null`` or ``{"kind": "summary", "source_ids":
+    [...]}``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"kind", "source_ids"}:
+        raise InvalidInput("derived must be null or {kind, source_ids}")
+    if value.get("kind", "summary") != "summary":
+        raise InvalidInput("derived.kind must be \"summary\"")
+    sources = value.get("source_ids", [])
+    if not isinstance(sources, list):
+        raise InvalidInput("derived.source_ids must be a list of ids")
+    return Derived(kind="summary", source_ids=[
+        check_identifier(s, f"derived.source_ids[{i}]") for i, s in enumerate(sources)])
 
 
 def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFact:

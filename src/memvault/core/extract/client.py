@@ -17,12 +17,14 @@ from memvault.errors import ModelUnavailable
 
 __all__ = ["ChatModel"]
 
-_MODES: tuple[dict[str, Any] | None, ...] = (
-    {"type": "json_schema", "json_schema": {
-        "name": "profile_facts", "strict": True, "schema": RESPONSE_SCHEMA}},
-    {"type": "json_object"},
-    None,
-)
+_MODES = 3  # json_schema (strict), json_object, none
+
+
+def _mode(index: int, name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    if index == 0:
+        return {"type": "json_schema", "json_schema": {
+            "name": name, "strict": True, "schema": schema}}
+    return {"type": "json_object"} if index == 1 else None
 
 
 class ChatModel:
@@ -41,21 +43,26 @@ class ChatModel:
         """The facts the model reads in ``messages`` and the tokens it used; raises
         :class:`~memvault.errors.ModelUnavailable` or
         :class:`~memvault.errors.ModelReplyInvalid`."""
+        return read_reply(await self.ask(messages, "profile_facts", RESPONSE_SCHEMA), self.what)
+
+    async def ask(self, messages: list[dict[str, str]], name: str, schema: dict[str, Any]
+                  ) -> dict[str, Any]:
+        """The chat-completions answer to ``messages``, asked for JSON of ``schema`` in the
+        best mode the server accepts; raises :class:`~memvault.errors.ModelUnavailable`."""
         while True:
             body: dict[str, Any] = {"model": self.model, "messages": messages,
                                     "temperature": 0}
-            mode = _MODES[self._mode]
+            mode = _mode(self._mode, name, schema)
             if mode is not None:
                 body["response_format"] = mode
             try:
-                answer = await capped_chat(self._client, body, max_bytes=self._max_bytes,
-                                           what=self.what)
+                return await capped_chat(self._client, body, max_bytes=self._max_bytes,
+                                         what=self.what)
             except ModelUnavailable as exc:
-                if exc.status in (400, 422) and self._mode + 1 < len(_MODES):
+                if exc.status in (400, 422) and self._mode + 1 < _MODES:
                     self._mode += 1
                     continue
                 raise
-            return read_reply(answer, self.what)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
-from memvault.models import Explanation, Memory, MemoryVersion, ProfileFact, SearchHit
+from memvault.models import Derived, Explanation, Memory, MemoryVersion, ProfileFact, SearchHit
 
 __all__ = [
     "AddOut",
@@ -42,6 +42,10 @@ class MemoryOut(BaseModel):
     session_id: str | None = None
     agent_id: str | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    derived: Derived | None = Field(
+        default=None, description="set when memvault wrote this memory itself from others "
+        "(kind summary: a summary of a session's turns, source_ids), so it is not anyone's "
+        "own words; null for what was said")
 
 
 class HitOut(BaseModel):
@@ -130,6 +134,7 @@ def memory_out(memory: Memory) -> MemoryOut:
     return MemoryOut(
         id=memory.id, content=memory.content, occurred_at=memory.occurred_at,
         session_id=memory.session_id, agent_id=memory.agent_id, metadata=memory.metadata,
+        derived=memory.derived,
     )
 
 

@@ -50,9 +50,11 @@ from memvault.core.text.stopwords import STOP_WORDS
 __all__ = ["extractive_summary", "main"]
 
 #: Chat filler that a summary would not repeat.
-_FILLER = frozenset(
-    "wow really cool great awesome amazing hey yeah yes okay thanks thank glad good nice "
-    "sounds lot things thing much totally definitely sure know think just like also".split())
+_FILLER = frozenset((
+    "wow", "really", "cool", "great", "awesome", "amazing", "hey", "yeah", "yes", "okay",
+    "thanks", "thank", "glad", "good", "nice", "sounds", "lot", "things", "thing", "much",
+    "totally", "definitely", "sure", "know", "think", "just", "like", "also",
+))
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 _LINE = re.compile(r"^\[[^\]]*\] (?:([^:]{1,40}): )?(.*)$")
 

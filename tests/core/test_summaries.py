@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import anyio
 import pytest
 
 from memvault import Config, Memvault
-from memvault.core.extract.summaries import read_summary
+from memvault.core.extract.summaries import read_summary, summary_memory
+from memvault.core.timeutil import utc_now
 from memvault.errors import ModelReplyInvalid
+from memvault.stores.base import NewMemory, SummaryQueue
 from tests.fake_chat import Scripted, content, facts, fake_chat
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -216,3 +219,28 @@ def test_read_summary_accepts_only_the_shape() -> None:
 
 
 
+
+
+async def test_one_worker_at_a_time_holds_a_session(tmp_path: Path) -> None:
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "alice",
+                               "embedder": "none"})
+    async with Memvault(config) as mv:
+        queue = mv.episodic
+        assert isinstance(queue, SummaryQueue)
+        turn = await mv.add("Alice: I bought a kayak", session_id="s1")
+        await queue.add([NewMemory(**dict(turn.model_copy(update={
+            "id": "01J0000000000000000000000B", "content": "more"})), summarise_after=0)])
+        now = utc_now()
+        job = await queue.claim_summary("a", lease_seconds=0.0, now=now)
+        assert job is not None
+        assert job.session_id == "s1"
+        assert await queue.claim_summary("b", lease_seconds=60, now=now) is None
+        # a's lease ran out: b takes the job, and a can no longer write.
+        later = now + timedelta(seconds=1)
+        taken = await queue.claim_summary("b", lease_seconds=60, now=later)
+        assert taken is not None
+        made = summary_memory([turn], "Alice bought a kayak.")
+        assert not await queue.write_summary("a", job, made, tokens=0, now=later)
+        assert await queue.write_summary("b", taken, made, tokens=0, now=later)
+        assert [m.id for m in (await mv.list(session_id="s1")).items if m.derived] == [made.id]
+        assert (await queue.summary_stats(now=later)).done == 1

@@ -75,6 +75,8 @@ async def test_a_real_model_behind_the_writes(server: LlamaServer, tmp_path: Pat
         for fact in (await mv.get_profile()).facts:
             assert fact.origin == "extracted"
             assert fact.source_memory_ids == [memory.id]
+        print("SmolLM2 extraction:", report.extraction.queue,
+              [(f.key, f.value) for f in (await mv.get_profile()).facts])
 
 
 async def test_a_real_model_summarises_a_session(server: LlamaServer, tmp_path: Path) -> None:

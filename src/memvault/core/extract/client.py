@@ -1,10 +1,11 @@
 """The chat model, asked for facts as structured output.
 
 The first request asks for ``response_format`` ``json_schema`` (strict). A server that refuses
-it (HTTP 400 or 422, as older llama.cpp, vLLM and Ollama builds do) is asked for JSON mode
-(``json_object``), then with no ``response_format`` at all; the mode that worked is kept for
-the process. Every reply is read through :func:`~memvault.embedders.openai_api.capped_chat`,
-at most ``max_reply_bytes``."""
+it (HTTP 400 or 422, as older llama.cpp, vLLM and Ollama builds do; llama-cpp-python's server
+answers 500 naming ``response_format``) is asked for JSON mode (``json_object``, with the
+schema, which llama-cpp-python turns into a grammar and other servers ignore), then with no
+``response_format`` at all; the mode that worked is kept for the process. Every reply is
+read through :func:`~memvault.embedders.openai_api.capped_chat`, at most ``max_reply_bytes``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _mode(index: int, name: str, schema: dict[str, Any]) -> dict[str, Any] | Non
     if index == 0:
         return {"type": "json_schema", "json_schema": {
             "name": name, "strict": True, "schema": schema}}
-    return {"type": "json_object"} if index == 1 else None
+    return {"type": "json_object", "schema": schema} if index == 1 else None
 
 
 class ChatModel:
@@ -59,10 +60,15 @@ class ChatModel:
                 return await capped_chat(self._client, body, max_bytes=self._max_bytes,
                                          what=self.what)
             except ModelUnavailable as exc:
-                if exc.status in (400, 422) and self._mode + 1 < _MODES:
+                if _refused(exc) and self._mode + 1 < _MODES:
                     self._mode += 1
                     continue
                 raise
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _refused(exc: ModelUnavailable) -> bool:
+    """Whether the server refused the request's ``response_format`` (not a passing fault)."""
+    return exc.status in (400, 422) or (exc.status == 500 and "response_format" in str(exc))

@@ -14,7 +14,8 @@ from typing import Any
 import anyio
 import pytest
 
-from memvault import Config, Memvault
+from memvault import Config, Memory, Memvault
+from memvault.core import exchange
 from memvault.core.extract.summaries import read_summary, summary_memory
 from memvault.core.timeutil import utc_now
 from memvault.errors import ModelReplyInvalid
@@ -244,3 +245,32 @@ async def test_one_worker_at_a_time_holds_a_session(tmp_path: Path) -> None:
         assert await queue.write_summary("b", taken, made, tokens=0, now=later)
         assert [m.id for m in (await mv.list(session_id="s1")).items if m.derived] == [made.id]
         assert (await queue.summary_stats(now=later)).done == 1
+
+
+class _Unmarking:
+    """An episodic store that keeps no derived marking (as the graph stores): adds only."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.added: list[Memory] = []
+
+    async def add(self, memories: list[Memory]) -> list[str]:
+        self.added.extend(memories)
+        return await self.inner.add(memories)  # type: ignore[no-any-return]
+
+
+async def test_a_store_without_the_marking_skips_derived_lines(tmp_path: Path) -> None:
+    with fake_chat(summarising(_about)) as chat:
+        async with Memvault(_config(tmp_path, chat.url)) as mv:
+            turn = await mv.add("Alice: I bought a kayak", session_id="s1")
+            assert await mv.extraction.summaries.wait_until_done(WAIT)
+            lines = [line async for line in mv.export()]
+    copy = Config.from_flat({"database": str(tmp_path / "copy.db"), "user_id": "alice",
+                             "embedder": "none"})
+    async with Memvault(copy) as mv:
+        store = _Unmarking(mv.episodic)
+        report = await exchange.import_lines(
+            store, mv.profile, lines,  # type: ignore[arg-type]
+            limits=exchange.Limits(max_content_bytes=10_000, max_value_bytes=10_000))
+        assert [m.id for m in store.added] == [turn.id]
+        assert (report.memories, report.skipped) == (1, 1)

@@ -15,7 +15,9 @@ importing store's trail)::
 
 Fields are those of :class:`~memvault.models.Memory` and
 :class:`~memvault.models.ProfileFact`. Vectors are not exported; they are rebuilt by the
-importing store's embedder. Importing skips ids that already exist.
+importing store's embedder. Importing skips ids that already exist, and derived memories
+(session summaries) where the episodic store cannot keep their marking (the graph stores):
+they count as skipped.
 
 An import checks every line as an add checks its input (ids, content, metadata, dates, profile
 values and their limits) before it writes anything.
@@ -43,7 +45,7 @@ from memvault.core.validate import (
 )
 from memvault.errors import InvalidInput
 from memvault.models import Derived, Memory, MemoryFilter, ProfileFact
-from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore
+from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, SummaryQueue
 
 __all__ = [
     "FORMAT",
@@ -144,6 +146,9 @@ async def import_lines(
             report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
         if isinstance(parsed, Memory):
+            if parsed.derived is not None and not isinstance(episodic, SummaryQueue):
+                report.skipped += 1  # a store that cannot mark it would show it as said
+                continue
             if extract is not None and extract(parsed.user_id):
                 parsed = NewMemory(**dict(parsed), extract=True)
             memories.append(parsed)

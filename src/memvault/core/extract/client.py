@@ -46,13 +46,16 @@ class ChatModel:
         :class:`~memvault.errors.ModelReplyInvalid`."""
         return read_reply(await self.ask(messages, "profile_facts", RESPONSE_SCHEMA), self.what)
 
-    async def ask(self, messages: list[dict[str, str]], name: str, schema: dict[str, Any]
-                  ) -> dict[str, Any]:
+    async def ask(self, messages: list[dict[str, str]], name: str, schema: dict[str, Any],
+                  *, max_tokens: int | None = None) -> dict[str, Any]:
         """The chat-completions answer to ``messages``, asked for JSON of ``schema`` in the
-        best mode the server accepts; raises :class:`~memvault.errors.ModelUnavailable`."""
+        best mode the server accepts (at most ``max_tokens`` of answer, when given); raises
+        :class:`~memvault.errors.ModelUnavailable`."""
         while True:
             body: dict[str, Any] = {"model": self.model, "messages": messages,
                                     "temperature": 0}
+            if max_tokens is not None:
+                body["max_tokens"] = max_tokens
             mode = _mode(self._mode, name, schema)
             if mode is not None:
                 body["response_format"] = mode

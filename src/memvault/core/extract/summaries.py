@@ -36,6 +36,9 @@ log = logging.getLogger("memvault.extract")
 
 #: A longer summary is a reply gone wrong: the job is retried.
 MAX_SUMMARY_CHARS = 4_000
+#: The answer's token budget: a small model may otherwise ramble until its context is full
+#: (the reply is then cut, not JSON, and retried).
+MAX_SUMMARY_TOKENS = 600
 #: The ``source`` of a summary memory: memvault wrote it, no agent said it.
 SOURCE = "memvault-summary"
 _MAX_DELAY = 3600.0
@@ -149,7 +152,7 @@ class Summaries:
             try:
                 answer = await model.ask(
                     summary_messages(turns, max_chars=self.config.summary_max_chars),
-                    "session_summary", SCHEMA)
+                    "session_summary", SCHEMA, max_tokens=MAX_SUMMARY_TOKENS)
                 text, tokens = read_summary(answer, model.what)
             except MemvaultError as exc:
                 delay = min(self.config.retry_seconds * 2 ** (job.attempts - 1), _MAX_DELAY)

@@ -103,6 +103,7 @@ async def test_an_idle_session_is_summarised_linked_and_found(tmp_path: Path) ->
             # Each summary request's tokens count (a slow add may have let the session go
             # idle between the two turns: then it was summarised twice).
             asked = sum(1 for b in chat.bodies if is_summary(b))
+            assert all(b["max_tokens"] == 600 for b in chat.bodies if is_summary(b))
             assert report.extraction.summaries.tokens_24h == 40 * asked
 
 

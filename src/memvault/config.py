@@ -75,6 +75,10 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_LLM_OPT_OUT_USERS": "llm.opt_out_users",
     "MEMVAULT_LLM_RETRY_SECONDS": "llm.retry_seconds",
     "MEMVAULT_LLM_LEASE_SECONDS": "llm.lease_seconds",
+    "MEMVAULT_LLM_EXTRACT": "llm.extract",
+    "MEMVAULT_LLM_SUMMARIES": "llm.summaries",
+    "MEMVAULT_LLM_SUMMARY_IDLE_SECONDS": "llm.summary_idle_seconds",
+    "MEMVAULT_LLM_SUMMARY_MAX_CHARS": "llm.summary_max_chars",
     "MEMVAULT_ENCRYPTION_KEY": "encryption.key",
     "MEMVAULT_ENCRYPTION_KEY_FILE": "encryption.key_file",
     "MEMVAULT_ENCRYPTION_KEYRING": "encryption.keyring",
@@ -183,6 +187,11 @@ class LLMConfig(BaseModel):
     exponential backoff from ``retry_seconds``) is failed with its reason, its memory stays.
     ``max_input_chars`` of a memory are sent. Users in ``opt_out_users`` are never
     extracted.
+
+    ``summaries`` (off by default) also has the model summarise each finished session: one
+    with no new turn for ``summary_idle_seconds``; at most ``summary_max_chars`` of its
+    turns are sent (:mod:`memvault.core.extract.summaries`). ``extract = false`` leaves out
+    profile extraction (summaries only).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -201,6 +210,10 @@ class LLMConfig(BaseModel):
     retry_seconds: float = Field(default=5.0, gt=0)
     lease_seconds: float = Field(default=300.0, gt=0)
     opt_out_users: tuple[str, ...] = ()
+    extract: bool = True
+    summaries: bool = False
+    summary_idle_seconds: float = Field(default=1800.0, ge=0)
+    summary_max_chars: int = Field(default=12_000, ge=500)
 
     @field_validator("opt_out_users", mode="before")
     @classmethod
@@ -215,7 +228,11 @@ class LLMConfig(BaseModel):
 
     def extracts_for(self, user_id: str) -> bool:
         """Whether memories of ``user_id`` are queued for extraction."""
-        return self.enabled and user_id not in self.opt_out_users
+        return self.enabled and self.extract and user_id not in self.opt_out_users
+
+    def summarises_for(self, user_id: str) -> bool:
+        """Whether the sessions of ``user_id`` are summarised."""
+        return self.summaries and self.enabled and user_id not in self.opt_out_users
 
 
 class EncryptionConfig(BaseModel):

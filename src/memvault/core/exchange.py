@@ -21,7 +21,9 @@ memories have neither. Version 2 added them; version 1 files (no typed memories)
 as before. Vectors are not exported; they are rebuilt by the importing store's embedder.
 Importing skips ids that already exist. A typed memory's data is checked against its type's
 schema when the importing memvault configures that type; a type it does not configure is
-kept as exported (its memories are still listed, searched and filtered by type).
+kept as exported (its memories are still listed, searched and filtered by type). Derived
+memories (session summaries) are skipped, and counted as skipped, where the episodic store
+cannot keep their marking (the graph stores).
 
 An import checks every line as an add checks its input (ids, content, metadata, dates, profile
 values and their limits) before it writes anything.
@@ -48,8 +50,8 @@ from memvault.core.validate import (
     check_text,
 )
 from memvault.errors import InvalidInput
-from memvault.models import JsonValue, Memory, MemoryFilter, ProfileFact
-from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore
+from memvault.models import Derived, JsonValue, Memory, MemoryFilter, ProfileFact
+from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, SummaryQueue
 
 __all__ = [
     "FORMAT",
@@ -158,6 +160,9 @@ async def import_lines(
             report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
         if isinstance(parsed, Memory):
+            if parsed.derived is not None and not isinstance(episodic, SummaryQueue):
+                report.skipped += 1  # a store that cannot mark it would show it as said
+                continue
             if extract is not None and extract(parsed.user_id):
                 parsed = NewMemory(**dict(parsed), extract=True)
             memories.append(parsed)
@@ -292,7 +297,24 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None,
         entities=[check_text(e, f"entities[{i}]") for i, e in enumerate(entities)],
         type=kind,
         data=data,
+        derived=_derived(obj.get("derived")),
     )
+
+
+def _derived(value: object) -> Derived | None:
+    """A memory's ``derived`` marking: ``null`` or ``{"kind": "summary", "source_ids":
+    [...]}``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"kind", "source_ids"}:
+        raise InvalidInput("derived must be null or {kind, source_ids}")
+    if value.get("kind", "summary") != "summary":
+        raise InvalidInput("derived.kind must be \"summary\"")
+    sources = value.get("source_ids", [])
+    if not isinstance(sources, list):
+        raise InvalidInput("derived.source_ids must be a list of ids")
+    return Derived(kind="summary", source_ids=[
+        check_identifier(s, f"derived.source_ids[{i}]") for i, s in enumerate(sources)])
 
 
 def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFact:

@@ -115,7 +115,7 @@ class Memvault(Transfers):
         self.extraction = Extraction(
             self.config.llm, self.episodic, self.profile,
             max_value_bytes=self.config.max_profile_value_bytes,
-            max_keys=self.config.max_profile_keys)
+            max_keys=self.config.max_profile_keys, on_summary=self._summarised)
         self.types = TypeRegistry(config.types)
         self._check_embedder = check_embedder
         self._corrections = Corrections(self)
@@ -311,7 +311,13 @@ class Memvault(Transfers):
         )
         return memory.model_copy(update={"facts": facts, "idempotency_key": retry_key,
                                          "request_hash": digest,
-                                         "extract": self.extraction.wants(user)})
+                                         "extract": self.extraction.wants(user),
+                                         "summarise_after":
+                                             self.extraction.summaries.after(user)})
+
+    def _summarised(self, summary: Memory) -> None:
+        """A session summary was stored: queue its vectors."""
+        self.embedding.enqueue([(summary.id, summary.content)], user_id=summary.user_id)
 
     async def _after_add(self, memories: Sequence[Memory]) -> None:
         """Vectors (queued for the background embedder) and working memory: both can be

@@ -50,6 +50,8 @@ __all__ = [
     "Pending",
     "ProfileStore",
     "Revision",
+    "SummaryJob",
+    "SummaryQueue",
     "Vector",
     "WorkingStore",
 ]
@@ -66,13 +68,16 @@ class NewMemory(Memory):
     record of ``facts`` (the profile facts the add states) in the same transaction, until
     :meth:`EpisodicStore.clear_pending`: the outbox from which an interrupted add is finished
     or undone. With ``extract``, a store that is also an :class:`ExtractionQueue` queues a
-    profile-extraction job for the memory in the same transaction. None of these fields is
-    part of the stored memory that reads return.
+    profile-extraction job for the memory in the same transaction. With
+    ``summarise_after`` (seconds), a store that is also a :class:`SummaryQueue` (re)arms the
+    summary job of the memory's session, due once the session has had no new turn for that
+    long. None of these fields is part of the stored memory that reads return.
     """
 
     facts: list[ProfileFact] = Field(default_factory=list)
     pending: bool = False
     extract: bool = False
+    summarise_after: float | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
 
@@ -293,6 +298,58 @@ class ExtractionQueue(Protocol):
     async def job_stats(self, *, now: datetime, failures: int = 5) -> QueueStats:
         """Counts of the queue (see :class:`~memvault.models.QueueStats`), with the latest
         ``failures``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SummaryJob:
+    """A claimed session-summary job: the session, the version of its turns when claimed
+    (every new turn adds one) and how many times it was claimed."""
+
+    user_id: str
+    session_id: str
+    version: int
+    attempts: int
+
+
+@runtime_checkable
+class SummaryQueue(Protocol):
+    """The durable queue of session summaries, one job per session, kept by an episodic
+    store beside its memories. A new turn (re)arms its session's job in the add's own
+    transaction (:class:`NewMemory` ``summarise_after``), due once the session is idle; a
+    job is leased to one worker at a time, as extraction jobs are. The summary is a memory
+    marked :class:`~memvault.models.Derived`, linked to its turns; writing a session's
+    summary replaces the one before it. Deleting a turn deletes the summaries derived from
+    it and arms the session's job again."""
+
+    async def claim_summary(self, worker: str, *, lease_seconds: float,
+                            now: datetime) -> SummaryJob | None:
+        """Lease the oldest due session job to ``worker``, counted as an attempt."""
+        ...
+
+    async def session_turns(self, user_id: str, session_id: str) -> builtins.list[Memory]:
+        """The session's memories that are not derived, oldest first."""
+        ...
+
+    async def write_summary(self, worker: str, job: SummaryJob, summary: Memory | None, *,
+                            tokens: int, now: datetime) -> bool:
+        """In one transaction, while ``worker`` holds the job: replace the session's summary
+        with ``summary`` (``None``: remove it) and finish the job, unless new turns came
+        meanwhile (it stays due for them). ``False`` (nothing written) when the worker no
+        longer holds it."""
+        ...
+
+    async def retry_summary(self, worker: str, job: SummaryJob, *, error: str,
+                            not_before: datetime, max_attempts: int, now: datetime) -> bool:
+        """As :meth:`ExtractionQueue.retry_job`, for a session job; its turns are untouched."""
+        ...
+
+    async def release_summaries(self, worker: str) -> int:
+        """Give back every session job ``worker`` holds, the attempt not counted."""
+        ...
+
+    async def summary_stats(self, *, now: datetime, failures: int = 5) -> QueueStats:
+        """The session jobs' counts; ``queued`` includes sessions not idle yet."""
         ...
 
 

@@ -16,6 +16,7 @@ import logging
 import os
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 
 import anyio
@@ -24,9 +25,10 @@ from memvault.config import LLMConfig
 from memvault.core.extract.apply import apply_facts
 from memvault.core.extract.client import ChatModel
 from memvault.core.extract.prompt import messages
+from memvault.core.extract.summaries import Summaries
 from memvault.core.timeutil import utc_now
 from memvault.errors import MemvaultError
-from memvault.models import ExtractionReport
+from memvault.models import ExtractionReport, Memory
 from memvault.stores.base import EpisodicStore, ExtractionQueue, Job, ProfileStore
 
 __all__ = ["Extraction"]
@@ -39,8 +41,11 @@ _MAX_DELAY = 3600.0
 
 class Extraction:
     def __init__(self, config: LLMConfig, episodic: EpisodicStore, profile: ProfileStore, *,
-                 max_value_bytes: int, max_keys: int) -> None:
+                 max_value_bytes: int, max_keys: int,
+                 on_summary: Callable[[Memory], None] | None = None) -> None:
         self.config = config
+        #: Session summaries, worked by the same worker when ``config.summaries`` is on.
+        self.summaries = Summaries(config, episodic, on_summary)
         self.queue = episodic if isinstance(episodic, ExtractionQueue) else None
         self._episodic, self._profile = episodic, profile
         self._limits = {"max_value_bytes": max_value_bytes, "max_keys": max_keys}
@@ -73,11 +78,16 @@ class Extraction:
             async with anyio.create_task_group() as group:
                 for _ in range(self.config.concurrency):
                     group.start_soon(self._lane, self.queue)
+                if self.summaries.active:
+                    group.start_soon(self.summaries.lane, self.worker_id, self._model,
+                                     self._summary_gate, self._count_request)
         finally:
             self.running = False
             with anyio.CancelScope(shield=True):
                 try:
                     await self.queue.release_jobs(self.worker_id)
+                    if self.summaries.queue is not None and self.summaries.active:
+                        await self.summaries.queue.release_summaries(self.worker_id)
                 except MemvaultError as exc:
                     log.warning("could not give back claimed jobs (their lease ends): %s", exc)
                 await self._model.aclose()
@@ -114,19 +124,27 @@ class Extraction:
         if len(self._sent) >= self.config.requests_per_minute:
             await anyio.sleep(self._sent[0] + 60.0 - now)
             return False
-        # The day's tokens are summed over the queue's rows: asked at most every
+        # The day's tokens are summed over the queues' rows: asked at most every
         # POLL_SECONDS, not once a job, so the lanes' reads stay off the adds' connection.
         checked, within = self._tokens_checked
         if now - checked >= POLL_SECONDS:
             stats = await queue.job_stats(now=utc_now(), failures=0)
-            within = stats.tokens_24h < self.config.tokens_per_day
+            spent = stats.tokens_24h + await self.summaries.tokens_24h()
+            within = spent < self.config.tokens_per_day
             self._tokens_checked = (now, within)
         return within
+
+    async def _summary_gate(self) -> bool:
+        assert self.queue is not None
+        return await self._within_caps(self.queue)
+
+    def _count_request(self) -> None:
+        self._sent.append(anyio.current_time())
 
     async def _do(self, queue: ExtractionQueue, job: Job) -> None:
         assert self._model is not None
         found = await self._episodic.get(job.user_id, [job.memory_id])
-        if not found or not self.config.extracts_for(job.user_id):
+        if not found or not self.config.extracts_for(job.user_id) or found[0].derived:
             await queue.finish_job(self.worker_id, job.memory_id, tokens=0, now=utc_now())
             self._finished.set()
             return
@@ -183,4 +201,5 @@ class Extraction:
             "state": "running" if self.running else "stopped", "queue": stats,
             "deferred": deferred, "last_error": self.last_error,
             "over_cap": deferred > 0 or stats.tokens_24h >= self.config.tokens_per_day,
+            "summaries": await self.summaries.stats(),
         })

@@ -32,3 +32,11 @@ def echo_extraction(report: ExtractionReport | None) -> None:
                        f"{failure.attempts} attempts): {failure.error}")
     if report.last_error:
         click.echo(f"            last error: {report.last_error}")
+    summaries = report.summaries
+    if summaries is not None:
+        click.echo(f"summaries:  queued {summaries.queued} (sessions not idle yet included), "
+                   f"done {summaries.done}, failed {summaries.failed}, "
+                   f"tokens in 24 h {summaries.tokens_24h}")
+        for failure in summaries.failures:
+            click.echo(f"[FAIL] summary of session {failure.session_id} ({failure.user_id}, "
+                       f"{failure.attempts} attempts): {failure.error}")

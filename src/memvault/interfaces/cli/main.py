@@ -83,6 +83,8 @@ def _print_memory(memory: Memory, score: float | None = None) -> None:
     head = f"{memory.id}  {when}" + (f"  session={memory.session_id}" if memory.session_id else "")
     if score is not None:
         head += f"  score={score:.4f}"
+    if memory.derived is not None:  # memvault's own words, never the user's
+        head += f"  derived={memory.derived.kind}"
     click.echo(click.style(head, dim=True))
     click.echo(f"  {memory.content}")
 

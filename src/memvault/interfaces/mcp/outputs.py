@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
-from memvault.models import Explanation, Memory, MemoryVersion, ProfileFact, SearchHit
+from memvault.models import Derived, Explanation, Memory, MemoryVersion, ProfileFact, SearchHit
 
 __all__ = [
     "AddOut",
@@ -45,6 +45,10 @@ class MemoryOut(BaseModel):
     type: str | None = Field(default=None, description="the memory type, for a typed memory")
     data: dict[str, JsonValue] | None = Field(
         default=None, description="a typed memory's fields, valid under its type's schema")
+    derived: Derived | None = Field(
+        default=None, description="set when memvault wrote this memory itself from others "
+        "(kind summary: a summary of a session's turns, source_ids), so it is not anyone's "
+        "own words; null for what was said")
 
 
 class HitOut(BaseModel):
@@ -135,6 +139,7 @@ def memory_out(memory: Memory) -> MemoryOut:
         id=memory.id, content=memory.content, occurred_at=memory.occurred_at,
         session_id=memory.session_id, agent_id=memory.agent_id, metadata=memory.metadata,
         type=memory.type, data=memory.data,
+        derived=memory.derived,
     )
 
 

@@ -35,12 +35,10 @@ from memvault.models import (
 )
 from memvault.stores.base import AddWriter, NewMemory, Pending, Revision, Vector
 from memvault.stores.codec import (
-    MEMORY_COLUMNS,
     counted_status,
     facts_from_json,
     facts_to_json,
     from_micros,
-    memory_from_row,
     to_micros,
 )
 from memvault.stores.crypto import KeySet
@@ -50,12 +48,21 @@ from memvault.stores.sqlite.jobs import SqliteJobQueue, queue_job
 from memvault.stores.sqlite.joint import joint_writer
 from memvault.stores.sqlite.nearest import nearest_with_spans
 from memvault.stores.sqlite.schema import EPISODIC
+from memvault.stores.sqlite.summaries import (
+    COLUMNS,
+    SqliteSummaryQueue,
+    arm_summary,
+    drop_derived_of,
+    read_memory,
+    write_derived,
+)
 from memvault.stores.sqlite.vector_files import VectorCaches, VectorFiles
 from memvault.stores.sqlite.vectors import spans_blob
 
 __all__ = ["SqliteEpisodicStore"]
 
-_COLUMNS = MEMORY_COLUMNS
+_COLUMNS = COLUMNS
+memory_from_row = read_memory
 
 
 #: Most ids bound in one ``IN (...)`` list.
@@ -102,7 +109,7 @@ def _is_user_only(where: MemoryFilter) -> bool:
     return where == MemoryFilter(user_id=where.user_id)
 
 
-class SqliteEpisodicStore(SqliteJobQueue):
+class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
     """Episodic memory in one SQLite file (see :class:`memvault.stores.base.EpisodicStore`).
 
     ``ann_min`` is the number of a user's vector rows from which vector search goes through
@@ -158,13 +165,13 @@ class SqliteEpisodicStore(SqliteJobQueue):
                 ).fetchone():
                     continue
                 prev_id: str | None = None
-                if memory.session_id is not None:
+                if memory.session_id is not None and memory.derived is None:
                     session = (memory.user_id, memory.session_id)
                     prev_id = last_in_session.get(session)
                     if prev_id is None:
                         row = conn.execute(
                             "SELECT id FROM memories WHERE user_id = ? AND session_id = ?"
-                            " ORDER BY rowid DESC LIMIT 1",
+                            " AND derived_kind IS NULL ORDER BY rowid DESC LIMIT 1",
                             session,
                         ).fetchone()
                         prev_id = row[0] if row else None
@@ -186,6 +193,7 @@ class SqliteEpisodicStore(SqliteJobQueue):
                 rowid = cursor.lastrowid
                 assert rowid is not None
                 lexical.index_memory(conn, rowid, memory.user_id, memory.content)
+                write_derived(conn, rowid, memory)
                 for name in memory.entities:
                     conn.execute(
                         "INSERT OR IGNORE INTO entities (user_id, name) VALUES (?, ?)",
@@ -196,8 +204,10 @@ class SqliteEpisodicStore(SqliteJobQueue):
                         " SELECT ?, id FROM entities WHERE user_id = ? AND name = ?",
                         (rowid, memory.user_id, name),
                     )
-                if new is not None and new.extract:
+                if new is not None and new.extract and memory.derived is None:
                     queue_job(conn, new)
+                if new is not None:
+                    arm_summary(conn, new)
                 if pending and new is not None and new.pending:
                     conn.execute(
                         "INSERT OR REPLACE INTO pending_adds (memory_id, user_id, facts,"
@@ -446,6 +456,7 @@ class SqliteEpisodicStore(SqliteJobQueue):
                 conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
                 deleted += 1
             if deleted:
+                drop_derived_of(conn, user_id, memory_ids)
                 conn.execute(
                     "DELETE FROM entities WHERE user_id = ? AND NOT EXISTS"
                     " (SELECT 1 FROM mentions WHERE entity_id = entities.id)",

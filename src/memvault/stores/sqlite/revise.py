@@ -13,8 +13,9 @@ import sqlite3
 
 from memvault.models import JsonValue, Memory, MemoryVersion
 from memvault.stores.base import Revision
-from memvault.stores.codec import MEMORY_COLUMNS, from_micros, load_json, memory_from_row, to_micros
+from memvault.stores.codec import from_micros, load_json, to_micros
 from memvault.stores.sqlite import lexical
+from memvault.stores.sqlite.summaries import COLUMNS, read_memory
 
 __all__ = ["revise", "versions"]
 
@@ -22,12 +23,12 @@ __all__ = ["revise", "versions"]
 def revise(conn: sqlite3.Connection, revision: Revision) -> Memory | None:
     """The body of :meth:`SqliteEpisodicStore.update`, in the caller's write transaction."""
     row = conn.execute(
-        f"SELECT {MEMORY_COLUMNS}, m.rowid FROM memories m WHERE m.user_id = ? AND m.id = ?",
+        f"SELECT {COLUMNS}, m.rowid FROM memories m WHERE m.user_id = ? AND m.id = ?",
         (revision.user_id, revision.memory_id),
     ).fetchone()
     if row is None:
         return None
-    old, rowid = memory_from_row(row), int(row["rowid"])
+    old, rowid = read_memory(row), int(row["rowid"])
     (last,) = conn.execute(
         "SELECT coalesce(max(version), 0) FROM memory_versions WHERE memory_rowid = ?",
         (rowid,),

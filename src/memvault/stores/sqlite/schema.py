@@ -242,6 +242,43 @@ ALTER TABLE memory_versions ADD COLUMN data TEXT
 CREATE INDEX memories_user_type ON memories (user_id, type, occurred_at) WHERE type IS NOT NULL
 """,
     ),
+    Migration(
+        9,
+        "derived memories (session summaries), their sources and the session-summary jobs",
+        """
+-- NULL for what was said; 'summary' for a session summary written by memvault.
+ALTER TABLE memories ADD COLUMN derived_kind TEXT
+;;
+-- The memories a derived memory was made from, in order; no foreign key on source_id: a
+-- deleted source deletes its derived memories (see stores.sqlite.summaries).
+CREATE TABLE derived_sources (
+    memory_rowid INTEGER NOT NULL REFERENCES memories (rowid) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    PRIMARY KEY (memory_rowid, position)
+) WITHOUT ROWID
+;;
+CREATE INDEX derived_sources_source ON derived_sources (source_id)
+;;
+-- One job per session, armed again by each new turn (version + 1, due once idle).
+CREATE TABLE summary_jobs (
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    lease_until INTEGER,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    finished_at INTEGER,
+    error TEXT,
+    PRIMARY KEY (user_id, session_id)
+)
+;;
+CREATE INDEX summary_jobs_due ON summary_jobs (state, not_before)
+""",
+    ),
 ]
 
 PROFILE = [

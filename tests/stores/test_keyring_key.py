@@ -5,6 +5,7 @@ one-line errors naming the setting; ``memvault serve`` takes it and refuses with
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,7 +104,10 @@ async def test_serve_takes_the_key_from_the_keyring(tmp_path: Path) -> None:
     store = tmp_path / "keyring.json"
     FileKeyring(store).set_password("memvault", "default", KEY)
     env = {SETTING: ENTRY, "MEMVAULT_TEST_KEYRING": str(store),
-           "PYTHON_KEYRING_BACKEND": "tests.keyring_backend.FileKeyring"}
+           "PYTHON_KEYRING_BACKEND": "tests.keyring_backend.FileKeyring",
+           # the spawned server imports the backend from this checkout's tests package
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[2]),
+                                                       os.environ.get("PYTHONPATH")]))}
     async with stdio_session(tmp_path, env=env) as conn:
         await call_ok(conn.session, "add_memory", content="the vault holds Quetzalcoatlus")
     assert b"Quetzalcoatlus" not in (tmp_path / "m.db").read_bytes()

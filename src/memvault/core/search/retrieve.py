@@ -43,7 +43,8 @@ from memvault.core.search import recency
 from memvault.core.search.diversity import diversify
 from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
-from memvault.core.search.fusion import fuse, fuse_ranks
+from memvault.core.search.fusion import fuse, fuse_ranks, stand_in
+from memvault.core.search.scripts import unreached
 from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
@@ -121,6 +122,9 @@ async def retrieve(
     evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
+    if query_terms and vectors is not None and settings.fusion == "score":
+        await _fetch(store, user, [c.memory_id for c in rankings[-1]], fetched)
+        fused = stand_in(fused, rankings[-1], unreached(query_terms, fetched), pool=pool)
     if settings.feedback and query_terms:
         extra, _ = await feedback_ranking(store, where, query_terms, fused, named, pool=pool)
         if extra:

@@ -58,3 +58,19 @@ async def test_a_long_memory_gets_a_vector_per_passage() -> None:
         assert long.spans[0] == (0, len(long_text))
     finally:
         await embedder.aclose()
+
+
+async def test_centring_lets_a_chinese_query_find_an_english_memory() -> None:
+    memories = ["我周末喜欢去爬山", "我每天早上喝一杯咖啡", "My sister has a parrot called Kiwi",
+                "我下个月要去上海出差"]
+    centred, plain = E5Embedder(), E5Embedder(centred=False)
+    assert centred.name.endswith("+centred")
+    assert not plain.name.endswith("+centred")
+    try:
+        for embedder, expected in ((centred, True), (plain, False)):
+            vectors = await embedder.embed(memories)
+            scores = vectors @ (await embedder.embed_query(["我姐姐养了什么宠物"]))[0]
+            assert (int(np.argmax(scores)) == 2) is expected, (embedder.name, scores)
+    finally:
+        await centred.aclose()
+        await plain.aclose()

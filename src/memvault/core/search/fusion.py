@@ -7,11 +7,11 @@ Each function is pure. Fused scores lie in [0, number of rankings]; the stages a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from memvault.models import Candidate
 
-__all__ = ["RRF_K", "fuse", "fuse_ranks", "min_max"]
+__all__ = ["RRF_K", "fuse", "fuse_ranks", "min_max", "stand_in"]
 
 
 def min_max(candidates: Sequence[Candidate], *, full: bool = True) -> dict[str, float]:
@@ -51,6 +51,27 @@ def fuse(
         for memory_id, score in min_max(ranking, full=full).items():
             fused[memory_id] = fused.get(memory_id, 0.0) + weight * score
     return fused
+
+
+def stand_in(
+    fused: dict[str, float],
+    vector: Sequence[Candidate],
+    unreached: Collection[str],
+    *,
+    weight: float = 1.0,
+    pool: int | None = None,
+) -> dict[str, float]:
+    """``fused`` with each memory of ``unreached`` (which the lexical ranking cannot hold:
+    :mod:`memvault.core.search.scripts`) given its rescaled vector score once more, in the
+    lexical ranking's place (``weight``: that ranking's weight). ``pool`` as for :func:`fuse`."""
+    if not unreached or not vector:
+        return fused
+    full = pool is None or len(vector) >= pool
+    out = dict(fused)
+    for memory_id, score in min_max(vector, full=full).items():
+        if memory_id in unreached:
+            out[memory_id] = out.get(memory_id, 0.0) + weight * score
+    return out
 
 
 #: Reciprocal rank fusion's constant (Cormack et al., 2009).

@@ -5,14 +5,17 @@ Memories state things at different times, and a later statement may replace an e
 to the ranking after fusion and the timeline (:mod:`memvault.core.search.retrieve`):
 
 * **Present or past.** A question about the present ("where do I live?", "what is my current
-  job?", "…now?") wants the latest of the statements that answer it; a question about how
-  things used to be ("where did I live before?", "…previously?") the earliest. The
-  statements that answer it are the *contenders*: the top candidates whose score is within
+  job?", "…now?") wants the latest of the statements that answer it; a question about how things
+  used to be ("where did I live before?", "…previously?") the earliest. The statements that
+  answer it are the *contenders*: the top candidates whose score is within
   :data:`CONTENDER_SHARE` of the best (they match the question about equally, so they say the
-  same kind of thing). Each contender gains up to :data:`ORDER_SHARE` of the best score in
-  proportion to where its ``occurred_at`` lies between the oldest and the newest contender
-  (newest most, for the present; oldest most, for the past), which is enough for the newest
-  (or oldest) contender to come first. Contenders stated at one moment are left as they are.
+  same kind of thing), scores measured from the weakest candidate's rather than from 0 when
+  there are more candidates than :data:`CONTENDERS` (so that an embedder whose similarities lie
+  close together does not make every memory a contender). Each contender gains up to
+  :data:`ORDER_SHARE` of the best score (measured the same way) in proportion to where its
+  ``occurred_at`` lies between the oldest and the newest contender (newest most, for the
+  present; oldest most, for the past), which is enough for the newest (or oldest) contender to
+  come first. Contenders stated at one moment are left as they are.
 * **A time named.** A question naming a year, a month of a year or a day ("where did I live
   in 2023?", "…on 8 May, 2023?") prefers memories whose ``occurred_at`` falls in it (a day
   with a day's slack either side, for time zones): they gain :data:`PERIOD_SHARE` of the best
@@ -199,9 +202,13 @@ def adjust(scope: TimeScope, ranked: Sequence[tuple[Memory, float]]) -> dict[str
             if any(start <= moment < end for start, end in scope.periods):
                 gains[memory.id] = PERIOD_SHARE * best
         return gains
+    floor = _floor(ranked)
+    reach = best - floor
+    if reach <= 0:
+        return {}
     contenders = [
         (memory, score) for memory, score in ranked[:CONTENDERS]
-        if score >= CONTENDER_SHARE * best
+        if score - floor >= CONTENDER_SHARE * reach
     ]
     times = [_aware(memory.occurred_at).timestamp() for memory, _ in contenders]
     if len(contenders) < 2 or max(times) == min(times):
@@ -212,8 +219,22 @@ def adjust(scope: TimeScope, ranked: Sequence[tuple[Memory, float]]) -> dict[str
         if scope.order == "oldest":
             share = 1.0 - share
         if share > 0:
-            gains[memory.id] = ORDER_SHARE * best * share
+            gains[memory.id] = ORDER_SHARE * reach * share
     return gains
+
+
+def _floor(ranked: Sequence[tuple[Memory, float]]) -> float:
+    """What the contenders' scores are measured from: the weakest candidate's score when
+    there are more candidates than :data:`CONTENDERS` (the field they stand out from), else 0.
+
+    Fused scores rise from 0 only where the retrievers' raw scores do; an embedder whose
+    cosines all lie close together (multilingual-e5: 0.7-0.9 for any pair) lifts every
+    memory of a small scope near the best, so shares of the best score would make nearly
+    all of them contenders.
+    """
+    if len(ranked) <= CONTENDERS:
+        return 0.0
+    return max(0.0, min(score for _, score in ranked))
 
 
 def apply(ranked: Sequence[tuple[Memory, float]], gains: Mapping[str, float]

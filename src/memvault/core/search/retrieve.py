@@ -43,12 +43,13 @@ from memvault.core.search import recency
 from memvault.core.search.diversity import diversify
 from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
-from memvault.core.search.fusion import fuse, fuse_ranks
+from memvault.core.search.fusion import fuse, fuse_ranks, stand_in
+from memvault.core.search.scripts import unreached
 from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
-from memvault.models import Memory, MemoryFilter
+from memvault.models import Candidate, Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
 __all__ = ["POOL", "ROLE_BOOST", "SPEAKER_BOOST", "Ranked", "retrieve"]
@@ -113,8 +114,10 @@ async def retrieve(
         named = speakers_named(query, labels)
 
     vectors = await embedding.embed([mask_speakers(query, named)])
+    vector_ranking: Sequence[Candidate] = ()
     if vectors is not None:
-        rankings.append(await store.vector_search(where, vectors[0], limit=pool))
+        vector_ranking = await store.vector_search(where, vectors[0], limit=pool)
+        rankings.append(vector_ranking)
         retrievers.append("vector")
     if not rankings:
         return Ranked([], retrievers)
@@ -128,6 +131,9 @@ async def retrieve(
             rankings.append(extra)
             fused = (fuse(rankings, weights, pool=pool) if settings.fusion == "score"
                      else fuse_ranks(rankings))
+    if query_terms and vector_ranking and settings.fusion == "score":
+        await _fetch(store, user, [c.memory_id for c in vector_ranking], fetched)
+        fused = stand_in(fused, vector_ranking, unreached(query_terms, fetched), pool=pool)
     found = set(fused)
     adjacent = await neighbours(store, user, found) if settings.timeline else {}
     scores = spread(fused, adjacent)

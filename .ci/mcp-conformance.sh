@@ -29,14 +29,9 @@ CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.2.0-alpha.12}" # @modelcontextprot
 NPM_BEFORE="${NPM_BEFORE:-2026-12-01T00:00:00Z}"
 
 # The scenarios that test a server by its own tools, resources and prompts, and the 2026-07-28
-# revision's server-stateless (two of its checks baselined: .ci/conformance-baseline.yml).
-# Four others cannot apply: resources-read-text, resources-templates-read, prompts-get-simple
-# and prompts-get-with-args read fixtures of the suite's reference server by name
-# (test://static-text, test://template/{id}/data, test_simple_prompt,
-# test_prompt_with_arguments) and the suite has no way for a server to name its own (no
-# scenario arguments); memvault's resources and prompts are tested by
-# tests/interfaces/test_mcp_resources.py and test_mcp_corrections_stdio.py instead, and no
-# test fixture is added to the product.
+# revision's server-stateless. The scenarios that read the suite's reference fixtures by name
+# (resources-read-text, resources-templates-read, prompts-get-simple, prompts-get-with-args)
+# are run by .ci/conformance.sh against .ci/conformance_server.py, which adds them.
 DEFAULT_SCENARIOS="server-initialize server-session-lifecycle ping tools-list logging-set-level \
 dns-rebinding-protection resources-list sep-2164-resource-not-found prompts-list caching \
 http-header-validation server-stateless"

@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from memvault.analysis import ANALYSIS_VERSION, joined, tokens
-from memvault.errors import InvalidInput, StoreUnavailable
+from memvault.errors import StoreUnavailable
 from memvault.models import (
     Candidate,
     EmbeddingInfo,
@@ -56,7 +56,7 @@ from memvault.models import (
     MemoryVersion,
     StoreStatus,
 )
-from memvault.stores.base import NewMemory, Pending, Revision, Vector
+from memvault.stores.base import NewMemory, Pending, Revision
 from memvault.stores.codec import (
     counted_status,
     facts_from_json,
@@ -72,15 +72,14 @@ from memvault.stores.graph.dialect import (
     Row,
     Statement,
     metadata_pairs,
-    vector_values,
 )
 from memvault.stores.graph.pairs import pair_filters
 from memvault.stores.graph.rekeying import SealedRekeying
 from memvault.stores.graph.sealing import Sealer, open_plain, stored_keys
+from memvault.stores.graph.vectors import CHUNK, GraphVectors, chunks
 
 __all__ = ["CypherEpisodicStore"]
 
-_CHUNK = 500
 
 
 def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
@@ -111,12 +110,7 @@ def _memory_params(memory: Memory, idx: int) -> dict[str, Any]:
     }
 
 
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-class CypherEpisodicStore(SealedRekeying):
+class CypherEpisodicStore(GraphVectors, SealedRekeying):
     """Episodic memory in a Cypher graph database (see
     :class:`memvault.stores.base.EpisodicStore`); ``dialect`` says which database. With
     ``keys``, content and metadata are sealed (:mod:`memvault.stores.graph.sealing`)."""
@@ -246,7 +240,7 @@ class CypherEpisodicStore(SealedRekeying):
         await self._dialect.run_schema(self._labelled(self._dialect.fulltext_index()))
         while True:
             [rows] = await self._dialect.run(
-                [self._statement(q.UNANALYSED, {"limit": _CHUNK})], write=False)
+                [self._statement(q.UNANALYSED, {"limit": CHUNK})], write=False)
             if not rows:
                 break
             texts = [{"id": row[0], "text": "" if str(row[1] or "").startswith("mv1:")
@@ -337,7 +331,7 @@ class CypherEpisodicStore(SealedRekeying):
         found: dict[str, tuple[Memory, str | None]] = {}
         sealer = self._sealer
         stored_as = stored_keys(sealer, user_id, keys)
-        for chunk in _chunks(list(stored_as)):
+        for chunk in chunks(list(stored_as)):
             rows = await self._rows(q.KEYED, {"keys": list(chunk), "user_id": user_id})
             for row in rows:
                 memory = self._memory(row)
@@ -358,14 +352,14 @@ class CypherEpisodicStore(SealedRekeying):
         ]
 
     async def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> None:
-        for chunk in _chunks(list(dict.fromkeys(memory_ids))):
+        for chunk in chunks(list(dict.fromkeys(memory_ids))):
             await self._rows(q.CLEAR_PENDING, {"ids": list(chunk), "user_id": user_id},
                              write=True)
 
     async def get(self, user_id: str, memory_ids: Sequence[str]) -> builtins.list[Memory]:
         ids = list(dict.fromkeys(memory_ids))
         found: dict[str, Memory] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = await self._rows(q.GET, {"ids": list(chunk), "user_id": user_id})
             found.update((row[0], self._memory(row)) for row in rows)
         return [found[i] for i in ids if i in found]
@@ -404,38 +398,6 @@ class CypherEpisodicStore(SealedRekeying):
         )
         return [Candidate(memory_id=row[0], score=float(row[1])) for row in rows]
 
-    async def vector_search(
-        self, where: MemoryFilter, vector: Vector, *, limit: int
-    ) -> builtins.list[Candidate]:
-        if limit <= 0:
-            return []
-        info_rows, count_rows = await self._run(
-            [self._statement(q.INFO, {}), self._statement(q.COUNT_EMBEDDINGS, {})], write=False
-        )
-        if not info_rows or info_rows[0][0] is None:
-            return []
-        info = EmbeddingInfo.model_validate_json(info_rows[0][0])
-        total = int(count_rows[0][0]) if count_rows else 0
-        if total == 0 or vector.shape[-1] != info.dimensions:
-            return []
-        clause, params, mentions = self._filter(where)
-        params.update(self._dialect.index_params())
-        params["vector"] = vector_values(vector)
-        # The index knows nothing of the filter: ask for more neighbours until enough of them
-        # pass it or every vector has been seen. HNSW may also skip deleted nodes within its
-        # ``k``, hence the margin beyond ``total``.
-        k = max(limit * 10, 100)
-        while True:
-            rows = await self._rows(
-                q.VECTOR, {**params, "k": k}, filter=clause,
-                mentions=f", {mentions}" if mentions else "",
-            )  # fmt: skip
-            kept = [row for row in rows if row[0] is not None]
-            if len(kept) >= limit or len(rows) >= total or k >= 4 * total + 100:
-                break
-            k *= 4
-        return [Candidate(memory_id=row[0], score=float(row[1])) for row in kept[:limit]]
-
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int
     ) -> builtins.list[Memory]:
@@ -456,7 +418,7 @@ class CypherEpisodicStore(SealedRekeying):
         self, user_id: str, memory_ids: Sequence[str]
     ) -> dict[str, tuple[str | None, str | None]]:
         found: dict[str, tuple[str | None, str | None]] = {}
-        for chunk in _chunks(list(dict.fromkeys(memory_ids))):
+        for chunk in chunks(list(dict.fromkeys(memory_ids))):
             rows = await self._rows(q.ADJACENT, {"user_id": user_id, "ids": list(chunk)})
             found.update({row[0]: (row[1], row[2]) for row in rows})
         return found
@@ -529,7 +491,7 @@ class CypherEpisodicStore(SealedRekeying):
         """Delete memories, relinking each session's chain around them, then the entity,
         session and user nodes nothing points to any more."""
         deleted = 0
-        for chunk in _chunks(list(dict.fromkeys(memory_ids))):
+        for chunk in chunks(list(dict.fromkeys(memory_ids))):
             ids = {"user_id": user_id, "ids": list(chunk)}
             doomed = await self._rows(q.DOOMED, ids)
             if not doomed:
@@ -555,53 +517,3 @@ class CypherEpisodicStore(SealedRekeying):
 
     async def user_ids(self) -> builtins.list[str]:
         return [row[0] for row in await self._rows(q.USER_IDS, {})]
-
-    # -- embeddings -------------------------------------------------------------------------
-
-    async def embedding_info(self) -> EmbeddingInfo | None:
-        rows = await self._rows(q.INFO, {})
-        if not rows or rows[0][0] is None:
-            return None
-        return EmbeddingInfo.model_validate_json(rows[0][0])
-
-    async def reset_embeddings(self, info: EmbeddingInfo | None) -> None:
-        await self._run_schema(self._dialect.vector_index(None))
-        if info is None:
-            meta = self._statement(q.CLEAR_INFO, {})
-        else:
-            meta = self._statement(q.SET_INFO, {"value": info.model_dump_json()})
-        await self._run([self._statement(q.DROP_EMBEDDINGS, {}), meta], write=True)
-        if info is not None:
-            await self._run_schema(self._dialect.ensure_vector_index(info.dimensions))
-
-    async def missing_embeddings(self, *, limit: int) -> builtins.list[tuple[str, str]]:
-        if limit <= 0:
-            return []
-        return [(row[0], self._unsealed(row[2], row[0], "content", row[1]))
-                for row in await self._rows(q.MISSING, {"limit": limit})]
-
-    async def set_embeddings(
-        self,
-        items: Sequence[tuple[str, Vector]],
-        *,
-        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
-    ) -> None:
-        """The first row of each item only (the whole memory); ``spans`` are not kept."""
-        if not items:
-            return
-        info = await self.embedding_info()
-        payload: dict[str, builtins.list[float]] = {}
-        for memory_id, vector in items:
-            if info is not None and vector.shape[-1] != info.dimensions:
-                raise InvalidInput(
-                    f"vector of dimension {vector.shape[-1]} for a store of {info.dimensions}"
-                )
-            whole = vector[0] if vector.ndim == 2 else vector  # one vector per memory here
-            payload.setdefault(memory_id, vector_values(whole))  # the first of an id wins
-        rows = [{"id": key, "vector": value} for key, value in payload.items()]
-        for chunk in _chunks(rows):
-            await self._rows(q.SET_EMBEDDINGS, {"items": list(chunk)}, write=True)
-
-    async def count_embeddings(self) -> int:
-        rows = await self._rows(q.COUNT_EMBEDDINGS, {})
-        return int(rows[0][0]) if rows else 0

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memvault.errors import ModelReplyInvalid
 
-__all__ = ["CATEGORIES", "RESPONSE_SCHEMA", "ExtractedFact", "read_reply"]
+__all__ = ["CATEGORIES", "RESPONSE_SCHEMA", "ExtractedFact", "read_reply", "reply_json"]
 
 CATEGORIES = ("preference", "constraint", "background", "health", "finance", "style", "other")
 
@@ -66,10 +66,10 @@ RESPONSE_SCHEMA: dict[str, Any] = {
 }
 
 
-def read_reply(answer: dict[str, Any], what: str) -> tuple[list[ExtractedFact], int]:
-    """The facts of a chat-completions ``answer`` and the tokens it reports (0 when it does
-    not). Raises :class:`~memvault.errors.ModelReplyInvalid` when there is no message, the
-    message is not JSON (a fenced ```json block is accepted) or not the schema."""
+def reply_json(answer: dict[str, Any], what: str) -> tuple[Any, int]:
+    """The JSON of a chat-completions ``answer``'s message (a fenced ```json block accepted)
+    and the tokens the answer reports (0 when it does not); raises
+    :class:`~memvault.errors.ModelReplyInvalid` when there is no message or it is not JSON."""
     usage = answer.get("usage")
     tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
     tokens = tokens if isinstance(tokens, int) and tokens >= 0 else 0
@@ -86,6 +86,14 @@ def read_reply(answer: dict[str, Any], what: str) -> tuple[list[ExtractedFact], 
         data = json.loads(text)
     except ValueError:
         raise ModelReplyInvalid(f"{what}: the message is not JSON: {text[:80]!r}") from None
+    return data, tokens
+
+
+def read_reply(answer: dict[str, Any], what: str) -> tuple[list[ExtractedFact], int]:
+    """The facts of a chat-completions ``answer`` and the tokens it reports (0 when it does
+    not). Raises :class:`~memvault.errors.ModelReplyInvalid` when there is no message, the
+    message is not JSON (a fenced ```json block is accepted) or not the schema."""
+    data, tokens = reply_json(answer, what)
     if isinstance(data, list):  # some small models answer the list alone
         data = {"facts": data}
     try:

@@ -13,7 +13,6 @@ never touched. Summaries are never extracted into the profile, and never queued 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -23,6 +22,7 @@ import anyio
 
 from memvault.config import LLMConfig
 from memvault.core.extract.client import ChatModel
+from memvault.core.extract.schema import reply_json
 from memvault.core.ids import new_id
 from memvault.core.text.entities import extract_entities
 from memvault.core.timeutil import utc_now
@@ -73,22 +73,7 @@ def read_summary(answer: dict[str, Any], what: str) -> tuple[str, int]:
     :class:`~memvault.errors.ModelReplyInvalid` unless the message is JSON
     ``{"summary": text}`` (a fenced block accepted) with text of 1 to
     :data:`MAX_SUMMARY_CHARS` characters."""
-    usage = answer.get("usage")
-    tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
-    tokens = tokens if isinstance(tokens, int) and tokens >= 0 else 0
-    try:
-        content = answer["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        raise ModelReplyInvalid(f"{what}: the reply has no message") from None
-    if not isinstance(content, str):
-        raise ModelReplyInvalid(f"{what}: the reply's message has no text")
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ModelReplyInvalid(f"{what}: the message is not JSON: {text[:80]!r}") from None
+    data, tokens = reply_json(answer, what)
     summary = data.get("summary") if isinstance(data, dict) else None
     if not isinstance(summary, str):
         raise ModelReplyInvalid(f"{what}: the message is not {{\"summary\": text}}")

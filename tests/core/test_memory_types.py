@@ -224,3 +224,39 @@ async def test_export_import_round_trip_and_checks_configured_types(
         with pytest.raises(InvalidInput, match=r"line 2: data\.stage: 'maybe' is not one of"):
             await other.import_lines(bad)
         assert await other.count() == 0
+
+
+async def test_csv_and_jsonl_rows_can_be_typed(mv: Memvault, tmp_path: Path) -> None:
+    table = tmp_path / "meds.csv"
+    table.write_text('memory_type,data,content\n'
+                     'medication,"{""name"": ""Metformin"", ""dose"": ""500 mg""}",\n'
+                     'medication,"{""name"": ""Aspirin"", ""dose"": ""75 mg""}",takes aspirin\n'
+                     ',,a plain note\n')
+    report = await mv.import_from(table, format="csv")
+    assert report.memories == 3
+    typed = (await mv.list(type="medication")).items
+    assert sorted(m.content for m in typed) == ["medication: name=Metformin; dose=500 mg",
+                                                "takes aspirin"]
+    assert {m.data["name"] for m in typed if m.data} == {"Metformin", "Aspirin"}
+    rows = tmp_path / "deals.jsonl"
+    rows.write_text(json.dumps({"memory_type": "deal", "data": {"account": "Acme",
+                                                         "stage": "lead"}}) + "\n")
+    assert (await mv.import_from(rows, format="jsonl")).memories == 1
+    assert [m.data for m in (await mv.list(type="deal")).items] == [
+        {"account": "Acme", "stage": "lead"}]
+
+
+async def test_a_bad_typed_row_imports_nothing(mv: Memvault, tmp_path: Path) -> None:
+    table = tmp_path / "meds.csv"
+    table.write_text('memory_type,data,content\n'
+                     ',,first a plain note\n'
+                     'medication,"{""name"": ""Metformin""}",\n'
+                     'recipe,{},soup\n'
+                     ',"{""a"": 1}",untyped data\n')
+    with pytest.raises(InvalidInput) as failure:
+        await mv.import_from(table, format="csv")
+    message = str(failure.value)
+    assert "line 3: data: 'dose' is a required property" in message
+    assert "line 4: type 'recipe' is not a configured memory type" in message
+    assert "line 5: data needs a type" in message
+    assert await mv.count() == 0

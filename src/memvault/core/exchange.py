@@ -56,6 +56,7 @@ from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, Summary
 __all__ = [
     "FORMAT",
     "READABLE_VERSIONS",
+    "RECORD_TYPES",
     "VERSION",
     "DataCheck",
     "ImportReport",
@@ -70,6 +71,8 @@ FORMAT = "memvault-export"
 VERSION = 2
 #: The versions an import reads.
 READABLE_VERSIONS = (1, 2)
+#: The ``type`` of each kind of line in an export.
+RECORD_TYPES = frozenset({"header", "memory", "profile_fact", "audit"})
 _PAGE = 1_000
 _BATCH = 500
 _SHOWN = 100  # invalid lines named in the error; the report lists them all

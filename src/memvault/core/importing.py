@@ -34,15 +34,23 @@ _SHOWN = 100
 @dataclass(frozen=True)
 class Writer:
     """What the driver writes through: ``add(items, user)`` (:meth:`Memvault.add_outcomes`)
-    and ``known(user, ids)``, the ids of these the user already has."""
+    and ``known(user, ids)``, the ids of these the user already has. ``check(item, user)``,
+    when given, checks an item as the add will (a typed memory's data against its schema)
+    and raises :class:`InvalidInput`; it runs on every record before the first is written."""
 
     add: Callable[[list[MemoryInput], str], Awaitable[list[AddOutcome]]]
     known: Callable[[str, list[str]], Awaitable[set[str]]]
+    check: Callable[[MemoryInput, str], object] | None = None
 
 
 def _item(record: Record, user: str, max_content_bytes: int) -> MemoryInput:
-    """The add a record makes, checked; :class:`InvalidInput` names the field."""
-    content = check_content(record.content, max_content_bytes)
+    """The add a record makes, checked; :class:`InvalidInput` names the field. A typed
+    record's empty content is left for the add to render from its data."""
+    content: str | None = record.content
+    if record.memory_type is None or record.content:
+        content = check_content(record.content, max_content_bytes)
+    else:
+        content = None
     for field in ("session_id", "agent_id", "source"):
         value = getattr(record, field)
         if value is not None:
@@ -58,6 +66,7 @@ def _item(record: Record, user: str, max_content_bytes: int) -> MemoryInput:
         content=content, session_id=record.session_id, agent_id=record.agent_id,
         metadata=metadata, source=record.source, id=memory_id, idempotency_key=key,
         occurred_at=None if record.occurred_at is None else record.occurred_at.isoformat(),
+        type=record.memory_type, data=record.data,
     )
 
 
@@ -85,7 +94,10 @@ async def import_records(
             continue
         try:
             user = check_identifier(user_id or record.user_id or default_user, "user_id")
-            ready.append((user, _item(record, user, max_content_bytes)))
+            item = _item(record, user, max_content_bytes)
+            if writer.check is not None:
+                writer.check(item, user)
+            ready.append((user, item))
         except InvalidInput as exc:
             report.invalid.append(InvalidLine(line=number,
                                               message=f"{record.position}: {exc}"))

@@ -15,6 +15,7 @@ import anyio
 
 from memvault.core import exchange, importers, importing, notes
 from memvault.core.importers.files import read_source
+from memvault.core.timeutil import utc_now
 from memvault.errors import InvalidInput
 from memvault.models import AddOutcome, MemoryInput
 
@@ -115,9 +116,12 @@ class Transfers:
                       ) -> list[AddOutcome]:
             return await mv.add_outcomes(items, user_id=user)
 
+        def check(item: MemoryInput, user: str) -> object:
+            return mv._build(item, user, utc_now())
+
         parsed = await anyio.to_thread.run_sync(lambda: list(records()))
         report = await importing.import_records(
-            importing.Writer(add=add, known=known), parsed,
+            importing.Writer(add=add, known=known, check=check), parsed,
             default_user=mv._user(None), user_id=target,
             max_content_bytes=mv.config.max_content_bytes, skip_invalid=skip_invalid,
             batch_size=batch_size,
@@ -164,10 +168,11 @@ def _write(path: Path, text: str) -> None:
 
 def _is_export(data: bytes) -> bool:
     """Whether JSONL without a mapping is read as memvault's own export: unless its first
-    line is a JSON object without a ``type`` (then it is a table of records)."""
+    line is a JSON object without a ``type`` of the export's (then it is a table of
+    records)."""
     first = next((line for line in data.splitlines() if line.strip()), b"")
     try:
         row = json.loads(first)
     except (ValueError, RecursionError):
         return True
-    return not isinstance(row, dict) or "type" in row
+    return not isinstance(row, dict) or row.get("type") in exchange.RECORD_TYPES

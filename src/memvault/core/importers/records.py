@@ -30,6 +30,9 @@ class Record:
     ``key`` names it for the importer, the same on every run. ``user_id`` is the source's
     own user, when it has one (mem0); ``memory_id`` an id the source says the memory had in
     memvault (a memvault Markdown export), kept so that importing it back adds nothing.
+    ``memory_type`` and ``data`` make it a typed memory (checked against the configured
+    type's schema as an add checks them); ``content`` may then be empty, and is rendered
+    from the data.
     """
 
     position: str
@@ -42,6 +45,8 @@ class Record:
     metadata: dict[str, JsonValue] = field(default_factory=dict)
     user_id: str | None = None
     memory_id: str | None = None
+    memory_type: str | None = None
+    data: dict[str, JsonValue] | None = None
 
 
 @dataclass(frozen=True)

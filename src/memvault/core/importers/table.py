@@ -3,9 +3,12 @@
 A column mapping says which column holds each memory field (``content=text,
 occurred_at=ts,session_id=conv``); a field without one is read from the column of its own
 name. ``content`` is required; the other fields are ``occurred_at``, ``session_id``,
-``agent_id``, ``user_id``, ``source``, ``metadata`` (a JSON object, or in CSV its text) and
-``id`` (the row's id in its source, used for its key: else its row number). Columns not
-mapped go in the metadata.
+``agent_id``, ``user_id``, ``source``, ``metadata`` (a JSON object, or in CSV its text),
+``id`` (the row's id in its source, used for its key: else its row number), ``memory_type``
+(a configured memory type, named as in memvault's export) and ``data`` (its fields: a JSON
+object, or in CSV its text). A typed
+row may leave ``content`` empty: it is rendered from the data. Columns not mapped go in the
+metadata.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from memvault.errors import InvalidInput
 __all__ = ["FIELDS", "parse_csv", "parse_jsonl", "row_record"]
 
 FIELDS = ("content", "occurred_at", "session_id", "agent_id", "user_id", "source",
-          "metadata", "id")
+          "metadata", "id", "memory_type", "data")
 
 
 def parse_csv(name: str, data: bytes, mapping: Mapping[str, str]) -> Iterator[Record | Problem]:
@@ -75,20 +78,16 @@ def row_record(where: str, prefix: str, number: int, row: dict[str, Any],
         value = row.get(mapping.get(field, field))
         return None if csv_text and value == "" else value
 
+    memory_type = _text(get("memory_type"), "memory_type")
     content = get("content")
+    if content is None and memory_type is not None:
+        content = ""  # rendered from the data when it is added
     if not isinstance(content, str):
         raise InvalidInput("content: missing or not text")
-    metadata: dict[str, JsonValue] = {}
-    given = get("metadata")
-    if csv_text and isinstance(given, str):
-        try:
-            given = json.loads(given)
-        except ValueError:
-            raise InvalidInput("metadata: is not JSON") from None
-    if given is not None:
-        if not isinstance(given, dict):
-            raise InvalidInput(f"metadata must be a JSON object, got {type(given).__name__}")
-        metadata.update(given)
+    metadata: dict[str, JsonValue] = dict(_object(get("metadata"), "metadata", csv_text) or {})
+    data = _object(get("data"), "data", csv_text)
+    if data is not None and memory_type is None:
+        raise InvalidInput("data needs a type: give the memory type it follows")
     for column, value in row.items():
         if column is not None and column not in used and value not in (None, ""):
             metadata[str(column)] = value
@@ -99,7 +98,22 @@ def row_record(where: str, prefix: str, number: int, row: dict[str, Any],
         session_id=_text(get("session_id"), "session_id"),
         agent_id=_text(get("agent_id"), "agent_id"), source=_text(get("source"), "source"),
         metadata=metadata, user_id=_text(get("user_id"), "user_id"),
+        memory_type=memory_type, data=data,
     )
+
+
+def _object(value: object, field: str, csv_text: bool) -> dict[str, JsonValue] | None:
+    """A JSON object given as one (JSONL) or as its text (CSV); ``None`` when absent."""
+    if csv_text and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise InvalidInput(f"{field}: is not JSON") from None
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _text(value: object, field: str) -> str | None:

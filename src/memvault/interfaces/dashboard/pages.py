@@ -20,7 +20,7 @@ __all__ = ["Pages"]
 _PAGE = 50
 _SEARCH_LIMIT = 20
 _GRAPH_MEMORIES = 500
-_FILTERS = ("agent_id", "session_id", "entity", "source")
+_FILTERS = ("agent_id", "session_id", "entity", "source", "type")
 _MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
@@ -56,6 +56,7 @@ class Pages:
             groups=views.group_by_session(page.items), next_cursor=page.next_cursor,
             filters=filters, dates=dates, waiting=waiting, csrf_token=visit.csrf,
             total=await visit.memvault.count(user_id=visit.user_id),
+            types=visit.memvault.types.names,
         )
 
     async def search(self, visit: Visit) -> Response:
@@ -86,6 +87,7 @@ class Pages:
             memory=memory, earlier=earlier, later=later, facts=facts,
             versions=list(reversed(versions)),
             metadata=json.dumps(memory.metadata, indent=2, ensure_ascii=False),
+            data=json.dumps(memory.data, indent=2, ensure_ascii=False),
         )
 
     async def profile(self, visit: Visit) -> Response:

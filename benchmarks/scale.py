@@ -301,6 +301,18 @@ async def ingest(mv: Memvault, plan: Plan, stream: Conversations, wanted: set[in
     return sources
 
 
+def regenerate(plan: Plan, stream: Conversations, wanted: set[int]) -> dict[int, str]:
+    """The texts of ``wanted`` as the ingest of the same plan made them, without adding."""
+    sources: dict[int, str] = {}
+    index = 0
+    for batch in _batches(stream, plan.memories, plan.batch):
+        for offset, turn in enumerate(batch):
+            if index + offset in wanted:
+                sources[index + offset] = turn.content
+        index += len(batch)
+    return sources
+
+
 async def single_adds(mv: Memvault, plan: Plan, stream: Conversations, out: Results) -> None:
     for turn in stream.take(plan.single_adds):
         clock = time.perf_counter()
@@ -389,13 +401,22 @@ async def run(plan: Plan) -> Results:
         state = await mv.embedding.wait_settled(60)
         if state != "ready":
             raise SystemExit(f"the fake embedder is {state}: {mv.embedding.error}")
-        sources = await ingest(mv, plan, stream, wanted, out)
+        if plan.reuse:
+            sources = regenerate(plan, stream, wanted)
+            stored = await mv.episodic.count(USER)
+            if stored < plan.memories:
+                raise SystemExit(f"error: {plan.database} holds {stored:,} memories, not "
+                                 f"{plan.memories:,}: run without --reuse to fill it")
+        else:
+            sources = await ingest(mv, plan, stream, wanted, out)
         out.embed_seconds_ingest = embedder.seconds
         out.memory["after_ingest"] = memory_snapshot()
         out.disk["after_ingest"] = disk_usage(plan.database)
-        _log(f"ingest done in {out.ingest_wall_seconds:,.1f} s; {plan.single_adds} single adds")
-        await single_adds(mv, plan, stream, out)
-        await mv.wait_for_vectors()
+        if not plan.reuse:
+            _log(f"ingest done in {out.ingest_wall_seconds:,.1f} s; "
+                 f"{plan.single_adds} single adds")
+            await single_adds(mv, plan, stream, out)
+            await mv.wait_for_vectors()
         out.sessions = stream.sessions
         out.examples["memories"] = [sources[i] for i in sorted(sources)[:3]]
 
@@ -458,6 +479,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", type=Path, metavar="PATH",
                         help="SQLite file to create (must not exist; kept afterwards). "
                         "Default: a temporary directory, deleted at the end")
+    parser.add_argument("--reuse", action="store_true",
+                        help="search the existing --database, filled by an earlier run with "
+                        "the same --memories, --seed and --batch, without ingesting: the "
+                        "searches and memory of a process that opens a full store")
     parser.add_argument("--query-model", choices=["fake", "local"], default="fake",
                         help="'local' also embeds each query with all-MiniLM-L6-v2 (the vector "
                         "is discarded), so search timings include a real query embedding")
@@ -478,11 +503,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         database = temporary / "memvault.db"
     else:
         database = args.database.expanduser().resolve()
-        if database.exists():
-            raise SystemExit(f"error: {database} exists; the benchmark needs a new database")
+        if database.exists() != args.reuse:
+            raise SystemExit(f"error: {database} exists; the benchmark needs a new database"
+                             if database.exists() else
+                             f"error: {database} does not exist; --reuse searches a full one")
+    if args.reuse and temporary is not None:
+        raise SystemExit("error: --reuse needs --database")
     plan = Plan(memories=args.memories, queries=args.queries, dimensions=args.dimensions,
                 seed=args.seed, batch=args.batch, single_adds=args.single_adds,
-                database=database, query_model=args.query_model)
+                database=database, query_model=args.query_model, reuse=args.reuse)
     try:
         out = anyio.run(run, plan)
     finally:

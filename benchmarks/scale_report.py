@@ -42,6 +42,8 @@ class Plan:
     single_adds: int
     database: Path
     query_model: str = "fake"
+    #: Search a database an earlier run filled (same memories, seed and batch): no ingest.
+    reuse: bool = False
 
 
 @dataclass
@@ -100,8 +102,6 @@ QUERY_TEXT = (
 
 def build_report(plan: Plan, out: Results, load: Sequence[list[float] | None],
                  wall: float, code: Mapping[str, Any]) -> dict[str, Any]:
-    batch_rates = [plan.batch / (ms / 1000) for ms in out.ingest_batch_ms]
-    tenth = max(1, len(batch_rates) // 10)
     return {
         "benchmark": "memvault-scale",
         "settings": {
@@ -129,22 +129,8 @@ def build_report(plan: Plan, out: Results, load: Sequence[list[float] | None],
                 "a real query embedding"
             ),
         },
-        "ingest": {
-            "memories": plan.memories,
-            "sessions": out.sessions,
-            "add_many_seconds": out.ingest_add_many_seconds,
-            "vector_wait_seconds": out.vector_wait_seconds,
-            "wall_seconds": out.ingest_wall_seconds,
-            "text_generation_seconds": out.generate_seconds,
-            "fake_embedding_seconds": out.embed_seconds_ingest,
-            "memories_per_second": plan.memories / out.ingest_add_many_seconds,
-            "memories_per_second_first_10pct": (
-                tenth * plan.batch / (sum(out.ingest_batch_ms[:tenth]) / 1000)),
-            "memories_per_second_last_10pct": (
-                tenth * plan.batch / (sum(out.ingest_batch_ms[-tenth:]) / 1000)),
-            "add_many_batch_ms": latency(out.ingest_batch_ms),
-        },
-        "add_ms": latency(out.single_add_ms),
+        "ingest": None if plan.reuse else _ingest(plan, out),
+        "add_ms": None if plan.reuse else latency(out.single_add_ms),
         "search": {
             "first_search_ms": out.first_search_ms,
             "warm_up_ms": out.warm_up_ms,
@@ -188,6 +174,45 @@ def _mib(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} MiB"
 
 
+def _ingest(plan: Plan, out: Results) -> dict[str, Any]:
+    tenth = max(1, len(out.ingest_batch_ms) // 10)
+    return {
+        "memories": plan.memories,
+        "sessions": out.sessions,
+        "add_many_seconds": out.ingest_add_many_seconds,
+        "vector_wait_seconds": out.vector_wait_seconds,
+        "wall_seconds": out.ingest_wall_seconds,
+        "text_generation_seconds": out.generate_seconds,
+        "fake_embedding_seconds": out.embed_seconds_ingest,
+        "memories_per_second": plan.memories / out.ingest_add_many_seconds,
+        "memories_per_second_first_10pct": (
+            tenth * plan.batch / (sum(out.ingest_batch_ms[:tenth]) / 1000)),
+        "memories_per_second_last_10pct": (
+            tenth * plan.batch / (sum(out.ingest_batch_ms[-tenth:]) / 1000)),
+        "add_many_batch_ms": latency(out.ingest_batch_ms),
+    }
+
+
+def _ingest_rows(report: Mapping[str, Any]) -> list[str]:
+    ing = report["ingest"]
+    return [
+        f"| memories ingested with add_many | {ing['memories']:,} ({ing['sessions']:,} "
+        "sessions) |",
+        f"| add_many throughput | {ing['memories_per_second']:,.0f} memories/s (first 10%: "
+        f"{ing['memories_per_second_first_10pct']:,.0f}/s, last 10%: "
+        f"{ing['memories_per_second_last_10pct']:,.0f}/s) |",
+        f"| ingest time | {ing['add_many_seconds']:,.1f} s in add_many and the wait for the "
+        f"last vectors ({ing['vector_wait_seconds']:,.1f} s of it); "
+        f"{ing['wall_seconds']:,.1f} s wall incl. {ing['text_generation_seconds']:,.1f} s text "
+        f"generation (fake embedding, behind the adds: {ing['fake_embedding_seconds']:,.1f} s) |",
+        f"| add_many per batch p50 / p95 / max | {_ms(ing['add_many_batch_ms']['p50'])} / "
+        f"{_ms(ing['add_many_batch_ms']['p95'])} / {_ms(ing['add_many_batch_ms']['max'])} ms |",
+        f"| single add p50 / p95 / max (n={report['add_ms']['n']}, at full size) | "
+        f"{_ms(report['add_ms']['p50'])} / {_ms(report['add_ms']['p95'])} / "
+        f"{_ms(report['add_ms']['max'])} ms |",
+    ]
+
+
 def render(report: Mapping[str, Any]) -> str:
     settings, ing, box = report["settings"], report["ingest"], report["machine"]
     search, memory, disk = report["search"], report["memory"], report["disk_bytes"]
@@ -209,20 +234,12 @@ def render(report: Mapping[str, Any]) -> str:
         "",
         "| measure | value |",
         "|---|---|",
-        f"| memories ingested with add_many | {ing['memories']:,} ({ing['sessions']:,} "
-        "sessions) |",
-        f"| add_many throughput | {ing['memories_per_second']:,.0f} memories/s (first 10%: "
-        f"{ing['memories_per_second_first_10pct']:,.0f}/s, last 10%: "
-        f"{ing['memories_per_second_last_10pct']:,.0f}/s) |",
-        f"| ingest time | {ing['add_many_seconds']:,.1f} s in add_many and the wait for the "
-        f"last vectors ({ing['vector_wait_seconds']:,.1f} s of it); "
-        f"{ing['wall_seconds']:,.1f} s wall incl. {ing['text_generation_seconds']:,.1f} s text "
-        f"generation (fake embedding, behind the adds: {ing['fake_embedding_seconds']:,.1f} s) |",
-        f"| add_many per batch p50 / p95 / max | {_ms(ing['add_many_batch_ms']['p50'])} / "
-        f"{_ms(ing['add_many_batch_ms']['p95'])} / {_ms(ing['add_many_batch_ms']['max'])} ms |",
-        f"| single add p50 / p95 / max (n={report['add_ms']['n']}, at full size) | "
-        f"{_ms(report['add_ms']['p50'])} / {_ms(report['add_ms']['p95'])} / "
-        f"{_ms(report['add_ms']['max'])} ms |",
+    ]
+    lines += _ingest_rows(report) if ing is not None else [
+        f"| memories | {settings['memories']:,} in an existing database, ingested by an "
+        "earlier run (ingest and adds not timed here; memory figures are this process's) |",
+    ]
+    lines += [
         f"| first search (loads the vector cache) | {_ms(search['first_search_ms'])} ms |",
         f"| hybrid search p50 / p95 / max (n={search['hybrid_ms']['n']}) | "
         f"{_ms(search['hybrid_ms']['p50'])} / {_ms(search['hybrid_ms']['p95'])} / "
@@ -234,7 +251,7 @@ def render(report: Mapping[str, Any]) -> str:
         f"{_ms(search['hybrid_cpu_ms']['p50'])} / {_ms(search['hybrid_cpu_ms']['p95'])} ms; "
         f"{_ms(search['lexical_only_cpu_ms']['p50'])} / "
         f"{_ms(search['lexical_only_cpu_ms']['p95'])} ms |",
-        f"| peak RSS after ingest / after search / at end | "
+        f"| peak RSS after ingest (or opening) / after search / at end | "
         f"{_mib(memory['after_ingest']['peak_rss_mib'])} / "
         f"{_mib(memory['after_search']['peak_rss_mib'])} / "
         f"{_mib(memory['end']['peak_rss_mib'])} |",

@@ -69,6 +69,8 @@ class Extraction:
         self._tokens_checked = (-POLL_SECONDS, True)  # (when, within the day's tokens)
         self._model: ChatModel | None = None
         self.running = False
+        #: Set once :meth:`run` has made its model client and started its lanes.
+        self.started = anyio.Event()
         self.last_error: str | None = None
 
     @property
@@ -87,6 +89,7 @@ class Extraction:
             return
         self._model = ChatModel(self.config)
         self.running = True
+        self.started.set()
         try:
             async with anyio.create_task_group() as group:
                 for _ in range(self.config.concurrency):

@@ -75,6 +75,8 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_LLM_OPT_OUT_USERS": "llm.opt_out_users",
     "MEMVAULT_LLM_RETRY_SECONDS": "llm.retry_seconds",
     "MEMVAULT_LLM_LEASE_SECONDS": "llm.lease_seconds",
+    "MEMVAULT_LLM_QUIET_SECONDS": "llm.quiet_seconds",
+    "MEMVAULT_LLM_MAX_YIELD_SECONDS": "llm.max_yield_seconds",
     "MEMVAULT_LLM_EXTRACT": "llm.extract",
     "MEMVAULT_LLM_SUMMARIES": "llm.summaries",
     "MEMVAULT_LLM_SUMMARY_IDLE_SECONDS": "llm.summary_idle_seconds",
@@ -188,6 +190,11 @@ class LLMConfig(BaseModel):
     ``max_input_chars`` of a memory are sent. Users in ``opt_out_users`` are never
     extracted.
 
+    The worker yields to this process's writes (:mod:`memvault.core.foreground`): it claims
+    a job, and writes what came of it, only after ``quiet_seconds`` with no add (or other
+    write), or once it has waited ``max_yield_seconds`` for such a pause (so a steady stream
+    of adds still lets one job through per that bound). ``quiet_seconds = 0`` does not wait.
+
     ``summaries`` (off by default) also has the model summarise each finished session: one
     with no new turn for ``summary_idle_seconds``; at most ``summary_max_chars`` of its
     turns are sent (:mod:`memvault.core.extract.summaries`). ``extract = false`` leaves out
@@ -209,6 +216,9 @@ class LLMConfig(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_seconds: float = Field(default=5.0, gt=0)
     lease_seconds: float = Field(default=300.0, gt=0)
+    quiet_seconds: float = Field(default=0.1, ge=0, le=10)
+    # Well under any lease: a job waiting to write its results must still hold it.
+    max_yield_seconds: float = Field(default=5.0, gt=0, le=60)
     opt_out_users: tuple[str, ...] = ()
     extract: bool = True
     summaries: bool = False

@@ -185,3 +185,25 @@ async def test_a_queue_over_its_cap_keeps_every_job(tmp_path: Path) -> None:
         assert report.extraction.queue is not None
         assert report.extraction.queue.queued == 5
         assert (report.extraction.deferred, report.extraction.over_cap) == (3, True)
+
+
+async def test_the_worker_waits_for_a_pause_in_the_adds(tmp_path: Path, chat: FakeChat) -> None:
+    async with Memvault(_config(tmp_path, chat.url, quiet_seconds=0.3)) as mv:
+        await mv.add(VEGAN)
+        added = anyio.current_time()
+        assert await anyio.to_thread.run_sync(chat.wait_for_requests, 1)
+        assert anyio.current_time() >= added + 0.3
+        assert await mv.extraction.wait_until_done(WAIT)
+        assert [f.value for f in (await mv.get_profile()).facts] == ["vegan"]
+
+
+async def test_writes_that_never_pause_still_let_jobs_through(
+    tmp_path: Path, chat: FakeChat
+) -> None:
+    config = _config(tmp_path, chat.url, quiet_seconds=10, max_yield_seconds=0.2)
+    async with Memvault(config) as mv:
+        with mv.extraction.foreground.write():  # a write that does not end meanwhile
+            await mv.add(VEGAN)
+            assert await mv.extraction.wait_until_done(5.0)
+        assert [f.value for f in (await mv.get_profile()).facts] == ["vegan"]
+

@@ -116,6 +116,8 @@ class Memvault(Transfers):
             self.config.llm, self.episodic, self.profile,
             max_value_bytes=self.config.max_profile_value_bytes,
             max_keys=self.config.max_profile_keys, on_summary=self._summarised)
+        #: This process's writes, which the background work yields to.
+        self._foreground = self.extraction.foreground
         self.types = TypeRegistry(config.types)
         self._check_embedder = check_embedder
         self._corrections = Corrections(self)
@@ -255,9 +257,10 @@ class Memvault(Transfers):
                 raise InvalidInput(f"item {index}: {exc}") from None
         if not built:
             return []
-        await self._corrections.room(user, [f for m in built for f in m.facts])
-        outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
-        await self.audit.added(user, inserted)
+        with self._foreground.write():
+            await self._corrections.room(user, [f for m in built for f in m.facts])
+            outcomes, inserted = await store_once(self.episodic, self._writer, user, built)
+            await self.audit.added(user, inserted)
         self.embedding.enqueue([(m.id, m.content) for m in inserted], user_id=user)
         self.extraction.notify()
         return outcomes
@@ -348,7 +351,8 @@ class Memvault(Transfers):
         forgotten."""
         user = self._user(user_id)
         agent = self._optional(agent_id, "agent_id") or self.config.agent_id
-        stored = await self._corrections.set_profile(user, agent, facts, source_memory_ids)
+        with self._foreground.write():
+            stored = await self._corrections.set_profile(user, agent, facts, source_memory_ids)
         if stored:
             await self.audit.record("set_profile", user, keys=[f.key for f in stored],
                                     agent_id=agent)
@@ -358,7 +362,8 @@ class Memvault(Transfers):
                              ) -> ProfileFact | None:
         """Forget profile ``key``'s current value (see :mod:`memvault.core.correct`)."""
         user = self._user(user_id)
-        forgotten = await self._corrections.forget_one(user, key)
+        with self._foreground.write():
+            forgotten = await self._corrections.forget_one(user, key)
         if forgotten is not None:  # forgetting nothing changed nothing: nothing to record
             await self.audit.record("forget_profile", user, keys=[key])
         return forgotten
@@ -370,9 +375,10 @@ class Memvault(Transfers):
     ) -> Memory:
         """Correct a memory, keeping its id (see :mod:`memvault.core.correct`)."""
         user = self._user(user_id)
-        updated = await self._corrections.update(user, memory_id, content=content,
-                                                 metadata=metadata, occurred_at=occurred_at,
-                                                 data=data)
+        with self._foreground.write():
+            updated = await self._corrections.update(user, memory_id, content=content,
+                                                     metadata=metadata,
+                                                     occurred_at=occurred_at, data=data)
         await self.audit.record("update", user, memory_ids=[updated.id])
         return updated
 
@@ -510,11 +516,12 @@ class Memvault(Transfers):
         the profile all the same, so a delete cut short is finished by deleting again)."""
         user = self._user(user_id)
         memory_id = check_identifier(memory_id, "memory_id")
-        found = await self.episodic.delete(user, memory_id)
-        if found:
-            await self.working.delete(user, memory_id)
-            await self.audit.record("delete", user, memory_ids=[memory_id])
-        await self.profile.forget_sources(user, [memory_id], utc_now())
+        with self._foreground.write():
+            found = await self.episodic.delete(user, memory_id)
+            if found:
+                await self.working.delete(user, memory_id)
+                await self.audit.record("delete", user, memory_ids=[memory_id])
+            await self.profile.forget_sources(user, [memory_id], utc_now())
         if not found:
             raise NotFound(f"no memory with id {memory_id!r}")
 
@@ -533,13 +540,14 @@ class Memvault(Transfers):
         narrowed = agent is not None or session is not None
         doomed = ([m.id for m in await exchange.list_all(self.episodic, where)] if narrowed
                   else [])
-        memories = await self.episodic.delete_all(where)
-        working = await self.working.clear(user, session_id=session, agent_id=agent)
-        facts = 0
-        if not narrowed:
-            facts = await self.profile.delete_all(user)
-        elif doomed:
-            await self.profile.forget_sources(user, doomed, utc_now())
+        with self._foreground.write():
+            memories = await self.episodic.delete_all(where)
+            working = await self.working.clear(user, session_id=session, agent_id=agent)
+            facts = 0
+            if not narrowed:
+                facts = await self.profile.delete_all(user)
+            elif doomed:
+                await self.profile.forget_sources(user, doomed, utc_now())
         report = DeleteReport(memories=memories, working=working, profile_facts=facts)
         await self.audit.deleted_all(user, report, agent_id=agent, session_id=session)
         return report

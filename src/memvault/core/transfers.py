@@ -52,13 +52,14 @@ class Transfers:
         mv = self._core()
         limits = exchange.Limits(max_content_bytes=mv.config.max_content_bytes,
                                  max_value_bytes=mv.config.max_profile_value_bytes)
-        report = await exchange.import_lines(
-            mv.episodic, mv.profile, lines, limits=limits,
-            user_id=None if user_id is None else mv._user(user_id),
-            skip_invalid=skip_invalid, progress=progress, after_add=mv._after_add,
-            check_room=mv._corrections.room, extract=mv.extraction.wants,
-            check_data=mv.types.check_known,
-        )
+        with mv.extraction.foreground.write():
+            report = await exchange.import_lines(
+                mv.episodic, mv.profile, lines, limits=limits,
+                user_id=None if user_id is None else mv._user(user_id),
+                skip_invalid=skip_invalid, progress=progress, after_add=mv._after_add,
+                check_room=mv._corrections.room, extract=mv.extraction.wants,
+                check_data=mv.types.check_known,
+            )
         mv.extraction.notify()
         if report.skipped:
             mv.embedding.notify()  # an earlier run may have stored them without vectors

@@ -9,6 +9,9 @@ turn after the summary arms the job again, and the next summary replaces the old
 reply must be JSON ``{"summary": "..."}``; anything else (not JSON, another shape, empty, too
 long) retries the job with backoff and then fails it with its reason, and the turns are
 never touched. Summaries are never extracted into the profile, and never queued for it.
+The lane yields to this process's writes as the extraction lanes do
+(:mod:`memvault.core.extract.worker`): it claims a job, and writes its summary, only in a
+pause of the adds, or once the job has waited the bound.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import anyio
 from memvault.config import LLMConfig
 from memvault.core.extract.client import ChatModel
 from memvault.core.extract.schema import reply_json
+from memvault.core.foreground import Foreground
 from memvault.core.ids import new_id
 from memvault.core.text.entities import extract_entities
 from memvault.core.timeutil import utc_now
@@ -86,11 +90,13 @@ def read_summary(answer: dict[str, Any], what: str) -> tuple[str, int]:
 
 class Summaries:
     """The session-summary lane of the extraction worker (one per engine). ``on_written``
-    is called with each summary stored (the engine queues its vectors)."""
+    is called with each summary stored (the engine queues its vectors); ``foreground`` is
+    what the lane yields to."""
 
-    def __init__(self, config: LLMConfig, episodic: EpisodicStore,
+    def __init__(self, config: LLMConfig, episodic: EpisodicStore, foreground: Foreground,
                  on_written: Callable[[Memory], None] | None = None) -> None:
         self.config = config
+        self.foreground = foreground
         self.queue = episodic if isinstance(episodic, SummaryQueue) else None
         self.on_written = on_written
         self._finished = anyio.Event()
@@ -114,6 +120,8 @@ class Summaries:
         assert queue is not None
         while True:
             try:
+                started = anyio.current_time()
+                await self.foreground.quiet()
                 if not await gate():
                     await anyio.sleep(POLL_SECONDS * 5)
                     continue
@@ -123,13 +131,16 @@ class Summaries:
                     await anyio.sleep(POLL_SECONDS)
                     continue
                 sent()
-                await self.summarise(queue, worker, model, job)
+                await self.summarise(queue, worker, model, job, started)
             except MemvaultError as exc:  # the queue itself failed: try again later
                 log.warning("session summaries paused: %s", exc)
                 await anyio.sleep(POLL_SECONDS)
 
     async def summarise(self, queue: SummaryQueue, worker: str, model: ChatModel,
-                        job: SummaryJob) -> None:
+                        job: SummaryJob, started: float | None = None) -> None:
+        """Summarise ``job`` (claimed); its writes wait for a quiet foreground, up to the
+        bound counted from ``started`` (default now)."""
+        started = anyio.current_time() if started is None else started
         turns = await queue.session_turns(job.user_id, job.session_id)
         summary: Memory | None = None
         tokens = 0
@@ -141,6 +152,7 @@ class Summaries:
                 text, tokens = read_summary(answer, model.what)
             except MemvaultError as exc:
                 delay = min(self.config.retry_seconds * 2 ** (job.attempts - 1), _MAX_DELAY)
+                await self.foreground.quiet(started)
                 now = utc_now()
                 await queue.retry_summary(worker, job, error=str(exc),
                                           not_before=now + timedelta(seconds=delay),
@@ -150,6 +162,7 @@ class Summaries:
                 self._finished.set()
                 return
             summary = summary_memory(turns, text)
+        await self.foreground.quiet(started)
         written = await queue.write_summary(worker, job, summary, tokens=tokens, now=utc_now())
         if written and summary is not None and self.on_written is not None:
             self.on_written(summary)

@@ -8,6 +8,14 @@ for good, with its reason, after ``max_attempts``; its memory is never touched. 
 minute are bounded per process; tokens per day across the store's processes (the queue sums
 what the model reported). Adds wake the lanes (:meth:`notify`); other processes' jobs and
 retries that come due are found by polling.
+
+Background work yields to this process's writes (:class:`~memvault.core.foreground.Foreground`):
+a lane claims a job, and writes its facts and its end, only when no write has run for
+``llm.quiet_seconds``, or once the job has waited ``llm.max_yield_seconds`` in all (at most a
+quarter of the lease, so the lease is still held when the results are written). A steady
+stream of adds thus lets one job through per that bound; when the adds pause, the backlog
+drains at the model's pace. The model's request itself is not held back: it is a wait on the
+network, and its reply is read (a few hundred microseconds of this process) when it comes.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from memvault.core.extract.apply import apply_facts
 from memvault.core.extract.client import ChatModel
 from memvault.core.extract.prompt import messages
 from memvault.core.extract.summaries import Summaries
+from memvault.core.foreground import Foreground
 from memvault.core.timeutil import utc_now
 from memvault.errors import MemvaultError
 from memvault.models import ExtractionReport, Memory
@@ -44,8 +53,12 @@ class Extraction:
                  max_value_bytes: int, max_keys: int,
                  on_summary: Callable[[Memory], None] | None = None) -> None:
         self.config = config
+        #: The writes the lanes yield to: the engine marks each of its writes in it.
+        self.foreground = Foreground(
+            quiet_seconds=config.quiet_seconds,
+            max_wait_seconds=min(config.max_yield_seconds, config.lease_seconds / 4))
         #: Session summaries, worked by the same worker when ``config.summaries`` is on.
-        self.summaries = Summaries(config, episodic, on_summary)
+        self.summaries = Summaries(config, episodic, self.foreground, on_summary)
         self.queue = episodic if isinstance(episodic, ExtractionQueue) else None
         self._episodic, self._profile = episodic, profile
         self._limits = {"max_value_bytes": max_value_bytes, "max_keys": max_keys}
@@ -56,6 +69,8 @@ class Extraction:
         self._tokens_checked = (-POLL_SECONDS, True)  # (when, within the day's tokens)
         self._model: ChatModel | None = None
         self.running = False
+        #: Set once :meth:`run` has made its model client and started its lanes.
+        self.started = anyio.Event()
         self.last_error: str | None = None
 
     @property
@@ -74,6 +89,7 @@ class Extraction:
             return
         self._model = ChatModel(self.config)
         self.running = True
+        self.started.set()
         try:
             async with anyio.create_task_group() as group:
                 for _ in range(self.config.concurrency):
@@ -94,8 +110,9 @@ class Extraction:
 
     async def _lane(self, queue: ExtractionQueue) -> None:
         while True:
-            job = None
             try:
+                started = anyio.current_time()
+                await self.foreground.quiet()
                 if not await self._within_caps(queue):
                     await self._idle(POLL_SECONDS * 5)
                     continue
@@ -105,8 +122,7 @@ class Extraction:
                 if not jobs:
                     await self._idle(POLL_SECONDS)
                     continue
-                job = jobs[0]
-                await self._do(queue, job)
+                await self._do(queue, jobs[0], started)
             except MemvaultError as exc:  # the queue itself failed: try again later
                 self.last_error = str(exc)
                 log.warning("profile extraction paused: %s", exc)
@@ -141,7 +157,9 @@ class Extraction:
     def _count_request(self) -> None:
         self._sent.append(anyio.current_time())
 
-    async def _do(self, queue: ExtractionQueue, job: Job) -> None:
+    async def _do(self, queue: ExtractionQueue, job: Job, started: float) -> None:
+        """Extract ``job`` (claimed); its writes wait for a quiet foreground, up to the
+        bound counted from ``started``."""
         assert self._model is not None
         found = await self._episodic.get(job.user_id, [job.memory_id])
         if not found or not self.config.extracts_for(job.user_id) or found[0].derived:
@@ -154,10 +172,12 @@ class Extraction:
         try:
             facts, tokens = await self._model.extract(
                 messages(memory, profile, max_chars=self.config.max_input_chars))
+            await self.foreground.quiet(started)
             written = await apply_facts(self._profile, memory, facts, **self._limits)
         except MemvaultError as exc:
             self.last_error = f"memory {job.memory_id}: {exc}"
             delay = min(self.config.retry_seconds * 2 ** (job.attempts - 1), _MAX_DELAY)
+            await self.foreground.quiet(started)
             now = utc_now()
             await queue.retry_job(self.worker_id, job.memory_id, error=str(exc), tokens=0,
                                   not_before=now + timedelta(seconds=delay),
@@ -166,6 +186,7 @@ class Extraction:
                      job.attempts, exc)
             self._finished.set()
             return
+        await self.foreground.quiet(started)
         await queue.finish_job(self.worker_id, job.memory_id, tokens=tokens, now=utc_now())
         log.info("extraction of %s done: %d fact(s)", job.memory_id, len(written))
         self._finished.set()

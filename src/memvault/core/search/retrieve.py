@@ -112,16 +112,24 @@ async def retrieve(
     guess = query
     if settings.speakers and known is not None:
         guess = mask_speakers(query, speakers_named(query, known.of(user)))
+    links: dict[str, tuple[str | None, str | None]] = {}
+    labels: set[str] = set()
     async with background(lambda: embedding.embed([guess])) as early:
         if query_terms:
             lexical = await store.lexical_search(where, query_terms, limit=pool)
             rankings.append(lexical)
             retrievers.append("lexical")
+            ids = [c.memory_id for c in lexical]
             if settings.speakers:  # their labels say which speakers the query may name
-                await _fetch(store, user, [c.memory_id for c in lexical], fetched)
+                await _fetch(store, user, ids, fetched)
+                labels = {s for i in ids if i in fetched
+                          and (s := speaker_of(fetched[i].content)) is not None}
+            if settings.timeline:  # every lexical candidate is fused: read ahead meanwhile
+                links = await store.adjacent(user, ids)
+                await _fetch(store, user, [*ids, *(n for pair in links.values()
+                                                    for n in pair if n is not None)], fetched)
     named: list[str] = []
     if settings.speakers:
-        labels = {s for m in fetched.values() if (s := speaker_of(m.content)) is not None}
         named = speakers_named(query, labels)
         if known is not None:
             known.learn(user, labels)
@@ -146,10 +154,12 @@ async def retrieve(
             fused = (fuse(rankings, weights, pool=pool) if settings.fusion == "score"
                      else fuse_ranks(rankings))
     if query_terms and vector_ranking and settings.fusion == "score":
-        await _fetch(store, user, [c.memory_id for c in vector_ranking], fetched)
-        fused = stand_in(fused, vector_ranking, unreached(query_terms, fetched), pool=pool)
+        vector_ids = [c.memory_id for c in vector_ranking]
+        await _fetch(store, user, vector_ids, fetched)
+        reached = {i: fetched[i] for i in vector_ids if i in fetched}
+        fused = stand_in(fused, vector_ranking, unreached(query_terms, reached), pool=pool)
     found = set(fused)
-    adjacent = await neighbours(store, user, found) if settings.timeline else {}
+    adjacent = await neighbours(store, user, found, links) if settings.timeline else {}
     scores = spread(fused, adjacent)
     neighbours_of(fused, adjacent, evidence)
 

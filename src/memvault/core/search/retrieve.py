@@ -7,7 +7,8 @@
 3. **Vector**: the query, with named speakers replaced by a pronoun, embedded and searched;
    a memory scores by its best vector (the whole memory or one of its passages). The
    embedding starts before stage 1, on a guess at the speakers named, and runs while
-   stages 1 and 2 read the store (:mod:`memvault.core.search.early`).
+   stages 1 and 2 read the store, and stage 5 the links and memories of the lexical
+   candidates (:mod:`memvault.core.search.early`).
 4. **Fusion**: each ranking's scores rescaled to [0, 1] and summed
    (:func:`memvault.core.search.fusion.fuse`).
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the

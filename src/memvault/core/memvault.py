@@ -36,6 +36,7 @@ from memvault.core.extract import Extraction
 from memvault.core.idempotency import request_hash, store_once
 from memvault.core.ids import derived_id, new_id
 from memvault.core.search import pipeline
+from memvault.core.search.early import KnownSpeakers
 from memvault.core.text.entities import extract_entities
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
@@ -121,6 +122,7 @@ class Memvault(Transfers):
         self.types = TypeRegistry(config.types)
         self._check_embedder = check_embedder
         self._corrections = Corrections(self)
+        self._speakers = KnownSpeakers()  # lets a search's embedding start at once
         self._stack: AsyncExitStack | None = None
         self._group: TaskGroup | None = None
 
@@ -445,6 +447,7 @@ class Memvault(Transfers):
         sources = pipeline.Sources(
             episodic=self.episodic, working=self.working, embedding=self.embedding,
             settings=self.config.search, working_turns=self.config.working_max_turns,
+            known=self._speakers,
         )
         return await pipeline.run(sources, request)
 

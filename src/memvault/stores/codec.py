@@ -88,7 +88,7 @@ def to_micros(moment: datetime) -> int:
 
 def from_micros(value: int) -> datetime:
     """Integer microseconds since the epoch → an aware UTC datetime."""
-    return _EPOCH + timedelta(microseconds=int(value))
+    return _EPOCH + timedelta(0, 0, int(value))
 
 
 def decode_text(raw: bytes) -> str:
@@ -135,6 +135,20 @@ def clean_json(value: object, depth: int = READ_DEPTH) -> Any:
     return clean_text(str(value))
 
 
+def _null(_: str) -> None:
+    return None
+
+
+def _finite(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+#: Reads NaN, infinity and numbers too large for a float (``1e999``) as null, as
+#: :func:`clean_json` would.
+_DECODER = json.JSONDecoder(parse_constant=_null, parse_float=_finite)
+
+
 def load_json(raw: object, default: Any) -> Any:
     """Stored JSON text (or bytes) → a value cleaned by :func:`clean_json`; ``default`` for
     null, text that does not parse, and nesting too deep to parse."""
@@ -145,10 +159,18 @@ def load_json(raw: object, default: Any) -> Any:
     if not isinstance(raw, str):
         return clean_json(raw)
     try:
-        loaded = json.loads(raw)
+        loaded = _DECODER.decode(raw)
     except (ValueError, RecursionError):
         return default
-    return default if loaded is None else clean_json(loaded)
+    if loaded is None:
+        return default
+    # Most stored JSON is small and plain: then the decoder has done all the cleaning. A
+    # lone surrogate can only come from an escape (or be in the text itself), and nesting
+    # is at most the number of brackets.
+    if ("\\u" not in raw and raw.count("[") + raw.count("{") <= READ_DEPTH
+            and clean_text(raw) is raw):
+        return loaded
+    return clean_json(loaded)
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
 from memvault.core.search.budget import apply_budget
+from memvault.core.search.early import KnownSpeakers
 from memvault.core.search.explain import Evidence, explanation
 from memvault.core.search.retrieve import Ranked, retrieve
 from memvault.core.search.working import working_hits
@@ -73,6 +74,8 @@ class Sources:
     embedding: EmbeddingService
     settings: SearchConfig
     working_turns: int
+    #: The speaker labels earlier searches saw (:mod:`memvault.core.search.early`).
+    known: KnownSpeakers | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ async def run(sources: Sources, request: Request) -> SearchResult:
         asked = wanted if not request.min_score else max(wanted * 3, wanted + 20)
         ranked = await retrieve(
             sources.episodic, sources.embedding, request.query, query_terms, where,
-            limit=asked, exclude=seen, settings=sources.settings,
+            limit=asked, exclude=seen, settings=sources.settings, known=sources.known,
         )
     episodic = (
         _explained(SearchHit(memory=memory, score=score), query_terms,

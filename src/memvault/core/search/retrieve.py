@@ -5,7 +5,10 @@
 2. **Speakers**: the speaker labels of those memories (see
    :mod:`memvault.core.text.speakers`) that the query names.
 3. **Vector**: the query, with named speakers replaced by a pronoun, embedded and searched;
-   a memory scores by its best vector (the whole memory or one of its passages).
+   a memory scores by its best vector (the whole memory or one of its passages). The
+   embedding starts before stage 1, on a guess at the speakers named, and runs while
+   stages 1 and 2 read the store, and stage 5 the links and memories of the lexical
+   candidates (:mod:`memvault.core.search.early`).
 4. **Fusion**: each ranking's scores rescaled to [0, 1] and summed
    (:func:`memvault.core.search.fusion.fuse`).
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
@@ -41,6 +44,7 @@ from memvault.config import SearchConfig
 from memvault.core.embedding import EmbeddingService
 from memvault.core.search import recency
 from memvault.core.search.diversity import diversify
+from memvault.core.search.early import KnownSpeakers, background
 from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
 from memvault.core.search.fusion import fuse, fuse_ranks, stand_in
@@ -90,11 +94,15 @@ async def retrieve(
     limit: int,
     exclude: Collection[str] = (),
     settings: SearchConfig = _DEFAULTS,
+    known: KnownSpeakers | None = None,
 ) -> Ranked:
     """The best ``limit`` memories for ``query`` under ``where``, with their scores.
 
     ``query_terms`` are the query's lexical terms (:func:`memvault.core.text.terms.terms`);
     ``exclude`` lists ids the caller already has (they are neither returned nor counted).
+    ``known`` holds the speaker labels of earlier searches: the query's embedding then
+    starts before the lexical stage, on a guess at the speakers it names
+    (:mod:`memvault.core.search.early`); the result is the same either way.
     """
     user = where.user_id
     pool = max(POOL, limit * 2)
@@ -102,18 +110,33 @@ async def retrieve(
     retrievers = []
     fetched: dict[str, Memory] = {}
 
-    if query_terms:
-        lexical = await store.lexical_search(where, query_terms, limit=pool)
-        rankings.append(lexical)
-        retrievers.append("lexical")
-        if settings.speakers:  # their labels say which speakers the query may name
-            await _fetch(store, user, [c.memory_id for c in lexical], fetched)
+    guess = query
+    if settings.speakers and known is not None:
+        guess = mask_speakers(query, speakers_named(query, known.of(user)))
+    links: dict[str, tuple[str | None, str | None]] = {}
+    labels: set[str] = set()
+    async with background(lambda: embedding.embed([guess])) as early:
+        if query_terms:
+            lexical = await store.lexical_search(where, query_terms, limit=pool)
+            rankings.append(lexical)
+            retrievers.append("lexical")
+            ids = [c.memory_id for c in lexical]
+            if settings.speakers:  # their labels say which speakers the query may name
+                await _fetch(store, user, ids, fetched)
+                labels = {s for i in ids if i in fetched
+                          and (s := speaker_of(fetched[i].content)) is not None}
+            if settings.timeline:  # every lexical candidate is fused: read ahead meanwhile
+                links = await store.adjacent(user, ids)
+                await _fetch(store, user, [*ids, *(n for pair in links.values()
+                                                    for n in pair if n is not None)], fetched)
     named: list[str] = []
     if settings.speakers:
-        labels = {s for m in fetched.values() if (s := speaker_of(m.content)) is not None}
         named = speakers_named(query, labels)
+        if known is not None:
+            known.learn(user, labels)
 
-    vectors = await embedding.embed([mask_speakers(query, named)])
+    masked = mask_speakers(query, named)
+    vectors = early.value() if masked == guess else await embedding.embed([masked])
     vector_ranking: Sequence[Candidate] = ()
     if vectors is not None:
         vector_ranking = await store.vector_search(where, vectors[0], limit=pool)
@@ -132,10 +155,12 @@ async def retrieve(
             fused = (fuse(rankings, weights, pool=pool) if settings.fusion == "score"
                      else fuse_ranks(rankings))
     if query_terms and vector_ranking and settings.fusion == "score":
-        await _fetch(store, user, [c.memory_id for c in vector_ranking], fetched)
-        fused = stand_in(fused, vector_ranking, unreached(query_terms, fetched), pool=pool)
+        vector_ids = [c.memory_id for c in vector_ranking]
+        await _fetch(store, user, vector_ids, fetched)
+        reached = {i: fetched[i] for i in vector_ids if i in fetched}
+        fused = stand_in(fused, vector_ranking, unreached(query_terms, reached), pool=pool)
     found = set(fused)
-    adjacent = await neighbours(store, user, found) if settings.timeline else {}
+    adjacent = await neighbours(store, user, found, links) if settings.timeline else {}
     scores = spread(fused, adjacent)
     neighbours_of(fused, adjacent, evidence)
 

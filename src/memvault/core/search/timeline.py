@@ -19,15 +19,21 @@ FOLLOWS_WEIGHT = 0.5
 PRECEDES_WEIGHT = 0.25
 
 async def neighbours(
-    store: EpisodicStore, user_id: str, ids: Collection[str]
+    store: EpisodicStore, user_id: str, ids: Collection[str],
+    known: Mapping[str, tuple[str | None, str | None]] | None = None,
 ) -> dict[str, tuple[str | None, str | None]]:
     """The adjacency :func:`spread` needs for the candidates ``ids``: their own links, and
-    for each neighbour that is not a candidate, its link back to the candidate.
+    for each neighbour that is not a candidate, its link back to the candidate. ``known``
+    holds links already read (``store.adjacent`` of some of them); the rest are read.
 
     A neighbour's other neighbour is not a candidate, so it would score 0: its link is left
     out rather than read from the store.
     """
-    links = await store.adjacent(user_id, list(ids))
+    known = known or {}
+    links = {i: known[i] for i in ids if i in known}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        links.update(await store.adjacent(user_id, missing))
     adjacent: dict[str, tuple[str | None, str | None]] = dict(links)
     for memory_id, (previous, following) in links.items():
         if previous is not None and previous not in links:

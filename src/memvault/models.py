@@ -403,7 +403,8 @@ class DoctorReport(_Frozen):
     when not asked for or when the episodic store is down. ``embedder_state`` is the
     embedding service's (``disabled``, ``loading``, ``ready`` or ``failed``) and
     ``embedder_reason`` why that embedder was chosen; ``local_extra`` says whether the local
-    embedder's packages are installed, ``local_extra_detail`` what was found.
+    embedder's packages are installed, ``local_extra_detail`` what was found, and ``e5``,
+    ``e5_detail`` the same of the e5 embedder's.
     """
 
     stores: list[StoreReport]
@@ -412,6 +413,8 @@ class DoctorReport(_Frozen):
     embedder_reason: str
     local_extra: bool
     local_extra_detail: str
+    e5: bool = False
+    e5_detail: str = ""
     extraction: ExtractionReport | None = None
 
     @property

@@ -1,4 +1,5 @@
-"""Test doubles: a deterministic bag-of-words embedder whose loading a test controls."""
+"""Test doubles: a deterministic bag-of-words embedder whose loading a test controls, and
+``auto``'s view of what is installed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Sequence
 
 import anyio
 import numpy as np
+import pytest
 
+from memvault.config import EmbedderConfig
 from memvault.core.text.terms import terms
 from memvault.embedders.base import Matrix, normalise
 from memvault.embedders.worker import ModelThread
@@ -84,3 +87,40 @@ class LaneEmbedder(HashEmbedder):
     async def aclose(self) -> None:
         self.release.set()
         await self.thread.stop()
+
+
+class NamedEmbedder(HashEmbedder):
+    """:class:`HashEmbedder` under a real embedder's name (``local:all-MiniLM-L6-v2``)."""
+
+    def __init__(self, full_name: str) -> None:
+        super().__init__()
+        self.full_name = full_name
+
+    @property
+    def name(self) -> str:
+        return self.full_name
+
+
+E5_NAME = "e5:multilingual-e5-small-q4+centred"
+
+
+def fake_auto(monkeypatch: pytest.MonkeyPatch, *kinds: str) -> list[str]:
+    """Make ``auto`` see only ``kinds`` (``"e5"``, ``"local"``) as installed, and every
+    embedder :func:`memvault.embedders.create_embedder` builds a :class:`NamedEmbedder`
+    under the real name, so no model loads. Returns the names built, in order (appended to
+    as they are)."""
+    built: list[str] = []
+
+    def installed(kind: str) -> tuple[bool, str]:
+        return (True, "installed") if kind in kinds else (False, f"not installed: {kind}")
+
+    def build(kind: str, config: EmbedderConfig, *, model: str | None = None,
+              centred: bool = True) -> NamedEmbedder:
+        name = (f"local:{model or config.model or 'all-MiniLM-L6-v2'}" if kind == "local"
+                else E5_NAME if centred else E5_NAME.removesuffix("+centred"))
+        built.append(name)
+        return NamedEmbedder(name)
+
+    monkeypatch.setattr("memvault.embedders.auto.installed", installed)
+    monkeypatch.setattr("memvault.embedders.build", build)
+    return built

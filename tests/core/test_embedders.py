@@ -12,6 +12,7 @@ import pytest
 from memvault import Config, Memvault, StoreUnavailable
 from memvault.config import EmbedderConfig
 from memvault.embedders import create_embedder
+from memvault.embedders.e5 import e5_available
 from memvault.embedders.local import LocalEmbedder, local_available
 from memvault.embedders.openai import OpenAIEmbedder
 
@@ -68,16 +69,22 @@ async def test_openai_embedder_in_the_core(tmp_path: Path) -> None:
         assert (info.model, info.dimensions) == ("openai:m", 8)
 
 
-def test_auto_picks_local_when_installed_and_explains() -> None:
+async def test_auto_picks_e5_then_local_for_a_new_store_and_explains() -> None:
+    """With the packages really installed here (tests/core/test_auto_embedder.py fakes them
+    for every case); nothing is loaded."""
     embedder, reason = create_embedder(EmbedderConfig(kind="auto"))
-    available, _ = local_available()
-    if available:
+    if e5_available()[0]:
+        assert embedder is not None
+        assert embedder.name == "e5:multilingual-e5-small-q4+centred"
+    elif local_available()[0]:
         assert embedder is not None
         assert embedder.name == "local:all-MiniLM-L6-v2"
-        assert "auto" in reason
     else:
         assert embedder is None
         assert "lexical" in reason
+    assert "(auto: a new store" in reason
+    if embedder is not None:
+        await embedder.aclose()
     none, why = create_embedder(EmbedderConfig(kind="none"))
     assert none is None
     assert "configured" in why

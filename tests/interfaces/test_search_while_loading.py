@@ -35,7 +35,7 @@ def gated(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
     """The configured embedder, whose load waits for ``gate``."""
     embedder = HashEmbedder(gate=anyio.Event())
 
-    def create(config: object) -> tuple[Embedder, str]:
+    def create(config: object, *recorded: object, **replacing: object) -> tuple[Embedder, str]:
         return embedder, "embedder: test:hash (given)"
 
     monkeypatch.setattr("memvault.core.memvault.create_embedder", create)

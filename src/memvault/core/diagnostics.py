@@ -21,7 +21,7 @@ async def diagnose(
 ) -> DoctorReport:
     """The report; stores not ``opened`` are opened for the check and closed again, one at a
     time, so one that cannot open is reported without hiding the others."""
-    from memvault.embedders.local import local_available  # its packages are heavy
+    from memvault.embedders.auto import installed  # looks packages up, imports none
 
     stores: list[StoreReport] = []
     counted: VectorReport | None = None
@@ -47,14 +47,15 @@ async def diagnose(
         finally:
             if not opened:
                 await store.close()
-    available, detail = local_available()
+    available, detail = installed("local")
+    e5, e5_detail = installed("e5")
     extracted = None if extraction is None else await _extraction(
         extraction, episodic, stores, opened)
     return DoctorReport(
         extraction=extracted,
         stores=stores, vectors=counted, embedder_state=embedding.state,
         embedder_reason=embedding.reason, local_extra=available,
-        local_extra_detail=detail,
+        local_extra_detail=detail, e5=e5, e5_detail=e5_detail,
     )
 
 

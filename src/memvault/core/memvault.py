@@ -81,7 +81,11 @@ _ID_PAGE = 1_000
 
 class Memvault(Transfers):
     """The async memory core; open it with ``async with``. Export and import come from
-    :class:`~memvault.core.transfers.Transfers`."""
+    :class:`~memvault.core.transfers.Transfers`.
+
+    The configured embedder ``auto`` is resolved each time the stores open, against the
+    embedder on record in the episodic store (:mod:`memvault.embedders.auto`); until then
+    ``embedding`` has none."""
 
     def __init__(
         self,
@@ -105,14 +109,15 @@ class Memvault(Transfers):
             self.episodic, self.profile, self.working,
             max_turns=self.config.working_max_turns, ttl_seconds=self.config.working_ttl_seconds,
         )
-        if embedder == "config":
+        #: ``auto`` chooses once the episodic store says whose vectors it holds.
+        self._auto = embedder == "config" and config.embedder.kind == "auto"
+        if self._auto:
+            chosen, reason = None, "embedder: auto (chosen when the store is opened)"
+        elif embedder == "config":
             chosen, reason = create_embedder(self.config.embedder)
         else:
             chosen, reason = embedder, f"embedder: {embedder.name if embedder else 'none'} (given)"
-        self.embedding = EmbeddingService(
-            chosen, self.episodic, reason, speakers=self.config.search.speakers,
-            passages=self.config.search.passages, windows=self.config.search.windows,
-        )
+        self.embedding = self._embedding_service(chosen, reason)
         self.extraction = Extraction(
             self.config.llm, self.episodic, self.profile,
             max_value_bytes=self.config.max_profile_value_bytes,
@@ -125,6 +130,20 @@ class Memvault(Transfers):
         self._speakers = KnownSpeakers()  # lets a search's embedding start at once
         self._stack: AsyncExitStack | None = None
         self._group: TaskGroup | None = None
+
+    def _embedding_service(self, embedder: Embedder | None, reason: str) -> EmbeddingService:
+        search = self.config.search
+        return EmbeddingService(embedder, self.episodic, reason, speakers=search.speakers,
+                                passages=search.passages, windows=search.windows)
+
+    def _choose_embedder(self, info: EmbeddingInfo | None) -> None:
+        """Resolve ``auto`` for a store whose vectors come from ``info`` (``None``: none on
+        record): the recorded embedder when installed (:mod:`memvault.embedders.auto`).
+        Without ``check_embedder`` the vectors are about to be replaced (``reembed``)."""
+        chosen, reason = create_embedder(
+            self.config.embedder, info.model if info is not None else None,
+            replacing=not self._check_embedder)
+        self.embedding = self._embedding_service(chosen, reason)
 
     @classmethod
     def open(cls, database: str | Path | None = None, **settings: Any) -> Self:
@@ -146,6 +165,8 @@ class Memvault(Transfers):
             for store in (self.episodic, self.profile, self.working):
                 await store.open()
                 stack.push_async_callback(store.close)
+            if self._auto:
+                self._choose_embedder(await self.episodic.embedding_info())
             if self._check_embedder:
                 await self.embedding.check()
             if self.embedding.embedder is not None:
@@ -597,9 +618,15 @@ class Memvault(Transfers):
 
         On an open Memvault the stores are asked as they are. On one not opened, each store
         is opened for the check and closed again, one at a time, so a store that cannot open
-        is reported (with the reason) without hiding the others. ``vectors=False`` leaves
-        out the vector counts. Raises only for what a store fails after opening.
+        is reported (with the reason) without hiding the others, and ``auto`` is resolved
+        against the vectors on record as opening would (not with ``vectors=False``, which
+        leaves out the vector counts). Raises only for what a store fails after opening.
         """
-        return await diagnose(self.episodic, self.profile, self.working, self.embedding,
-                              opened=self._stack is not None, vectors=vectors,
-                              extraction=self.extraction)
+        report = await diagnose(self.episodic, self.profile, self.working, self.embedding,
+                                opened=self._stack is not None, vectors=vectors,
+                                extraction=self.extraction)
+        if not self._auto or self._stack is not None or report.vectors is None:
+            return report  # chosen already, or the store did not say whose vectors it has
+        self._choose_embedder(report.vectors.embedding)
+        return report.model_copy(update={"embedder_reason": self.embedding.reason,
+                                         "embedder_state": self.embedding.state})

@@ -1,4 +1,5 @@
-"""Embedders, chosen from :class:`~memvault.config.EmbedderConfig`."""
+"""Embedders, chosen from :class:`~memvault.config.EmbedderConfig` (``auto``:
+:mod:`memvault.embedders.auto`)."""
 
 from __future__ import annotations
 
@@ -6,34 +7,47 @@ from memvault.config import EmbedderConfig
 from memvault.embedders.base import Embedder
 from memvault.errors import ConfigError
 
-__all__ = ["Embedder", "create_embedder"]
+__all__ = ["Embedder", "build", "create_embedder"]
 
 
-def create_embedder(config: EmbedderConfig) -> tuple[Embedder | None, str]:
-    """The configured embedder (``None`` for lexical-only search) and why it was chosen."""
-    from memvault.embedders.local import local_available
-
-    kind = config.kind
-    if kind == "auto":
-        available, why = local_available()
-        if not available:
-            return None, f"embedder: none (auto: local extra {why}); search is lexical"
-        kind = "local"
-        reason = "auto: the local extra is installed"
-    else:
-        reason = "configured"
-    if kind == "none":
-        return None, "embedder: none (configured); search is lexical"
+def build(kind: str, config: EmbedderConfig, *, model: str | None = None,
+          centred: bool = True) -> Embedder:
+    """A ``local`` or ``e5`` embedder, not loaded (``model``: the local model, default
+    ``config.model``; ``centred``: e5 centres its vectors by script)."""
     if kind == "local":
         from memvault.embedders.local import LocalEmbedder
 
-        embedder: Embedder = LocalEmbedder(config.model, batch_size=config.batch_size)
-        return embedder, f"embedder: {embedder.name} ({reason})"
+        return LocalEmbedder(model or config.model, batch_size=config.batch_size)
     if kind == "e5":
         from memvault.embedders.e5 import E5Embedder
 
-        e5 = E5Embedder()
-        return e5, f"embedder: {e5.name} ({reason})"
+        return E5Embedder(centred=centred)
+    raise ConfigError(f"unknown embedder {kind!r}")
+
+
+def create_embedder(
+    config: EmbedderConfig, recorded: str | None = None, *, replacing: bool = False
+) -> tuple[Embedder | None, str]:
+    """The configured embedder (``None`` for lexical-only search) and why it was chosen.
+
+    ``recorded`` is the name of the embedder whose vectors the store holds (``None``: none
+    on record) and ``replacing`` says they are about to be made again; only ``auto`` reads
+    them (:func:`memvault.embedders.auto.choose`). Nothing is loaded here.
+    """
+    kind = config.kind
+    if kind == "auto":
+        from memvault.embedders.auto import choose
+
+        choice = choose(config, recorded, replacing=replacing)
+        if choice.kind is None:
+            return None, f"embedder: none ({choice.why}); search is lexical"
+        chosen = build(choice.kind, config, model=choice.model, centred=choice.centred)
+        return chosen, f"embedder: {chosen.name} ({choice.why})"
+    if kind == "none":
+        return None, "embedder: none (configured); search is lexical"
+    if kind in ("local", "e5"):
+        embedder = build(kind, config)
+        return embedder, f"embedder: {embedder.name} (configured)"
     if kind == "openai":
         from memvault.embedders.openai import OpenAIEmbedder
 

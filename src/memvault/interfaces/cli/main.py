@@ -271,8 +271,10 @@ def add(ctx: click.Context, content: str | None, session: str | None, metadata: 
 
 async def _refuse_foreign_vectors(mv: Memvault, config: Config) -> None:
     """Refuse, as a server would on open, a store whose vectors come from another embedder
-    than the configured one (:class:`EmbedderMismatch`); the model is not loaded."""
-    configured, reason = create_embedder(config.embedder)
+    than the configured one (:class:`EmbedderMismatch`; never with ``auto``, which takes the
+    store's own); the model is not loaded."""
+    info = await mv.episodic.embedding_info()
+    configured, reason = create_embedder(config.embedder, info.model if info else None)
     if configured is not None:
         await EmbeddingService(configured, mv.episodic, reason).check()
 
@@ -449,6 +451,7 @@ def doctor(ctx: click.Context) -> None:
     click.echo(report.embedder_reason)
     click.echo(f"local extra: {'yes' if report.local_extra else 'no'} "
                f"({report.local_extra_detail})")
+    click.echo(f"e5:          {'yes' if report.e5 else 'no'} ({report.e5_detail})")
     for store in report.stores:
         status = store.status
         if status is None:

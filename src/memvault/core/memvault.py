@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
@@ -30,13 +30,13 @@ from memvault.config import Config
 from memvault.core import exchange, upkeep
 from memvault.core.audit import AuditLog
 from memvault.core.correct import Corrections
-from memvault.core.diagnostics import diagnose
-from memvault.core.embedding import EmbeddingService, EmbeddingState
+from memvault.core.embedding import EmbeddingService
 from memvault.core.extract import Extraction
 from memvault.core.idempotency import request_hash, store_once
 from memvault.core.ids import derived_id, new_id
 from memvault.core.search import pipeline
 from memvault.core.search.early import KnownSpeakers
+from memvault.core.state import State
 from memvault.core.text.entities import extract_entities
 from memvault.core.threads import single_threaded_blas
 from memvault.core.timeutil import parse_datetime, utc_now
@@ -57,7 +57,6 @@ from memvault.errors import InvalidInput, MemvaultError, NotFound
 from memvault.models import (
     AddOutcome,
     DeleteReport,
-    DoctorReport,
     EmbeddingInfo,
     Memory,
     MemoryFilter,
@@ -67,7 +66,6 @@ from memvault.models import (
     Profile,
     ProfileFact,
     SearchResult,
-    StoreStatus,
 )
 from memvault.stores.base import EpisodicStore, NewMemory, ProfileStore, WorkingStore
 from memvault.stores.registry import KeySet, add_writer, open_episodic, open_profile, open_working
@@ -79,7 +77,7 @@ log = logging.getLogger("memvault")
 _ID_PAGE = 1_000
 
 
-class Memvault(Transfers):
+class Memvault(Transfers, State):
     """The async memory core; open it with ``async with``. Export and import come from
     :class:`~memvault.core.transfers.Transfers`.
 
@@ -575,58 +573,3 @@ class Memvault(Transfers):
         report = DeleteReport(memories=memories, working=working, profile_facts=facts)
         await self.audit.deleted_all(user, report, agent_id=agent, session_id=session)
         return report
-
-    # -- state -------------------------------------------------------------------------------
-
-    async def wait_for_vectors(self, timeout: float | None = None) -> bool:
-        """Wait until every memory added through this instance has its vector (adds return
-        before that: they never wait for the model). Returns ``False`` on timeout."""
-        return await self.embedding.wait_idle(timeout)
-
-    async def wait_until_ready(self, timeout: float | None = None) -> EmbeddingState:
-        """Wait for the embedder to load (or fail); returns its state."""
-        return await self.embedding.wait_settled(timeout)
-
-    async def status(self) -> builtins.list[StoreStatus]:
-        return [await s.status() for s in (self.episodic, self.profile, self.working)]
-
-    async def reembed(self, progress: Callable[[int], None] | None = None) -> int:
-        """Drop every vector and embed every memory again with the configured embedder;
-        returns how many memories have their vectors again (the background sweep may embed
-        some of them meanwhile: they count too)."""
-        embedder = self.embedding.embedder
-        if embedder is None:
-            raise InvalidInput("no embedder is configured: nothing to re-embed with")
-        await embedder.load()
-        dimensions = int((await embedder.embed(["memvault"])).shape[1])
-        await self.episodic.reset_embeddings(
-            EmbeddingInfo(model=embedder.name, dimensions=dimensions)
-        )
-        total = await self.episodic.count(None)
-        await self.embedding.backfill(progress)
-        return total - len(await self.episodic.missing_embeddings(limit=max(total, 1)))
-
-    # -- diagnostics -------------------------------------------------------------------------
-
-    async def count(self, *, user_id: str | None = None, all_users: bool = False) -> int:
-        """How many memories the user has, or every user with ``all_users`` (what
-        :meth:`reembed` goes through)."""
-        return await self.episodic.count(None if all_users else self._user(user_id))
-
-    async def doctor(self, *, vectors: bool = True) -> DoctorReport:
-        """The stores' state, the episodic store's vectors and the embedder's state.
-
-        On an open Memvault the stores are asked as they are. On one not opened, each store
-        is opened for the check and closed again, one at a time, so a store that cannot open
-        is reported (with the reason) without hiding the others, and ``auto`` is resolved
-        against the vectors on record as opening would (not with ``vectors=False``, which
-        leaves out the vector counts). Raises only for what a store fails after opening.
-        """
-        report = await diagnose(self.episodic, self.profile, self.working, self.embedding,
-                                opened=self._stack is not None, vectors=vectors,
-                                extraction=self.extraction)
-        if not self._auto or self._stack is not None or report.vectors is None:
-            return report  # chosen already, or the store did not say whose vectors it has
-        self._choose_embedder(report.vectors.embedding)
-        return report.model_copy(update={"embedder_reason": self.embedding.reason,
-                                         "embedder_state": self.embedding.state})

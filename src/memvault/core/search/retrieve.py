@@ -44,6 +44,7 @@ from memvault.core.search.diversity import diversify
 from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
 from memvault.core.search.fusion import fuse, fuse_ranks, stand_in
+from memvault.core.search.own_turns import own_scores
 from memvault.core.search.scripts import unreached
 from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
@@ -124,6 +125,11 @@ async def retrieve(
     evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
+    if vectors is not None and named and settings.own_turns and settings.fusion == "score":
+        own = await own_scores(store, where, vectors[0], named, vector_ranking, evidence,
+                               pool=pool)
+        for memory_id, gain in own.items():
+            fused[memory_id] = fused.get(memory_id, 0.0) + gain
     if settings.feedback and query_terms:
         extra, _ = await feedback_ranking(store, where, query_terms, fused, named, pool=pool)
         if extra:

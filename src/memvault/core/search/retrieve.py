@@ -7,7 +7,9 @@
 3. **Vector**: the query, with named speakers replaced by a pronoun, embedded and searched;
    a memory scores by its best vector (the whole memory or one of its passages).
 4. **Fusion**: each ranking's scores rescaled to [0, 1] and summed
-   (:func:`memvault.core.search.fusion.fuse`).
+   (:func:`memvault.core.search.fusion.fuse`); with ``own_turns`` (off by default), a named
+   speaker's own vector ranking is added at a lower weight
+   (:mod:`memvault.core.search.own_turns`).
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
    neighbours of every candidate join the candidates
    (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.

@@ -156,6 +156,8 @@ class SearchConfig(BaseModel):
     time the question names; ``recency_tense`` also reads a question in the present tense
     that addresses a role ("where do I live?", "where does the user live?") as one about
     the present. ``session_prior`` lets a memory gain a share of its session's best score.
+    ``own_turns`` also searches, by vector, the turns of the speaker a query names as a
+    ranking of their own (:mod:`memvault.core.search.own_turns`).
     Off by default, measured and kept to measure again: ``feedback`` (a second lexical
     search with the terms the first hits share), ``diversity`` (a session's later turns
     decay).
@@ -176,6 +178,7 @@ class SearchConfig(BaseModel):
     diversity: bool = False
     feedback: bool = False
     session_prior: bool = True
+    own_turns: bool = False
 
 
 class LLMConfig(BaseModel):

@@ -10,7 +10,9 @@
    stages 1 and 2 read the store, and stage 5 the links and memories of the lexical
    candidates (:mod:`memvault.core.search.early`).
 4. **Fusion**: each ranking's scores rescaled to [0, 1] and summed
-   (:func:`memvault.core.search.fusion.fuse`).
+   (:func:`memvault.core.search.fusion.fuse`); with ``own_turns`` (off by default), a named
+   speaker's own vector ranking is added at a lower weight
+   (:mod:`memvault.core.search.own_turns`).
 5. **Timeline**: each memory takes a share of its session neighbours' scores, and the
    neighbours of every candidate join the candidates
    (:mod:`memvault.core.search.timeline`). Neighbours must pass the same filter.
@@ -48,6 +50,7 @@ from memvault.core.search.early import KnownSpeakers, background
 from memvault.core.search.explain import Evidence, gather, neighbours_of
 from memvault.core.search.feedback import FEEDBACK_WEIGHT, feedback_ranking
 from memvault.core.search.fusion import fuse, fuse_ranks, stand_in
+from memvault.core.search.own_turns import own_scores
 from memvault.core.search.scripts import unreached
 from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
@@ -147,6 +150,11 @@ async def retrieve(
     evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
+    if vectors is not None and named and settings.own_turns and settings.fusion == "score":
+        own = await own_scores(store, where, vectors[0], named, vector_ranking, evidence,
+                               pool=pool)
+        for memory_id, gain in own.items():
+            fused[memory_id] = fused.get(memory_id, 0.0) + gain
     if settings.feedback and query_terms:
         extra, _ = await feedback_ranking(store, where, query_terms, fused, named, pool=pool)
         if extra:

@@ -52,7 +52,7 @@ class Transfers:
         mv = self._core()
         limits = exchange.Limits(max_content_bytes=mv.config.max_content_bytes,
                                  max_value_bytes=mv.config.max_profile_value_bytes)
-        with mv.extraction.foreground.write():
+        with mv._foreground.write():
             report = await exchange.import_lines(
                 mv.episodic, mv.profile, lines, limits=limits,
                 user_id=None if user_id is None else mv._user(user_id),

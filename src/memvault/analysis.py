@@ -27,6 +27,7 @@ Stop words are not removed here; what a query leaves out is the caller's choice.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -61,10 +62,6 @@ _WHOLE = (
     rf"|[a-z]{_A}*(?:-{_A}+)*-\d(?:{_A}|-)*"
     rf"|{_A}+(?:[/\\](?:{_A}|[.\-])+)+"
     rf"|{_A}+(?:[.-]{_A}+)*\.[a-z]{{1,5}}(?![^\W{_CJK}])"
-)
-_TOKEN = re.compile(
-    rf"(?P<whole>{_WHOLE})|(?P<cjk>[{_CJK}]+)|(?P<word>(?:[^\W_{_CJK}]|['’](?=[^\W_]))+)",
-    re.IGNORECASE,
 )
 _PLAIN = re.compile(r"([a-z]+(?:['’][a-z]+)?)[,.;:!?\"')\]]*")
 _PART = re.compile(rf"[^\W_{_CJK}]+")
@@ -112,8 +109,18 @@ def joined(text: str, *, query: bool = False) -> str:
     return " ".join(tokens(text, query=query))
 
 
+@functools.cache
+def _token() -> re.Pattern[str]:
+    """The tokenizer of the chunks that are not one plain word; compiled on first use, as
+    its Unicode classes take about a tenth of a second to compile (not at start-up)."""
+    return re.compile(
+        rf"(?P<whole>{_WHOLE})|(?P<cjk>[{_CJK}]+)|(?P<word>(?:[^\W_{_CJK}]|['’](?=[^\W_]))+)",
+        re.IGNORECASE,
+    )
+
+
 def _analyse(chunk: str, out: list[str], query: bool) -> None:
-    for match in _TOKEN.finditer(chunk):
+    for match in _token().finditer(chunk):
         if (whole := match.group("whole")) is not None:
             whole = whole.rstrip(".-")
             out.append(whole)

@@ -25,16 +25,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The CPU build of torch first, so sentence-transformers does not pull the CUDA one (GBs).
+# memvault with every store driver (server); its embedder, e5, needs no PyTorch. With
+# --build-arg EXTRAS=server,local (all-MiniLM-L6-v2), torch's CPU build is installed first, so
+# that sentence-transformers does not pull the CUDA one (GBs).
+ARG EXTRAS=server
 ARG TORCH_SPEC=torch
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "${TORCH_SPEC}"
-
-# memvault with every store driver (server) and the offline embedder (local).
 COPY --from=build /dist/ /tmp/dist/
 RUN set -eu; \
+    case ",${EXTRAS}," in \
+        *,local,*) pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "${TORCH_SPEC}" ;; \
+    esac; \
     wheel=$(ls /tmp/dist/memvault-*.whl); \
-    pip install --no-cache-dir "${wheel}[server,local]"; \
+    pip install --no-cache-dir "${wheel}[${EXTRAS}]"; \
     rm -rf /tmp/dist; \
     memvault --version
 

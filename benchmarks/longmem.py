@@ -350,7 +350,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="LoCoMo over long memories: recall@5/@10, hits per search, latency.",
     )
     parser.add_argument("path", type=Path, help="path to locomo10.json")
-    parser.add_argument("--embedder", choices=["local", "none"], default="local")
+    parser.add_argument("--embedder", choices=["local", "e5", "auto", "none"], default="local")
     parser.add_argument("--batch", action="store_true",
                         help="one add_many per session instead of one add per message")
     parser.add_argument("--limit", type=_positive, default=max(KS))

@@ -12,21 +12,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Literal, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, cast, runtime_checkable
 
 import anyio.to_thread
 
 from memvault.config import Config
 from memvault.errors import ConfigError, StoreUnavailable
-from memvault.stores.base import EpisodicStore, ProfileStore
 from memvault.stores.registry import (
     KeySet,
     check_file_keys,
+    is_file_store,
     open_episodic,
     open_profile,
     reencrypt_file,
     store_files,
 )
+
+if TYPE_CHECKING:
+    from memvault.stores.base import EpisodicStore, ProfileStore
 
 __all__ = ["FieldRekeying", "KeyChecking", "check_keys", "keys_of", "reencrypt_files",
            "rekey_fields"]
@@ -81,11 +84,14 @@ async def check_keys(config: Config, *, timeout: float = 10.0) -> None:
     not answer within ``timeout`` seconds is not waited for: the server then retries it."""
     keys = KeySet.from_config(config.encryption)
     await anyio.to_thread.run_sync(check_file_keys, _urls(config), keys)
-    stores: list[EpisodicStore | ProfileStore] = [
-        open_episodic(config.episodic_url, search=config.search, keys=keys,
-                      encrypt_content=config.encryption.encrypt_content),
-        open_profile(config.profile_url, keys=keys),
-    ]
+    # A SQLite file is checked above; its store, not built, leaves its backend unimported
+    # until the server opens it (after it has answered the MCP handshake).
+    stores: list[EpisodicStore | ProfileStore] = []
+    if not is_file_store(config.episodic_url):
+        stores.append(open_episodic(config.episodic_url, search=config.search, keys=keys,
+                                    encrypt_content=config.encryption.encrypt_content))
+    if not is_file_store(config.profile_url):
+        stores.append(open_profile(config.profile_url, keys=keys))
     for store in stores:
         if not isinstance(store, KeyChecking):
             continue
@@ -125,8 +131,8 @@ async def rekey_fields(config: Config, *, batch: int = 500,
     async with AsyncExitStack() as stack:
         for store in stores:
             if isinstance(store, FieldRekeying):
-                await cast(EpisodicStore | ProfileStore, store).open()
-                stack.push_async_callback(cast(EpisodicStore | ProfileStore, store).close)
+                await cast("EpisodicStore | ProfileStore", store).open()
+                stack.push_async_callback(cast("EpisodicStore | ProfileStore", store).close)
         start(sum([await store.fields_to_rekey() for store in rekeying]))
         for one in rekeying:
             done += await one.rekey_fields(batch=batch, progress=progress)

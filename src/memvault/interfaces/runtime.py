@@ -10,15 +10,19 @@ its own kind of error.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
+import anyio.to_thread
 
 from memvault.config import Config
-from memvault.core.memvault import Memvault
 from memvault.errors import ConfigError, EmbedderMismatch, EncryptionError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from memvault.core.memvault import Memvault
 
 __all__ = [
     "LogLevel", "NotOpen", "Runtime", "ServeOptions", "Transport", "vector_size_mismatch",
@@ -97,9 +101,16 @@ class Runtime:
     #: ``error`` is a configuration error (kept, not retried).
     error_is_configuration: bool = False
     _opened: anyio.Event = field(default_factory=anyio.Event)
+    _wanted: anyio.Event = field(default_factory=anyio.Event)
+
+    def want_open(self) -> None:
+        """Let :meth:`keep_open` started ``on_demand`` open the Memvault now."""
+        self._wanted.set()
 
     async def require(self) -> Memvault:
-        """The open Memvault; waits briefly while it opens, else raises :class:`NotOpen`."""
+        """The open Memvault; waits briefly while it opens (first asking for it to open, see
+        :meth:`want_open`), else raises :class:`NotOpen`."""
+        self.want_open()
         if self.memvault is None and self.error is None:
             with anyio.move_on_after(_WAIT_FOR_OPEN_SECONDS):
                 await self._opened.wait()
@@ -110,17 +121,28 @@ class Runtime:
 
     async def wait_open(self, timeout: float) -> bool:
         """Wait until the Memvault is open (``True``) or ``timeout`` passes (``False``)."""
+        self.want_open()
         with anyio.move_on_after(timeout):
             while self.memvault is None:
                 await self._opened.wait()
         return self.memvault is not None
 
-    async def keep_open(self) -> None:
+    async def keep_open(self, *, on_demand: bool = False) -> None:
         """Open the Memvault and hold it until cancelled; retry with backoff while a store
         is unavailable or does not read with the configured keys (the file was replaced, the
         key file changed). Any other configuration error is kept and reported, not retried;
         so is an embedder found, once loaded, to give vectors of another size than the
-        store's (the Memvault is then closed: calls served meanwhile were lexical)."""
+        store's (the Memvault is then closed: calls served meanwhile were lexical).
+
+        ``on_demand``: not before :meth:`want_open` (or a call that needs the Memvault) asks
+        for it, so that what opening costs (the core's imports, the stores, the embedder)
+        comes after the server's first answers. The core is imported in a worker thread:
+        meanwhile the server keeps answering what needs no Memvault."""
+        if on_demand:
+            await self._wanted.wait()
+        await anyio.to_thread.run_sync(importlib.import_module, "memvault.core.memvault")
+        from memvault.core.memvault import Memvault
+
         delay = 1.0
         while True:
             try:

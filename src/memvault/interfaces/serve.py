@@ -7,21 +7,22 @@ This is where the MCP server (:mod:`memvault.interfaces.mcp`) and the HTTP app
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
+from typing import TYPE_CHECKING
 
 from memvault.config import Config
 from memvault.core.encryption import check_keys
-from memvault.interfaces.http.app import http_app, serve_http
-from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
-from memvault.interfaces.http.keys import KeyAuthenticator
-from memvault.interfaces.http.oauth import JwtAuthenticator
-from memvault.interfaces.identity import Authenticator
-from memvault.interfaces.mcp.frames import screen
 from memvault.interfaces.mcp.server import build_server
-from memvault.interfaces.mcp.stdio import serve_stdio
 from memvault.interfaces.runtime import Runtime, ServeOptions
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from memvault.interfaces.identity import Authenticator
+
 __all__ = ["authenticators", "build_http_app", "serve"]
+
+# The HTTP stack (Starlette, uvicorn, the REST API, the dashboard, OAuth) is imported by the
+# functions that serve HTTP: over stdio, the handshake would wait for it.
 
 
 def authenticators(config: Config, options: ServeOptions, runtime: Runtime
@@ -29,6 +30,10 @@ def authenticators(config: Config, options: ServeOptions, runtime: Runtime
     """Who may call the HTTP server: the authenticators a bearer credential is offered to,
     in order (the first to accept it names the caller). Empty: no credential is asked for.
     A new kind of credential (e.g. OAuth access tokens) is one more line here."""
+    from memvault.interfaces.http.auth import TokenAuthenticator
+    from memvault.interfaces.http.keys import KeyAuthenticator
+    from memvault.interfaces.http.oauth import JwtAuthenticator
+
     found: list[Authenticator] = []
     if options.token:
         found.append(TokenAuthenticator(options.token))
@@ -45,6 +50,10 @@ def build_http_app(config: Config, options: ServeOptions, *, check: bool = False
     ``config``; the Memvault opens when the app's lifespan starts. ``check``: refuse first
     (:func:`~memvault.interfaces.http.auth.check_bind`) to listen off loopback without a
     credential."""
+    from memvault.interfaces.http.app import http_app
+    from memvault.interfaces.http.auth import TokenAuthenticator, check_bind
+    from memvault.interfaces.mcp.frames import screen
+
     runtime = Runtime(config=config, log_level=options.log_level)
     found = authenticators(config, options, runtime)
     if check:
@@ -61,7 +70,11 @@ async def serve(config: Config, options: ServeOptions) -> None:
     that is missing, unreadable or wrong raises its one-line error and nothing listens."""
     await check_keys(config)
     if options.transport == "stdio":
+        from memvault.interfaces.mcp.stdio import serve_stdio
+
         await serve_stdio(config, options)
     else:
+        from memvault.interfaces.http.app import serve_http
+
         app = build_http_app(config, options, check=True)
         await serve_http(app, options, config.user_id)

@@ -11,20 +11,22 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlparse
 
 from memvault.config import SearchConfig
 from memvault.errors import ConfigError
-from memvault.stores.base import AddWriter, EpisodicStore, ProfileStore, WorkingStore
 from memvault.stores.crypto import KeySet
-from memvault.stores.outbox import OutboxWriter
+
+if TYPE_CHECKING:  # the store roles bring numpy: not needed to check a configuration's keys
+    from memvault.stores.base import AddWriter, EpisodicStore, ProfileStore, WorkingStore
 
 __all__ = [
     "KeySet",
     "Role",
     "add_writer",
     "check_file_keys",
+    "is_file_store",
     "is_path",
     "open_episodic",
     "open_profile",
@@ -63,6 +65,12 @@ _REGISTRY: dict[Role, dict[str, tuple[str, str]]] = {
 def is_path(url: str) -> bool:
     """Whether a store URL is a bare file path (no ``scheme://``): a SQLite file."""
     return "://" not in url
+
+
+def is_file_store(url: str) -> bool:
+    """Whether ``url`` names a SQLite file: its keys are checked on the file
+    (:func:`check_file_keys`), its stores have no check of their own."""
+    return scheme_of(url) == "sqlite"
 
 
 def scheme_of(url: str) -> str:
@@ -116,15 +124,15 @@ def open_episodic(url: str, *, search: SearchConfig | None = None,
         options["ann_min"] = search.ann_min_vectors if search.ann else None
     if keys is not None and encrypt_content and scheme_of(url) in _SEALING_CONTENT:
         options["keys"], keys = keys, None
-    return cast(EpisodicStore, _load("episodic", url, keys, **options))
+    return cast("EpisodicStore", _load("episodic", url, keys, **options))
 
 
 def open_profile(url: str, *, keys: KeySet | None = None) -> ProfileStore:
-    return cast(ProfileStore, _load("profile", url, keys))
+    return cast("ProfileStore", _load("profile", url, keys))
 
 
 def open_working(url: str, *, keys: KeySet | None = None) -> WorkingStore:
-    return cast(WorkingStore, _load("working", url, keys))
+    return cast("WorkingStore", _load("working", url, keys))
 
 
 def add_writer(
@@ -136,9 +144,11 @@ def add_writer(
     one file), else ordered writes through the episodic store's outbox. The method is looked up
     on the class, so an object that merely forwards attributes to a store gets the ordered
     writes, through its own methods."""
+    from memvault.stores.outbox import OutboxWriter
+
     joint = getattr(type(episodic), "joint_writer", None)
     if joint is not None:
-        writer = cast(AddWriter | None, joint(episodic, profile, working, max_turns=max_turns,
+        writer = cast("AddWriter | None", joint(episodic, profile, working, max_turns=max_turns,
                                               ttl_seconds=ttl_seconds))
         if writer is not None:
             return writer
@@ -150,7 +160,7 @@ def store_files(urls: Sequence[str]) -> list[Path]:
     """The distinct SQLite files among store URLs (the ones encrypted as a whole)."""
     files: dict[Path, None] = {}
     for url in urls:
-        if scheme_of(url) == "sqlite":
+        if is_file_store(url):
             db = importlib.import_module("memvault.stores.sqlite.db")
             files[Path(db.path_from_url(url)).resolve()] = None
     return list(files)
@@ -168,7 +178,7 @@ def check_file_keys(urls: Sequence[str], keys: KeySet | None) -> None:
     """Refuse (:class:`~memvault.errors.EncryptionError`, one line naming the key settings)
     when ``keys`` do not open a SQLite file among ``urls`` as configured: encrypted without
     a key, plain with one, or under another key. Blocking: run it in a worker thread."""
-    if not any(scheme_of(url) == "sqlite" for url in urls):
+    if not any(is_file_store(url) for url in urls):
         return
     cipher = importlib.import_module("memvault.stores.sqlite.cipher")
     for path in store_files(urls):

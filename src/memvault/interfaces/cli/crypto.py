@@ -11,14 +11,16 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
-from click._termui_impl import ProgressBar
 
-from memvault.config import Config
-from memvault.core import encryption
 from memvault.errors import MemvaultError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from memvault.config import Config
 
 __all__ = ["register"]
 
@@ -37,6 +39,8 @@ def register(cli: click.Group, config_of: Callable[[click.Context], Config],
     """Add the commands to ``cli``; ``config_of`` and ``run`` are the CLI's own helpers."""
 
     def files(ctx: click.Context, mode: Literal["encrypt", "rekey"]) -> None:
+        from memvault.core import encryption
+
         try:
             for line in encryption.reencrypt_files(config_of(ctx), mode, _pause):
                 click.echo(line)
@@ -64,6 +68,8 @@ def register(cli: click.Group, config_of: Callable[[click.Context], Config],
         Give the new key as the key and the old one in MEMVAULT_ENCRYPTION_OLD_KEY_FILES.
         SQLite: the file is rewritten crash-safe, as `memvault encrypt` does (stop the servers
         first). --fields: values are re-encrypted in batches while servers run."""
+        from memvault.core import encryption
+
         if not fields:
             files(ctx, "rekey")
             return

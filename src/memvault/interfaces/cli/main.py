@@ -7,6 +7,7 @@ Configuration comes from flags, then ``MEMVAULT_*`` environment variables, then 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -14,28 +15,39 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
 
 import anyio
 import click
-from click._termui_impl import ProgressBar
 
 from memvault.config import Config, EmbedderKind
-from memvault.core.embedding import EmbeddingService
-from memvault.core.memvault import Memvault
-from memvault.embedders import create_embedder
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
-from memvault.interfaces.cli import correct, crypto, transfer
-from memvault.interfaces.cli import keys as keys_cli
-from memvault.interfaces.cli import types as types_cli
-from memvault.interfaces.cli.extraction import echo_extraction
+from memvault.interfaces.cli import crypto
 from memvault.interfaces.cli.oauth import oauth_options, oauth_overrides
-from memvault.models import DoctorReport, Memory
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from memvault.core.memvault import Memvault
+    from memvault.models import DoctorReport, Memory
 
 __all__ = ["cli", "main"]
 
 T = TypeVar("T")
+
+#: The commands defined in other modules, imported when named (``memvault serve`` then
+#: loads neither the core nor the HTTP client these need).
+_ELSEWHERE = {
+    "update": "correct:update",
+    "forget": "correct:forget",
+    "keys": "keys:keys",
+    "audit": "keys:audit",
+    "export": "transfer:export",
+    "import": "transfer:import_",
+    "types": "types:types_",
+    "ui": "ui:ui",
+}
 
 
 def _setup_logging(level: str) -> None:
@@ -68,6 +80,15 @@ def _config(ctx: click.Context, extra: dict[str, Any] | None = None) -> Config:
         raise click.ClickException(str(exc)) from exc
 
 
+def _open(config: Config, *, embedder: Literal["config"] | None = "config",
+          check_embedder: bool = True) -> Memvault:
+    """A :class:`Memvault` on ``config``, not yet opened (the core is imported here, when a
+    command first needs it)."""
+    from memvault.core.memvault import Memvault
+
+    return Memvault(config, embedder=embedder, check_embedder=check_embedder)
+
+
 def _run(action: Callable[[], Awaitable[T]]) -> T:
     try:
         return anyio.run(action)
@@ -96,6 +117,16 @@ class _Group(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _hoist_global_options(self, ctx, args))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_ELSEWHERE})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _ELSEWHERE and cmd_name not in self.commands:
+            module, _, name = _ELSEWHERE[cmd_name].partition(":")
+            found = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+            self.add_command(cast(click.Command, found), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 def _option_names(params: list[click.Parameter]) -> dict[str, bool]:
@@ -259,7 +290,7 @@ def add(ctx: click.Context, content: str | None, session: str | None, metadata: 
     async def action() -> Memory:
         # No embedder here: loading a model for one add would take seconds; a running
         # server embeds memories that lack a vector.
-        async with Memvault(config, embedder=None) as mv:
+        async with _open(config, embedder=None) as mv:
             await _refuse_foreign_vectors(mv, config)
             return await mv.add(content, session_id=session, metadata=meta,
                                 occurred_at=occurred_at, profile=facts,
@@ -273,6 +304,9 @@ async def _refuse_foreign_vectors(mv: Memvault, config: Config) -> None:
     """Refuse, as a server would on open, a store whose vectors come from another embedder
     than the configured one (:class:`EmbedderMismatch`; never with ``auto``, which takes the
     store's own); the model is not loaded."""
+    from memvault.core.embedding import EmbeddingService
+    from memvault.embedders import create_embedder
+
     info = await mv.episodic.embedding_info()
     configured, reason = create_embedder(config.embedder, info.model if info else None)
     if configured is not None:
@@ -316,7 +350,7 @@ def search(ctx: click.Context, query: str, limit: int, session: str | None, sinc
     config = _config(ctx)
 
     async def action() -> Any:
-        async with Memvault(config) as mv:
+        async with _open(config) as mv:
             await mv.wait_until_ready(timeout=120)
             await _refuse_resized_vectors(mv)
             return await mv.search(query, session_id=session, limit=limit, since=since,
@@ -349,7 +383,7 @@ def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | Non
     config = _config(ctx)
 
     async def action() -> Any:
-        async with Memvault(config, embedder=None) as mv:
+        async with _open(config, embedder=None) as mv:
             return await mv.list(session_id=session, limit=limit, cursor=cursor,
                                  memory_type="working" if working else "episodic", type=kind)
 
@@ -372,7 +406,7 @@ def profile(ctx: click.Context, history: bool, as_json: bool) -> None:
     config = _config(ctx)
 
     async def action() -> Any:
-        async with Memvault(config, embedder=None) as mv:
+        async with _open(config, embedder=None) as mv:
             return await mv.get_profile(include_history=history)
 
     result = _run(action)
@@ -404,7 +438,7 @@ def delete_all(ctx: click.Context, session: str | None, yes: bool) -> None:
         click.confirm(f"Permanently delete {what}?", abort=True)
 
     async def action() -> Any:
-        async with Memvault(config, embedder=None) as mv:
+        async with _open(config, embedder=None) as mv:
             return await mv.delete_all(session_id=session)
 
     report = _run(action)
@@ -422,7 +456,7 @@ def reembed(ctx: click.Context, yes: bool) -> None:
         click.confirm("Re-embed every memory (this can take a while)?", abort=True)
 
     async def action() -> int:
-        async with Memvault(config, check_embedder=False) as mv:
+        async with _open(config, check_embedder=False) as mv:
             total = await mv.count(all_users=True)
             bar: ProgressBar[Any] = click.progressbar(
                 length=total, label="embedding", file=sys.stderr)
@@ -437,13 +471,15 @@ def reembed(ctx: click.Context, yes: bool) -> None:
 def doctor(ctx: click.Context) -> None:
     """Show the stores, counts and embedder, and what is missing; exits 1 when a store is
     down or the embedder cannot be used."""
+    from memvault.interfaces.cli.extraction import echo_extraction
+
     config = _config(ctx)
     click.echo(f"user:       {config.user_id}" + (f" (agent {config.agent_id})"
                                                   if config.agent_id else ""))
 
     async def action() -> tuple[DoctorReport, str | None]:
         # Not opened: the report opens each store on its own, so one down hides no other.
-        mv = Memvault(config)
+        mv = _open(config)
         report = await mv.doctor()
         return report, await _embedder_problem(mv, report)
 
@@ -495,19 +531,7 @@ async def _embedder_problem(mv: Memvault, report: DoctorReport) -> str | None:
 
 
 crypto.register(cli, _config, _run)
-cli.add_command(correct.update)
-cli.add_command(correct.forget)
-cli.add_command(keys_cli.keys)
-cli.add_command(keys_cli.audit)
-cli.add_command(transfer.export)
-cli.add_command(transfer.import_)
-cli.add_command(types_cli.types_)
 
 
 def main() -> None:
     cli(prog_name="memvault")
-
-
-from memvault.interfaces.cli.ui import ui  # noqa: E402  (it uses the helpers above)
-
-cli.add_command(ui)

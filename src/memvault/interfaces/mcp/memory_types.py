@@ -5,15 +5,17 @@ arguments restricted to the configured names."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resources import TextResource
 
 from memvault.config import Config
-from memvault.core.typed import TypeRegistry
-from memvault.interfaces.runtime import Runtime
 from memvault.interfaces.schemas import TYPES_URI
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from memvault.interfaces.runtime import Runtime
 
 __all__ = [
     "TYPED_TOOLS", "add_memory_note", "describe_types", "register_types", "require_content",
@@ -27,6 +29,8 @@ TYPED_TOOLS = ("add_memory", "search_memory", "list_memories")
 def describe_types(config: Config) -> dict[str, Any]:
     """``{"types": [{"name", "description", "schema"}, ...]}``, by name (as ``GET
     /v1/types`` answers)."""
+    from memvault.core.typed import TypeRegistry  # with its checks: only when types are used
+
     return {"types": TypeRegistry(config.types).describe()}
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from io import TextIOWrapper
 from typing import Any
 
@@ -29,17 +30,23 @@ log = logging.getLogger("memvault.serve")
 
 
 class _ScreenedStdin:
-    """stdin's lines for the SDK, without the ones :func:`screen` answers itself."""
+    """stdin's lines for the SDK, without the ones :func:`screen` answers itself;
+    ``on_second`` is called when the second message comes."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_second: Callable[[], None]) -> None:
         stream = TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         self._lines = anyio.wrap_file(stream)
+        self._on_second = on_second
+        self._seen = 0
         self.replies: Any = None  # the SDK's write stream, once it exists
 
     async def __aiter__(self) -> AsyncIterator[str]:
         async for line in self._lines:
             if not line.strip():
                 continue
+            self._seen += 1
+            if self._seen == 2:
+                self._on_second()
             error = screen(line)
             if error is None:
                 yield line
@@ -49,16 +56,18 @@ class _ScreenedStdin:
 
 async def serve_stdio(config: Config, options: ServeOptions) -> None:
     """Serve MCP over stdin/stdout until the client closes them; only protocol messages
-    reach stdout. The Memvault is opened in the background, once."""
+    reach stdout. The Memvault is opened in the background, once: when the client's second
+    message comes (a client sends it once it has the answer to its first, ``initialize``)
+    or a call needs it, so that opening it does not delay the handshake."""
     # The SDK diverts fd 1 to stderr while serving; line buffering makes a stray print() from
     # a library land there at once instead of on the wire at exit.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     runtime = Runtime(config=config, log_level=options.log_level)
     server = build_server(runtime)
     lowlevel = server._lowlevel_server
-    stdin = _ScreenedStdin()
+    stdin = _ScreenedStdin(on_second=runtime.want_open)
     async with anyio.create_task_group() as group:
-        group.start_soon(runtime.keep_open)
+        group.start_soon(partial(runtime.keep_open, on_demand=True))
         log.info("memvault: serving MCP over stdio for user %s", config.user_id)
         async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
             stdin.replies = write_stream

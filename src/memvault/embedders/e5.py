@@ -107,8 +107,11 @@ class E5Embedder:
         return await self._queries.run(lambda: self._encode(batch, query=True))
 
     async def aclose(self) -> None:
-        await self._queries.stop()
-        await self._thread.stop()
+        """Stop both threads: wait for a call in flight, not for a load in flight (it takes
+        seconds, the centring's engine calls included; a server exits at once)."""
+        loaded = self._model is not None
+        await self._queries.stop(wait=loaded)
+        await self._thread.stop(wait=loaded)
 
 
 def _whole(model: Any, texts: list[str], query: bool) -> Matrix:

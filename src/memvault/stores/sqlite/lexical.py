@@ -36,7 +36,8 @@ from memvault.stores.sqlite import bm25
 from memvault.stores.sqlite.bm25 import K1, B
 from memvault.stores.sqlite.progress import Progress
 
-__all__ = ["OTHER_PASSAGES", "TOKENIZE", "analysed", "index_memory", "reindex", "search"]
+__all__ = ["OTHER_PASSAGES", "TOKENIZE", "analysed", "index_memory", "ranking", "reindex",
+           "search"]
 
 #: FTS5's tokenizer for analysed text: a space ends a token, the punctuation that whole
 #: tokens hold (addresses, paths, URLs) does not; Porter stems what is left.
@@ -141,12 +142,30 @@ def search(
         conn.execute("RELEASE lexical_search")
 
 
+def ranking(conn: sqlite3.Connection, words: Sequence[str], *, limit: int) -> bm25.Ranking:
+    """What :func:`search` asks of the index for ``words`` and ``limit`` in a file that holds
+    one user's passages, with its cost (:class:`~memvault.stores.sqlite.bm25.Ranking`); for
+    measurement. Reads only (in a savepoint it rolls back)."""
+    tokens = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
+    bm25.create_tables(conn, TOKENIZE)
+    conn.execute("SAVEPOINT lexical_ranking")
+    try:
+        return bm25.top_passages(conn, tokens, _pool(limit))
+    finally:
+        conn.execute("ROLLBACK TO lexical_ranking")
+        conn.execute("RELEASE lexical_ranking")
+
+
+def _pool(limit: int) -> int:
+    return max(limit * _PER_RESULT, _AT_LEAST)
+
+
 def _search(
     conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
     clause: str | None, params: Sequence[object],
 ) -> list[Candidate]:
     match = " OR ".join(bm25.phrase(w) for w in words)
-    pool = max(limit * _PER_RESULT, _AT_LEAST)
+    pool = _pool(limit)
     owners = conn.execute("SELECT user_id FROM lexical_users WHERE passages > 0 LIMIT 2")
     alone = [r[0] for r in owners] == [user_id]
     if alone and clause is None:

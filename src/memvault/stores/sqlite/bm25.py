@@ -2,30 +2,34 @@
 
 ``SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH 'a OR b OR c' ORDER BY rank``
 computes ``bm25()`` for every passage that holds any of the phrases (FTS5 reads each one's
-length and positions) and sorts them all; with a common word among the phrases that is most
-of the file. :func:`top_passages` returns the same best passages after scoring only the
-passages of the rare phrases, in the manner of MaxScore (Turtle and Flood, 1995):
+length and positions, about 2 microseconds a passage) and sorts them all; with a common word
+among the phrases that is much of the file. :func:`top_passages` returns the same best
+passages after scoring only the passages that hold a rarer phrase, in the manner of MaxScore
+(Turtle and Flood, 1995):
 
-1. Each phrase's document frequency ``df`` comes from the index's ``row`` vocabulary
-   (``term = ?`` seeks the term and reads that term's postings only; a phrase of several
-   tokens is counted by a ``MATCH`` of that phrase). With FTS5's row count and mean length
-   (its averages record) that gives FTS5's own idf, and an upper bound of what the phrase can
-   add to any passage's score (:func:`bound`: from the most times it can occur in one passage,
-   by the vocabulary's instance count, and the shortest length such a passage can have).
-2. Phrases are essential or not. The index ranks the essential ones alone (``ORDER BY rank
-   LIMIT`` over their matches only) and the best of those candidates are scored exactly with
-   every phrase: term frequencies from the candidates' own text, tokenized by the index's
-   tokenizer in a temporary table, FTS5's formula, constants and order of summation, so a
-   candidate's score is FTS5's, to the bit.
-3. **The result equals the full ranking** when the ``pool``-th best exact score ``θ`` is above
-   what any passage outside the candidates can reach: the sum ``U`` of the bounds of the
-   non-essential phrases (a passage with none of the essential phrases), and, when the index
-   returned as many candidates as asked for, the last candidate's essential score plus ``U``
-   (a passage with essential phrases that ranked lower). When that does not hold, the
-   essential set is widened once (the most common phrases whose bounds sum below ``θ`` stay
-   out) and checked again; when it still does not hold, when every phrase is common, or when
-   there are few postings in all (:data:`DIRECT_POSTINGS`), the index ranks every match
-   itself, as before. Ties at the ``pool``-th score may be cut differently than FTS5 cuts them.
+1. Each phrase's document frequency comes from the index's ``row`` vocabulary (``term = ?``
+   seeks the term and reads that term's postings only, no passage lengths or scores; a phrase
+   of several tokens is counted by a ``MATCH`` of that phrase). With FTS5's row count and
+   token count (its averages record) that gives FTS5's own idf, and an upper bound of what the
+   phrase can add to one passage's score (:func:`bound`: BM25 at the most occurrences one
+   passage can hold, one more than the term's instances beyond one a passage, in a passage no
+   longer than those occurrences).
+2. Phrases held by more than :data:`COMMON_SHARE` of the passages are left out; the others
+   are essential. Two index queries score only passages that hold an essential phrase: the
+   essential phrases alone, and the essential phrases ``AND`` any left-out one (scored by
+   FTS5 with every phrase); the second's best are rescored here with FTS5's formula,
+   constants and order of summation from their analysed text, and a passage of the first
+   kind with no left-out phrase already has its full score, so every returned score is
+   FTS5's own, to the bit.
+3. **The result equals the full ranking** when the ``pool``-th best of those scores is above
+   the sum of the left-out phrases' bounds: no passage without an essential phrase can reach
+   the pool. When it is not, fewer phrases are left out (the most common ones whose bounds sum
+   below that score) and the check is made once more. The index ranks every match itself (as
+   ``ORDER BY rank LIMIT`` always did) when the check still fails, when every phrase is common
+   or none is, when the left-out phrases hold fewer postings than the essential ones, or when
+   there are at most :data:`DIRECT_POSTINGS` postings in all (every small store: the same
+   query as before, ties included). Passages with equal scores at the ``pool``-th place may be
+   cut in another order than FTS5's sorter cuts them.
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ through the same analysis and the same tokenizer.
 
 FTS5's ``bm25()`` weighs terms by statistics of the whole file. When the file holds one
 user's passages only (the usual embedded case) those are the user's statistics, and the index
-ranks alone: its best ``pool`` passages by ``ORDER BY rank LIMIT``, without joining every
-matching row. When other users share the file, the index only proposes candidates (the
-user's best ``pool`` passages by its ranking) and they are scored again with FTS5's formula
+ranks alone: its best ``pool`` passages as ``ORDER BY rank LIMIT`` gives them, without joining
+every matching row, and without scoring the passages that hold only common query words when
+BM25's bounds show they cannot reach the pool (:func:`memvault.stores.sqlite.bm25.top_passages`).
+When other users share the file, the index only proposes candidates (the user's best ``pool``
+passages by its ranking) and they are scored again with FTS5's formula
 and constants from the user's statistics alone: the user's passage count and mean length, and
 how many of the user's passages hold each term; term frequencies come from the index's
 positions. Either way a user's scores depend on that user's memories only. A memory scores by

@@ -50,7 +50,7 @@ def _both(conn: sqlite3.Connection, query: list[str], pool: int
     conn.execute("SAVEPOINT t")
     try:
         fast = bm25.top_passages(conn, words, pool)
-        full = bm25._direct(conn, words, pool, [])
+        full = bm25.full_ranking(conn, words, pool)
     finally:
         conn.execute("ROLLBACK TO t")
         conn.execute("RELEASE t")

@@ -41,15 +41,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
-    "DIRECT_POSTINGS",
-    "K1",
-    "B",
-    "Phrase",
-    "Ranking",
-    "idf",
-    "index_tokens",
-    "phrase",
-    "top_passages",
+    "COMMON_SHARE", "DIRECT_POSTINGS", "K1", "B", "Phrase", "Ranking", "bound", "create_tables",
+    "full_ranking", "idf", "index_tokens", "phrase", "top_passages",
 ]
 
 #: BM25 constants, FTS5's own.
@@ -319,6 +312,12 @@ def _essential_best(conn: sqlite3.Connection, essential: Sequence[Phrase],
     both = [r for r, _ in _index_ranks(conn, f"({either}) AND ({others})", pool)]
     scores.update(_exact(conn, phrases, both, mean_length))
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:pool]
+
+
+def full_ranking(conn: sqlite3.Connection, words: Sequence[str], pool: int) -> Ranking:
+    """FTS5's own ``ORDER BY rank LIMIT pool`` over every passage that holds any of
+    ``words``: what :func:`top_passages` must equal (for measuring and testing it)."""
+    return _direct(conn, words, pool, [])
 
 
 def _direct(conn: sqlite3.Connection, words: Sequence[str], pool: int,

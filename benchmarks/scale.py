@@ -21,8 +21,9 @@ on a fresh ``sqlite:///`` database (episodic, profile and working stores in one 
 3. **Stages**: the same queries again, calling the episodic store's retrievers directly
    (``lexical_search`` and ``vector_search`` with the pool size hybrid search uses, the
    query "embedding", ``get``, ``adjacent``), with the number of rows the full-text query
-   matches; and the scan that memvault's 30-second background sweep runs
-   (``missing_embeddings``).
+   matches and the postings the index scored for it (the sum of the document frequencies of
+   the phrases it ranked, see :mod:`memvault.stores.sqlite.bm25`); and the scan that
+   memvault's 30-second background sweep runs (``missing_embeddings``).
 4. **Lexical only**: the database is reopened without an embedder and the queries are timed
    again.
 5. **Memory and disk**: peak RSS of the process (``ru_maxrss``) after ingest, after the
@@ -88,6 +89,7 @@ from memvault.core.text.stopwords import STOP_WORDS
 from memvault.core.text.terms import terms
 from memvault.embedders.base import Embedder, Matrix
 from memvault.models import MemoryFilter
+from memvault.stores.sqlite import lexical as sqlite_lexical
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
 
 __all__ = ["Corpus", "FakeEmbedder", "main"]
@@ -376,9 +378,17 @@ async def stages(mv: Memvault, embedder: FakeEmbedder, queries: Sequence[str], o
                     (match,),
                 ).fetchone()[0])
 
+            def _scored(conn: sqlite3.Connection, words: Sequence[str] = query_terms
+                        ) -> tuple[int, bool]:
+                found = sqlite_lexical.ranking(conn, words, limit=POOL)
+                return found.postings, found.direct
+
             clock = time.perf_counter()
             out.fts_matches.append(await sqlite_store._db.read(_count))
             timings["fts match count"].append(ms_since(clock))
+            scored, direct = await sqlite_store._db.read(_scored)
+            out.fts_scored.append(scored)
+            out.fts_direct += direct
     out.stages = {k: v for k, v in timings.items() if v}
     clock = time.perf_counter()
     await store.missing_embeddings(limit=256)

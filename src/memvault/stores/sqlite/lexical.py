@@ -13,9 +13,11 @@ through the same analysis and the same tokenizer.
 
 FTS5's ``bm25()`` weighs terms by statistics of the whole file. When the file holds one
 user's passages only (the usual embedded case) those are the user's statistics, and the index
-ranks alone: its best ``pool`` passages by ``ORDER BY rank LIMIT``, without joining every
-matching row. When other users share the file, the index only proposes candidates (the
-user's best ``pool`` passages by its ranking) and they are scored again with FTS5's formula
+ranks alone: its best ``pool`` passages as ``ORDER BY rank LIMIT`` gives them, without joining
+every matching row, and without scoring the passages that hold only common query words when
+BM25's bounds show they cannot reach the pool (:func:`memvault.stores.sqlite.bm25.top_passages`).
+When other users share the file, the index only proposes candidates (the user's best ``pool``
+passages by its ranking) and they are scored again with FTS5's formula
 and constants from the user's statistics alone: the user's passage count and mean length, and
 how many of the user's passages hold each term; term frequencies come from the index's
 positions. Either way a user's scores depend on that user's memories only. A memory scores by
@@ -24,7 +26,6 @@ its best passage plus :data:`OTHER_PASSAGES` of its other matching passages' sco
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,40 +34,26 @@ from memvault.analysis import joined
 from memvault.analysis import tokens as analyse
 from memvault.models import Candidate, PassageSpan
 from memvault.passages import split
+from memvault.stores.sqlite import bm25
+from memvault.stores.sqlite.bm25 import K1, B
 from memvault.stores.sqlite.progress import Progress
 
-__all__ = ["OTHER_PASSAGES", "TOKENIZE", "analysed", "index_memory", "reindex", "search"]
+__all__ = ["OTHER_PASSAGES", "TOKENIZE", "analysed", "index_memory", "ranking", "reindex",
+           "search"]
 
 #: FTS5's tokenizer for analysed text: a space ends a token, the punctuation that whole
 #: tokens hold (addresses, paths, URLs) does not; Porter stems what is left.
 TOKENIZE = "porter unicode61 tokenchars '-./:@\\_+~%&?#='"
 
-#: BM25 constants, FTS5's own.
-K1, B = 1.2, 0.75
 #: The share of a memory's other matching passages added to its best passage's score.
 OTHER_PASSAGES = 0.1
 #: Candidate passages taken from the index per memory asked for, and at least.
 _PER_RESULT, _AT_LEAST = 2, 40
 
-_WORDS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words USING fts5"
-    f" (content, content='', tokenize=\"{TOKENIZE}\")"
-)
-_WORDS_TERMS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_words_terms"
-    " USING fts5vocab(temp, lexical_words, instance)"
-)
 _INDEX_TERMS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_index_terms"
     " USING fts5vocab(main, passages_fts, instance)"
 )
-#: Index tokens of query words already seen (the tokenizer is fixed), bounded.
-_STEMS: dict[str, tuple[str, ...]] = {}
-_STEMS_KEPT = 50_000
-
-
-def _phrase(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
 
 
 def analysed(text: str, *, query: bool = False) -> str:
@@ -145,8 +132,8 @@ def search(
     words = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
     if not words:
         return []
-    for create in (_WORDS, _WORDS_TERMS, _INDEX_TERMS):
-        conn.execute(create)
+    bm25.create_tables(conn, TOKENIZE)
+    conn.execute(_INDEX_TERMS)
     # One snapshot for the candidates and the statistics; rolled back, which also empties
     # the table that tokenizes the query's words.
     conn.execute("SAVEPOINT lexical_search")
@@ -157,20 +144,34 @@ def search(
         conn.execute("RELEASE lexical_search")
 
 
+def ranking(conn: sqlite3.Connection, words: Sequence[str], *, limit: int) -> bm25.Ranking:
+    """What :func:`search` asks of the index for ``words`` and ``limit`` in a file that holds
+    one user's passages, with its cost (:class:`~memvault.stores.sqlite.bm25.Ranking`); for
+    measurement. Reads only (in a savepoint it rolls back)."""
+    tokens = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
+    bm25.create_tables(conn, TOKENIZE)
+    conn.execute("SAVEPOINT lexical_ranking")
+    try:
+        return bm25.top_passages(conn, tokens, _pool(limit))
+    finally:
+        conn.execute("ROLLBACK TO lexical_ranking")
+        conn.execute("RELEASE lexical_ranking")
+
+
+def _pool(limit: int) -> int:
+    return max(limit * _PER_RESULT, _AT_LEAST)
+
+
 def _search(
     conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
     clause: str | None, params: Sequence[object],
 ) -> list[Candidate]:
-    match = " OR ".join(_phrase(w) for w in words)
-    pool = max(limit * _PER_RESULT, _AT_LEAST)
+    match = " OR ".join(bm25.phrase(w) for w in words)
+    pool = _pool(limit)
     owners = conn.execute("SELECT user_id FROM lexical_users WHERE passages > 0 LIMIT 2")
     alone = [r[0] for r in owners] == [user_id]
     if alone and clause is None:
-        picked = conn.execute(
-            "SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH ?"
-            " ORDER BY rank LIMIT ?",
-            (match, pool),
-        ).fetchall()
+        picked = bm25.top_passages(conn, words, pool).passages
     else:
         join = "" if clause is None else " JOIN memories m ON m.rowid = p.memory_rowid"
         picked = conn.execute(
@@ -197,7 +198,7 @@ def _search(
         return []
     total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
     frequencies = _frequencies(conn, words, [p[0] for p in passages])
-    weights = [_idf(total, _documents(conn, user_id, w)) for w in words]
+    weights = [bm25.idf(total, _documents(conn, user_id, w)) for w in words]
     scored = []
     for rowid, memory_id, start, end, length in passages:
         norm = K1 * (1 - B + B * length / mean_length)
@@ -227,18 +228,12 @@ def _by_memory(passages: Iterable[tuple[float, str, int, int]]) -> list[Candidat
     return ranked
 
 
-def _idf(total: int, documents: int) -> float:
-    """FTS5's inverse document frequency, floored like FTS5's."""
-    value = math.log((total - documents + 0.5) / (documents + 0.5))
-    return value if value > 0 else 1e-6
-
-
 def _documents(conn: sqlite3.Connection, user_id: str, word: str) -> int:
     """How many of the user's passages hold ``word`` (as the index matches it)."""
     row = conn.execute(
         "SELECT count(*) FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
         " WHERE passages_fts MATCH ? AND p.user_id = ?",
-        (_phrase(word), user_id),
+        (bm25.phrase(word), user_id),
     ).fetchone()
     return int(row[0])
 
@@ -274,15 +269,4 @@ def _frequencies(
 def _tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[set[str]]:
     """The index tokens of each word, by the index's tokenizer (in the caller's savepoint,
     which is rolled back)."""
-    unknown = [w for w in words if w not in _STEMS]
-    if unknown:
-        conn.executemany("INSERT INTO temp.lexical_words (rowid, content) VALUES (?, ?)",
-                         list(enumerate(unknown)))
-        found: dict[int, list[str]] = defaultdict(list)
-        for term, doc in conn.execute("SELECT term, doc FROM temp.lexical_words_terms"):
-            found[doc].append(term)
-        if len(_STEMS) > _STEMS_KEPT:
-            _STEMS.clear()
-        for i, word in enumerate(unknown):
-            _STEMS[word] = tuple(found.get(i, ()))
-    return [set(_STEMS[w]) for w in words]
+    return [set(t) for t in bm25.index_tokens(conn, words)]

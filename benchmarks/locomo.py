@@ -280,7 +280,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="also write the report as JSON")
     parser.add_argument("--search", action="append", default=[], type=_setting,
                         metavar="KEY=VALUE", help="a search setting, e.g. timeline=false or "
-                        "fusion=rank (memvault's SearchConfig; repeatable)")
+                        "fusion=rank (memvault's SearchConfig; repeatable); a dotted key "
+                        "names any setting, e.g. embedder.query_threads=2")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--encryption-key", default=None, metavar="KEY",
                         help="encrypt the stores under KEY (the encryption extra)")

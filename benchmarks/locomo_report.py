@@ -43,7 +43,8 @@ class Options:
     """Encrypt every store file under this key (SQLCipher), to measure what it costs."""
 
     def settings(self) -> dict[str, str]:
-        found = {f"search.{key}": value for key, value in self.search}
+        # A dotted key names any setting (``embedder.query_threads=2``), others the search's.
+        found = {key if "." in key else f"search.{key}": value for key, value in self.search}
         if self.encryption_key is not None:
             found["encryption.key"] = self.encryption_key
         return found

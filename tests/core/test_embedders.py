@@ -97,3 +97,32 @@ async def test_local_model_loads_offline_and_embeds() -> None:
     vectors = await embedder.embed(["I adopted a puppy", "We got a new dog", "Tax returns"])
     assert vectors.shape == (3, 384)
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+    await embedder.aclose()
+
+
+@pytest.mark.skipif(not local_available()[0], reason="the local extra is not installed")
+@pytest.mark.parametrize("threads", [1, 2, None])
+async def test_a_query_runs_on_query_threads_and_memories_on_torch_s_own(
+    threads: int | None,
+) -> None:
+    import torch
+
+    embedder = LocalEmbedder(query_threads=threads)
+    await embedder.load()
+    seen: list[int] = []
+    encode = embedder._encode
+
+    def recording(texts: list[str]) -> object:
+        seen.append(torch.get_num_threads())
+        return encode(texts)
+
+    embedder._encode = recording  # type: ignore[method-assign]
+    own = await embedder._thread.run(torch.get_num_threads)
+    try:
+        query = await embedder.embed_query(["where do I live?"])
+        memories = await embedder.embed(["I live in Lisbon"])
+        assert seen == [own if threads is None else threads, own]
+        assert await embedder._thread.run(torch.get_num_threads) == own  # set back
+        assert float(query[0] @ memories[0]) > 0.3
+    finally:
+        await embedder.aclose()

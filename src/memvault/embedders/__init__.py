@@ -17,7 +17,8 @@ def build(kind: str, config: EmbedderConfig, *, model: str | None = None,
     if kind == "local":
         from memvault.embedders.local import LocalEmbedder
 
-        return LocalEmbedder(model or config.model, batch_size=config.batch_size)
+        return LocalEmbedder(model or config.model, batch_size=config.batch_size,
+                             query_threads=config.query_threads)
     if kind == "e5":
         from memvault.embedders.e5 import E5Embedder
 

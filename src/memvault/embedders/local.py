@@ -126,9 +126,11 @@ class LocalEmbedder:
     time, queries first (:meth:`embed_query`): a memory's forward passes let a query's in
     between them."""
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+    def __init__(self, model: str | None = None, *, batch_size: int = 64,
+                 query_threads: int | None = 1) -> None:
         self._model_name = model or DEFAULT_LOCAL_MODEL
         self._batch_size = batch_size
+        self._query_threads = query_threads
         self._model: Any = None
         self._lock = threading.RLock()  # re-entered by a query run at a checkpoint
         self._thread = ModelThread("memvault-model")
@@ -206,7 +208,23 @@ class LocalEmbedder:
         """:meth:`embed` in the urgent lane: before any memory waiting for its vector, and
         between the forward passes of the one being embedded."""
         batch = list(texts)
-        return await self._thread.run(lambda: self._encode(batch), urgent=True)
+        return await self._thread.run(lambda: self._encode_query(batch), urgent=True)
+
+    def _encode_query(self, texts: list[str]) -> Matrix:
+        """:meth:`_encode` with torch's threads set to ``query_threads`` for the call (then
+        set back): a search reads its stores while its query is embedded, and on a small
+        machine a second torch thread takes the core those reads need (at 1,000,000
+        memories, search p95 187 ms with two threads against 109 ms with one)."""
+        if self._query_threads is None:
+            return self._encode(texts)
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self._query_threads)
+        try:
+            return self._encode(texts)
+        finally:
+            torch.set_num_threads(before)
 
     def _late_chunking(self) -> bool:
         """Whether :meth:`_forward` computes exactly what the model's own pipeline does:

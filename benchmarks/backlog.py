@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+if not __package__:  # run as a script: the benchmarks package is in the repository's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+if not __package__:  # run as a script: the benchmarks package is in the repository's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio
 

@@ -87,7 +87,7 @@ from memvault import Config, MemoryInput, Memvault
 from memvault.core.search.retrieve import POOL
 from memvault.core.text.stopwords import STOP_WORDS
 from memvault.core.text.terms import terms
-from memvault.embedders.base import Embedder, Matrix
+from memvault.embedders.base import Embedder, Matrix, QueryEmbedder
 from memvault.models import MemoryFilter
 from memvault.stores.sqlite import lexical as sqlite_lexical
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
@@ -196,6 +196,14 @@ class FakeEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> Matrix:
         if self.query_model is not None:
+            await self.query_model.embed(texts)
+        return self.vectors(texts)
+
+    async def embed_query(self, texts: Sequence[str]) -> Matrix:
+        """A search's vectors: the query model embeds the query as it would a search's."""
+        if isinstance(self.query_model, QueryEmbedder):
+            await self.query_model.embed_query(texts)
+        elif self.query_model is not None:
             await self.query_model.embed(texts)
         return self.vectors(texts)
 
@@ -357,7 +365,7 @@ async def stages(mv: Memvault, embedder: FakeEmbedder, queries: Sequence[str], o
         lexical = await store.lexical_search(where, query_terms, limit=POOL)
         timings["lexical_search"].append(ms_since(clock))
         clock = time.perf_counter()
-        vector = await embedder.embed([query])
+        vector = await embedder.embed_query([query])
         timings[embed].append(ms_since(clock))
         clock = time.perf_counter()
         nearest = await store.vector_search(where, vector[0], limit=POOL)

@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+if not __package__:  # run as a script: the benchmarks package is in the repository's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import anyio
 import numpy as np
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "COMMON_SHARE", "DIRECT_POSTINGS", "K1", "B", "Phrase", "Ranking", "bound", "create_tables",
-    "full_ranking", "idf", "index_tokens", "phrase", "top_passages",
+    "full_ranking", "idf", "index_tokens", "phrase", "top_passages", "varints",
 ]
 
 #: BM25 constants, FTS5's own.
@@ -143,12 +143,13 @@ def _averages(conn: sqlite3.Connection) -> tuple[int, int] | None:
     row = conn.execute("SELECT block FROM passages_fts_data WHERE id = 1").fetchone()
     if row is None or not row[0]:
         return None
-    values = _varints(bytes(row[0]))
+    values = varints(bytes(row[0]))
     return (values[0], values[1]) if len(values) >= 2 and values[0] > 0 else None
 
 
-def _varints(blob: bytes) -> list[int]:
-    """SQLite's big-endian varints, as FTS5 writes them (values below 2**56)."""
+def varints(blob: bytes) -> list[int]:
+    """SQLite's big-endian varints, as FTS5 writes them (values below 2**56): its averages
+    record, and a docsize record (one token count per column)."""
     out: list[int] = []
     value = 0
     for byte in blob:

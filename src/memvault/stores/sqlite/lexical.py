@@ -76,7 +76,7 @@ def index_memory(conn: sqlite3.Connection, rowid: int, user_id: str, content: st
                      (passage, text))
         row = conn.execute("SELECT sz FROM passages_fts_docsize WHERE id = ?",
                            (passage,)).fetchone()
-        length = _varints(row[0])[0] if row else 0
+        length = bm25.varints(row[0])[0] if row else 0
         conn.execute("UPDATE passages SET length = ? WHERE rowid = ?", (length, passage))
         count += 1
         tokens += length
@@ -104,18 +104,6 @@ def reindex(conn: sqlite3.Connection) -> None:
                 index_memory(conn, rowid, user_id, content)
             last = rows[-1][0]
             progress.advance(len(rows))
-
-
-def _varints(blob: bytes) -> list[int]:
-    """FTS5's docsize record: one varint of token count per column."""
-    out: list[int] = []
-    value = 0
-    for byte in blob:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            out.append(value)
-            value = 0
-    return out
 
 
 def search(

@@ -3,6 +3,7 @@ with backoff, and served as soon as it is back."""
 
 from __future__ import annotations
 
+import importlib
 import tempfile
 from pathlib import Path
 
@@ -50,3 +51,28 @@ async def test_a_store_down_at_start_is_retried_until_it_is_back(tmp_path: Path)
             group.cancel_scope.cancel()
     finally:
         database.stop()
+
+
+async def test_a_core_that_cannot_be_imported_is_reported_by_every_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.import_module
+
+    def broken(name: str, package: str | None = None) -> object:
+        if name == "memvault.core.memvault":
+            raise ImportError("No module named 'numpy'")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "alice",
+                               "embedder": "none"})
+    runtime = Runtime(config=config)
+    async with anyio.create_task_group() as group:
+        group.start_soon(runtime.keep_open)
+        async with Client(build_server(runtime)) as client:
+            refused = await client.call_tool("add_memory", {"content": "too early"})
+            assert refused.is_error
+            text = refused.content[0].text  # type: ignore[union-attr]
+            assert "cannot be imported" in text
+            assert "numpy" in text
+        group.cancel_scope.cancel()

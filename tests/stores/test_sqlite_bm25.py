@@ -97,3 +97,18 @@ def test_bound_is_never_exceeded() -> None:
             for length in range(tf, 60):
                 norm = bm25.K1 * (1 - bm25.B + bm25.B * length / mean)
                 assert weight * ((tf * (bm25.K1 + 1.0)) / (tf + norm)) <= top + 1e-12
+
+
+def test_index_tokens_hold_when_the_cache_is_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = sqlite3.connect(":memory:")
+    tokenize = lexical.TOKENIZE.replace('"', '""')
+    conn.execute("CREATE VIRTUAL TABLE passages_fts USING fts5"
+                 f" (content, content='', tokenize=\"{tokenize}\")")
+    bm25.create_tables(conn, lexical.TOKENIZE)
+    monkeypatch.setattr(bm25, "_STEMS", {})
+    monkeypatch.setattr(bm25, "_STEMS_KEPT", 2)
+    assert bm25.index_tokens(conn, ["apples"]) == [("appl",)]
+    bm25._STEMS.update({"x": (), "y": ()})  # past the bound: the next new word empties it
+    assert bm25.index_tokens(conn, ["apples", "running", "apples"]) == [
+        ("appl",), ("run",), ("appl",)]
+    assert bm25._STEMS == {"running": ("run",)}

@@ -102,8 +102,8 @@ class E5Embedder:
         """Searches: one ``query: `` vector per text, on the query thread, beside whatever
         memories are being embedded (the model is loaded on the memories' thread first)."""
         batch = list(texts)
-        if self._model is None:
-            await self.load()
+        if self._model is None:  # load first, ahead of any memory queued meanwhile
+            await self._thread.run(self._load, urgent=True)
         return await self._queries.run(lambda: self._encode(batch, query=True))
 
     async def aclose(self) -> None:

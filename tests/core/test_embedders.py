@@ -107,7 +107,7 @@ async def test_a_query_runs_on_query_threads_and_memories_on_torch_s_own(
 ) -> None:
     import torch
 
-    embedder = LocalEmbedder(query_threads=threads)
+    embedder = LocalEmbedder(query_threads=threads, engine="torch")
     await embedder.load()
     seen: list[int] = []
     encode = embedder._encode

@@ -18,7 +18,8 @@ def build(kind: str, config: EmbedderConfig, *, model: str | None = None,
         from memvault.embedders.local import LocalEmbedder
 
         return LocalEmbedder(model or config.model, batch_size=config.batch_size,
-                             query_threads=config.query_threads)
+                             query_threads=config.query_threads, engine=config.engine,
+                             cache_dir=config.cache_dir)
     if kind == "e5":
         from memvault.embedders.e5 import E5Embedder
 

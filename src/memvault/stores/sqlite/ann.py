@@ -12,6 +12,7 @@ usearch is an optional dependency (the ``ann`` extra); without it every search i
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -26,11 +27,7 @@ __all__ = ["AnnGraph", "available"]
 
 log = logging.getLogger(__name__)
 
-_Index: Any
-try:  # pragma: no cover - depends on the installed extras
-    from usearch.index import Index as _Index
-except ImportError:  # pragma: no cover
-    _Index = None
+_Index: Any = None
 
 _CONNECTIVITY = 16
 _EXPANSION_ADD = 64
@@ -40,8 +37,25 @@ _CEILING = 0.98
 
 
 def available() -> bool:
-    """Whether the ANN library is installed."""
-    return _Index is not None
+    """Whether the ANN library is installed (without importing it)."""
+    return importlib.util.find_spec("usearch") is not None
+
+
+def _index_class() -> Any:
+    """usearch's ``Index``, imported on first use. ONNX Runtime, when installed, is imported
+    first: from version 1.23 its module crashes in libstdc++'s locale set-up when it is
+    loaded after usearch's compiled module (which carries its own libstdc++), and the local
+    embedder may load it at any time."""
+    global _Index
+    if _Index is None:
+        if importlib.util.find_spec("onnxruntime") is not None:
+            import onnxruntime  # noqa: F401
+        try:
+            from usearch.index import Index
+        except ImportError as exc:
+            raise RuntimeError("usearch is not installed") from exc
+        _Index = Index
+    return _Index
 
 
 def _threads() -> int:
@@ -52,11 +66,9 @@ class AnnGraph:
     """An HNSW graph of int8 rows keyed by position; ``scale`` is fixed at creation."""
 
     def __init__(self, dimensions: int, scale: float, index: Any | None = None) -> None:
-        if _Index is None:
-            raise RuntimeError("usearch is not installed")
         self.dimensions = dimensions
         self.scale = scale
-        self._index: Any = index if index is not None else _Index(
+        self._index: Any = index if index is not None else _index_class()(
             ndim=dimensions, metric="ip", dtype="i8", connectivity=_CONNECTIVITY,
             expansion_add=_EXPANSION_ADD, expansion_search=_EXPANSION_SEARCH,
         )
@@ -95,9 +107,7 @@ class AnnGraph:
 
     @classmethod
     def load(cls, path: Path, dimensions: int, scale: float) -> AnnGraph:
-        if _Index is None:
-            raise RuntimeError("usearch is not installed")
-        index = _Index.restore(str(path))
+        index = _index_class().restore(str(path))
         if index is None or int(index.ndim) != dimensions:
             raise ValueError(f"{path} is not an index of {dimensions} dimensions")
         return cls(dimensions, scale, index)

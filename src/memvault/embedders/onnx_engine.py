@@ -1,0 +1,204 @@
+"""A local model's forward pass on ONNX Runtime instead of torch.
+
+For a model of the plain layout (a BERT-like transformer, mean pooling, at most
+normalisation: :func:`memvault.embedders.local._plain_layout`), the transformer is exported
+once to an ONNX graph with torch, checked against torch's own output, and kept in a cache
+directory under a key of the model's files and the exporter's version. A process that finds
+the graph there never imports torch or transformers: it runs the graph on ONNX Runtime and
+tokenizes with the model's ``tokenizer.json`` through ``tokenizers``, the library under
+transformers' fast tokenizers (the same ids and character offsets).
+
+Why: all-MiniLM-L6-v2's pass over a 13-token question takes 3.1 ms on one ONNX Runtime
+thread against 8.2 ms on one torch thread (2-core EPYC), and a batch of memories takes the
+same time or less; and a process without torch is about 400 MiB smaller.
+
+Every call runs on the caller's thread (one intra-op thread, no spinning pool): the
+memories' thread and the queries' thread run side by side on one session, which ONNX
+Runtime allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memvault.errors import ConfigError
+
+__all__ = ["OnnxModel", "onnx_available"]
+
+_log = logging.getLogger(__name__)
+
+#: Part of the cache key: a change to how the graph is made makes a new file.
+_FORMAT = "memvault-onnx-1"
+#: Largest difference allowed between ONNX Runtime's and torch's pooled vectors (1 - cosine)
+#: when a graph is made; a traced graph that computes something else is refused.
+_TOLERANCE = 1e-5
+_PROBE = [
+    "A probe sentence to compare the exported graph with the model, padded in a batch.",
+    "Short one.",
+    "Ein dritter Satz, mit Umlauten: schön, größer; und Zahlen 2023-05-07.",
+]
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def onnx_available() -> bool:
+    """Whether ONNX Runtime and ``tokenizers`` are installed (without importing them)."""
+    return all(importlib.util.find_spec(n) is not None for n in ("onnxruntime", "tokenizers"))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A tokenized batch, padded to its longest text: int64 ``ids``, ``mask`` and
+    ``types`` of shape (texts, tokens), and each token's character ``offsets``
+    (texts, tokens, 2; special and padding tokens have ``(0, 0)``)."""
+
+    ids: np.ndarray
+    mask: np.ndarray
+    types: np.ndarray
+    offsets: np.ndarray
+
+
+class OnnxModel:
+    """A model directory's transformer as an ONNX Runtime session and its tokenizer."""
+
+    def __init__(self, session: Any, tokenizer: Any, max_seq_length: int) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self.max_seq_length = max_seq_length
+
+    @classmethod
+    def open(cls, path: Path, max_seq_length: int, cache: Path) -> OnnxModel:
+        """The model at ``path``, its graph taken from ``cache`` or exported there first
+        (which needs torch and transformers once). Raises :class:`ConfigError` when the
+        graph cannot be made or does not compute what the model does."""
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_seq_length)
+        graph = cache / f"{path.name}-{_key(path)}.onnx"
+        if not graph.exists():
+            _export(path, graph)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            session = onnxruntime.InferenceSession(
+                str(graph), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ConfigError(f"cannot load the ONNX graph {str(graph)!r}: {exc}") from exc
+        return cls(session, tokenizer, max_seq_length)
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Each text's token count after truncation."""
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
+
+    def tokenize(self, texts: list[str]) -> Tokens:
+        """``texts`` tokenized as one batch (truncated to the model's window)."""
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        shape = (len(encodings), width)
+        ids, mask, types = (np.zeros(shape, np.int64) for _ in range(3))
+        offsets = np.zeros((*shape, 2), np.int64)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[row, :n] = e.ids
+            mask[row, :n] = e.attention_mask
+            types[row, :n] = e.type_ids
+            offsets[row, :n] = e.offsets
+        return Tokens(ids, mask, types, offsets)
+
+    def hidden(self, tokens: Tokens) -> np.ndarray:
+        """The transformer's last hidden state, float32 (texts, tokens, dimensions)."""
+        feed = dict(zip(_INPUTS, (tokens.ids, tokens.mask, tokens.types), strict=True))
+        result: np.ndarray = self._session.run(None, feed)[0]
+        return result
+
+
+def _key(path: Path) -> str:
+    """What the exported graph depends on: the model's configuration and weights (by
+    size and modification time), and the format of the export."""
+    digest = hashlib.sha256(_FORMAT.encode())
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
+        file = path / name
+        if file.exists():
+            stat = file.stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _export(path: Path, graph: Path) -> None:
+    """Trace the model's transformer into ``graph`` (written whole or not at all) after
+    checking that ONNX Runtime computes the same pooled vectors as torch."""
+    try:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise ConfigError(
+            "making the ONNX graph needs torch and transformers: pip install 'memvault[local]'"
+        ) from exc
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+    probe = tokenizer(_PROBE, padding=True, return_tensors="pt")
+    example = tuple(probe[name] for name in _INPUTS)
+
+    class _Transformer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    graph.parent.mkdir(parents=True, exist_ok=True)
+    partial = graph.with_name(f".{graph.name}.{os.getpid()}.partial")
+    axes = {name: {0: "texts", 1: "tokens"} for name in (*_INPUTS, "hidden")}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on code it does not trace
+            # Before the export, which may leave the module in training mode.
+            expected = model(**probe).last_hidden_state.numpy()
+            torch.onnx.export(_Transformer(), example, str(partial), input_names=list(_INPUTS),
+                              output_names=["hidden"], dynamic_axes=axes, opset_version=17,
+                              dynamo=False)
+        _check(partial, {n: probe[n].numpy() for n in _INPUTS}, expected)
+        os.replace(partial, graph)
+    except ConfigError:
+        raise
+    except Exception as exc:  # torch's exporter raises many kinds
+        raise ConfigError(f"cannot export {str(path)!r} to ONNX: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    _log.info("exported %s to %s", path, graph)
+
+
+def _check(graph: Path, feed: dict[str, np.ndarray], expected: np.ndarray) -> None:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    got = session.run(None, feed)[0]
+    mask = feed["attention_mask"]
+    worst = float(np.max(1.0 - np.sum(_pool(got, mask) * _pool(expected, mask), axis=1)))
+    if not worst <= _TOLERANCE:
+        raise ConfigError(
+            f"the exported ONNX graph differs from the model (1 - cosine {worst:.2e})")
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    summed = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    normed: np.ndarray = summed / np.linalg.norm(summed, axis=1, keepdims=True)
+    return normed
+

@@ -139,7 +139,9 @@ class EmbedderConfig(BaseModel):
     memories). ``engine`` is what runs ``local``'s model: ``auto`` ONNX Runtime for a model
     of the plain layout (the default model is; its graph is exported once with torch into
     ``cache_dir``, default :func:`default_cache_path`), else torch; ``onnx`` or ``torch``
-    insist on one.
+    insist on one. ``threads`` is how many batches of memories run side by side on ONNX
+    Runtime, one thread each (default: two, or the machine's cores if fewer; a query runs on
+    one).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -152,6 +154,7 @@ class EmbedderConfig(BaseModel):
     query_threads: int | None = Field(default=1, ge=1, le=256)
     engine: Literal["auto", "onnx", "torch"] = "auto"
     cache_dir: Path | None = None
+    threads: int | None = Field(default=None, ge=1, le=256)
 
 
 class SearchConfig(BaseModel):

@@ -19,7 +19,7 @@ def build(kind: str, config: EmbedderConfig, *, model: str | None = None,
 
         return LocalEmbedder(model or config.model, batch_size=config.batch_size,
                              query_threads=config.query_threads, engine=config.engine,
-                             cache_dir=config.cache_dir)
+                             cache_dir=config.cache_dir, threads=config.threads)
     if kind == "e5":
         from memvault.embedders.e5 import E5Embedder
 

@@ -126,6 +126,10 @@ def _plain_layout(path: Path) -> int | None:
 _TOKENS_PER_BATCH = 256
 
 
+#: Batches run side by side on ONNX Runtime per call; bounds the hidden states held at once.
+_ONNX_CHUNK = 8
+
+
 def _length_batches(lengths: Sequence[int], most: int) -> list[list[int]]:
     """Indices grouped into batches of similar token length, shortest first."""
     batches: list[list[int]] = []
@@ -151,11 +155,13 @@ class LocalEmbedder:
     ``engine``: ``"auto"`` runs a model of the plain layout on ONNX Runtime when it is
     installed and the exported graph matches the model (else torch), ``"onnx"`` requires
     that, ``"torch"`` never uses it. ``cache_dir`` keeps the exported graphs (default:
-    ``models`` in :func:`memvault.config.default_cache_path`)."""
+    ``models`` in :func:`memvault.config.default_cache_path`); ``threads`` is how many
+    batches of memories run side by side on ONNX Runtime, one thread each (default: two, or
+    the machine's cores if fewer; a query always runs on one)."""
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64,
                  query_threads: int | None = 1, engine: str = "auto",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, threads: int | None = None) -> None:
         if engine not in ("auto", "onnx", "torch"):
             raise ConfigError(f"embedder.engine must be auto, onnx or torch, not {engine!r}")
         self._model_name = model or DEFAULT_LOCAL_MODEL
@@ -163,6 +169,7 @@ class LocalEmbedder:
         self._query_threads = query_threads
         self._engine = engine
         self._cache_dir = cache_dir or default_cache_path() / "models"
+        self._threads = threads
         self._model: Any = None
         self._lock = threading.RLock()  # re-entered by a query run at a checkpoint
         self._thread = ModelThread("memvault-model")
@@ -226,7 +233,7 @@ class LocalEmbedder:
             reason = "onnxruntime and tokenizers are not installed"
         else:
             try:
-                return OnnxModel.open(path, limit, self._cache_dir)
+                return OnnxModel.open(path, limit, self._cache_dir, self._threads)
             except ConfigError as exc:
                 if self._engine == "onnx":
                     raise
@@ -340,13 +347,15 @@ class LocalEmbedder:
             order = [[0]] if len(texts) == 1 else _length_batches(
                 model.lengths(texts), self._batch_size)
             result: dict[int, Passages] = {}
-            for batch in order:
-                tokens = model.tokenize([texts[i] for i in batch])
-                hidden = model.hidden(tokens)
-                for row, index in enumerate(batch):
-                    text = texts[index] if passages else ""
-                    result[index] = pool_passages(
-                        text, hidden[row], tokens.offsets[row], tokens.mask[row])
+            for start in range(0, len(order), _ONNX_CHUNK):
+                chunk = order[start:start + _ONNX_CHUNK]
+                tokens = [model.tokenize([texts[i] for i in batch]) for batch in chunk]
+                for batch, each, hidden in zip(chunk, tokens, model.hidden_many(tokens),
+                                               strict=True):
+                    for row, index in enumerate(batch):
+                        text = texts[index] if passages else ""
+                        result[index] = pool_passages(
+                            text, hidden[row], each.offsets[row], each.mask[row])
             return [result[i] for i in range(len(texts))]
         import torch
 
@@ -384,4 +393,6 @@ class LocalEmbedder:
         loaded = self._model is not None
         await self._queries.stop(wait=loaded)
         await self._thread.stop(wait=loaded)
+        if isinstance(self._model, OnnxModel):
+            self._model.close()
         self._model = None

@@ -56,6 +56,7 @@ from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
+from memvault.embedders.base import Matrix
 from memvault.models import Candidate, Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
@@ -118,7 +119,14 @@ async def retrieve(
         guess = mask_speakers(query, speakers_named(query, known.of(user)))
     links: dict[str, tuple[str | None, str | None]] = {}
     labels: set[str] = set()
-    async with background(lambda: embedding.embed([guess])) as early:
+
+    async def vector_stage(text: str) -> tuple[Matrix | None, list[Candidate]]:
+        vectors = await embedding.embed([text])
+        if vectors is None:
+            return None, []
+        return vectors, await store.vector_search(where, vectors[0], limit=pool)
+
+    async with background(lambda: vector_stage(guess)) as early:
         if query_terms:
             lexical = await store.lexical_search(where, query_terms, limit=pool)
             rankings.append(lexical)
@@ -139,10 +147,8 @@ async def retrieve(
             known.learn(user, labels)
 
     masked = mask_speakers(query, named)
-    vectors = early.value() if masked == guess else await embedding.embed([masked])
-    vector_ranking: Sequence[Candidate] = ()
+    vectors, vector_ranking = early.value() if masked == guess else await vector_stage(masked)
     if vectors is not None:
-        vector_ranking = await store.vector_search(where, vectors[0], limit=pool)
         rankings.append(vector_ranking)
         retrievers.append("vector")
     if not rankings:

@@ -97,7 +97,8 @@ class SqliteDatabase:
     """A connection to one SQLite file with numbered migrations per component.
 
     All access goes through :meth:`read` and :meth:`write`, which run the given function in a
-    worker thread holding this object's lock.
+    worker thread holding this object's lock, and :meth:`read_aside`, which reads on a second
+    connection with a lock of its own.
     """
 
     def __init__(self, path: Path, role: str, keys: KeySet | None = None) -> None:
@@ -108,6 +109,8 @@ class SqliteDatabase:
         self._gate = _write_gate(path)
         self._conn: sqlite3.Connection | None = None
         self._driver: ModuleType = sqlite3
+        self._aside_lock = threading.Lock()
+        self._aside: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         self._make_directory()
@@ -159,11 +162,44 @@ class SqliteDatabase:
                 self._conn.close()
                 self._conn = None
 
+        def _close_aside() -> None:
+            with self._aside_lock:
+                if self._aside is not None:
+                    self._aside.close()
+                    self._aside = None
+
         await anyio.to_thread.run_sync(self._locked, _close)
+        await anyio.to_thread.run_sync(_close_aside)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await anyio.to_thread.run_sync(self._locked, lambda: self._retry(
             lambda: fn(self._connection())))
+
+    async def read_aside(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """:meth:`read` on a second connection (opened on first use), so that it runs beside
+        the first connection's reads and writes instead of after them: a search's vector
+        stage while its lexical stage runs. Every call of one kind should take the same
+        door, since each door serialises only its own calls. An in-memory database has one
+        connection only (a second would be another database): there it is :meth:`read`."""
+        if str(self.path) in ("", ":memory:"):
+            return await self.read(fn)
+
+        def aside() -> T:
+            with self._aside_lock:
+                if self._conn is None:
+                    raise StoreUnavailable(self.role, "the store is not open")
+                if self._aside is None:
+                    self._aside = self._connect()
+                conn = self._aside
+                return self._retry(lambda: fn(conn))
+
+        return await anyio.to_thread.run_sync(self._locked_aside, aside)
+
+    def _locked_aside(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except self._errors("DatabaseError") as exc:
+            raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await anyio.to_thread.run_sync(self._locked, lambda: self._transaction(fn))

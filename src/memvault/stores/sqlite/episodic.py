@@ -134,7 +134,7 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
 
     async def close(self) -> None:
         if self._vectors.users:
-            await self._db.read(self._vectors.save_all)
+            await self._db.read_aside(self._vectors.save_all)
         await self._db.close()
 
     async def status(self) -> StoreStatus:
@@ -364,7 +364,8 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
             return [Candidate(memory_id=ids[r], score=s, span=spans.get(r))
                     for r, s in found if r in ids]
 
-        return await self._db.read(_search)
+        # Beside the other reads: a search's vector stage runs while its lexical one does.
+        return await self._db.read_aside(_search)
 
     async def neighbors(
         self, user_id: str, memory_id: str, *, before: int, after: int

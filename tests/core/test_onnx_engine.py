@@ -4,6 +4,7 @@ and checked, no torch in a process that finds it, and a query on a thread of its
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -124,6 +125,29 @@ async def test_a_graph_that_differs_is_refused(
         assert not _graphs(tmp_path, "*")
     finally:
         await auto.aclose()
+
+
+async def test_a_changed_model_gets_a_new_graph_and_the_old_one_goes(
+    cache: Path, tmp_path: Path,
+) -> None:
+    from memvault.embedders.local import _resolve
+
+    model = tmp_path / "model"
+    shutil.copytree(_resolve("all-MiniLM-L6-v2"), model)
+    first = LocalEmbedder(str(model), engine="onnx", cache_dir=tmp_path / "graphs")
+    await first.load()
+    await first.aclose()
+    (before,) = _graphs(tmp_path / "graphs")
+    config = model / "config.json"
+    config.write_text(config.read_text() + "\n")  # the same model, a newer file
+    second = LocalEmbedder(str(model), engine="onnx", cache_dir=tmp_path / "graphs")
+    try:
+        await second.load()
+        (after,) = _graphs(tmp_path / "graphs")
+        assert after != before
+        assert second.engine == "onnx"
+    finally:
+        await second.aclose()
 
 
 def test_an_unknown_engine_is_refused() -> None:

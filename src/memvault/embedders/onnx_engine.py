@@ -94,9 +94,10 @@ class OnnxModel:
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_seq_length)
-        graph = cache / f"{path.name}-{_key(path)}.onnx"
+        graph = cache / f"{_prefix(path)}{_key(path)}.onnx"
         if not graph.exists():
             _export(path, graph)
+            _forget_older(graph, _prefix(path))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -148,6 +149,19 @@ class OnnxModel:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+def _prefix(path: Path) -> str:
+    """The start of the names of one model directory's graphs."""
+    where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"{path.name}-{where}-"
+
+
+def _forget_older(graph: Path, prefix: str) -> None:
+    """Delete the model's graphs other than ``graph`` (made from earlier files of it)."""
+    for other in graph.parent.glob(f"{prefix}*.onnx"):
+        if other != graph:
+            other.unlink(missing_ok=True)
 
 
 def _key(path: Path) -> str:

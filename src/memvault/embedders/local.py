@@ -168,7 +168,7 @@ class LocalEmbedder:
         self._batch_size = batch_size
         self._query_threads = query_threads
         self._engine = engine
-        self._cache_dir = cache_dir or default_cache_path() / "models"
+        self._cache_dir = (cache_dir or default_cache_path() / "models").expanduser()
         self._threads = threads
         self._model: Any = None
         self._lock = threading.RLock()  # re-entered by a query run at a checkpoint
@@ -194,6 +194,8 @@ class LocalEmbedder:
         return PASSAGE_TOKENS * min(int(limit), 8192) / 256
 
     def _load(self) -> None:
+        if self._model is not None:  # without the lock: torch's embedding calls hold it
+            return
         with self._lock:
             if self._model is not None:
                 return

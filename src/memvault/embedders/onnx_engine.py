@@ -3,7 +3,7 @@
 For a model of the plain layout (a BERT-like transformer, mean pooling, at most
 normalisation: :func:`memvault.embedders.local._plain_layout`), the transformer is exported
 once to an ONNX graph with torch, checked against torch's own output, and kept in a cache
-directory under a key of the model's files and the exporter's version. A process that finds
+directory under a key of the model's files and the export's format. A process that finds
 the graph there never imports torch or transformers: it runs the graph on ONNX Runtime and
 tokenizes with the model's ``tokenizer.json`` through ``tokenizers``, the library under
 transformers' fast tokenizers (the same ids and character offsets).
@@ -27,6 +27,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ _PROBE = [
     "Ein dritter Satz, mit Umlauten: schön, größer; und Zahlen 2023-05-07.",
 ]
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_EXPORTING = threading.Lock()
 
 
 def onnx_available() -> bool:
@@ -87,27 +89,28 @@ class OnnxModel:
              workers: int | None = None) -> OnnxModel:
         """The model at ``path``, its graph taken from ``cache`` or exported there first
         (which needs torch and transformers once). Raises :class:`ConfigError` when the
-        graph cannot be made or does not compute what the model does."""
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=max_seq_length)
-        graph = cache / f"{_prefix(path)}{_key(path)}.onnx"
-        if not graph.exists():
-            _export(path, graph)
-            _forget_older(graph, _prefix(path))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
+        graph cannot be made, does not compute what the model does, or does not load."""
         try:
+            import onnxruntime
+
+            tokenizer = _tokenizer(path, max_seq_length)
+            graph = cache / f"{_prefix(path)}{_key(path)}.onnx"
+            if not graph.exists():
+                with _EXPORTING:  # torch's exporter is not safe to run twice at once
+                    if not graph.exists():
+                        _export(path, graph, tokenizer, max_seq_length)
+                        _forget_older(graph, _prefix(path))
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
             session = onnxruntime.InferenceSession(
                 str(graph), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ConfigError(f"cannot load the ONNX graph {str(graph)!r}: {exc}") from exc
+        except ConfigError:
+            raise
+        except Exception as exc:  # onnxruntime and tokenizers raise untyped errors
+            raise ConfigError(f"cannot run {str(path)!r} on ONNX Runtime: {exc}") from exc
         return cls(session, tokenizer, max_seq_length,
                    workers or min(2, os.cpu_count() or 1))
 
@@ -132,7 +135,8 @@ class OnnxModel:
 
     def hidden(self, tokens: Tokens) -> np.ndarray:
         """The transformer's last hidden state, float32 (texts, tokens, dimensions)."""
-        feed = dict(zip(_INPUTS, (tokens.ids, tokens.mask, tokens.types), strict=True))
+        given = dict(zip(_INPUTS, (tokens.ids, tokens.mask, tokens.types), strict=True))
+        feed = {i.name: given[i.name] for i in self._session.get_inputs()}
         result: np.ndarray = self._session.run(None, feed)[0]
         return result
 
@@ -168,7 +172,8 @@ def _key(path: Path) -> str:
     """What the exported graph depends on: the model's configuration and weights (by
     size and modification time), and the format of the export."""
     digest = hashlib.sha256(_FORMAT.encode())
-    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
+                 "tokenizer_config.json", "special_tokens_map.json"):
         file = path / name
         if file.exists():
             stat = file.stat()
@@ -176,9 +181,21 @@ def _key(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _export(path: Path, graph: Path) -> None:
+def _tokenizer(path: Path, max_seq_length: int) -> Any:
+    """The model's ``tokenizer.json`` as :class:`OnnxModel` runs it: no padding (a batch is
+    padded to its longest text), truncated to the model's window."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_seq_length)
+    return tokenizer
+
+
+def _export(path: Path, graph: Path, ours: Any, max_seq_length: int) -> None:
     """Trace the model's transformer into ``graph`` (written whole or not at all) after
-    checking that ONNX Runtime computes the same pooled vectors as torch."""
+    checking that ``ours`` tokenizes as transformers does and that ONNX Runtime computes
+    the same pooled vectors as torch."""
     try:
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -187,40 +204,58 @@ def _export(path: Path, graph: Path) -> None:
             "making the ONNX graph needs torch and transformers: pip install 'memvault[local]'"
         ) from exc
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
-    probe = tokenizer(_PROBE, padding=True, return_tensors="pt")
-    example = tuple(probe[name] for name in _INPUTS)
-
-    class _Transformer(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    graph.parent.mkdir(parents=True, exist_ok=True)
-    partial = graph.with_name(f".{graph.name}.{os.getpid()}.partial")
-    axes = {name: {0: "texts", 1: "tokens"} for name in (*_INPUTS, "hidden")}
+    partial = graph.with_name(f".{graph.name}.{os.getpid()}.{threading.get_ident()}.partial")
     try:
+        theirs = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+        probe = theirs(_PROBE, padding=True, return_tensors="pt")
+        names = [name for name in _INPUTS if name in probe]
+        _same_tokens(ours, theirs, max_seq_length)
+
+        class _Transformer(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *inputs: Any) -> Any:
+                given = dict(zip(names, inputs, strict=True))
+                return self.model(**given).last_hidden_state
+
+        graph.parent.mkdir(parents=True, exist_ok=True)
+        axes = {name: {0: "texts", 1: "tokens"} for name in (*names, "hidden")}
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on code it does not trace
             # Before the export, which may leave the module in training mode.
-            expected = model(**probe).last_hidden_state.numpy()
-            torch.onnx.export(_Transformer(), example, str(partial), input_names=list(_INPUTS),
-                              output_names=["hidden"], dynamic_axes=axes, opset_version=17,
-                              dynamo=False)
-        _check(partial, {n: probe[n].numpy() for n in _INPUTS}, expected)
+            expected = model(**{n: probe[n] for n in names}).last_hidden_state.numpy()
+            torch.onnx.export(_Transformer(), tuple(probe[n] for n in names), str(partial),
+                              input_names=names, output_names=["hidden"], dynamic_axes=axes,
+                              opset_version=17, dynamo=False)
+        _check(partial, {n: probe[n].numpy() for n in names}, expected)
         os.replace(partial, graph)
     except ConfigError:
         raise
-    except Exception as exc:  # torch's exporter raises many kinds
+    except Exception as exc:  # transformers and torch's exporter raise many kinds
         raise ConfigError(f"cannot export {str(path)!r} to ONNX: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
     _log.info("exported %s to %s", path, graph)
+
+
+def _same_tokens(ours: Any, theirs: Any, max_seq_length: int) -> None:
+    """Refuse a ``tokenizer.json`` that tokenizes otherwise than transformers' tokenizer of
+    the model (which also reads ``tokenizer_config.json``): ids, mask, types and offsets."""
+    texts = [*_PROBE, " ".join(_PROBE) * (max_seq_length // 8 + 1)]
+    for text in texts:
+        mine = ours.encode(text)
+        given = theirs(text, truncation=True, max_length=max_seq_length,
+                       return_offsets_mapping=True)
+        expected = (list(given["input_ids"]), list(given["attention_mask"]),
+                    list(given.get("token_type_ids", mine.type_ids)),
+                    [tuple(o) for o in given["offset_mapping"]])
+        if (mine.ids, mine.attention_mask, mine.type_ids,
+                [tuple(o) for o in mine.offsets]) != expected:
+            raise ConfigError(
+                "the model's tokenizer.json tokenizes otherwise than its tokenizer does")
 
 
 def _check(graph: Path, feed: dict[str, np.ndarray], expected: np.ndarray) -> None:

@@ -28,6 +28,8 @@ __all__ = ["AnnGraph", "available"]
 log = logging.getLogger(__name__)
 
 _Index: Any = None
+#: Why importing usearch failed, once it has: search then stays exact.
+_failure: str | None = None
 
 _CONNECTIVITY = 16
 _EXPANSION_ADD = 64
@@ -37,8 +39,9 @@ _CEILING = 0.98
 
 
 def available() -> bool:
-    """Whether the ANN library is installed (without importing it)."""
-    return importlib.util.find_spec("usearch") is not None
+    """Whether the ANN library is installed (looked up, not imported) and has not failed to
+    import."""
+    return _failure is None and importlib.util.find_spec("usearch") is not None
 
 
 def _index_class() -> Any:
@@ -46,14 +49,20 @@ def _index_class() -> Any:
     first: from version 1.23 its module crashes in libstdc++'s locale set-up when it is
     loaded after usearch's compiled module (which carries its own libstdc++), and the local
     embedder may load it at any time."""
-    global _Index
+    global _Index, _failure
     if _Index is None:
-        if importlib.util.find_spec("onnxruntime") is not None:
-            import onnxruntime  # noqa: F401
+        if _failure is not None:
+            raise RuntimeError(_failure)
+        try:
+            if importlib.util.find_spec("onnxruntime") is not None:
+                import onnxruntime  # noqa: F401
+        except Exception:  # only there for the order; a broken one is the embedder's matter
+            log.debug("onnxruntime did not import before usearch", exc_info=True)
         try:
             from usearch.index import Index
-        except ImportError as exc:
-            raise RuntimeError("usearch is not installed") from exc
+        except Exception as exc:  # an ImportError, or a library that fails as it loads
+            _failure = f"usearch does not import: {exc}"
+            raise RuntimeError(_failure) from exc
         _Index = Index
     return _Index
 

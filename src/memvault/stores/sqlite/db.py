@@ -181,7 +181,7 @@ class SqliteDatabase:
         stage while its lexical stage runs. Every call of one kind should take the same
         door, since each door serialises only its own calls. An in-memory database has one
         connection only (a second would be another database): there it is :meth:`read`."""
-        if str(self.path) in ("", ":memory:"):
+        if str(self.path) == ":memory:":
             return await self.read(fn)
 
         def aside() -> T:

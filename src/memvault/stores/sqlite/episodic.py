@@ -122,7 +122,7 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
         self.url = url
         self.ann_min = ann_min
         self._db = SqliteDatabase(path_from_url(url), "episodic", keys)
-        # Only touched inside SqliteDatabase.read, which runs one call at a time.
+        # Only touched inside SqliteDatabase.read_aside, which runs one call at a time.
         files = VectorFiles(None) if keys is not None else VectorFiles.beside(self._db.path)
         self._vectors = VectorCaches(files, ann_min)
         # The background sweep's resume point (see missing_embeddings).

@@ -12,6 +12,7 @@ rather than by reloading everything. Loading reads the table a page at a time.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 import numpy as np
@@ -21,6 +22,8 @@ from memvault.stores.base import Vector
 from memvault.stores.sqlite import ann
 
 __all__ = ["UserVectors", "best_per_memory", "row_spans", "spans_blob"]
+
+log = logging.getLogger(__name__)
 
 _PAGE = 4096
 _GROWTH = 1.5
@@ -113,7 +116,13 @@ class UserVectors:
         existing = self.matrix
         assert existing is not None
         probe = existing if existing.shape[0] else sample
-        self.graph = ann.AnnGraph(self.dimensions, ann.AnnGraph.scale_for(probe))
+        try:
+            graph = ann.AnnGraph(self.dimensions, ann.AnnGraph.scale_for(probe))
+        except RuntimeError as exc:  # installed, but it does not load: search stays exact
+            log.warning("no approximate index: %s", exc)
+            self.ann_min = None
+            return
+        self.graph = graph
         for start in range(0, self.size, _PAGE):
             self.graph.add(start, existing[start:start + _PAGE])
         self.unsaved = self.size

@@ -126,3 +126,27 @@ async def test_a_query_runs_on_query_threads_and_memories_on_torch_s_own(
         assert float(query[0] @ memories[0]) > 0.3
     finally:
         await embedder.aclose()
+
+
+class _Unloadable:
+    """An embedder whose model library fails with an error of its own."""
+
+    name = "broken:model"
+
+    async def load(self) -> None:
+        raise KeyError("token_type_ids")
+
+    async def embed(self, texts: object) -> np.ndarray:
+        raise AssertionError("never loaded")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_embedder_that_fails_to_load_leaves_search_lexical(tmp_path: Path) -> None:
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "u"})
+    async with Memvault(config, embedder=_Unloadable()) as mv:  # type: ignore[arg-type]
+        assert await mv.wait_until_ready(timeout=10) == "failed"
+        assert "token_type_ids" in (mv.embedding.error or "")
+        await mv.add("hello there")
+        assert (await mv.search("hello")).retrievers == ["lexical"]

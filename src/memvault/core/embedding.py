@@ -126,8 +126,8 @@ class EmbeddingService:
                     f"{self.embedder.name} now gives {dimensions}-dimensional vectors but the "
                     f"store holds {info.dimensions}; run `memvault reembed`"
                 )
-        except (MemvaultError, OSError, RuntimeError, ValueError) as exc:
-            self.state, self.error = "failed", str(exc)
+        except Exception as exc:  # a model's library may raise anything: stay lexical
+            self.state, self.error = "failed", str(exc) or type(exc).__name__
             log.warning("embedder %s failed, search stays lexical: %s",
                         self.embedder.name, exc)
             self._queue.clear()  # stored without vectors; `memvault reembed` can add them

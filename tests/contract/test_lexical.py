@@ -29,10 +29,12 @@ async def test_other_users_memories_never_change_lexical_scores(
         memory("Boston, Boston, Boston: she would not stop talking about it", minutes=2),
         memory("A quiet weekend at home with the cat", minutes=3),
         memory("The park near the office has a pond", minutes=4),
+        # A word of two index tokens: FTS5 counts the phrase, not its tokens apart.
+        memory("O'Brien ran the Boston marathon; o and brien, brien and o", minutes=5),
     ])
-    query = ["boston", "marathon", "park"]
+    query = ["boston", "marathon", "park", "o'brien"]
     before = await episodic.lexical_search(ALICE, query, limit=10)
-    assert len(before) == 4
+    assert len(before) == 5
     # Bob's corpus makes "boston" common and "park" rare file-wide, with long texts.
     await episodic.add([
         memory(f"Boston again, day {i}: " + "lorem ipsum dolor " * (i % 7), user="bob",

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "COMMON_SHARE", "DIRECT_POSTINGS", "K1", "B", "Phrase", "Ranking", "bound", "create_tables",
-    "full_ranking", "idf", "index_tokens", "phrase", "top_passages", "varints",
+    "exact", "full_ranking", "idf", "index_tokens", "phrase", "top_passages", "varints",
 ]
 
 #: BM25 constants, FTS5's own.
@@ -216,9 +216,10 @@ def _index_ranks(conn: sqlite3.Connection, match: str, limit: int
         " ORDER BY rank LIMIT ?", (match, limit))]
 
 
-def _exact(conn: sqlite3.Connection, phrases: Sequence[Phrase], rowids: Sequence[int],
-           mean_length: float) -> dict[int, float]:
-    """FTS5's score of each passage for all ``phrases``, computed as FTS5's bm25() does.
+def exact(conn: sqlite3.Connection, phrases: Sequence[Phrase], rowids: Sequence[int],
+          mean_length: float) -> dict[int, float]:
+    """FTS5's score of each passage for all ``phrases``, computed as FTS5's bm25() does
+    with the phrases' ``idf`` and ``mean_length`` (the file's, or one user's).
 
     A passage's tokens are those of its stored analysed text: the index's tokenizer never
     joins across a space, so they are the tokens of each space-separated word in turn (each
@@ -322,7 +323,7 @@ def _essential_best(conn: sqlite3.Connection, essential: Sequence[Phrase],
     others = " OR ".join(phrase(p.text) for p in left_out)
     scores = {r: -rank for r, rank in _index_ranks(conn, either, pool)}
     both = [r for r, _ in _index_ranks(conn, f"({either}) AND ({others})", pool)]
-    scores.update(_exact(conn, phrases, both, mean_length))
+    scores.update(exact(conn, phrases, both, mean_length))
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:pool]
 
 

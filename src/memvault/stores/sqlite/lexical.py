@@ -19,9 +19,11 @@ BM25's bounds show they cannot reach the pool (:func:`memvault.stores.sqlite.bm2
 When other users share the file, the index only proposes candidates (the user's best ``pool``
 passages by its ranking) and they are scored again with FTS5's formula
 and constants from the user's statistics alone: the user's passage count and mean length, and
-how many of the user's passages hold each term; term frequencies come from the index's
-positions. Either way a user's scores depend on that user's memories only. A memory scores by
-its best passage plus :data:`OTHER_PASSAGES` of its other matching passages' scores.
+how many of the user's passages hold each term; each passage's phrase instances are counted
+from its analysed text as FTS5 counts them (:func:`memvault.stores.sqlite.bm25.exact`, the
+same code that checks the single-user ranking). Either way a user's scores depend on that
+user's memories only. A memory scores by its best passage plus :data:`OTHER_PASSAGES` of its
+other matching passages' scores.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from memvault.analysis import tokens as analyse
 from memvault.models import Candidate, PassageSpan
 from memvault.passages import split
 from memvault.stores.sqlite import bm25
-from memvault.stores.sqlite.bm25 import K1, B
 from memvault.stores.sqlite.progress import Progress
 
 __all__ = ["OTHER_PASSAGES", "TOKENIZE", "analysed", "index_memory", "ranking", "reindex",
@@ -50,11 +51,6 @@ TOKENIZE = "porter unicode61 tokenchars '-./:@\\_+~%&?#='"
 OTHER_PASSAGES = 0.1
 #: Candidate passages taken from the index per memory asked for, and at least.
 _PER_RESULT, _AT_LEAST = 2, 40
-
-_INDEX_TERMS = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_index_terms"
-    " USING fts5vocab(main, passages_fts, instance)"
-)
 
 
 def analysed(text: str, *, query: bool = False) -> str:
@@ -121,7 +117,6 @@ def search(
     words = _query_tokens(words)
     if not words:
         return []
-    conn.execute(_INDEX_TERMS)
     with _snapshot(conn):
         return _search(conn, user_id, words, limit=limit, clause=clause, params=params)
 
@@ -191,18 +186,13 @@ def _search(
     if not passages or stats is None or stats[0] <= 0:
         return []
     total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
-    frequencies = _frequencies(conn, words, [p[0] for p in passages])
-    weights = [bm25.idf(total, _documents(conn, user_id, w)) for w in words]
-    scored = []
-    for rowid, memory_id, start, end, length in passages:
-        norm = K1 * (1 - B + B * length / mean_length)
-        score = 0.0
-        for weight, counts in zip(weights, frequencies, strict=True):
-            tf = counts.get(rowid, 0)
-            if tf:
-                score += weight * tf * (K1 + 1) / (tf + norm)
-        scored.append((score, memory_id, start, end))
-    return _by_memory(scored)[:limit]
+    phrases = []
+    for word, tokens in zip(words, bm25.index_tokens(conn, words), strict=True):
+        documents = _documents(conn, user_id, word)
+        phrases.append(bm25.Phrase(word, tokens, documents, bm25.idf(total, documents), 0.0))
+    scores = bm25.exact(conn, phrases, [p[0] for p in passages], mean_length)
+    return _by_memory((scores.get(rowid, 0.0), memory_id, start, end)
+                      for rowid, memory_id, start, end, _ in passages)[:limit]
 
 
 def _by_memory(passages: Iterable[tuple[float, str, int, int]]) -> list[Candidate]:
@@ -230,37 +220,3 @@ def _documents(conn: sqlite3.Connection, user_id: str, word: str) -> int:
         (bm25.phrase(word), user_id),
     ).fetchone()
     return int(row[0])
-
-
-def _frequencies(
-    conn: sqlite3.Connection, words: Sequence[str], passages: Sequence[int]
-) -> list[dict[int, int]]:
-    """For each word, ``passage rowid -> occurrences`` among the given passages.
-
-    Occurrences are read from the index's positions (an ``instance`` vocabulary table), so a
-    word matches exactly the inflections the index matched. A word of several tokens
-    (``o'brien``) counts as often as its rarest token occurs.
-    """
-    tokens = _tokens(conn, words)
-    marks = ",".join("?" * len(passages))
-    counts: dict[str, dict[int, int]] = {}
-    for term in set().union(*tokens):
-        counts[term] = dict(conn.execute(
-            "SELECT doc, count(*) FROM temp.lexical_index_terms WHERE term = ?"
-            f" AND doc IN ({marks}) GROUP BY doc",
-            (term, *passages),
-        ).fetchall())
-    out: list[dict[int, int]] = []
-    for found in tokens:
-        if not found:
-            out.append({})
-            continue
-        docs = set.intersection(*(set(counts[t]) for t in found))
-        out.append({d: min(counts[t][d] for t in found) for d in docs})
-    return out
-
-
-def _tokens(conn: sqlite3.Connection, words: Sequence[str]) -> list[set[str]]:
-    """The index tokens of each word, by the index's tokenizer (in the caller's savepoint,
-    which is rolled back)."""
-    return [set(t) for t in bm25.index_tokens(conn, words)]

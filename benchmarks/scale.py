@@ -45,8 +45,8 @@ lower-cased word is hashed (BLAKE2b) to one of 32,768 rows of a fixed random nor
 (seeded), a text's vector is the sum of its words' rows, L2-normalised, float32, 384
 dimensions by default. It costs about 25 microseconds per text (0.2 ms per query, measured
 and reported as the "embed (fake)" stage), so query embedding is nearly free in the search
-timings, where a real model would add its own time (about 8-10 ms for
-all-MiniLM-L6-v2 on a 2-core CPU). It is not a passage embedder: one vector per memory, as for any
+timings, where a real model would add its own time (``--query-model local``: about 3 ms for
+all-MiniLM-L6-v2 on ONNX Runtime, 8-10 ms on torch, on a 2-core CPU). It is not a passage embedder: one vector per memory, as for any
 one-sentence memory.
 """
 

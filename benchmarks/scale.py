@@ -46,8 +46,8 @@ lower-cased word is hashed (BLAKE2b) to one of 32,768 rows of a fixed random nor
 dimensions by default. It costs about 25 microseconds per text (0.2 ms per query, measured
 and reported as the "embed (fake)" stage), so query embedding is nearly free in the search
 timings, where a real model would add its own time (``--query-model local``: about 3 ms for
-all-MiniLM-L6-v2 on ONNX Runtime, 8-10 ms on torch, on a 2-core CPU). It is not a passage embedder: one vector per memory, as for any
-one-sentence memory.
+all-MiniLM-L6-v2 on ONNX Runtime, 8-10 ms on torch, on a 2-core CPU). It is not a passage
+embedder: one vector per memory, as for any one-sentence memory.
 """
 
 from __future__ import annotations

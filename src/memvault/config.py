@@ -56,6 +56,7 @@ ENV_KEYS: dict[str, str] = {
     "MEMVAULT_EMBEDDER_API_KEY": "embedder.api_key",
     "MEMVAULT_EMBEDDER_ENGINE": "embedder.engine",
     "MEMVAULT_EMBEDDER_CACHE_DIR": "embedder.cache_dir",
+    "MEMVAULT_EMBEDDER_THREADS": "embedder.threads",
     "MEMVAULT_MAX_CONTENT_BYTES": "max_content_bytes",
     "MEMVAULT_MAX_RESULT_CHARS": "max_result_chars",
     "MEMVAULT_MAX_PROFILE_VALUE_BYTES": "max_profile_value_bytes",

@@ -23,11 +23,13 @@ side embed them faster still (2.2 s against 2.9 s) and leave a query its one thr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -162,10 +164,16 @@ def _prefix(path: Path) -> str:
 
 
 def _forget_older(graph: Path, prefix: str) -> None:
-    """Delete the model's graphs other than ``graph`` (made from earlier files of it)."""
+    """Delete the model's graphs other than ``graph`` (made from earlier files of it), and
+    what exports of it that were killed left behind (an hour old: not one running now)."""
     for other in graph.parent.glob(f"{prefix}*.onnx"):
         if other != graph:
             other.unlink(missing_ok=True)
+    stale = time.time() - 3600
+    for partial in graph.parent.glob(f".{prefix}*.partial"):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime < stale:
+                partial.unlink()
 
 
 def _key(path: Path) -> str:

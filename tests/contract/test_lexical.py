@@ -48,6 +48,23 @@ async def test_other_users_memories_never_change_lexical_scores(
         assert new[1] == pytest.approx(old[1], rel=1e-6), (old, new)
 
 
+async def test_a_word_rare_for_the_user_and_common_in_the_file_still_counts(
+    episodic: EpisodicStore,
+) -> None:
+    await episodic.add([memory(f"team meeting {i} about the roadmap", minutes=i)
+                        for i in range(60)])
+    invoice = memory("the invoice from the plumber is overdue, see the meeting notes",
+                     minutes=61)
+    await episodic.add([invoice])
+    query = ["meeting", "invoice"]
+    before = await episodic.lexical_search(ALICE, query, limit=5)
+    assert before[0].memory_id == invoice.id
+    await episodic.add([memory(f"invoice {i} sent to a client", user="bob", minutes=i)
+                        for i in range(1500)])
+    after = await episodic.lexical_search(ALICE, query, limit=5)
+    assert [c.memory_id for c in after] == [c.memory_id for c in before]
+
+
 async def test_a_long_memory_is_found_by_a_late_passage(episodic: EpisodicStore) -> None:
     filler = " ".join(
         f"Sentence {i} talks about the weather, the garden and the neighbours."

@@ -153,6 +153,20 @@ async def test_a_changed_model_gets_a_new_graph_and_the_old_one_goes(
         await second.aclose()
 
 
+async def test_a_damaged_graph_is_made_again(tmp_path: Path) -> None:
+    first = LocalEmbedder(engine="onnx", cache_dir=tmp_path)
+    await first.load()
+    await first.aclose()
+    (graph,) = _graphs(tmp_path)
+    graph.write_bytes(b"truncated")
+    again = LocalEmbedder(engine="onnx", cache_dir=tmp_path)
+    try:
+        assert (await again.embed(["made again"])).shape == (1, 384)
+        assert graph.stat().st_size > 1_000_000
+    finally:
+        await again.aclose()
+
+
 def test_an_unknown_engine_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"embedder\.engine"):
         LocalEmbedder(engine="gpu")

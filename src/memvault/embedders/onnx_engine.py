@@ -97,18 +97,24 @@ class OnnxModel:
 
             tokenizer = _tokenizer(path, max_seq_length)
             graph = cache / f"{_prefix(path)}{_key(path)}.onnx"
-            if not graph.exists():
-                with _EXPORTING:  # torch's exporter is not safe to run twice at once
-                    if not graph.exists():
-                        _export(path, graph, tokenizer, max_seq_length)
-                        _forget_older(graph, _prefix(path))
+            made = _made(path, graph, tokenizer, max_seq_length)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(
-                str(graph), options, providers=["CPUExecutionProvider"])
+            try:
+                session = onnxruntime.InferenceSession(
+                    str(graph), options, providers=["CPUExecutionProvider"])
+            except Exception:
+                if made:
+                    raise
+                # A graph this process did not just make may be damaged: make it again, once.
+                _log.warning("the ONNX graph %s does not load; exporting it again", graph)
+                graph.unlink(missing_ok=True)
+                _made(path, graph, tokenizer, max_seq_length)
+                session = onnxruntime.InferenceSession(
+                    str(graph), options, providers=["CPUExecutionProvider"])
         except ConfigError:
             raise
         except Exception as exc:  # onnxruntime and tokenizers raise untyped errors
@@ -187,6 +193,18 @@ def _key(path: Path) -> str:
             stat = file.stat()
             digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def _made(path: Path, graph: Path, tokenizer: Any, max_seq_length: int) -> bool:
+    """Export ``graph`` unless it exists; whether this call made it."""
+    if graph.exists():
+        return False
+    with _EXPORTING:  # torch's exporter is not safe to run twice at once
+        if graph.exists():
+            return False
+        _export(path, graph, tokenizer, max_seq_length)
+        _forget_older(graph, _prefix(path))
+        return True
 
 
 def _tokenizer(path: Path, max_seq_length: int) -> Any:
@@ -270,7 +288,8 @@ def _check(graph: Path, feed: dict[str, np.ndarray], expected: np.ndarray) -> No
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
-    got = session.run(None, feed)[0]
+    # The exporter drops inputs the model never reads; feed the ones the graph declares.
+    got = session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0]
     mask = feed["attention_mask"]
     worst = float(np.max(1.0 - np.sum(_pool(got, mask) * _pool(expected, mask), axis=1)))
     if not worst <= _TOLERANCE:

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "COMMON_SHARE", "DIRECT_POSTINGS", "K1", "B", "Phrase", "Ranking", "bound", "create_tables",
-    "exact", "full_ranking", "idf", "index_tokens", "phrase", "top_passages", "varints",
+    "documents", "exact", "full_ranking", "idf", "index_tokens", "phrase", "top_passages",
+    "varints",
 ]
 
 #: BM25 constants, FTS5's own.
@@ -156,6 +157,15 @@ def _averages(conn: sqlite3.Connection) -> tuple[int, int] | None:
         return None
     values = varints(bytes(row[0]))
     return (values[0], values[1]) if len(values) >= 2 and values[0] > 0 else None
+
+
+def documents(conn: sqlite3.Connection, words: Sequence[str]) -> tuple[int, list[int]]:
+    """The file's passage count and how many passages hold each word as a phrase."""
+    averages = _averages(conn)
+    if averages is None:
+        return 0, [0] * len(words)
+    total, tokens = averages
+    return total, [p.documents for p in _phrases(conn, words, total, tokens / total)]
 
 
 def varints(blob: bytes) -> list[int]:

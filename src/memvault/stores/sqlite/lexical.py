@@ -51,6 +51,9 @@ TOKENIZE = "porter unicode61 tokenchars '-./:@\\_+~%&?#='"
 OTHER_PASSAGES = 0.1
 #: Candidate passages taken from the index per memory asked for, and at least.
 _PER_RESULT, _AT_LEAST = 2, 40
+#: In a shared file, a word whose weight for the user relative to the query's other words
+#: is this many times its weight in the file brings its own best passages as candidates.
+_UNDERWEIGHED = 1.25
 
 
 def analysed(text: str, *, query: bool = False) -> str:
@@ -158,41 +161,89 @@ def _search(
     match = " OR ".join(bm25.phrase(w) for w in words)
     pool = _pool(limit)
     owners = conn.execute("SELECT user_id FROM lexical_users WHERE passages > 0 LIMIT 2")
-    alone = [r[0] for r in owners] == [user_id]
-    if alone and clause is None:
+    if [r[0] for r in owners] != [user_id]:
+        return _shared(conn, user_id, words, limit=limit, clause=clause, params=params)
+    # The file's statistics are the user's: the index's BM25 is the answer.
+    if clause is None:
         picked = bm25.top_passages(conn, words, pool).passages
     else:
-        join = "" if clause is None else " JOIN memories m ON m.rowid = p.memory_rowid"
-        picked = conn.execute(
-            "SELECT f.rowid, f.rank FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
-            f"{join} WHERE passages_fts MATCH ? AND p.user_id = ?"
-            f"{'' if clause is None else ' AND ' + clause} ORDER BY f.rank LIMIT ?",
-            (match, user_id, *params, pool),
-        ).fetchall()
-    if not picked:
-        return []
-    marks = ",".join("?" * len(picked))
-    passages = conn.execute(
-        "SELECT p.rowid, m.id, p.span_start, p.span_end, p.length"
-        " FROM passages p JOIN memories m ON m.rowid = p.memory_rowid"
-        f" WHERE p.rowid IN ({marks}) AND +p.user_id = ?",
-        (*(r[0] for r in picked), user_id),
-    ).fetchall()
-    if alone:  # the file's statistics are the user's: the index's BM25 is the answer
-        rank = dict(picked)
-        return _by_memory((-rank[r[0]], r[1], r[2], r[3]) for r in passages)[:limit]
+        picked = _candidates(conn, match, user_id, clause, params, pool)
+    rank = dict(picked)
+    return _by_memory((-rank[r[0]], r[1], r[2], r[3])
+                      for r in _passages(conn, user_id, list(rank)))[:limit]
+
+
+def _shared(
+    conn: sqlite3.Connection, user_id: str, words: Sequence[str], *, limit: int,
+    clause: str | None, params: Sequence[object],
+) -> list[Candidate]:
+    """:func:`_search` in a file other users share: candidates from the index, scored with
+    the user's own statistics."""
     stats = conn.execute("SELECT passages, tokens FROM lexical_users WHERE user_id = ?",
                          (user_id,)).fetchone()
-    if not passages or stats is None or stats[0] <= 0:
+    if stats is None or stats[0] <= 0:
         return []
     total, mean_length = stats[0], max(stats[1] / stats[0], 1e-9)
     phrases = []
     for word, tokens in zip(words, bm25.index_tokens(conn, words), strict=True):
         documents = _documents(conn, user_id, word)
         phrases.append(bm25.Phrase(word, tokens, documents, bm25.idf(total, documents), 0.0))
+    pool = _pool(limit)
+    match = " OR ".join(bm25.phrase(w) for w in words)
+    seen = dict(_candidates(conn, match, user_id, clause, params, pool))
+    # The file's statistics order those candidates. A word that weighs more for the user,
+    # against the others, than for the file (rare among the user's memories, common among
+    # everyone's) may have its passages ranked out of them: its own best join them.
+    for phrase in _underweighed(conn, phrases):
+        for rowid, score in _candidates(conn, bm25.phrase(phrase.text), user_id, clause,
+                                        params, pool):
+            seen.setdefault(rowid, score)
+    passages = _passages(conn, user_id, list(seen))
     scores = bm25.exact(conn, phrases, [p[0] for p in passages], mean_length)
     return _by_memory((scores.get(rowid, 0.0), memory_id, start, end)
                       for rowid, memory_id, start, end, _ in passages)[:limit]
+
+
+def _underweighed(conn: sqlite3.Connection, phrases: Sequence[bm25.Phrase]
+                  ) -> list[bm25.Phrase]:
+    """The phrases whose weight for the user, relative to the others', exceeds their weight
+    in the whole file by more than :data:`_UNDERWEIGHED`."""
+    if len(phrases) < 2:
+        return []
+    total, documents = bm25.documents(conn, [p.text for p in phrases])
+    if total <= 0:
+        return []
+    ratios = [p.idf / bm25.idf(total, held) for p, held in zip(phrases, documents, strict=True)]
+    lowest = min(ratios)
+    return [p for p, ratio in zip(phrases, ratios, strict=True)
+            if p.documents and ratio > lowest * _UNDERWEIGHED]
+
+
+def _passages(conn: sqlite3.Connection, user_id: str, rowids: Sequence[int]
+              ) -> list[tuple[int, str, int, int, int]]:
+    """``(rowid, memory id, span start, span end, length)`` of the user's passages."""
+    if not rowids:
+        return []
+    marks = ",".join("?" * len(rowids))
+    return [(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in conn.execute(
+        "SELECT p.rowid, m.id, p.span_start, p.span_end, p.length"
+        " FROM passages p JOIN memories m ON m.rowid = p.memory_rowid"
+        f" WHERE p.rowid IN ({marks}) AND +p.user_id = ?",
+        (*rowids, user_id),
+    )]
+
+
+def _candidates(conn: sqlite3.Connection, match: str, user_id: str, clause: str | None,
+                params: Sequence[object], pool: int) -> list[tuple[int, float]]:
+    """The user's best ``pool`` passages for the FTS5 expression ``match`` by the index's
+    ranking, as ``(rowid, rank)``."""
+    join = "" if clause is None else " JOIN memories m ON m.rowid = p.memory_rowid"
+    return [(int(r), float(k)) for r, k in conn.execute(
+        "SELECT f.rowid, f.rank FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+        f"{join} WHERE passages_fts MATCH ? AND p.user_id = ?"
+        f"{'' if clause is None else ' AND ' + clause} ORDER BY f.rank LIMIT ?",
+        (match, user_id, *params, pool),
+    )]
 
 
 def _by_memory(passages: Iterable[tuple[float, str, int, int]]) -> list[Candidate]:

@@ -46,6 +46,7 @@ __all__ = ["SqliteDatabase", "path_from_url"]
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 5_000
+_OPEN_ATTEMPTS = 5
 _RETRY_FOR_SECONDS = 60.0
 
 _gates: weakref.WeakValueDictionary[str, _Gate] = weakref.WeakValueDictionary()
@@ -112,8 +113,23 @@ class SqliteDatabase:
         self._aside_lock = threading.Lock()
         self._aside: sqlite3.Connection | None = None
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, wal: bool = True) -> sqlite3.Connection:
+        """A new connection; ``wal`` also puts the file in WAL mode (a second connection
+        finds it so: the mode is kept in the file)."""
         self._make_directory()
+        attempt = 0
+        while True:
+            try:
+                return self._connect_once(wal=wal)
+            except self._errors("OperationalError") as exc:
+                # Opening while another process closes the file's last connection (and
+                # removes its WAL files) can fail with an I/O error: open it again.
+                if "disk i/o" not in str(exc).lower() or attempt >= _OPEN_ATTEMPTS:
+                    raise
+                attempt += 1
+                time.sleep(0.01 * attempt * (1 + random.random()))
+
+    def _connect_once(self, *, wal: bool) -> sqlite3.Connection:
         try:
             raw, self._driver = cipher.connect(self.path, self.keys, self.role,
                                                _BUSY_TIMEOUT_MS / 1000)
@@ -124,12 +140,19 @@ class SqliteDatabase:
         conn: sqlite3.Connection = raw
         conn.row_factory = self._driver.Row
         conn.text_factory = decode_text  # stored text that is not UTF-8 still reads
-        self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        # Searches tokenize query words in a temporary table: keep it off the disk.
-        conn.execute("PRAGMA temp_store=MEMORY")
+        try:
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            if wal:
+                self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            else:  # read once, so that opening the WAL files fails here if it fails
+                self._retry(lambda: conn.execute("SELECT 1 FROM sqlite_master LIMIT 1"))
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            # Searches tokenize query words in a temporary table: keep it off the disk.
+            conn.execute("PRAGMA temp_store=MEMORY")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _make_directory(self) -> None:
@@ -189,7 +212,7 @@ class SqliteDatabase:
                 if self._conn is None:
                     raise StoreUnavailable(self.role, "the store is not open")
                 if self._aside is None:
-                    self._aside = self._connect()
+                    self._aside = self._connect(wal=False)
                 conn = self._aside
                 return self._retry(lambda: fn(conn))
 

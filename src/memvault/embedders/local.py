@@ -346,12 +346,13 @@ class LocalEmbedder:
         from the same pass (and without sentence-transformers' per-call overhead)."""
         model = self._model
         if isinstance(model, OnnxModel):
+            encodings = model.encode(texts)
             order = [[0]] if len(texts) == 1 else _length_batches(
-                model.lengths(texts), self._batch_size)
+                [len(e.ids) for e in encodings], self._batch_size)
             result: dict[int, Passages] = {}
             for start in range(0, len(order), _ONNX_CHUNK):
                 chunk = order[start:start + _ONNX_CHUNK]
-                tokens = [model.tokenize([texts[i] for i in batch]) for batch in chunk]
+                tokens = [model.tokenize([encodings[i] for i in batch]) for batch in chunk]
                 for batch, each, hidden in zip(chunk, tokens, model.hidden_many(tokens),
                                                strict=True):
                     for row, index in enumerate(batch):

@@ -81,6 +81,7 @@ class OnnxModel:
     def __init__(self, session: Any, tokenizer: Any, max_seq_length: int,
                  workers: int = 1) -> None:
         self._session = session
+        self._inputs = [i.name for i in session.get_inputs()]
         self._tokenizer = tokenizer
         self.max_seq_length = max_seq_length
         self._workers = max(1, workers)
@@ -122,13 +123,12 @@ class OnnxModel:
         return cls(session, tokenizer, max_seq_length,
                    workers or min(2, os.cpu_count() or 1))
 
-    def lengths(self, texts: list[str]) -> list[int]:
-        """Each text's token count after truncation."""
-        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
+    def encode(self, texts: list[str]) -> list[Any]:
+        """Each text's tokens (``tokenizers`` encodings), truncated to the model's window."""
+        return list(self._tokenizer.encode_batch(texts))
 
-    def tokenize(self, texts: list[str]) -> Tokens:
-        """``texts`` tokenized as one batch (truncated to the model's window)."""
-        encodings = self._tokenizer.encode_batch(texts)
+    def tokenize(self, encodings: list[Any]) -> Tokens:
+        """Encodings of :meth:`encode` as one padded batch."""
         width = max(len(e.ids) for e in encodings)
         shape = (len(encodings), width)
         ids, mask, types = (np.zeros(shape, np.int64) for _ in range(3))
@@ -144,7 +144,7 @@ class OnnxModel:
     def hidden(self, tokens: Tokens) -> np.ndarray:
         """The transformer's last hidden state, float32 (texts, tokens, dimensions)."""
         given = dict(zip(_INPUTS, (tokens.ids, tokens.mask, tokens.types), strict=True))
-        feed = {i.name: given[i.name] for i in self._session.get_inputs()}
+        feed = {name: given[name] for name in self._inputs}
         result: np.ndarray = self._session.run(None, feed)[0]
         return result
 

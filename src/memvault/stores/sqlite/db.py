@@ -216,13 +216,7 @@ class SqliteDatabase:
                 conn = self._aside
                 return self._retry(lambda: fn(conn))
 
-        return await anyio.to_thread.run_sync(self._locked_aside, aside)
-
-    def _locked_aside(self, fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except self._errors("DatabaseError") as exc:
-            raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
+        return await anyio.to_thread.run_sync(self._mapped, aside)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await anyio.to_thread.run_sync(self._locked, lambda: self._transaction(fn))
@@ -239,10 +233,14 @@ class SqliteDatabase:
 
     def _locked(self, fn: Callable[[], T]) -> T:
         with self._lock:
-            try:
-                return fn()
-            except self._errors("DatabaseError") as exc:
-                raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
+            return self._mapped(fn)
+
+    def _mapped(self, fn: Callable[[], T]) -> T:
+        """``fn()``, the driver's database errors raised as :class:`StoreUnavailable`."""
+        try:
+            return fn()
+        except self._errors("DatabaseError") as exc:
+            raise StoreUnavailable(self.role, f"{self.path}: {exc}") from exc
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def attempt() -> T:

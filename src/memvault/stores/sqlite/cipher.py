@@ -17,13 +17,25 @@ A plain file (the header ``SQLite format 3``) is refused when a key is configure
 encrypted one when none is, and a wrong key is told apart from a damaged file by trying the
 old keys: each case is an :class:`~memvault.errors.EncryptionError` naming what to do, raised
 before anything is read or written.
+
+Reading the header (and the salt) is done through a file descriptor of our own, and closing
+any descriptor of a file drops every POSIX lock the process holds on it, SQLite's included
+(https://www.sqlite.org/howtocorrupt.html, section 2.2). A process whose connection had lost
+its shared lock let another process, closing its last connection, checkpoint and delete the
+WAL under it: later commits went to a deleted file, and acknowledged writes were lost. So the
+header is only read while this process holds no connection to the file; :func:`connect`
+records what it found (and what it created) per file for as long as connections opened by it
+are open, and :func:`close` closes them.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import sqlite3
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -31,7 +43,8 @@ from typing import Any, cast
 from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
 
-__all__ = ["HEADER", "check", "connect", "driver", "is_encrypted", "key_pragma", "unlock"]
+__all__ = ["HEADER", "check", "close", "connect", "driver", "is_encrypted", "key_pragma",
+           "unlock"]
 
 HEADER = b"SQLite format 3\x00"
 _KEY_HELP = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
@@ -93,12 +106,80 @@ def unlock(conn: Any, key: Key | None, salt: bytes | None = None) -> bool:
     return True
 
 
+@dataclass
+class _Held:
+    """What :func:`connect` knows of one file (by device and inode) while it holds
+    connections to it: whether it is encrypted, its salt once known, and how many."""
+
+    encrypted: bool
+    salt: bytes | None
+    count: int = 0
+
+
+_held: dict[tuple[int, int], _Held] = {}
+_owners: dict[int, tuple[int, int]] = {}  # id(connection) → its file in _held
+_held_lock = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def connect(path: Path, keys: KeySet | None, role: str, timeout: float) -> tuple[Any, ModuleType]:
-    """A connection to ``path`` and the DB-API module it came from.
+    """A connection to ``path`` and the DB-API module it came from; close it with
+    :func:`close`.
 
     Without ``keys``, the standard ``sqlite3`` (an encrypted file is refused); with them,
     SQLCipher under the current key (a plain file, or one under another key, is refused)."""
-    state = is_encrypted(path)
+    with _held_lock:
+        identity = _identity(path)
+        held = _held.get(identity) if identity is not None else None
+        if held is None:  # no connection of ours holds the file: its header may be read
+            state = is_encrypted(path)
+            salt = _salt(path) if state else None
+        else:
+            state, salt = held.encrypted, held.salt
+        conn, module = _connect(path, keys, role, timeout, state, salt)
+        identity = _identity(path)
+        if identity is None:  # not a file (":memory:")
+            return conn, module
+        held = _held.setdefault(identity, _Held(keys is not None, salt))
+        if held.encrypted and held.salt is None:
+            held.salt = _read_salt(conn)
+        held.count += 1
+        _owners[id(conn)] = identity
+        return conn, module
+
+
+def close(conn: Any) -> None:
+    """Close a connection :func:`connect` opened, and forget its file's header once the
+    process holds no connection to it."""
+    with _held_lock:
+        try:
+            conn.close()
+        finally:
+            identity = _owners.pop(id(conn), None)
+            held = _held.get(identity) if identity is not None else None
+            if identity is not None and held is not None:
+                held.count -= 1
+                if held.count <= 0:
+                    del _held[identity]
+
+
+def _read_salt(conn: Any) -> bytes | None:
+    """The salt of an encrypted file as SQLCipher read it (``None`` while it is empty)."""
+    if not conn.execute("PRAGMA page_count").fetchone()[0]:
+        return None
+    value = conn.execute("PRAGMA cipher_salt").fetchone()
+    return bytes.fromhex(value[0]) if value and value[0] else None
+
+
+def _connect(path: Path, keys: KeySet | None, role: str, timeout: float, state: bool | None,
+             salt: bytes | None) -> tuple[Any, ModuleType]:
     if keys is None:
         if state:
             raise EncryptionError(f"the {role} store {path} is encrypted and no encryption key "
@@ -112,7 +193,7 @@ def connect(path: Path, keys: KeySet | None, role: str, timeout: float) -> tuple
     module = driver()
     conn = module.connect(str(path), timeout=timeout, isolation_level=None,
                           check_same_thread=False)
-    if unlock(conn, keys.current, _salt(path) if state else None):
+    if unlock(conn, keys.current, salt):
         return conn, module
     conn.close()
     for old in keys.old:
@@ -136,4 +217,4 @@ def check(path: Path, keys: KeySet | None) -> None:
     if is_encrypted(path) is None:
         return
     conn, _ = connect(path, keys, "SQLite", 5.0)
-    conn.close()
+    close(conn)

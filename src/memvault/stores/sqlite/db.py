@@ -151,7 +151,7 @@ class SqliteDatabase:
             # Searches tokenize query words in a temporary table: keep it off the disk.
             conn.execute("PRAGMA temp_store=MEMORY")
         except BaseException:
-            conn.close()
+            cipher.close(conn)
             raise
         return conn
 
@@ -182,13 +182,13 @@ class SqliteDatabase:
     async def close(self) -> None:
         def _close() -> None:
             if self._conn is not None:
-                self._conn.close()
+                cipher.close(self._conn)
                 self._conn = None
 
         def _close_aside() -> None:
             with self._aside_lock:
                 if self._aside is not None:
-                    self._aside.close()
+                    cipher.close(self._aside)
                     self._aside = None
 
         await anyio.to_thread.run_sync(self._locked, _close)

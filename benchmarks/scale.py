@@ -15,7 +15,9 @@ on a fresh ``sqlite:///`` database (episodic, profile and working stores in one 
    generating the text) is reported beside it. Then ``--single-adds`` (default 200) more
    memories are added one ``add`` at a time and each call is timed (p50/p95), at full size.
 2. **Search**: the first search (which loads every vector of the scope into memvault's
-   in-memory numpy matrix) is timed on its own, four more warm-up queries follow, then each
+   in-memory numpy matrix, or a saved graph; a graph to build is built in the background
+   while searches are lexical, and the time until it is ready is reported) is timed on its
+   own, four more warm-up queries follow, then each
    of ``--queries`` queries is searched once with ``search(query, limit=10)`` and timed from
    the caller's side (p50/p95/max, milliseconds).
 3. **Stages**: the same queries again, calling the episodic store's retrievers directly
@@ -450,8 +452,14 @@ async def run(plan: Plan) -> Results:
         out.examples["queries"] = timed[:6]
         _log("first search (builds the vector cache)")
         clock = time.perf_counter()
-        await mv.search(warm[0], user_id=USER, limit=SEARCH_LIMIT)
+        first = await mv.search(warm[0], user_id=USER, limit=SEARCH_LIMIT)
         out.first_search_ms = ms_since(clock)
+        clock = time.perf_counter()
+        while first.pending is not None and "index" in first.pending:
+            _log(first.pending)
+            await anyio.sleep(5.0)  # the graph is built in the background meanwhile
+            first = await mv.search(warm[0], user_id=USER, limit=SEARCH_LIMIT)
+        out.index_ready_seconds = time.perf_counter() - clock
         out.warm_up_ms = await timed_searches(mv, warm[1:])
         _log(f"timing {len(timed)} searches")
         out.search_ms = await timed_searches(mv, timed, out, out.search_cpu_ms)

@@ -11,10 +11,11 @@ mapped at the store or embedder boundary and chained with ``raise ... from exc``
     ├── Forbidden           the caller's credential does not allow this (another user, a
     │                       write with a read key); nothing was stored or changed
     ├── ConfigError         the configuration is wrong or names something unavailable
-    │   └── EncryptionError a missing or wrong key, or a file encrypted otherwise than configured
-    ├── EmbedderMismatch    the store's vectors came from another embedder
+    │   ├── EncryptionError a missing or wrong key, or a file encrypted otherwise than configured
+    │   └── EmbedderMismatch    the store's vectors came from another embedder
     ├── StoreUnavailable    a store could not be reached or answered with a fault
-    │   └── ModelUnavailable    a model server (embedder, LLM) failed or could not be reached
+    │   ├── ModelUnavailable    a model server (embedder, LLM) failed or could not be reached
+    │   └── IndexBuilding   a user's vector index is being built: search by words meanwhile
     └── ModelReplyInvalid   a model server's reply is not what was asked for
 
 ``MemvaultError`` never shadows the builtin ``MemoryError``.
@@ -28,6 +29,7 @@ __all__ = [
     "EncryptionError",
     "Forbidden",
     "IdempotencyConflict",
+    "IndexBuilding",
     "InvalidInput",
     "MemvaultError",
     "ModelReplyInvalid",
@@ -90,6 +92,17 @@ class ModelUnavailable(StoreUnavailable):
         self.store = what
         self.status = status
         self.retryable = status is None or status in (408, 409, 429) or status >= 500
+
+
+class IndexBuilding(StoreUnavailable):
+    """A user's vector index is being built in the background; vector search answers again
+    once it is. ``done`` of ``total`` rows are in it so far. Search goes on by words."""
+
+    def __init__(self, store: str, done: int, total: int) -> None:
+        super().__init__(store, f"the vector index is being built ({done:,} of {total:,} "
+                                "vectors)")
+        self.done = done
+        self.total = total
 
 
 class ModelReplyInvalid(MemvaultError):

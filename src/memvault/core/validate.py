@@ -299,6 +299,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def check_item(raw: Mapping[str, Any], index: int) -> MemoryInput:
     """One item of a batch as given (a mapping), its fields known and content present."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"item {index} is {type(raw).__name__}: give an object with a "
+                           "content field")
     unknown = sorted(set(raw) - set(MemoryInput.model_fields))
     if unknown:
         raise InvalidInput(f"item {index}: unknown field(s) {', '.join(unknown)}")

@@ -182,7 +182,9 @@ class EpisodicStore(Protocol):
     ) -> builtins.list[Candidate]:
         """Nearest memories by cosine similarity to a unit ``vector``, best first. A memory
         scores by the best of its vectors (see :meth:`set_embeddings`); memories without a
-        vector are not returned."""
+        vector are not returned. Raises :class:`~memvault.errors.IndexBuilding` while the
+        user's vector index is being built in the background (the caller searches without
+        vectors meanwhile)."""
         ...
 
     async def neighbors(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from memvault.core.search.explain import Evidence
 from memvault.core.search.fusion import min_max
+from memvault.errors import IndexBuilding
 from memvault.models import Candidate, MemoryFilter
 from memvault.stores.base import EpisodicStore, Vector
 
@@ -47,8 +48,11 @@ async def own_scores(
     speaker = named[0] if named else None
     if speaker is None or (where.entity is not None and where.entity != speaker):
         return {}
-    found = await store.vector_search(
-        where.model_copy(update={"entity": speaker}), vector, limit=pool)
+    try:
+        found = await store.vector_search(
+            where.model_copy(update={"entity": speaker}), vector, limit=pool)
+    except IndexBuilding:  # a bulk import since the whole vector ranking: without it
+        return {}
     seen = {c.memory_id for c in vector_ranking}
     out: dict[str, float] = {}
     scaled = min_max(found, full=len(found) >= pool)

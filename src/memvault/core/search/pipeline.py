@@ -180,7 +180,7 @@ async def run(sources: Sources, request: Request) -> SearchResult:
         ]
     kept, truncated = apply_budget(hits, request.max_chars, query_terms)
     loading = sources.embedding.state == "loading"
-    pending = LOADING_NOTE if loading else backlog_note(waiting)
+    pending = LOADING_NOTE if loading else ranked.pending or backlog_note(waiting)
     return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers,
                         pending=pending)
 

@@ -33,7 +33,8 @@ Along the way each candidate's :class:`~memvault.core.search.explain.Evidence` r
 the stages saw (cosine similarity, best passage, the match a neighbour came in with, the
 speaker preferred), for the hits' explanations.
 
-Without an embedder (or before it is ready) stage 3 is skipped and the rest still runs.
+Without an embedder (or before it is ready), or while the store builds the user's vector
+index, stage 3 is skipped and the rest still runs.
 :class:`memvault.config.SearchConfig` switches stages off, to measure them.
 """
 
@@ -57,6 +58,7 @@ from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
 from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
 from memvault.embedders.base import Matrix
+from memvault.errors import IndexBuilding
 from memvault.models import Candidate, Memory, MemoryFilter
 from memvault.stores.base import EpisodicStore
 
@@ -86,6 +88,9 @@ class Ranked:
     #: "role", "recency")
     #: → memory id → amount.
     adjustments: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Why the vectors were not searched although the query was embedded (the store's
+    #: index is being built), for :attr:`~memvault.models.SearchResult.pending`.
+    pending: str | None = None
 
 
 async def retrieve(
@@ -120,11 +125,18 @@ async def retrieve(
     links: dict[str, tuple[str | None, str | None]] = {}
     labels: set[str] = set()
 
+    building: list[str] = []
+
     async def vector_stage(text: str) -> tuple[Matrix | None, list[Candidate]]:
         vectors = await embedding.embed([text])
         if vectors is None:
             return None, []
-        return vectors, await store.vector_search(where, vectors[0], limit=pool)
+        try:
+            return vectors, await store.vector_search(where, vectors[0], limit=pool)
+        except IndexBuilding as exc:
+            building.append(f"the vector index is being built ({exc.done:,} of "
+                            f"{exc.total:,} vectors); this search is lexical")
+            return None, []
 
     async with background(lambda: vector_stage(guess)) as early:
         if query_terms:
@@ -151,8 +163,9 @@ async def retrieve(
     if vectors is not None:
         rankings.append(vector_ranking)
         retrievers.append("vector")
+    pending = building[-1] if building else None
     if not rankings:
-        return Ranked([], retrievers)
+        return Ranked([], retrievers, pending=pending)
     evidence = gather(rankings, retrievers)
 
     fused = fuse(rankings, pool=pool) if settings.fusion == "score" else fuse_ranks(rankings)
@@ -220,7 +233,7 @@ async def retrieve(
     kept = ranked[:limit]
     _record(adjustments, evidence, {m.id for m, _ in kept})
     return Ranked(kept, retrievers, {m.id: evidence[m.id] for m, _ in kept if m.id in evidence},
-                  adjustments)
+                  adjustments, pending)
 
 
 def _record(adjustments: dict[str, dict[str, float]], evidence: dict[str, Evidence],

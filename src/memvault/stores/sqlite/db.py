@@ -218,6 +218,16 @@ class SqliteDatabase:
 
         return await anyio.to_thread.run_sync(self._mapped, aside)
 
+    def open_reader(self) -> sqlite3.Connection:
+        """A connection of the caller's own, for long background reads in short read
+        transactions (blocking: call it from a worker thread); close it with
+        :meth:`close_reader`."""
+        return self._mapped(lambda: self._connect(wal=False))
+
+    @staticmethod
+    def close_reader(conn: sqlite3.Connection) -> None:
+        cipher.close(conn)
+
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await anyio.to_thread.run_sync(self._locked, lambda: self._transaction(fn))
 

@@ -9,7 +9,8 @@ a numpy matrix searched exactly below ``ann_min`` rows, an HNSW graph above it
 the database so that the next process loads it instead of rebuilding it. Other processes may
 add or delete vectors at any time, so each search first reads, in one snapshot, the user's
 vector generation (bumped by deletes and resets), drops the rows deleted since, and reads the
-vectors stored after the last one it has.
+vectors stored after the last one it has. A graph with many rows to add is built in the
+background (:mod:`memvault.stores.sqlite.builds`) while that user's searches go on by words.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 
 from memvault.config import SearchConfig
@@ -43,6 +45,7 @@ from memvault.stores.codec import (
 )
 from memvault.stores.crypto import KeySet
 from memvault.stores.sqlite import lexical, revise
+from memvault.stores.sqlite.builds import GraphBuilds
 from memvault.stores.sqlite.db import SqliteDatabase, path_from_url
 from memvault.stores.sqlite.jobs import SqliteJobQueue, queue_job
 from memvault.stores.sqlite.joint import joint_writer
@@ -124,7 +127,8 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
         self._db = SqliteDatabase(path_from_url(url), "episodic", keys)
         # Only touched inside SqliteDatabase.read_aside, which runs one call at a time.
         files = VectorFiles(None) if keys is not None else VectorFiles.beside(self._db.path)
-        self._vectors = VectorCaches(files, ann_min)
+        builds = GraphBuilds(self._db.open_reader, self._db.close_reader, files.save)
+        self._vectors = VectorCaches(files, ann_min, builds)
         # The background sweep's resume point (see missing_embeddings).
         self._sweep_from = 0
         self._sweep_mark: tuple[int, int] | None = None
@@ -133,6 +137,7 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
         await self._db.open("episodic", EPISODIC)
 
     async def close(self) -> None:
+        await anyio.to_thread.run_sync(self._vectors.stop)
         if self._vectors.users:
             await self._db.read_aside(self._vectors.save_all)
         await self._db.close()

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from memvault.errors import IndexBuilding
 from memvault.stores.sqlite import ann
+from memvault.stores.sqlite.builds import INLINE_ROWS, GraphBuilds
 from memvault.stores.sqlite.vectors import UserVectors
 
 __all__ = ["VectorCaches", "VectorFiles"]
@@ -126,11 +128,16 @@ class VectorFiles:
 
 
 class VectorCaches:
-    """The vectors of each user searched in this process, kept in step with the table."""
+    """The vectors of each user searched in this process, kept in step with the table.
 
-    def __init__(self, files: VectorFiles, ann_min: int | None) -> None:
+    ``builds`` takes the large graph builds off the searches (see
+    :mod:`memvault.stores.sqlite.builds`); without it every top-up is done in the search."""
+
+    def __init__(self, files: VectorFiles, ann_min: int | None,
+                 builds: GraphBuilds | None = None) -> None:
         self.files = files
         self.ann_min = ann_min
+        self.builds = builds
         self.users: dict[str, UserVectors] = {}
 
     def refresh(self, conn: sqlite3.Connection, user_id: str, dimensions: int) -> UserVectors:
@@ -140,13 +147,18 @@ class VectorCaches:
         together even while another process deletes and adds (rowids of deleted memories can
         be reused; a row is known by its seq, which never is). The first call loads a saved
         graph if there is one. A graph built or grown by a quarter since it was saved is saved
-        again.
+        again. Raises :class:`~memvault.errors.IndexBuilding` while the user's graph is being
+        built in the background.
         """
         row = conn.execute(
             "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
         ).fetchone()
         generation = row[0] if row else 0
         cache = self.users.get(user_id)
+        if cache is None and self.builds is not None:
+            cache = self.builds.take(user_id)
+            if cache is None and (progress := self.builds.progress(user_id)) is not None:
+                raise IndexBuilding("episodic", *progress)
         if cache is None or cache.dimensions != dimensions:
             cache = self.files.load(conn, user_id, dimensions, self.ann_min)
         if cache is None:
@@ -155,11 +167,23 @@ class VectorCaches:
             if not cache.prune(conn, user_id):
                 cache = UserVectors(dimensions, generation, self.ann_min)
             cache.generation = generation
+        incoming = cache.incoming(conn, user_id)
+        into_graph = incoming if cache.graph is not None else (
+            cache.live_rows + incoming if cache.wants_graph(incoming) else 0)
+        if (self.builds is not None and into_graph > INLINE_ROWS
+                and self.builds.start(user_id, cache, incoming)):
+            self.users.pop(user_id, None)
+            raise IndexBuilding("episodic", cache.live_rows, cache.live_rows + incoming)
         self.users[user_id] = cache
-        cache.top_up(conn, user_id)
+        cache.top_up(conn, user_id, incoming)
         if cache.graph is not None and cache.unsaved > max(1000, cache.size // 4):
             self.files.save(conn, user_id, cache)
         return cache
+
+    def stop(self) -> None:
+        """Stop the background builds (their work is lost; the next process starts again)."""
+        if self.builds is not None:
+            self.builds.stop()
 
     def save_all(self, conn: sqlite3.Connection) -> None:
         """Save every graph changed since its last save."""

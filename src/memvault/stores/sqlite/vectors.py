@@ -129,25 +129,38 @@ class UserVectors:
         self._rows = None
         self._spans = np.zeros((0, 2), dtype=np.int32)
 
-    def top_up(self, conn: sqlite3.Connection, user_id: str) -> None:
-        """Append the user's vectors stored after ``last_seq``."""
+    def incoming(self, conn: sqlite3.Connection, user_id: str) -> int:
+        """How many of the user's vector rows are stored after ``last_seq``."""
         (total,) = conn.execute(
             "SELECT coalesce(sum(length(vector)), 0) FROM embeddings"
             " WHERE user_id = ? AND seq > ?",
             (user_id, self.last_seq),
         ).fetchone()
-        if not total:
-            return
-        incoming = int(total) // (4 * self.dimensions)
-        wants_graph = (self.graph is None and self.ann_min is not None
-                       and self.live_rows + incoming >= self.ann_min)
-        self._reserve(incoming)
+        return int(total) // (4 * self.dimensions)
+
+    def wants_graph(self, incoming: int) -> bool:
+        """Whether adding ``incoming`` rows moves the rows into a graph."""
+        return (self.graph is None and self.ann_min is not None
+                and self.live_rows + incoming >= self.ann_min)
+
+    def top_up(self, conn: sqlite3.Connection, user_id: str, incoming: int | None = None, *,
+               limit: int | None = None) -> bool:
+        """Append the user's vectors stored after ``last_seq`` (``incoming`` of them, when
+        the caller has counted them), or only the next ``limit`` memories' vectors; says
+        whether any were read."""
+        if incoming is None:
+            incoming = self.incoming(conn, user_id)
+        if not incoming:
+            return False
+        wants_graph = self.wants_graph(incoming)
+        self._reserve(incoming if limit is None else 0)
         cursor = conn.execute(
             "SELECT seq, memory_rowid, vector, spans FROM embeddings"
             " WHERE user_id = ? AND seq > ?"
-            " ORDER BY seq",
-            (user_id, self.last_seq),
+            " ORDER BY seq LIMIT ?",
+            (user_id, self.last_seq, -1 if limit is None else limit),
         )
+        read = False
         while page := cursor.fetchmany(_PAGE):
             block = np.frombuffer(b"".join(r[2] for r in page), dtype=np.float32)
             block = block.reshape(-1, self.dimensions)
@@ -170,6 +183,8 @@ class UserVectors:
             self._alive[self.size:end] = True
             self.size = end
             self.last_seq = page[-1][0]
+            read = True
+        return read
 
     def prune(self, conn: sqlite3.Connection, user_id: str) -> bool:
         """Drop the rows whose ``embeddings`` row is gone (deleted memories, a reset).

@@ -1,0 +1,133 @@
+"""A large vector graph is built beside the searches: the first search of a user whose graph
+would take many rows answers at once (the store raises ``IndexBuilding``, the core searches
+by words and says so), the graph is built on a thread and connection of its own, deletes and
+adds made meanwhile are applied, and closing the store stops the build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio.to_thread
+import numpy as np
+import pytest
+
+from memvault import Config, Memvault
+from memvault.errors import IndexBuilding
+from memvault.models import EmbeddingInfo, MemoryFilter
+from memvault.stores.sqlite import ann, vector_files
+from memvault.stores.sqlite.episodic import SqliteEpisodicStore
+from tests.contract.builders import memory
+from tests.core.fakes import HashEmbedder
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not ann.available(), reason="usearch (the ann extra) is not installed"),
+]
+
+DIMENSIONS = 32
+MEMORIES = 1200
+ANN_MIN = 200
+ALICE = MemoryFilter(user_id="alice")
+BOUND = 60.0
+
+
+@pytest.fixture(autouse=True)
+def _small_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vector_files, "INLINE_ROWS", 300)
+
+
+def _points(count: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((count, DIMENSIONS)).astype(np.float32)
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+async def _filled(path: Path) -> tuple[SqliteEpisodicStore, list[str], np.ndarray]:
+    store = SqliteEpisodicStore(str(path), ann_min=ANN_MIN)
+    await store.open()
+    memories = [memory(f"memory {i}", minutes=i) for i in range(MEMORIES)]
+    await store.add(memories)
+    await store.reset_embeddings(EmbeddingInfo(model="test", dimensions=DIMENSIONS))
+    points = _points(MEMORIES)
+    await store.set_embeddings([(m.id, points[i]) for i, m in enumerate(memories)])
+    return store, [m.id for m in memories], points
+
+
+async def _built(store: SqliteEpisodicStore) -> None:
+    builds = store._vectors.builds
+    assert builds is not None
+    assert await anyio.to_thread.run_sync(builds.wait, BOUND)
+
+
+async def test_the_first_search_answers_at_once_and_the_graph_follows(tmp_path: Path) -> None:
+    store, ids, points = await _filled(tmp_path / "m.db")
+    try:
+        with pytest.raises(IndexBuilding) as raised:
+            await store.vector_search(ALICE, points[5], limit=10)
+        assert raised.value.total == MEMORIES
+        await _built(store)
+        found = await store.vector_search(ALICE, points[5], limit=10)
+        assert found[0].memory_id == ids[5]
+        assert found[0].score == pytest.approx(1.0, abs=1e-5)
+        cache = store._vectors.users["alice"]
+        assert cache.graph is not None
+        assert cache.live_rows == MEMORIES
+        assert list((tmp_path / "m.db.vectors").glob("*.usearch"))  # saved by the build
+    finally:
+        await store.close()
+
+
+async def test_deletes_and_adds_made_during_the_build_are_applied(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store, ids, points = await _filled(path)
+    other = SqliteEpisodicStore(str(path), ann_min=None)
+    await other.open()
+    try:
+        with pytest.raises(IndexBuilding):
+            await store.vector_search(ALICE, points[7], limit=10)
+        assert await other.delete("alice", ids[7])
+        added = memory("added while the graph was built", minutes=5000)
+        await other.add([added])
+        await other.set_embeddings([(added.id, points[7])])
+        await _built(store)
+        found = await store.vector_search(ALICE, points[7], limit=10)
+        assert found[0].memory_id == added.id
+        assert ids[7] not in {c.memory_id for c in found}
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_closing_the_store_stops_the_build(tmp_path: Path) -> None:
+    store, _, points = await _filled(tmp_path / "m.db")
+    with pytest.raises(IndexBuilding):
+        await store.vector_search(ALICE, points[0], limit=10)
+    builds = store._vectors.builds
+    assert builds is not None
+    jobs = list(builds._jobs.values())
+    await store.close()
+    assert all(job.thread is not None and not job.thread.is_alive() for job in jobs)
+    assert not builds._jobs
+
+
+async def test_a_search_during_the_build_is_lexical_and_says_so(tmp_path: Path) -> None:
+    config = Config.from_flat({"database": str(tmp_path / "m.db"), "user_id": "alice",
+                               "search.ann_min_vectors": ANN_MIN})
+    async with Memvault(config, embedder=HashEmbedder()) as mv:
+        await mv.add_many([{"content": f"note {i} about the garden and its roses"}
+                           for i in range(400)]
+                          + [{"content": "the violin lesson is on tuesday"}])
+        assert await mv.wait_for_vectors(BOUND)
+        during = await mv.search("violin lesson")
+        assert during.pending is not None
+        assert "vector index is being built" in during.pending
+        assert during.retrievers == ["lexical"]
+        assert "violin" in during.hits[0].memory.content
+        store = mv.episodic
+        assert isinstance(store, SqliteEpisodicStore)
+        await _built(store)
+        after = await mv.search("violin lesson")
+        assert after.pending is None
+        assert "vector" in after.retrievers
+        assert "violin" in after.hits[0].memory.content

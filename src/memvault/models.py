@@ -209,9 +209,9 @@ class SearchResult(_Frozen):
     (``truncated``: some content is an excerpt; hits are never left out for size).
 
     ``retrievers`` names those that ran (``lexical``, ``vector``); ``pending`` says what
-    the search could not yet use: the embedding model is still loading (the search was
-    lexical), or some of the user's memories are still being embedded (they were found by
-    their words only); else ``None``.
+    the search could not yet use: the embedding model is still loading or the store is
+    building the user's vector index (the search was lexical), or some of the user's memories
+    are still being embedded (they were found by their words only); else ``None``.
     """
 
     hits: list[SearchHit]

@@ -94,9 +94,10 @@ class SearchOut(BaseModel):
     retrievers: list[str] = Field(
         default_factory=list, description="the retrievers that ran: lexical, vector")
     pending: str | None = Field(
-        default=None, description="set while the embedding model loads (the search was "
-        "lexical only) or while recent memories are still being embedded (those were "
-        "matched by their words only): a search by meaning may find more in a moment")
+        default=None, description="set while the embedding model loads or the vector index "
+        "is being built (the search was lexical only), or while recent memories are still "
+        "being embedded (those were matched by their words only): a search by meaning may "
+        "find more in a moment")
 
 
 class ListOut(BaseModel):

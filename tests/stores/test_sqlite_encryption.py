@@ -17,6 +17,8 @@ import pytest
 
 from memvault.config import Config
 from memvault.core import encryption
+from memvault.core.audit import open_audit
+from memvault.core.keys import open_keys
 from memvault.core.memvault import Memvault
 from memvault.errors import EncryptionError, StoreUnavailable
 from tests.core.fakes import HashEmbedder
@@ -251,3 +253,14 @@ def test_the_page_key_is_derived_once_per_file_and_is_sqlciphers_own(tmp_path: P
         assert plain.execute("SELECT a FROM t").fetchone() == ("kept",)
     finally:
         plain.close()
+
+
+async def test_keys_and_the_audit_trail_open_an_encrypted_store(tmp_path: Path) -> None:
+    config = _config(tmp_path / "m.db", key="the keys and audit passphrase")
+    await _fill(config)
+    async with open_keys(config) as service:
+        key, _ = await service.create(user_id="alice", scope="read")
+        assert [k.id for k in await service.list("alice")] == [key.id]
+    async with open_audit(config) as trail:
+        assert "key_create" in [entry.action for entry in await trail.trail("alice", limit=10)]
+    _assert_no_plaintext(tmp_path / "m.db")

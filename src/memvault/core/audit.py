@@ -30,7 +30,7 @@ from memvault.core.timeutil import utc_now
 from memvault.errors import MemvaultError
 from memvault.models import AuditEntry, DeleteReport, JsonValue, Memory
 from memvault.stores.base import AuditStore
-from memvault.stores.registry import open_profile
+from memvault.stores.registry import KeySet, open_profile
 
 __all__ = [
     "LOCAL", "Actor", "AuditLog", "acting_as", "current_actor", "open_audit", "reset_actor",
@@ -144,7 +144,8 @@ class AuditLog:
 @contextlib.asynccontextmanager
 async def open_audit(config: Config) -> AsyncIterator[AuditLog]:
     """The audit trail of ``config``'s profile store, opened for the CLI (that store alone)."""
-    store = open_profile(config.profile_url)
+    store = open_profile(config.profile_url,
+                         keys=KeySet.from_config(config.encryption))
     await store.open()
     try:
         yield AuditLog(store)

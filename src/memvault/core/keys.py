@@ -33,7 +33,7 @@ from memvault.core.validate import check_identifier
 from memvault.errors import ConfigError, InvalidInput, MemvaultError, NotFound
 from memvault.models import ApiKey, KeyScope
 from memvault.stores.base import KeyStore
-from memvault.stores.registry import open_profile
+from memvault.stores.registry import KeySet, open_profile
 
 __all__ = [
     "KEY_PREFIX", "SCOPES", "TOUCH_EVERY", "KeyService", "key_store", "open_keys",
@@ -172,7 +172,8 @@ class KeyService:
 async def open_keys(config: Config) -> AsyncIterator[KeyService]:
     """The keys of ``config``'s profile store, opened for the CLI (the store alone: no
     embedder, no other store)."""
-    store = open_profile(config.profile_url)
+    store = open_profile(config.profile_url,
+                         keys=KeySet.from_config(config.encryption))
     await store.open()
     try:
         yield KeyService(key_store(store))

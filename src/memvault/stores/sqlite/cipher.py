@@ -43,8 +43,8 @@ from typing import Any, cast
 from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
 
-__all__ = ["HEADER", "check", "close", "connect", "driver", "is_encrypted", "key_pragma",
-           "unlock"]
+__all__ = ["HEADER", "check", "close", "connect", "driver", "holds", "is_encrypted",
+           "key_pragma", "unlock"]
 
 HEADER = b"SQLite format 3\x00"
 _KEY_HELP = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
@@ -117,11 +117,13 @@ class _Held:
 
 
 _held: dict[tuple[int, int], _Held] = {}
-_owners: dict[int, tuple[int, int]] = {}  # id(connection) → its file in _held
+_owners: dict[Any, tuple[int, int]] = {}  # connection → its file in _held
 _held_lock = threading.Lock()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
+    if str(path) == ":memory:":
+        return None
     try:
         stat = os.stat(path)
     except OSError:
@@ -151,18 +153,25 @@ def connect(path: Path, keys: KeySet | None, role: str, timeout: float) -> tuple
         if held.encrypted and held.salt is None:
             held.salt = _read_salt(conn)
         held.count += 1
-        _owners[id(conn)] = identity
+        _owners[conn] = identity
         return conn, module
+
+
+def holds(path: Path) -> bool:
+    """Whether this process holds a connection opened by :func:`connect` to ``path``."""
+    with _held_lock:
+        identity = _identity(path)
+        return identity is not None and identity in _held
 
 
 def close(conn: Any) -> None:
     """Close a connection :func:`connect` opened, and forget its file's header once the
     process holds no connection to it."""
-    with _held_lock:
-        try:
-            conn.close()
-        finally:
-            identity = _owners.pop(id(conn), None)
+    try:
+        conn.close()  # first: until the count drops, no one reads the header
+    finally:
+        with _held_lock:
+            identity = _owners.pop(conn, None)
             held = _held.get(identity) if identity is not None else None
             if identity is not None and held is not None:
                 held.count -= 1
@@ -214,7 +223,10 @@ def check(path: Path, keys: KeySet | None) -> None:
     """Refuse (:class:`EncryptionError`) a file ``keys`` do not open: an encrypted file
     without a key, a plain one with a key, one under another key. A missing or empty file
     passes: it is created under the key configured."""
-    if is_encrypted(path) is None:
+    try:
+        if os.stat(path).st_size == 0:  # a stat opens no descriptor
+            return
+    except FileNotFoundError:
         return
     conn, _ = connect(path, keys, "SQLite", 5.0)
     close(conn)

@@ -101,6 +101,7 @@ def convert(path: Path, source: Key | None, target: Key | None,
             pause: Callable[[str], None] = lambda step: None) -> Converted:
     """Rewrite the store file ``path`` from under ``source`` to under ``target`` (``None``:
     plain), crash-safe (see the module docstring)."""
+    _not_held(path)
     recover(path)
     if not path.exists():
         raise EncryptionError(f"there is no store file at {path}")
@@ -155,6 +156,15 @@ def convert(path: Path, source: Key | None, target: Key | None,
     return Converted(path, len(after), sum(after.values()))
 
 
+def _not_held(path: Path) -> None:
+    """Refuse a file this process has stores open on: the exclusive lock that keeps other
+    processes out does not keep out the process's own connections, and reading the file
+    here would drop their locks."""
+    if cipher.holds(path):
+        raise StoreUnavailable("sqlite", f"{path} is open in this process: close its stores "
+                               "first")
+
+
 def key_of(path: Path, keys: tuple[Key, ...]) -> Key | None:
     """Which of ``keys`` opens the file (``None``: it is plain); :class:`EncryptionError`
     when it is encrypted and none does."""
@@ -173,6 +183,7 @@ def reencrypt(path: Path, keys: KeySet, mode: str,
     """``mode`` ``"encrypt"``: a plain file → the current key; ``"rekey"``: a file under an
     old key → the current key. Says what was done; a file already under the current key is
     left alone (so a run killed after its swap can be run again)."""
+    _not_held(path)
     recover(path)
     if not path.exists():
         return f"{path}: no such file, nothing to do"

@@ -46,6 +46,8 @@ __all__ = ["SqliteDatabase", "path_from_url"]
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 5_000
+#: The release that fixed the WAL-reset bug (https://sqlite.org/wal.html#walresetbug).
+_WAL_RESET_FIXED = (3, 51, 3)
 _OPEN_ATTEMPTS = 5
 _RETRY_FOR_SECONDS = 60.0
 
@@ -173,9 +175,16 @@ class SqliteDatabase:
 
     async def open(self, component: str, migrations: Sequence[Migration]) -> None:
         def _open() -> None:
+            fresh = self._conn is None
             if self._conn is None:
                 self._conn = self._connect()
-            self._transaction(lambda conn: self._migrate(conn, component, migrations))
+            try:
+                self._transaction(lambda conn: self._migrate(conn, component, migrations))
+            except BaseException:
+                if fresh and self._conn is not None:  # not left open for nobody to close
+                    cipher.close(self._conn)
+                    self._conn = None
+                raise
 
         await anyio.to_thread.run_sync(self._locked, _open)
 
@@ -217,6 +226,14 @@ class SqliteDatabase:
                 return self._retry(lambda: fn(conn))
 
         return await anyio.to_thread.run_sync(self._mapped, aside)
+
+    def library_note(self) -> str | None:
+        """A warning about the SQLite library the connections use, or ``None``."""
+        version = tuple(self._driver.sqlite_version_info)
+        if version >= _WAL_RESET_FIXED:
+            return None
+        return (f"SQLite {self._driver.sqlite_version} predates 3.51.3, which fixed a rare "
+                "corruption of WAL files written by several connections at once")
 
     def open_reader(self) -> sqlite3.Connection:
         """A connection of the caller's own, for long background reads in short read

@@ -143,8 +143,12 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
         await self._db.close()
 
     async def status(self) -> StoreStatus:
-        return await counted_status("episodic", "sqlite", str(self._db.path), self.count,
-                                    "memories")
+        status = await counted_status("episodic", "sqlite", str(self._db.path), self.count,
+                                      "memories")
+        note = self._db.library_note()
+        if not status.ok or note is None:
+            return status
+        return status.model_copy(update={"detail": f"{status.detail}; {note}"})
 
     async def add(self, memories: Sequence[Memory]) -> builtins.list[str]:
         return await self._db.write(self.adding(memories))

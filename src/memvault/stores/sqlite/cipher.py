@@ -101,7 +101,9 @@ def unlock(conn: Any, key: Key | None, salt: bytes | None = None) -> bool:
         conn.execute(key_pragma(key) if salt is None else _raw_key_pragma(key.secret, salt))
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except conn.DatabaseError:
+    except conn.OperationalError:
+        raise  # busy, an I/O error: not a wrong key
+    except conn.DatabaseError:  # "file is not a database": another key
         return False
     return True
 
@@ -202,7 +204,12 @@ def _connect(path: Path, keys: KeySet | None, role: str, timeout: float, state: 
     module = driver()
     conn = module.connect(str(path), timeout=timeout, isolation_level=None,
                           check_same_thread=False)
-    if unlock(conn, keys.current, salt):
+    try:
+        unlocked = unlock(conn, keys.current, salt)
+    except BaseException:
+        conn.close()
+        raise
+    if unlocked:
         return conn, module
     conn.close()
     for old in keys.old:

@@ -91,7 +91,12 @@ def _counts(conn: Any, schema: str = "main") -> dict[str, int]:
 def _open(path: Path, key: Key | None, what: str) -> Any:
     conn = cipher.driver().connect(str(path), timeout=0.1, isolation_level=None,
                                    check_same_thread=False)
-    if not cipher.unlock(conn, key):
+    try:
+        unlocked = cipher.unlock(conn, key)
+    except BaseException:
+        conn.close()
+        raise
+    if not unlocked:
         conn.close()
         raise EncryptionError(f"{what} does not open {path}")
     return conn

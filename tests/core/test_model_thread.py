@@ -12,6 +12,7 @@ import pytest
 
 from memvault.embedders.local import LocalEmbedder
 from memvault.embedders.worker import ModelThread
+from memvault.errors import ModelUnavailable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -34,7 +35,7 @@ async def test_stop_waits_for_the_call_in_flight_and_fails_the_queued() -> None:
     async def call(fn: object) -> None:
         try:
             results.append(await thread.run(fn))  # type: ignore[arg-type]
-        except RuntimeError as exc:
+        except ModelUnavailable as exc:
             results.append(str(exc))
 
     async def stop() -> None:
@@ -54,8 +55,13 @@ async def test_stop_waits_for_the_call_in_flight_and_fails_the_queued() -> None:
         with anyio.fail_after(10):
             await stopped.wait()
     assert not _alive("memvault-test-stop")
-    assert results == [1, "the model thread is stopped"]
-    assert await thread.run(lambda: 3) == 3  # a later call starts a new thread
+    assert results[0] == 1
+    assert "is stopped" in str(results[1])
+    with pytest.raises(ModelUnavailable, match="is stopped"):  # a late call starts nothing
+        await thread.run(lambda: 3)
+    assert not _alive("memvault-test-stop")
+    thread.reopen()
+    assert await thread.run(lambda: 3) == 3  # reopened: a new thread
     await thread.stop()
     assert not _alive("memvault-test-stop")
 

@@ -74,6 +74,9 @@ class E5Embedder:
         self._model = model
 
     async def load(self) -> None:
+        """Load the model (again after :meth:`aclose`)."""
+        self._thread.reopen()
+        self._queries.reopen()
         await self._thread.run(self._load)
 
     def _encode(self, texts: list[str], *, query: bool) -> Matrix:

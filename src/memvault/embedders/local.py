@@ -260,6 +260,9 @@ class LocalEmbedder:
         return getattr(self._model[0], "auto_model", None)
 
     async def load(self) -> None:
+        """Load the model (again after :meth:`aclose`)."""
+        self._thread.reopen()
+        self._queries.reopen()
         await self._thread.run(self._load)
 
     def _encode(self, texts: list[str]) -> Matrix:

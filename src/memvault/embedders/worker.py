@@ -14,7 +14,9 @@ The thread is a daemon and a wait on it can be cancelled: loading a model takes 
 cannot be interrupted, and a server whose client goes away mid-load must still exit at once.
 Inference is another matter: a process that exits while the thread runs inside torch aborts
 ("terminate called without an active exception"), so :meth:`ModelThread.stop` can wait for
-the call in flight.
+the call in flight. Once stopped, calls fail (:class:`~memvault.errors.ModelUnavailable`)
+until :meth:`ModelThread.reopen`: a search still in flight when its embedder closes must not
+start a thread that nothing will wait for.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
+
+from memvault.errors import ModelUnavailable
 
 __all__ = ["ModelThread"]
 
@@ -78,7 +82,7 @@ class _Worker:
     def _run(self, job: _Job) -> None:
         fn, reply = job
         if self.stopping.is_set():
-            reply(None, RuntimeError("the model thread is stopped"))
+            reply(None, _stopped(self.thread.name))
             return
         try:
             result = fn()
@@ -96,16 +100,30 @@ class _Worker:
             self._run(job)
 
 
+def _stopped(name: str) -> ModelUnavailable:
+    return ModelUnavailable("the model", f"its thread ({name}) is stopped: the embedder was "
+                            "closed")
+
+
 class ModelThread:
-    """Runs callables on one daemon thread, started on first use (again after :meth:`stop`)."""
+    """Runs callables on one daemon thread, started on first use; after :meth:`stop`, calls
+    fail until :meth:`reopen`."""
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._worker: _Worker | None = None
         self._start_lock = threading.Lock()
+        self._stopped = False
+
+    def reopen(self) -> None:
+        """Accept calls again after :meth:`stop` (a new thread starts with the next one)."""
+        with self._start_lock:
+            self._stopped = False
 
     def _ensure_started(self) -> _Worker:
         with self._start_lock:
+            if self._stopped:
+                raise _stopped(self._name)
             if self._worker is None:
                 self._worker = _Worker(self._name)
             return self._worker
@@ -116,6 +134,7 @@ class ModelThread:
         second or two)."""
         with self._start_lock:
             worker, self._worker = self._worker, None
+            self._stopped = True
         if worker is None:
             return
         worker.stopping.set()

@@ -131,3 +131,19 @@ async def test_a_search_during_the_build_is_lexical_and_says_so(tmp_path: Path) 
         assert after.pending is None
         assert "vector" in after.retrievers
         assert "violin" in after.hits[0].memory.content
+
+
+async def test_an_in_memory_store_builds_its_graph_in_the_search(tmp_path: Path) -> None:
+    store = SqliteEpisodicStore(":memory:", ann_min=ANN_MIN)
+    await store.open()
+    try:
+        memories = [memory(f"memory {i}", minutes=i) for i in range(MEMORIES)]
+        await store.add(memories)
+        await store.reset_embeddings(EmbeddingInfo(model="test", dimensions=DIMENSIONS))
+        points = _points(MEMORIES)
+        await store.set_embeddings([(m.id, points[i]) for i, m in enumerate(memories)])
+        found = await store.vector_search(ALICE, points[9], limit=10)
+        assert found[0].memory_id == memories[9].id
+        assert store._vectors.users["alice"].graph is not None
+    finally:
+        await store.close()

@@ -127,7 +127,9 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
         self._db = SqliteDatabase(path_from_url(url), "episodic", keys)
         # Only touched inside SqliteDatabase.read_aside, which runs one call at a time.
         files = VectorFiles(None) if keys is not None else VectorFiles.beside(self._db.path)
-        builds = GraphBuilds(self._db.open_reader, self._db.close_reader, files.save)
+        # A second connection to ":memory:" would be another, empty database.
+        builds = None if str(self._db.path) == ":memory:" else GraphBuilds(
+            self._db.open_reader, self._db.close_reader, files.save)
         self._vectors = VectorCaches(files, ann_min, builds)
         # The background sweep's resume point (see missing_embeddings).
         self._sweep_from = 0

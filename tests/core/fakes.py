@@ -69,6 +69,10 @@ class LaneEmbedder(HashEmbedder):
         self.thread = ModelThread("memvault-test-lane")
         self.hold, self.release, self.blocked = (threading.Event() for _ in range(3))
 
+    async def load(self) -> None:
+        self.thread.reopen()  # as the model embedders do: loading again after aclose
+        await super().load()
+
     def _backlog(self, texts: list[str]) -> Matrix:
         if self.hold.is_set():
             self.blocked.set()

@@ -4,15 +4,18 @@ process never exits while a model runs (torch aborts it then)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
+from memvault import Config, Memvault
 from memvault.embedders.local import LocalEmbedder
 from memvault.embedders.worker import ModelThread
 from memvault.errors import ModelUnavailable
+from tests.core.fakes import LaneEmbedder
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -79,3 +82,26 @@ async def test_local_embedder_aclose_ends_its_thread() -> None:
 def _thread_of(embedder: LocalEmbedder) -> threading.Thread | None:
     worker = embedder._thread._worker
     return None if worker is None else worker.thread
+
+
+async def test_an_embedder_shared_by_two_instances_outlives_one_closing(tmp_path: Path) -> None:
+    embedder = LaneEmbedder()
+    first = Memvault(_config(tmp_path / "first.db"), embedder=embedder)
+    second = Memvault(_config(tmp_path / "second.db"), embedder=embedder)
+    async with second:
+        async with first:
+            await first.add("the first instance's note about herons")
+            assert await first.wait_for_vectors(10)
+        # first closed its embedder; second loads it again on its next call
+        await second.add("the second instance's note about kestrels")
+        assert await second.wait_for_vectors(10)
+        found = await second.search("kestrels")
+        assert "vector" in found.retrievers
+        assert "kestrels" in found.hits[0].memory.content
+    service = second.embedding
+    assert await service.embed(["after both closed"]) is None  # refused: no new thread
+    assert not _alive("memvault-test-lane")
+
+
+def _config(path: Path) -> Config:
+    return Config.from_flat({"database": str(path), "user_id": "alice"})

@@ -147,3 +147,37 @@ async def test_an_in_memory_store_builds_its_graph_in_the_search(tmp_path: Path)
         assert store._vectors.users["alice"].graph is not None
     finally:
         await store.close()
+
+
+async def test_a_failed_build_leaves_the_searches_to_build_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, ids, points = await _filled(tmp_path / "m.db")
+    builds = store._vectors.builds
+    assert builds is not None
+
+    def fail(conn: object, user_id: str) -> None:
+        raise OSError("the disk is full")
+
+    monkeypatch.setattr(builds, "_save", fail)
+    try:
+        with pytest.raises(IndexBuilding):
+            await store.vector_search(ALICE, points[3], limit=10)
+        await _built(store)
+        found = await store.vector_search(ALICE, points[3], limit=10)  # built here instead
+        assert found[0].memory_id == ids[3]
+        assert store._vectors.users["alice"].graph is not None
+        assert not builds._jobs
+    finally:
+        await store.close()
+
+
+async def test_a_store_opened_again_builds_in_the_background_again(tmp_path: Path) -> None:
+    store, _, points = await _filled(tmp_path / "m.db")
+    await store.close()
+    await store.open()
+    try:
+        with pytest.raises(IndexBuilding):
+            await store.vector_search(ALICE, points[0], limit=10)
+        await _built(store)
+    finally:
+        await store.close()

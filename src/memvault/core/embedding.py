@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
 
 import anyio
 
 from memvault.core.text.speakers import body_text
 from memvault.embedders.base import Embedder, Matrix, Passages, QueryEmbedder
 from memvault.embedders.windows import embed_windows
+from memvault.embedders.worker import ThreadStopped
 from memvault.errors import EmbedderMismatch, MemvaultError
 from memvault.models import EmbeddingInfo
 from memvault.stores.base import EpisodicStore
@@ -32,6 +33,7 @@ from memvault.stores.base import EpisodicStore
 __all__ = ["EmbeddingService", "EmbeddingState"]
 
 log = logging.getLogger("memvault.embedding")
+T = TypeVar("T")
 
 EmbeddingState = Literal["disabled", "loading", "ready", "failed"]
 
@@ -88,6 +90,7 @@ class EmbeddingService:
         self._latest: dict[str, str] = {}  # updated memory -> its content to embed
         self._sweeping = 0  # found by the sweep and not yet stored
         self._idle = anyio.Event()  # set when nothing is queued or being embedded
+        self._serving = False  # run() is running: the owner has not closed it
         self._idle.set()
         if embedder is None:
             self._settled.set()
@@ -111,6 +114,28 @@ class EmbeddingService:
         """Load the embedder, then embed whatever lacks a vector, for as long as it runs."""
         if self.embedder is None:
             return
+        self._serving = True
+        try:
+            await self._run()
+        finally:
+            self._serving = False
+
+    async def _reopened(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``; when the embedder's model thread was stopped by another owner (one
+        embedder shared by two open instances, one of them closed), the embedder is loaded
+        again and ``call()`` retried once, while this service still runs. A call made after
+        this service stopped is refused: it must not start a thread nothing waits for."""
+        try:
+            return await call()
+        except ThreadStopped:
+            if not self._serving or self.embedder is None:
+                raise
+            log.info("the embedder was closed by another owner; loading it again")
+            await self.embedder.load()
+            return await call()
+
+    async def _run(self) -> None:
+        assert self.embedder is not None
         try:
             await self.embedder.load()
             probe = await self.embedder.embed(["memvault"])
@@ -179,10 +204,10 @@ class EmbeddingService:
             self._waiting += Counter()  # drop the users left with none
 
     async def _embed_and_store(self, batch: Sequence[tuple[str, str]]) -> None:
-        assert self.embedder is not None
-        vectors = await _embed_contents(
-            self.embedder, [content for _, content in batch], **self._how
-        )
+        embedder = self.embedder
+        assert embedder is not None
+        contents = [content for _, content in batch]
+        vectors = await self._reopened(lambda: _embed_contents(embedder, contents, **self._how))
         kept = [i for i, (memory_id, content) in enumerate(batch)
                 if self._latest.get(memory_id, content) == content]
         for i in kept:
@@ -274,9 +299,10 @@ class EmbeddingService:
         if self.embedder is None or not self.ready:
             return None
         try:
-            if isinstance(self.embedder, QueryEmbedder):
-                return await self.embedder.embed_query(texts)
-            return await self.embedder.embed(texts)
+            embedder = self.embedder
+            if isinstance(embedder, QueryEmbedder):
+                return await self._reopened(lambda: embedder.embed_query(texts))
+            return await self._reopened(lambda: embedder.embed(texts))
         except MemvaultError as exc:
             log.warning("embedding failed; the search or add goes on lexically: %s", exc)
             return None

@@ -34,7 +34,7 @@ import anyio.to_thread
 
 from memvault.errors import ModelUnavailable
 
-__all__ = ["ModelThread"]
+__all__ = ["ModelThread", "ThreadStopped"]
 
 T = TypeVar("T")
 
@@ -100,9 +100,14 @@ class _Worker:
             self._run(job)
 
 
-def _stopped(name: str) -> ModelUnavailable:
-    return ModelUnavailable("the model", f"its thread ({name}) is stopped: the embedder was "
-                            "closed")
+class ThreadStopped(ModelUnavailable):
+    """A call reached a :class:`ModelThread` after :meth:`~ModelThread.stop` (the embedder
+    was closed); loading the embedder again reopens it."""
+
+
+def _stopped(name: str) -> ThreadStopped:
+    return ThreadStopped("the model", f"its thread ({name}) is stopped: the embedder was "
+                         "closed")
 
 
 class ModelThread:

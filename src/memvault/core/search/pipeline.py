@@ -180,7 +180,9 @@ async def run(sources: Sources, request: Request) -> SearchResult:
         ]
     kept, truncated = apply_budget(hits, request.max_chars, query_terms)
     loading = sources.embedding.state == "loading"
-    pending = LOADING_NOTE if loading else ranked.pending or backlog_note(waiting)
+    notes = [LOADING_NOTE] if loading else [
+        note for note in (ranked.pending, backlog_note(waiting)) if note is not None]
+    pending = "; ".join(notes) or None
     return SearchResult(hits=kept, truncated=truncated, retrievers=ranked.retrievers,
                         pending=pending)
 

@@ -163,7 +163,7 @@ async def retrieve(
     if vectors is not None:
         rankings.append(vector_ranking)
         retrievers.append("vector")
-    pending = building[-1] if building else None
+    pending = building[-1] if building and vectors is None else None
     if not rankings:
         return Ranked([], retrievers, pending=pending)
     evidence = gather(rankings, retrievers)

@@ -8,14 +8,18 @@ would put more than :data:`INLINE_ROWS` rows into a graph is therefore handed to
 of its own (so that writers and checkpoints never wait on it for long), adds them to the
 graph, saves the graph, and hands the result back; searches of that user meanwhile raise
 :class:`~memvault.errors.IndexBuilding` and go on by words. Deletes and adds made during the
-build are applied by the usual prune and top-up when the result is taken.
+build are applied by the usual prune and top-up when the result is taken. A build that fails
+is not started again for that user in this process (until the store is reopened): the
+searches then build the graph themselves, as before.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,8 +32,18 @@ log = logging.getLogger(__name__)
 #: The most rows a search puts into a graph itself (about a second's work); more are built
 #: in the background.
 INLINE_ROWS = 8192
-#: Memories read per page of a build.
-_STEP = 4096
+#: Memories read per page of a build (a page's rows go into the graph before a stop is seen).
+_STEP = 1024
+
+_everyone: weakref.WeakSet[GraphBuilds] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_everyone() -> None:
+    """Stop the builds of stores never closed: an interpreter that exits while a build's
+    daemon thread runs inside the graph library aborts."""
+    for builds in list(_everyone):
+        builds.stop()
 
 
 @dataclass
@@ -56,22 +70,31 @@ class GraphBuilds:
         self._release = release
         self._save = save
         self._jobs: dict[str, _Job] = {}
+        self._failed: set[str] = set()
         self._lock = threading.Lock()
         self._stopped = False
+        _everyone.add(self)
+
+    def resume(self) -> None:
+        """Accept builds again after :meth:`stop` (the store was opened again)."""
+        with self._lock:
+            self._stopped = False
+            self._failed.clear()
 
     def progress(self, user_id: str) -> tuple[int, int] | None:
         """(rows in the graph so far, rows to build) while ``user_id``'s graph is being
         built and not yet taken; ``None`` otherwise."""
         with self._lock:
             job = self._jobs.get(user_id)
-        return None if job is None else (job.cache.size, job.total)
+        return None if job is None else (job.cache.live_rows, job.total)
 
     def start(self, user_id: str, cache: UserVectors, incoming: int) -> bool:
         """Build ``cache`` up with the ``incoming`` rows stored after its ``last_seq``; the
         cache belongs to the job until :meth:`take` returns it. ``False`` (and nothing
-        started) once :meth:`stop` has been called: the caller builds it itself."""
+        started) once :meth:`stop` has been called, or when a build of this user failed: the
+        caller builds it itself."""
         with self._lock:
-            if self._stopped:
+            if self._stopped or user_id in self._failed:
                 return False
             if user_id in self._jobs:
                 return True
@@ -91,8 +114,11 @@ class GraphBuilds:
             if job is None or not job.finished.is_set():
                 return None
             del self._jobs[user_id]
+            if job.failure is not None:
+                self._failed.add(user_id)
         if job.failure is not None:
-            log.warning("building the vector graph failed: %s", job.failure)
+            log.warning("building the vector graph in the background failed (searches build "
+                        "it themselves from now on): %s", job.failure)
             return None
         return job.cache
 

@@ -137,6 +137,7 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
 
     async def open(self) -> None:
         await self._db.open("episodic", EPISODIC)
+        self._vectors.resume()
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self._vectors.stop)

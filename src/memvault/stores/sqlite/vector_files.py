@@ -185,6 +185,11 @@ class VectorCaches:
         if self.builds is not None:
             self.builds.stop()
 
+    def resume(self) -> None:
+        """Allow background builds again (the store is opened again after a close)."""
+        if self.builds is not None:
+            self.builds.resume()
+
     def save_all(self, conn: sqlite3.Connection) -> None:
         """Save every graph changed since its last save."""
         for user_id, cache in self.users.items():

@@ -176,3 +176,13 @@ def test_markdown_notes_read_back_whole(tmp_path: Path) -> None:
             assert (memory.content, memory.session_id, memory.occurred_at, memory.metadata) == (
                 original.content, original.session_id, original.occurred_at,
                 original.metadata)
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal"])
+def test_the_stores_own_file_is_not_imported(tmp_path: Path, suffix: str) -> None:
+    database = tmp_path / "own.db"
+    with SyncMemvault.open(str(database), user_id="alice", embedder="none") as mv:
+        mv.add("kept as it was")
+        with pytest.raises(InvalidInput, match="own store file"):
+            mv.import_from(str(database) + suffix, format="csv")
+        assert [m.content for m in mv.list().items] == ["kept as it was"]

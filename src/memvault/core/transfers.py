@@ -18,6 +18,7 @@ from memvault.core.importers.files import read_source
 from memvault.core.timeutil import utc_now
 from memvault.errors import InvalidInput
 from memvault.models import AddOutcome, MemoryInput
+from memvault.stores.registry import store_files
 
 if TYPE_CHECKING:
     from memvault.core.memvault import Memvault
@@ -96,6 +97,9 @@ class Transfers:
         if format not in importers.FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(importers.FORMATS)}, "
                                f"got {format!r}")
+        if not isinstance(source, bytes):
+            _not_a_store_file(Path(source), [mv.config.episodic_url, mv.config.profile_url,
+                                             mv.config.working_url])
         files = (await anyio.to_thread.run_sync(read_source, Path(source), format)
                  if not isinstance(source, bytes) else [(name or f"{format} body", source)])
         target = None if all_users else mv._user(user_id)
@@ -177,3 +181,14 @@ def _is_export(data: bytes) -> bool:
     except (ValueError, RecursionError):
         return True
     return not isinstance(row, dict) or row.get("type") in exchange.RECORD_TYPES
+
+
+def _not_a_store_file(path: Path, urls: list[str]) -> None:
+    """Refuse to import the store's own file (or its WAL): reading it here would drop this
+    process's locks on it (see :mod:`memvault.stores.sqlite.cipher`), and it is no export."""
+    resolved = path.expanduser().resolve()
+    base = resolved.with_name(resolved.name.removesuffix("-wal").removesuffix("-shm")
+                              .removesuffix("-journal"))
+    if base in store_files(urls):
+        raise InvalidInput(f"{path} is this memvault's own store file: import an export of "
+                           "it instead (memvault export)")

@@ -143,22 +143,24 @@ class VectorCaches:
     def refresh(self, conn: sqlite3.Connection, user_id: str, dimensions: int) -> UserVectors:
         """The user's vectors, brought up to date.
 
-        Call it in a read transaction, so that the generation and the rows read belong
+        Call it first in a read transaction, so that the generation and the rows read belong
         together even while another process deletes and adds (rowids of deleted memories can
         be reused; a row is known by its seq, which never is). The first call loads a saved
         graph if there is one. A graph built or grown by a quarter since it was saved is saved
         again. Raises :class:`~memvault.errors.IndexBuilding` while the user's graph is being
         built in the background.
         """
+        cache = self.users.get(user_id)
+        if cache is None and self.builds is not None:
+            # Taken before the transaction's first read, so that every row the build read
+            # is in this snapshot too (a prune here must not take newer rows for deleted).
+            cache = self.builds.take(user_id)
+            if cache is None and (progress := self.builds.progress(user_id)) is not None:
+                raise IndexBuilding("episodic", *progress)
         row = conn.execute(
             "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)
         ).fetchone()
         generation = row[0] if row else 0
-        cache = self.users.get(user_id)
-        if cache is None and self.builds is not None:
-            cache = self.builds.take(user_id)
-            if cache is None and (progress := self.builds.progress(user_id)) is not None:
-                raise IndexBuilding("episodic", *progress)
         if cache is None or cache.dimensions != dimensions:
             cache = self.files.load(conn, user_id, dimensions, self.ann_min)
         if cache is None:

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 
 from memvault.models import JobFailure, QueueStats
 from memvault.stores.base import Job, NewMemory
-from memvault.stores.codec import from_micros, to_micros
+from memvault.stores.codec import to_micros
+from memvault.stores.sqlite import leases
 from memvault.stores.sqlite.db import SqliteDatabase
 
 __all__ = ["SqliteJobQueue", "queue_job"]
 
-_DAY = timedelta(days=1)
 
 
 def queue_job(conn: sqlite3.Connection, memory: NewMemory) -> None:
@@ -86,39 +86,14 @@ class SqliteJobQueue:
         return await self._db.write(_retry)
 
     async def release_jobs(self, worker: str) -> int:
-        def _release(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "UPDATE extraction_jobs SET claimed_by = NULL, lease_until = NULL,"
-                " attempts = max(attempts - 1, 0)"
-                " WHERE claimed_by = ? AND state = 'queued'", (worker,),
-            ).rowcount
-
-        return await self._db.write(_release)
+        return await self._db.write(lambda conn: leases.release(conn, "extraction_jobs", worker))
 
     async def job_stats(self, *, now: datetime, failures: int = 5) -> QueueStats:
-        moment = to_micros(now)
-        day_ago = to_micros(now - _DAY)
-
         def _stats(conn: sqlite3.Connection) -> QueueStats:
-            counts = dict(conn.execute(
-                "SELECT state, count(*) FROM extraction_jobs GROUP BY state").fetchall())
-            claimed, oldest = conn.execute(
-                "SELECT count(lease_until > ? OR NULL), min(created_at) FROM extraction_jobs"
-                " WHERE state = 'queued'", (moment,)).fetchone()
-            tokens = conn.execute(
-                "SELECT coalesce(sum(tokens), 0) FROM extraction_jobs WHERE finished_at > ?"
-                " OR (state = 'queued' AND tokens > 0)", (day_ago,)).fetchone()[0]
-            failed = [
-                JobFailure(memory_id=r[0], user_id=r[1], attempts=r[2], error=r[3] or "")
-                for r in conn.execute(
-                    "SELECT memory_id, user_id, attempts, error FROM extraction_jobs"
-                    " WHERE state = 'failed' ORDER BY finished_at DESC LIMIT ?", (failures,))
-            ]
-            return QueueStats(
-                queued=counts.get("queued", 0), claimed=claimed or 0,
-                done=counts.get("done", 0), failed=counts.get("failed", 0),
-                tokens_24h=int(tokens), failures=failed,
-                oldest_queued=None if oldest is None else from_micros(oldest),
-            )
+            return leases.stats(
+                conn, "extraction_jobs", now=now, failures=failures, oldest="created_at",
+                tokens_also="state = 'queued' AND tokens > 0", keys="memory_id, user_id",
+                failure=lambda r: JobFailure(memory_id=r[0], user_id=r[1], attempts=r[2],
+                                             error=r[3] or ""))
 
         return await self._db.read(_stats)

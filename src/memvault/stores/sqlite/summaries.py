@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from memvault.models import Derived, JobFailure, Memory, QueueStats
 from memvault.stores.base import NewMemory, SummaryJob
-from memvault.stores.codec import MEMORY_COLUMNS, from_micros, memory_from_row, to_micros
+from memvault.stores.codec import MEMORY_COLUMNS, memory_from_row, to_micros
+from memvault.stores.sqlite import leases
 from memvault.stores.sqlite.db import SqliteDatabase
 
 __all__ = ["COLUMNS", "SqliteSummaryQueue", "arm_summary", "drop_derived_of", "read_memory",
@@ -35,7 +36,6 @@ COLUMNS = (
     " ORDER BY position)) END AS derived_sources"
 )
 
-_DAY = timedelta(days=1)
 
 
 def read_memory(row: sqlite3.Row) -> Memory:
@@ -192,39 +192,14 @@ class SqliteSummaryQueue:
         return await self._db.write(_retry)
 
     async def release_summaries(self, worker: str) -> int:
-        def _release(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "UPDATE summary_jobs SET claimed_by = NULL, lease_until = NULL,"
-                " attempts = max(attempts - 1, 0)"
-                " WHERE claimed_by = ? AND state = 'queued'", (worker,),
-            ).rowcount
-
-        return await self._db.write(_release)
+        return await self._db.write(lambda conn: leases.release(conn, "summary_jobs", worker))
 
     async def summary_stats(self, *, now: datetime, failures: int = 5) -> QueueStats:
-        moment, day_ago = to_micros(now), to_micros(now - _DAY)
-
         def _stats(conn: sqlite3.Connection) -> QueueStats:
-            counts = dict(conn.execute(
-                "SELECT state, count(*) FROM summary_jobs GROUP BY state").fetchall())
-            claimed, oldest = conn.execute(
-                "SELECT count(lease_until > ? OR NULL), min(not_before) FROM summary_jobs"
-                " WHERE state = 'queued'", (moment,)).fetchone()
-            tokens = conn.execute(
-                "SELECT coalesce(sum(tokens), 0) FROM summary_jobs WHERE finished_at > ?",
-                (day_ago,)).fetchone()[0]
-            failed = [
-                JobFailure(memory_id="", user_id=r[0], session_id=r[1], attempts=r[2],
-                           error=r[3] or "")
-                for r in conn.execute(
-                    "SELECT user_id, session_id, attempts, error FROM summary_jobs"
-                    " WHERE state = 'failed' ORDER BY finished_at DESC LIMIT ?", (failures,))
-            ]
-            return QueueStats(
-                queued=counts.get("queued", 0), claimed=claimed or 0,
-                done=counts.get("done", 0), failed=counts.get("failed", 0),
-                tokens_24h=int(tokens), failures=failed,
-                oldest_queued=None if oldest is None else from_micros(oldest),
-            )
+            return leases.stats(
+                conn, "summary_jobs", now=now, failures=failures, oldest="not_before",
+                tokens_also="0", keys="user_id, session_id",
+                failure=lambda r: JobFailure(memory_id="", user_id=r[0], session_id=r[1],
+                                             attempts=r[2], error=r[3] or ""))
 
         return await self._db.read(_stats)

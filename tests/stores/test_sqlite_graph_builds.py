@@ -181,3 +181,27 @@ async def test_a_store_opened_again_builds_in_the_background_again(tmp_path: Pat
         await _built(store)
     finally:
         await store.close()
+
+
+async def test_an_encrypted_store_builds_in_the_background_and_saves_nothing(
+        tmp_path: Path) -> None:
+    pytest.importorskip("sqlcipher3", reason="the encryption extra is not installed")
+    from memvault.stores.crypto import Key, KeySet
+
+    store = SqliteEpisodicStore(str(tmp_path / "sealed.db"), ann_min=ANN_MIN,
+                                keys=KeySet(Key("the graph build passphrase", "test")))
+    await store.open()
+    try:
+        memories = [memory(f"memory {i}", minutes=i) for i in range(MEMORIES)]
+        await store.add(memories)
+        await store.reset_embeddings(EmbeddingInfo(model="test", dimensions=DIMENSIONS))
+        points = _points(MEMORIES)
+        await store.set_embeddings([(m.id, points[i]) for i, m in enumerate(memories)])
+        with pytest.raises(IndexBuilding):
+            await store.vector_search(ALICE, points[11], limit=10)
+        await _built(store)
+        found = await store.vector_search(ALICE, points[11], limit=10)
+        assert found[0].memory_id == memories[11].id
+        assert not (tmp_path / "sealed.db.vectors").exists()
+    finally:
+        await store.close()

@@ -186,3 +186,16 @@ def test_the_stores_own_file_is_not_imported(tmp_path: Path, suffix: str) -> Non
         with pytest.raises(InvalidInput, match="own store file"):
             mv.import_from(str(database) + suffix, format="csv")
         assert [m.content for m in mv.list().items] == ["kept as it was"]
+
+
+def test_a_hard_link_to_the_store_file_is_refused_and_a_missing_file_named(
+        tmp_path: Path) -> None:
+    database = tmp_path / "own.db"
+    with SyncMemvault.open(str(database), user_id="alice", embedder="none") as mv:
+        mv.add("kept as it was")
+        (tmp_path / "linked.db").hardlink_to(database)
+        with pytest.raises(InvalidInput, match="own store file"):
+            mv.import_from(str(tmp_path / "linked.db"), format="csv")
+        with pytest.raises(InvalidInput, match="cannot be read"):
+            mv.import_from(str(tmp_path / "missing.csv"), format="csv")
+        assert [m.content for m in mv.list().items] == ["kept as it was"]

@@ -105,3 +105,34 @@ async def test_an_embedder_shared_by_two_instances_outlives_one_closing(tmp_path
 
 def _config(path: Path) -> Config:
     return Config.from_flat({"database": str(path), "user_id": "alice"})
+
+
+async def test_an_instance_starting_while_the_other_closes_their_embedder_recovers(
+        tmp_path: Path) -> None:
+    embedder = LaneEmbedder()
+    first = Memvault(_config(tmp_path / "first.db"), embedder=embedder)
+    second = Memvault(_config(tmp_path / "second.db"), embedder=embedder)
+    first_up, close_first, first_closed = anyio.Event(), anyio.Event(), anyio.Event()
+
+    async def run_first() -> None:
+        async with first:
+            await first.wait_until_ready(10)
+            first_up.set()
+            await close_first.wait()
+        first_closed.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_first)
+        with anyio.fail_after(10):
+            await first_up.wait()
+        embedder.gate = anyio.Event()  # the second's load waits here, its thread reopened
+        async with second:
+            await anyio.wait_all_tasks_blocked()
+            close_first.set()  # the first closes the shared embedder meanwhile
+            with anyio.fail_after(10):
+                await first_closed.wait()
+            embedder.gate.set()
+            assert await second.wait_until_ready(10) == "ready"
+            await second.add("kestrels nest on the cliffs")
+            assert await second.wait_for_vectors(10)
+            assert "vector" in (await second.search("kestrels")).retrievers

@@ -155,14 +155,15 @@ async def test_a_failed_build_leaves_the_searches_to_build_it(
     builds = store._vectors.builds
     assert builds is not None
 
-    def fail(conn: object, user_id: str) -> None:
+    def fail(conn: object, user_id: str, cache: object) -> None:
         raise OSError("the disk is full")
 
     monkeypatch.setattr(builds, "_save", fail)
     try:
-        with pytest.raises(IndexBuilding):
-            await store.vector_search(ALICE, points[3], limit=10)
-        await _built(store)
+        for _ in range(3):  # a failure may be passing: tried again, up to three times
+            with pytest.raises(IndexBuilding):
+                await store.vector_search(ALICE, points[3], limit=10)
+            await _built(store)
         found = await store.vector_search(ALICE, points[3], limit=10)  # built here instead
         assert found[0].memory_id == ids[3]
         assert store._vectors.users["alice"].graph is not None

@@ -136,9 +136,10 @@ class EmbeddingService:
 
     async def _run(self) -> None:
         assert self.embedder is not None
+        embedder = self.embedder
         try:
-            await self.embedder.load()
-            probe = await self.embedder.embed(["memvault"])
+            await self._reopened(embedder.load)
+            probe = await self._reopened(lambda: embedder.embed(["memvault"]))
             dimensions = int(probe.shape[1])
             info = await self._store.embedding_info()
             check_compatible(self.embedder, info)

@@ -7,6 +7,7 @@ the Memvault's stores and checks (they are typed on ``self``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -98,8 +99,8 @@ class Transfers:
             raise InvalidInput(f"format must be one of {', '.join(importers.FORMATS)}, "
                                f"got {format!r}")
         if not isinstance(source, bytes):
-            _not_a_store_file(Path(source), [mv.config.episodic_url, mv.config.profile_url,
-                                             mv.config.working_url])
+            await anyio.to_thread.run_sync(_not_a_store_file, Path(source), [
+                mv.config.episodic_url, mv.config.profile_url, mv.config.working_url])
         files = (await anyio.to_thread.run_sync(read_source, Path(source), format)
                  if not isinstance(source, bytes) else [(name or f"{format} body", source)])
         target = None if all_users else mv._user(user_id)
@@ -184,11 +185,23 @@ def _is_export(data: bytes) -> bool:
 
 
 def _not_a_store_file(path: Path, urls: list[str]) -> None:
-    """Refuse to import the store's own file (or its WAL): reading it here would drop this
-    process's locks on it (see :mod:`memvault.stores.sqlite.cipher`), and it is no export."""
-    resolved = path.expanduser().resolve()
-    base = resolved.with_name(resolved.name.removesuffix("-wal").removesuffix("-shm")
-                              .removesuffix("-journal"))
-    if base in store_files(urls):
+    """Refuse to import the store's own file or its WAL, journal or shared memory, by any
+    name (a link included): reading it here would drop this process's locks on it (see
+    :mod:`memvault.stores.sqlite.cipher`), and it is no export."""
+    own = {_identity(f) for store in store_files(urls)
+           for f in (store, *(store.with_name(store.name + s) for s in _COMPANIONS))}
+    own.discard(None)
+    if own and _identity(path.expanduser()) in own:
         raise InvalidInput(f"{path} is this memvault's own store file: import an export of "
                            "it instead (memvault export)")
+
+
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)  # a stat opens no descriptor
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino

@@ -22,7 +22,14 @@ _WANTED = {"chatgpt": ("conversations.json",), "claude": ("conversations.json",)
 
 def read_source(path: Path, format: str) -> list[tuple[str, bytes]]:
     """``(name, bytes)`` of each file to import from ``path`` (blocking: run it in a
-    worker thread)."""
+    worker thread); a path that cannot be read is :class:`InvalidInput`."""
+    try:
+        return _read(path, format)
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _read(path: Path, format: str) -> list[tuple[str, bytes]]:
     if path.is_dir():
         return _folder(path, format)
     if zipfile.is_zipfile(path) and format != "csv":

@@ -8,9 +8,9 @@ would put more than :data:`INLINE_ROWS` rows into a graph is therefore handed to
 of its own (so that writers and checkpoints never wait on it for long), adds them to the
 graph, saves the graph, and hands the result back; searches of that user meanwhile raise
 :class:`~memvault.errors.IndexBuilding` and go on by words. Deletes and adds made during the
-build are applied by the usual prune and top-up when the result is taken. A build that fails
-is not started again for that user in this process (until the store is reopened): the
-searches then build the graph themselves, as before.
+build are applied by the usual prune and top-up when the result is taken. A user whose build
+has failed three times in this process (until the store is reopened) has the searches build
+the graph themselves, as before.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 INLINE_ROWS = 8192
 #: Memories read per page of a build (a page's rows go into the graph before a stop is seen).
 _STEP = 1024
+#: Failed builds of one user after which the searches build its graph themselves.
+_MAX_FAILURES = 3
 
 _everyone: weakref.WeakSet[GraphBuilds] = weakref.WeakSet()
 
@@ -70,7 +72,7 @@ class GraphBuilds:
         self._release = release
         self._save = save
         self._jobs: dict[str, _Job] = {}
-        self._failed: set[str] = set()
+        self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopped = False
         _everyone.add(self)
@@ -79,7 +81,7 @@ class GraphBuilds:
         """Accept builds again after :meth:`stop` (the store was opened again)."""
         with self._lock:
             self._stopped = False
-            self._failed.clear()
+            self._failures.clear()
 
     def progress(self, user_id: str) -> tuple[int, int] | None:
         """(rows in the graph so far, rows to build) while ``user_id``'s graph is being
@@ -91,10 +93,10 @@ class GraphBuilds:
     def start(self, user_id: str, cache: UserVectors, incoming: int) -> bool:
         """Build ``cache`` up with the ``incoming`` rows stored after its ``last_seq``; the
         cache belongs to the job until :meth:`take` returns it. ``False`` (and nothing
-        started) once :meth:`stop` has been called, or when a build of this user failed: the
-        caller builds it itself."""
+        started) once :meth:`stop` has been called, or when this user's builds failed
+        :data:`_MAX_FAILURES` times: the caller builds it itself."""
         with self._lock:
-            if self._stopped or user_id in self._failed:
+            if self._stopped or self._failures.get(user_id, 0) >= _MAX_FAILURES:
                 return False
             if user_id in self._jobs:
                 return True
@@ -107,18 +109,17 @@ class GraphBuilds:
 
     def take(self, user_id: str) -> UserVectors | None:
         """The finished cache of ``user_id`` (once), or ``None`` while it builds or when there
-        is no job. A failed build gives ``None`` and is dropped, so the next search starts
-        another."""
+        is no job. A failed build gives ``None`` and is dropped (and counted: see
+        :meth:`start`)."""
         with self._lock:
             job = self._jobs.get(user_id)
             if job is None or not job.finished.is_set():
                 return None
             del self._jobs[user_id]
             if job.failure is not None:
-                self._failed.add(user_id)
+                self._failures[user_id] = self._failures.get(user_id, 0) + 1
         if job.failure is not None:
-            log.warning("building the vector graph in the background failed (searches build "
-                        "it themselves from now on): %s", job.failure)
+            log.warning("building the vector graph in the background failed: %s", job.failure)
             return None
         return job.cache
 
@@ -138,7 +139,10 @@ class GraphBuilds:
         for job in jobs:
             if job.thread is not None:
                 job.thread.join()
-        self._jobs.clear()
+        with self._lock:
+            for user_id, job in list(self._jobs.items()):
+                if job in jobs:
+                    del self._jobs[user_id]
 
     def _run(self, user_id: str, job: _Job, incoming: int) -> None:
         try:

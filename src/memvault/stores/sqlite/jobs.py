@@ -21,7 +21,6 @@ from memvault.stores.sqlite.db import SqliteDatabase
 __all__ = ["SqliteJobQueue", "queue_job"]
 
 
-
 def queue_job(conn: sqlite3.Connection, memory: NewMemory) -> None:
     """Queue the memory's job (part of the add's transaction)."""
     conn.execute(

@@ -37,7 +37,6 @@ COLUMNS = (
 )
 
 
-
 def read_memory(row: sqlite3.Row) -> Memory:
     """A memory from a row of :data:`COLUMNS`."""
     memory = memory_from_row(row)

@@ -14,6 +14,7 @@ import pytest
 from memvault import Config, Memvault
 from memvault.errors import IndexBuilding
 from memvault.models import EmbeddingInfo, MemoryFilter
+from memvault.stores.crypto import Key, KeySet
 from memvault.stores.sqlite import ann, vector_files
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
 from tests.contract.builders import memory
@@ -43,8 +44,10 @@ def _points(count: int, seed: int = 0) -> np.ndarray:
     return points / np.linalg.norm(points, axis=1, keepdims=True)
 
 
-async def _filled(path: Path) -> tuple[SqliteEpisodicStore, list[str], np.ndarray]:
-    store = SqliteEpisodicStore(str(path), ann_min=ANN_MIN)
+async def _filled(path: Path | str, keys: KeySet | None = None
+                  ) -> tuple[SqliteEpisodicStore, list[str], np.ndarray]:
+    """An open store of ``MEMORIES`` memories of alice, each with one random vector."""
+    store = SqliteEpisodicStore(str(path), ann_min=ANN_MIN, keys=keys)
     await store.open()
     memories = [memory(f"memory {i}", minutes=i) for i in range(MEMORIES)]
     await store.add(memories)
@@ -133,17 +136,11 @@ async def test_a_search_during_the_build_is_lexical_and_says_so(tmp_path: Path) 
         assert "violin" in after.hits[0].memory.content
 
 
-async def test_an_in_memory_store_builds_its_graph_in_the_search(tmp_path: Path) -> None:
-    store = SqliteEpisodicStore(":memory:", ann_min=ANN_MIN)
-    await store.open()
+async def test_an_in_memory_store_builds_its_graph_in_the_search() -> None:
+    store, ids, points = await _filled(":memory:")
     try:
-        memories = [memory(f"memory {i}", minutes=i) for i in range(MEMORIES)]
-        await store.add(memories)
-        await store.reset_embeddings(EmbeddingInfo(model="test", dimensions=DIMENSIONS))
-        points = _points(MEMORIES)
-        await store.set_embeddings([(m.id, points[i]) for i, m in enumerate(memories)])
         found = await store.vector_search(ALICE, points[9], limit=10)
-        assert found[0].memory_id == memories[9].id
+        assert found[0].memory_id == ids[9]
         assert store._vectors.users["alice"].graph is not None
     finally:
         await store.close()
@@ -187,22 +184,14 @@ async def test_a_store_opened_again_builds_in_the_background_again(tmp_path: Pat
 async def test_an_encrypted_store_builds_in_the_background_and_saves_nothing(
         tmp_path: Path) -> None:
     pytest.importorskip("sqlcipher3", reason="the encryption extra is not installed")
-    from memvault.stores.crypto import Key, KeySet
-
-    store = SqliteEpisodicStore(str(tmp_path / "sealed.db"), ann_min=ANN_MIN,
-                                keys=KeySet(Key("the graph build passphrase", "test")))
-    await store.open()
+    store, ids, points = await _filled(tmp_path / "sealed.db",
+                                       KeySet(Key("the graph build passphrase", "test")))
     try:
-        memories = [memory(f"memory {i}", minutes=i) for i in range(MEMORIES)]
-        await store.add(memories)
-        await store.reset_embeddings(EmbeddingInfo(model="test", dimensions=DIMENSIONS))
-        points = _points(MEMORIES)
-        await store.set_embeddings([(m.id, points[i]) for i, m in enumerate(memories)])
         with pytest.raises(IndexBuilding):
             await store.vector_search(ALICE, points[11], limit=10)
         await _built(store)
         found = await store.vector_search(ALICE, points[11], limit=10)
-        assert found[0].memory_id == memories[11].id
+        assert found[0].memory_id == ids[11]
         assert not (tmp_path / "sealed.db.vectors").exists()
     finally:
         await store.close()

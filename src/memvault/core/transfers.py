@@ -7,7 +7,6 @@ the Memvault's stores and checks (they are typed on ``self``).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -19,7 +18,7 @@ from memvault.core.importers.files import read_source
 from memvault.core.timeutil import utc_now
 from memvault.errors import InvalidInput
 from memvault.models import AddOutcome, MemoryInput
-from memvault.stores.registry import store_files
+from memvault.stores.registry import names_store_file
 
 if TYPE_CHECKING:
     from memvault.core.memvault import Memvault
@@ -185,23 +184,8 @@ def _is_export(data: bytes) -> bool:
 
 
 def _not_a_store_file(path: Path, urls: list[str]) -> None:
-    """Refuse to import the store's own file or its WAL, journal or shared memory, by any
-    name (a link included): reading it here would drop this process's locks on it (see
-    :mod:`memvault.stores.sqlite.cipher`), and it is no export."""
-    own = {_identity(f) for store in store_files(urls)
-           for f in (store, *(store.with_name(store.name + s) for s in _COMPANIONS))}
-    own.discard(None)
-    if own and _identity(path.expanduser()) in own:
+    """Refuse to import the store's own file, or one SQLite keeps beside it, by any name:
+    reading it here would drop this process's locks on it, and it is no export."""
+    if names_store_file(path, urls):
         raise InvalidInput(f"{path} is this memvault's own store file: import an export of "
                            "it instead (memvault export)")
-
-
-_COMPANIONS = ("-wal", "-shm", "-journal")
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)  # a stat opens no descriptor
-    except (OSError, ValueError):
-        return None
-    return stat.st_dev, stat.st_ino

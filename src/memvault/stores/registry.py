@@ -28,6 +28,7 @@ __all__ = [
     "check_file_keys",
     "is_file_store",
     "is_path",
+    "names_store_file",
     "open_episodic",
     "open_profile",
     "open_working",
@@ -154,6 +155,16 @@ def add_writer(
             return writer
     return OutboxWriter(episodic, profile, working, max_turns=max_turns,
                         ttl_seconds=ttl_seconds)
+
+
+def names_store_file(path: Path, urls: Sequence[str]) -> bool:
+    """Whether ``path`` is one of the store files among ``urls``, or a file kept beside one
+    (a link included); nothing is opened. Blocking: run it in a worker thread."""
+    files = store_files(urls)
+    if not files:
+        return False
+    cipher = importlib.import_module("memvault.stores.sqlite.cipher")
+    return any(cipher.names_file(path.expanduser(), database) for database in files)
 
 
 def store_files(urls: Sequence[str]) -> list[Path]:

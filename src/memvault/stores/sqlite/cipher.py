@@ -44,7 +44,7 @@ from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
 
 __all__ = ["HEADER", "check", "close", "connect", "driver", "holds", "is_encrypted",
-           "key_pragma", "unlock"]
+           "key_pragma", "names_file", "unlock"]
 
 HEADER = b"SQLite format 3\x00"
 _KEY_HELP = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
@@ -157,6 +157,15 @@ def connect(path: Path, keys: KeySet | None, role: str, timeout: float) -> tuple
         held.count += 1
         _owners[conn] = identity
         return conn, module
+
+
+def names_file(path: Path, database: Path) -> bool:
+    """Whether ``path`` is ``database`` or a file SQLite keeps beside it (WAL, shared memory,
+    journal), by device and inode, so a link counts too; nothing is opened."""
+    target = _identity(path)
+    return target is not None and any(
+        _identity(database.with_name(database.name + suffix)) == target
+        for suffix in ("", "-wal", "-shm", "-journal"))
 
 
 def holds(path: Path) -> bool:

@@ -5,6 +5,7 @@ adds made meanwhile are applied, and closing the store stops the build."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import anyio.to_thread
@@ -12,11 +13,12 @@ import numpy as np
 import pytest
 
 from memvault import Config, Memvault
-from memvault.errors import IndexBuilding
+from memvault.errors import IndexBuilding, StoreUnavailable
 from memvault.models import EmbeddingInfo, MemoryFilter
 from memvault.stores.crypto import Key, KeySet
 from memvault.stores.sqlite import ann, vector_files
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
+from memvault.stores.sqlite.vectors import UserVectors
 from tests.contract.builders import memory
 from tests.core.fakes import HashEmbedder
 
@@ -193,5 +195,34 @@ async def test_an_encrypted_store_builds_in_the_background_and_saves_nothing(
         found = await store.vector_search(ALICE, points[11], limit=10)
         assert found[0].memory_id == ids[11]
         assert not (tmp_path / "sealed.db.vectors").exists()
+    finally:
+        await store.close()
+
+
+async def test_a_finished_build_survives_a_failed_read_of_the_search_taking_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sqlcipher3", reason="the encryption extra is not installed")
+    store, ids, points = await _filled(tmp_path / "sealed.db",
+                                       KeySet(Key("the graph build passphrase", "test")))
+    try:
+        with pytest.raises(IndexBuilding):
+            await store.vector_search(ALICE, points[3], limit=10)
+        await _built(store)
+        real = UserVectors.incoming
+        calls = 0
+
+        def failing_once(self: UserVectors, conn: sqlite3.Connection, user_id: str) -> int:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real(self, conn, user_id)
+
+        monkeypatch.setattr(UserVectors, "incoming", failing_once)
+        with pytest.raises(StoreUnavailable):
+            await store.vector_search(ALICE, points[3], limit=10)
+        # An encrypted store saves no graph: only the kept build answers without a new one.
+        found = await store.vector_search(ALICE, points[3], limit=10)
+        assert found[0].memory_id == ids[3]
     finally:
         await store.close()

@@ -155,7 +155,11 @@ class VectorCaches:
             # Taken before the transaction's first read, so that every row the build read
             # is in this snapshot too (a prune here must not take newer rows for deleted).
             cache = self.builds.take(user_id)
-            if cache is None and (progress := self.builds.progress(user_id)) is not None:
+            if cache is not None:
+                # Kept at once: a read failing below must not throw away a finished build
+                # (an encrypted store has no saved graph to fall back on).
+                self.users[user_id] = cache
+            elif (progress := self.builds.progress(user_id)) is not None:
                 raise IndexBuilding("episodic", *progress)
         row = conn.execute(
             "SELECT generation FROM vector_generations WHERE user_id = ?", (user_id,)

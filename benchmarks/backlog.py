@@ -37,7 +37,7 @@ from benchmarks.common import (
     machine,
     ms_since,
     package_version,
-    positive_int,
+    positive,
     write_json,
 )
 from memvault import Memvault
@@ -210,13 +210,13 @@ def render(report: dict[str, Any]) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="backlog.py", description=__doc__.split("\n")[0])
     parser.add_argument("path", type=Path, help="path to locomo10.json")
-    parser.add_argument("--adds", type=positive_int, default=600)
-    parser.add_argument("--chars", type=positive_int, default=2400)
-    parser.add_argument("--limit", type=positive_int, default=10)
+    parser.add_argument("--adds", type=positive, default=600)
+    parser.add_argument("--chars", type=positive, default=2400)
+    parser.add_argument("--limit", type=positive, default=10)
     parser.add_argument("--embedder", choices=["local", "e5", "auto", "none"], default="local")
     parser.add_argument("--after", type=int, default=30,
                         help="searches timed once the backlog has drained (default 30)")
-    parser.add_argument("--max-searches", type=positive_int, default=100_000)
+    parser.add_argument("--max-searches", type=positive, default=100_000)
     parser.add_argument("--trace", action="store_true",
                         help="also time wait_idle and the query embedding")
     parser.add_argument("--json", type=Path, dest="json_out")

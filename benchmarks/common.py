@@ -22,7 +22,8 @@ __all__ = [
     "ms_since",
     "package_version",
     "percentile",
-    "positive_int",
+    "positive",
+    "setting",
     "write_json",
 ]
 
@@ -110,12 +111,21 @@ def machine(load: Sequence[list[float] | None], **extra: str | None) -> dict[str
     }
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1 (argparse names it: "invalid positive
+    value")."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def setting(text: str) -> tuple[str, str]:
+    """An argparse type: a ``KEY=VALUE`` pair, e.g. a ``SearchConfig`` setting."""
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def write_json(path: Path, report: Mapping[str, Any]) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 from tests.fake_chat import Scripted, facts, fake_chat
 
-from benchmarks.common import latency, load_average, machine, ms_since, positive_int, write_json
+from benchmarks.common import latency, load_average, machine, ms_since, positive, write_json
 from memvault import Config, Memvault
 
 DRAIN_TIMEOUT = 600.0
@@ -173,8 +173,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--adds", type=positive_int, default=300)
-    parser.add_argument("--rounds", type=positive_int, default=3,
+    parser.add_argument("--adds", type=positive, default=300)
+    parser.add_argument("--rounds", type=positive, default=3,
                         help="alternating rounds of each mode")
     parser.add_argument("--eager", action="store_true",
                         help="also run extraction on with the worker not yielding")

@@ -27,7 +27,7 @@ if not __package__:  # run as a script: the benchmarks package is in the reposit
 
 import numpy as np
 
-from benchmarks.common import percentile, positive_int, write_json
+from benchmarks.common import percentile, positive, write_json
 from benchmarks.scale import make_queries, regenerate
 from benchmarks.scale_corpus import Conversations, Corpus
 from benchmarks.scale_report import WARM_UP, Plan
@@ -72,10 +72,10 @@ def compare(conn: sqlite3.Connection, query: str, pool: int) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="fulltext_ranking.py", description=__doc__)
     parser.add_argument("--database", type=Path, required=True)
-    parser.add_argument("--memories", type=positive_int, required=True)
-    parser.add_argument("--queries", type=positive_int, default=200)
+    parser.add_argument("--memories", type=positive, required=True)
+    parser.add_argument("--queries", type=positive, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch", type=positive_int, default=1_000)
+    parser.add_argument("--batch", type=positive, default=1_000)
     parser.add_argument("--json", type=Path, dest="json_out")
     args = parser.parse_args(argv)
     asked = queries(args.database, args.memories, args.queries, args.seed, args.batch)

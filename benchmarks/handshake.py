@@ -31,7 +31,7 @@ from typing import Any
 if not __package__:  # run as a script: the benchmarks package is in the repository's root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import load_average, machine, package_version, positive_int, write_json
+from benchmarks.common import load_average, machine, package_version, positive, write_json
 
 _INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-06-18", "capabilities": {},
@@ -97,7 +97,7 @@ def once(embedder: str, callgrind: bool) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=positive_int, default=5)
+    parser.add_argument("--runs", type=positive, default=5)
     parser.add_argument("--embedder", default="auto",
                         choices=["auto", "none", "local", "e5", "openai"])
     parser.add_argument("--callgrind", action="store_true",

@@ -28,7 +28,7 @@ if not __package__:  # run as a script: the benchmarks package is in the reposit
 
 import anyio
 
-from benchmarks.common import load_average, machine, positive_int, write_json
+from benchmarks.common import load_average, machine, positive, write_json
 from memvault import Memvault
 
 _TOPICS = ("the trip to Lisbon", "the kitchen budget", "learning Portuguese", "the dentist",
@@ -87,8 +87,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=positive_int, default=100)
-    parser.add_argument("--messages", type=positive_int, default=20)
+    parser.add_argument("--conversations", type=positive, default=100)
+    parser.add_argument("--messages", type=positive, default=20)
     parser.add_argument("--embedder", default="local", choices=["local", "none", "e5"])
     parser.add_argument("--json", type=Path, help="Also write the report here.")
     args = parser.parse_args(argv)

@@ -65,7 +65,7 @@ if not __package__:  # run as a script: the benchmarks package is in the reposit
 
 import anyio
 
-from benchmarks.common import load_average, ms_since, positive_int, write_json
+from benchmarks.common import load_average, ms_since, positive, setting, write_json
 from benchmarks.locomo_data import (
     EXPECTED_QUESTIONS,
     KS,
@@ -238,16 +238,6 @@ async def run(conversations: Sequence[Conversation], questions: Sequence[Questio
 # -- command line ----------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    # A function of this module's own: argparse names it in its "invalid ... value" errors.
-    return positive_int(text)
-
-
-def _setting(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key or not value:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value.strip()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -265,20 +255,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="all conversations in one user scope")
     parser.add_argument("--context", type=int, default=0, choices=range(6), metavar="N",
                         help="neighbouring turns per side that search returns (0-5; default 0)")
-    parser.add_argument("--limit", type=_positive, default=max(KS),
+    parser.add_argument("--limit", type=positive, default=max(KS),
                         help=f"hits per search (default {max(KS)})")
-    parser.add_argument("--max-chars", type=_positive, default=None,
+    parser.add_argument("--max-chars", type=positive, default=None,
                         help="search's character budget (default: memvault's)")
-    parser.add_argument("--limit-conversations", type=_positive, metavar="N",
+    parser.add_argument("--limit-conversations", type=positive, metavar="N",
                         help="only the first N conversations")
-    parser.add_argument("--limit-questions", type=_positive, metavar="N",
+    parser.add_argument("--limit-questions", type=positive, metavar="N",
                         help="only the first N questions of each conversation")
     parser.add_argument("--expect-questions", type=int, default=EXPECTED_QUESTIONS,
                         metavar="N", help="stop unless the file has N questions with valid "
                         f"evidence (default {EXPECTED_QUESTIONS}; 0: no check)")
     parser.add_argument("--json", type=Path, metavar="OUT", dest="json_out",
                         help="also write the report as JSON")
-    parser.add_argument("--search", action="append", default=[], type=_setting,
+    parser.add_argument("--search", action="append", default=[], type=setting,
                         metavar="KEY=VALUE", help="a search setting, e.g. timeline=false or "
                         "fusion=rank (memvault's SearchConfig; repeatable); a dotted key "
                         "names any setting, e.g. embedder.query_threads=2")

@@ -56,7 +56,8 @@ from benchmarks.common import (
     ms_since,
     package_version,
     percentile,
-    positive_int,
+    positive,
+    setting,
     write_json,
 )
 from benchmarks.locomo import _ready, _warm_up
@@ -333,15 +334,6 @@ def render(report: dict[str, Any]) -> str:
 # -- command line ----------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    return positive_int(text)
-
-
-def _setting(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key or not value:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value.strip()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -353,22 +345,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--embedder", choices=["local", "e5", "auto", "none"], default="local")
     parser.add_argument("--batch", action="store_true",
                         help="one add_many per session instead of one add per message")
-    parser.add_argument("--limit", type=_positive, default=max(KS))
-    parser.add_argument("--max-chars", type=_positive, default=None,
+    parser.add_argument("--limit", type=positive, default=max(KS))
+    parser.add_argument("--max-chars", type=positive, default=None,
                         help="search's character budget (default: memvault's)")
-    parser.add_argument("--message-min", type=_positive, default=MIN_CHARS,
+    parser.add_argument("--message-min", type=positive, default=MIN_CHARS,
                         help=f"shortest merged message, in characters (default {MIN_CHARS})")
-    parser.add_argument("--message-max", type=_positive, default=MAX_CHARS,
+    parser.add_argument("--message-max", type=positive, default=MAX_CHARS,
                         help=f"longest merged message (default {MAX_CHARS})")
     parser.add_argument("--no-backlog", action="store_true",
                         help="skip the searches made while vectors are being computed")
-    parser.add_argument("--limit-conversations", type=_positive, metavar="N")
-    parser.add_argument("--limit-questions", type=_positive, metavar="N")
+    parser.add_argument("--limit-conversations", type=positive, metavar="N")
+    parser.add_argument("--limit-questions", type=positive, metavar="N")
     parser.add_argument("--expect-questions", type=int, default=EXPECTED_QUESTIONS,
                         metavar="N", help="stop unless the file has N scored questions "
                         f"(default {EXPECTED_QUESTIONS}; 0: no check)")
     parser.add_argument("--json", type=Path, metavar="OUT", dest="json_out")
-    parser.add_argument("--search", action="append", default=[], type=_setting,
+    parser.add_argument("--search", action="append", default=[], type=setting,
                         metavar="KEY=VALUE", help="a SearchConfig setting (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser.parse_args(argv)

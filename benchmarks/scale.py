@@ -73,7 +73,7 @@ if not __package__:  # run as a script: the benchmarks package is in the reposit
 import anyio
 import numpy as np
 
-from benchmarks.common import load_average, ms_since, positive_int, write_json
+from benchmarks.common import load_average, ms_since, positive, write_json
 from benchmarks.scale_corpus import Conversations, Corpus, Turn
 from benchmarks.scale_report import (
     EMBEDDER_ROWS,
@@ -482,7 +482,7 @@ async def run(plan: Plan) -> Results:
 
 
 def _positive(text: str) -> int:
-    return positive_int(text.replace("_", "").replace(",", ""))
+    return positive(text.replace("_", "").replace(",", ""))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -491,16 +491,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Scale benchmark for memvault's SQLite store: ingest, add and search "
         "latency, memory and disk with N generated memories in one scope (fake vectors).",
     )
-    parser.add_argument("--memories", type=_positive, default=100_000,
+    parser.add_argument("--memories", type=positive, default=100_000,
                         help="memories to ingest (default 100000)")
-    parser.add_argument("--queries", type=_positive, default=200,
+    parser.add_argument("--queries", type=positive, default=200,
                         help="timed searches (default 200)")
-    parser.add_argument("--dimensions", type=_positive, default=384,
+    parser.add_argument("--dimensions", type=positive, default=384,
                         help="vector dimensions (default 384)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--batch", type=_positive, default=1_000,
+    parser.add_argument("--batch", type=positive, default=1_000,
                         help="memories per add_many call (default 1000)")
-    parser.add_argument("--single-adds", type=_positive, default=200,
+    parser.add_argument("--single-adds", type=positive, default=200,
                         help="single add calls timed after the ingest (default 200)")
     parser.add_argument("--database", type=Path, metavar="PATH",
                         help="SQLite file to create (must not exist; kept afterwards). "

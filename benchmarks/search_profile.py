@@ -41,7 +41,7 @@ if not __package__:  # run as a script: the benchmarks package is in the reposit
 
 import anyio
 
-from benchmarks.common import percentile, positive_int
+from benchmarks.common import percentile, positive
 from benchmarks.locomo_data import Conversation, Question, load_dataset, select
 from memvault import Memvault
 from memvault.core.search import pipeline, retrieve
@@ -206,9 +206,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="search_profile.py", description=__doc__.split("\n")[0])
     parser.add_argument("path", type=Path, help="path to locomo10.json")
     parser.add_argument("--embedder", choices=["local", "e5", "none"], default="local")
-    parser.add_argument("--conversations", type=positive_int, default=1,
+    parser.add_argument("--conversations", type=positive, default=1,
                         help="how many conversations to ingest (default 1)")
-    parser.add_argument("--rounds", type=positive_int, default=1,
+    parser.add_argument("--rounds", type=positive, default=1,
                         help="times each question is searched (default 1)")
     parser.add_argument("--stages", action="store_true",
                         help="also time each stage (the timers add about 50 us of CPU each "

@@ -9,7 +9,13 @@ import pytest
 
 from memvault import Memvault
 from memvault.core.search.retrieve import SPEAKER_BOOST
-from memvault.core.text.speakers import body_text, mask_speakers, speaker_of, speakers_named
+from memvault.core.text.speakers import (
+    body_text,
+    mask_speakers,
+    speaker_of,
+    speakers_in,
+    speakers_named,
+)
 from memvault.embedders.local import LocalEmbedder, local_available
 from memvault.embedders.passages import passage_vectors, sentence_spans
 from memvault.models import MemoryFilter
@@ -36,6 +42,21 @@ pytestmark = pytest.mark.anyio
 def test_speaker_labels(content: str, speaker: str | None, body: str) -> None:
     assert speaker_of(content) == speaker
     assert body_text(content) == body
+
+
+@pytest.mark.parametrize(
+    ("content", "speakers"),
+    [
+        ("Caroline: I went to a support group.", {"caroline"}),
+        ("Caroline: hi\nMelanie: hello\n\nCaroline: bye", {"caroline", "melanie"}),
+        ("user: plan my trip\nassistant: Lisbon first, then Porto.", {"user", "assistant"}),
+        ("Evan:\nThe painting I finished", {"evan"}),
+        ("Dear diary,\nNote: nothing\n10:30: coffee", set()),
+        ("", set()),
+    ],
+)
+def test_every_speaker_of_a_transcript(content: str, speakers: set[str]) -> None:
+    assert speakers_in(content) == speakers
 
 
 def test_speakers_named_in_a_query_and_masked() -> None:
@@ -96,6 +117,19 @@ async def test_a_named_speakers_own_turns_come_first(tmp_path: Path) -> None:
         own = await mv.add("Caroline: I painted a sunrise last week", session_id="s2")
         result = await mv.search("What did Caroline paint?")
         assert result.hits[0].memory.id == own.id
+
+
+async def test_a_named_speaker_is_preferred_wherever_they_speak_in_a_memory(
+        tmp_path: Path) -> None:
+    # A stretch of a transcript stored as one memory is spoken by everyone in it: the one
+    # opening it must not outrank a better match where the named speaker speaks second.
+    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
+        await mv.add("Caroline: I love painting sunsets\nMelanie: nice colours", session_id="s1")
+        answer = await mv.add("Melanie: we went camping\nCaroline: I painted the lake at "
+                              "sunset, my best painting", session_id="s2")
+        result = await mv.search("What painting did Caroline do at the lake?")
+        assert result.hits[0].memory.id == answer.id
+        assert result.hits[0].explanation.speaker == "caroline"
 
 
 async def test_the_turn_after_a_matching_question_is_found(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ from memvault.core.search.scripts import unreached
 from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
-from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_named
+from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_in, speakers_named
 from memvault.embedders.base import Matrix
 from memvault.errors import IndexBuilding
 from memvault.models import Candidate, Memory, MemoryFilter
@@ -192,7 +192,6 @@ async def retrieve(
     neighbours_of(fused, adjacent, evidence)
 
     await _fetch(store, user, list(scores), fetched)
-    preferred = set(named)
     addressed = roles_addressed(query)
     role = addressed[0] if settings.roles and addressed else None
     adjustments: dict[str, dict[str, float]] = {}
@@ -203,12 +202,13 @@ async def retrieve(
             continue
         if memory_id not in found and not where.admits(memory):
             continue  # reached through the timeline, so the store did not filter it
-        label = speaker_of(memory.content) if preferred or role else None
-        if preferred and label in preferred:
+        spoken = speakers_in(memory.content) if named or role else frozenset()
+        if (label := next((s for s in named if s in spoken), None)) is not None:
             score += SPEAKER_BOOST
             adjustments.setdefault("speaker", {})[memory_id] = SPEAKER_BOOST
             evidence.setdefault(memory_id, Evidence()).speaker = label
-        elif role is not None and role_of(label) == role:
+        elif role is not None and (label := min(
+                (s for s in spoken if role_of(s) == role), default=None)) is not None:
             score += ROLE_BOOST
             adjustments.setdefault("role", {})[memory_id] = ROLE_BOOST
             evidence.setdefault(memory_id, Evidence()).speaker = label

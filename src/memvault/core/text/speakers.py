@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from memvault.analysis import CJK, is_cjk
 from memvault.core.text.roles import ROLE_LABELS
 
-__all__ = ["body_text", "mask_speakers", "speaker_of", "speakers_named"]
+__all__ = ["body_text", "mask_speakers", "speaker_of", "speakers_in", "speakers_named"]
 
 #: Role labels (:mod:`memvault.core.text.roles`): a label in any case, never a name.
 _ROLES = frozenset().union(*ROLE_LABELS.values())
@@ -47,14 +47,27 @@ _NAME = r"(?:[A-Z][\w'’.-]{0,30})(?:[ ][A-Z][\w'’.-]{0,30}){0,2}|[A-Za-z]{2,
 _LABEL = re.compile(
     rf"^\s*({_NAME}|[{CJK}]{{2,4}})(?:\s*:\s+|\s*：\s*)(?=\S)"
 )
+_LINE_LABEL = re.compile(_LABEL.pattern, re.MULTILINE)
 
 
 def speaker_of(content: str) -> str | None:
     """The speaker label at the start of ``content``, lower-cased, or ``None``."""
     match = _LABEL.match(content)
-    if match is None:
-        return None
-    label = match.group(1)
+    return None if match is None else _speaker(match.group(1))
+
+
+def speakers_in(content: str) -> frozenset[str]:
+    """Every speaker label that opens a line of ``content``, lower-cased: a memory holding a
+    stretch of a transcript ("Caroline: ...\nMelanie: ...", or a whole exchange "user:
+    ...\nassistant: ...") is spoken by each of them, not by the first alone."""
+    if "\n" not in content:
+        label = speaker_of(content)
+        return frozenset() if label is None else frozenset((label,))
+    return frozenset(label for match in _LINE_LABEL.finditer(content)
+                     if (label := _speaker(match.group(1))) is not None)
+
+
+def _speaker(label: str) -> str | None:
     lowered = label.lower()
     if lowered in _NOT_NAMES:
         return None

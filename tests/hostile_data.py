@@ -188,15 +188,16 @@ def _surrogate_metadata(metadata: dict[str, Any]) -> None:
     assert any(set(k) == {"\ufffd"} and v == 1 for k, v in metadata.items()), metadata
 
 
-def forged_cursor(real: str, moment: str) -> str:
-    """``real`` (a cursor list_memories returned) pointing at ``moment`` instead: cursors are
-    URL-safe base64 of a JSON ``[occurred_at, id]`` today. A cursor format that cannot be
-    forged this way must refuse the result all the same (it is not a cursor it issued)."""
+def forged_cursor(real: str, moment: str | None = None, memory_id: str | None = None) -> str:
+    """``real`` (a cursor list_memories returned) pointing at ``moment`` and ``memory_id``
+    instead (each kept when not given): cursors are URL-safe base64 of a JSON ``[occurred_at,
+    id]`` today. A cursor format that cannot be forged this way must refuse the result all
+    the same (it is not a cursor it issued)."""
     try:
-        _, memory_id = json.loads(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))
+        at, issued = json.loads(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))
     except ValueError:
         return real[:-4] + "AAAA"
-    raw = json.dumps([moment, memory_id]).encode()
+    raw = json.dumps([moment or at, issued if memory_id is None else memory_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -353,6 +353,13 @@ async def test_a_cursor_out_of_range_is_a_tool_error(http: RawHttp, moment: str)
                    "cursor")
 
 
+async def test_a_cursor_naming_no_text_is_a_tool_error(http: RawHttp) -> None:
+    page = await http.structured("list_memories", limit=1)
+    cursor = forged_cursor(page["next_cursor"], memory_id="\ud800")
+    await _refused(http, lambda: http.call("list_memories", _args(limit=1, cursor=cursor)),
+                   "cursor")
+
+
 # -- reads of hostile stored data --------------------------------------------------------------
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])

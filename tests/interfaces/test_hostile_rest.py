@@ -179,6 +179,13 @@ async def test_a_cursor_out_of_range_is_a_400(api: httpx.AsyncClient, moment: st
                                       params={"limit": "1", "cursor": cursor}), "cursor")
 
 
+async def test_a_cursor_naming_no_text_is_a_400(api: httpx.AsyncClient) -> None:
+    page = await api.get("/v1/memories", params={"limit": 1})
+    cursor = forged_cursor(page.json()["next_cursor"], memory_id="\ud800")
+    await _refused(api, lambda: _send(api, "GET", "/v1/memories",
+                                      params={"limit": "1", "cursor": cursor}), "cursor")
+
+
 async def test_metadata_nested_990_levels_is_a_400(api: httpx.AsyncClient) -> None:
     text = _deep_metadata_text(990)
     await _refused(api, lambda: _send(api, "POST", "/v1/memories", text), "metadata")

@@ -292,8 +292,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment, memory_id = json.loads(raw)
         if not isinstance(moment, str) or not isinstance(memory_id, str):
             raise ValueError
+        memory_id.encode("utf-8")  # a forged cursor's lone surrogate is no id
         return parse_datetime(moment, "cursor"), memory_id
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnicodeError):
         raise InvalidInput("cursor is not one returned by list_memories") from None
 
 

@@ -171,3 +171,24 @@ async def test_metadata_nested_990_levels_is_refused(mv: Memvault) -> None:
     await _refused(mv, lambda mv: mv.add("x", metadata=metadata), "metadata")
     await _refused(mv, lambda mv: mv.add_many([{"content": "x", "metadata": metadata}]),
                    "metadata")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [({"n": 2**63}, "metadata.n"), ({"n": [-(2**63) - 1]}, "metadata.n[0]"),
+     ({"k\x00": "v"}, "metadata"), ({"k": {"j": "v\x00"}}, "metadata.k.j")],
+)
+async def test_json_no_store_or_filter_can_compare_is_refused(
+        mv: Memvault, metadata: dict[str, Any], field: str) -> None:
+    # Integers past 64 bits and NUL are what a filter (or PostgreSQL) cannot take back:
+    # refused when stored, as when filtered on.
+    await _refused(mv, lambda mv: mv.add("x", metadata=metadata), field)
+    await mv.add("at the edge", metadata={"n": 2**63 - 1, "m": -(2**63)})
+    hits = (await mv.search("edge", filters={"metadata": {"n": 2**63 - 1}})).hits
+    assert [h.memory.content for h in hits] == ["at the edge"]
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, "v\x00"])
+async def test_a_filter_no_store_can_compare_is_refused(mv: Memvault, value: object) -> None:
+    await _refused(mv, lambda mv: mv.search("tea", filters={"metadata": {"n": value}}),
+                   "filters.metadata.n")

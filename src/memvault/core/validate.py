@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 FILTER_KEYS = ("agent_id", "session_id", "source", "entity", "metadata", "type", "data")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _KEY = re.compile(r"^[\w][\w.\-: ]{0,127}$", re.UNICODE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_METADATA_BYTES = 64_000
@@ -74,15 +75,23 @@ def check_text(value: str, field: str) -> str:
 
 def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValue:
     """A copy of ``value`` if it is JSON: objects with non-empty string keys, arrays,
-    strings (:func:`check_text`), finite numbers, booleans and null, nested at most ``depth``
+    strings (:func:`check_text`, without NUL), finite numbers (integers within 64 bits, as
+    every store and filter can compare them), booleans and null, nested at most ``depth``
     levels. The error names the path of the value at fault, e.g. ``metadata.a.b[1]``."""
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise InvalidInput(f"{field} is an integer outside the 64-bit range "
+                               "(-2**63 to 2**63 - 1): send it as a string")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{field} is {value}, which is not a JSON number")
         return value
     if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{field} contains a NUL character")
         return check_text(value, field)
     if isinstance(value, Mapping | list | tuple) and depth <= 0:
         raise InvalidInput(f"{field} is nested too deep: at most {MAX_DEPTH} levels")
@@ -91,6 +100,8 @@ def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValu
         for key, item in value.items():
             if not isinstance(key, str) or not key:
                 raise InvalidInput(f"{field} has a key that is not a non-empty string: {key!r}")
+            if "\x00" in key:
+                raise InvalidInput(f"a key of {field} contains a NUL character: {key!r}")
             check_text(key, f"a key of {field}")
             out[key] = check_json(item, f"{field}.{key}", depth=depth - 1)
         return out
@@ -212,9 +223,6 @@ def check_fact_value(value: object, field: str, max_bytes: int) -> JsonValue:
     checked = check_json(value, field)
     if isinstance(checked, str) and not checked.strip():
         raise InvalidInput(f"{field} is empty")
-    if any(isinstance(v, str) and "\x00" in v for v in (checked if isinstance(checked, list)
-                                                         else [checked])):
-        raise InvalidInput(f"{field} contains a NUL character")
     size = len(json.dumps(checked).encode())
     if size > max_bytes:
         raise InvalidInput(

@@ -114,7 +114,8 @@ async def _serve(
 
 
 async def _send(
-    server: HttpServer, method: str, path: str, headers: dict[str, Any] | None = None,
+    server: HttpServer, method: str, path: str,
+    headers: dict[str, Any] | list[tuple[str, Any]] | None = None,
     body: Any = None,
 ) -> tuple[int, str]:
     """Status and (at most the first 64 KiB of the) body; streams like /sse are not read to
@@ -460,3 +461,39 @@ async def test_raw_non_ascii_identity_header_is_refused(tmp_path: Path, header: 
         assert header.lower() in text.lower(), text
         for user in ("alice", "café", "cafÃ©"):
             assert _cli_contents(tmp_path, _db(server), user) == [], user
+
+
+@pytest.mark.parametrize("header", ["X-User-ID", "X-Agent-ID", "X-Session-ID"])
+async def test_a_repeated_identity_header_is_refused(tmp_path: Path, header: str) -> None:
+    # A proxy appending its own value must not leave the client's first one to decide.
+    twice = [(header, "alice"), (header, "carol")]
+    async with _serve(tmp_path) as server:
+        for method, path, headers, body in (
+                ("POST", "/v1/memories", twice, {"content": "Twice named"}),
+                ("GET", "/v1/memories", twice, None),
+                ("POST", "/mcp", [*MCP_HEADERS.items(), *twice], INITIALIZE)):
+            status, text = await _send(server, method, path, headers, body)
+            assert status == 400, f"{method} {path}: {status} {text}"
+            assert json.loads(text)["error"]["message"] == (
+                f"the {header} header is given more than once")
+        for user in ("alice", "carol"):
+            assert _cli_contents(tmp_path, _db(server), user) == [], user
+
+
+async def test_the_host_is_read_in_any_case_and_its_port_must_be_a_number(
+        tmp_path: Path) -> None:
+    async with _serve(tmp_path) as server:
+        status, text = await _send(server, "GET", "/v1/memories",
+                                   {"Host": f"LocalHost:{server.port}"})
+        assert status == 200, text
+        status, text = await _send(server, "POST", "/mcp",
+                                   {**MCP_HEADERS, "Host": f"LOCALHOST:{server.port}"},
+                                   INITIALIZE)
+        assert status == 200, text
+        for host in ("localhost:abc", "localhost:", "[::1]:x"):
+            status, text = await _send(server, "GET", "/v1/memories", {"Host": host})
+            assert status == 421, f"{host}: {status} {text}"
+            assert json.loads(text)["error"]["type"] == "MisdirectedRequest"
+        status, text = await _send(server, "GET", "/health", {"Origin": "http://evil.example"})
+        assert status == 403
+        assert "http://evil.example" in json.loads(text)["error"]["message"]

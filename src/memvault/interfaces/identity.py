@@ -29,7 +29,7 @@ principal's scope does not allow (``read`` < ``write`` < ``admin``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import unquote
@@ -119,15 +119,24 @@ def _decode(name: str, value: str) -> str:
         raise InvalidInput(f"the {name} header is not percent-encoded UTF-8") from None
 
 
-def header_problem(headers: Mapping[str, str]) -> str | None:
-    """Why an identity header in ``headers`` cannot be read, or ``None``."""
-    for name in IDENTITY_HEADERS:
-        value = headers.get(name.lower())
-        if value is not None:
-            try:
-                _decode(name, value)
-            except InvalidInput as exc:
-                return str(exc)
+def header_problem(headers: Iterable[tuple[str, str]]) -> str | None:
+    """Why the identity headers among ``headers`` (every ``(name, value)`` pair, repeats
+    included, names in lower case) cannot be read, or ``None``: one that is not readable
+    (:func:`_decode`), or one given more than once (a proxy that appends its own must not
+    leave the first, the client's, to decide)."""
+    seen: set[str] = set()
+    wanted = {name.lower(): name for name in IDENTITY_HEADERS}
+    for key, value in headers:
+        name = wanted.get(key.lower())
+        if name is None:
+            continue
+        if name in seen:
+            return f"the {name} header is given more than once"
+        seen.add(name)
+        try:
+            _decode(name, value)
+        except InvalidInput as exc:
+            return str(exc)
     return None
 
 

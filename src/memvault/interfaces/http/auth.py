@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from memvault.errors import ConfigError, MemvaultError
@@ -84,7 +84,7 @@ def check_bind(host: str, token: str | None, *, other_credentials: bool = False)
 
 def _host_entry(name: str) -> list[str]:
     """``name`` as allowed Host values: without a port it matches any port and none."""
-    name = name.strip()
+    name = name.strip().lower()
     if not name:
         return []
     if name.endswith("]") or name.count(":") != 1:  # no port (IPv6 literals in brackets)
@@ -111,8 +111,10 @@ def transport_security(
 class HostGuard:
     """Answers 421 (Host) or 403 (Origin) for every HTTP request ``settings`` does not allow
     (it runs the MCP SDK's own check, so ``/mcp`` and ``/v1`` answer alike), and 400 for an
-    identity header that cannot be read (:func:`~memvault.interfaces.identity.header_problem`),
-    so REST and MCP refuse it alike."""
+    identity header that cannot be read or is given more than once
+    (:func:`~memvault.interfaces.identity.header_problem`), so REST and MCP refuse it alike;
+    each with the REST error object. The Host is compared, and passed on, in lower case (host
+    names are case-insensitive); one whose port is not a number is refused."""
 
     def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
         self.app = app
@@ -120,15 +122,47 @@ class HostGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            scope = _lower_host(scope)
             request = Request(scope)
-            refused = await self._check.validate_request(request, is_post=False)
-            if refused is None and (problem := header_problem(request.headers)):
-                refused = JSONResponse(
-                    {"error": {"type": "InvalidInput", "message": problem}}, status_code=400)
+            refused = _refusal(await self._check.validate_request(request, is_post=False),
+                               request)
+            if refused is None and (problem := header_problem(request.headers.items())):
+                refused = _error(400, "InvalidInput", problem)
             if refused is not None:
                 await refused(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _lower_host(scope: Scope) -> Scope:
+    headers = scope.get("headers") or []
+    if all(name != b"host" or value == value.lower() for name, value in headers):
+        return scope
+    lowered = [(name, value.lower() if name == b"host" else value) for name, value in headers]
+    return {**scope, "headers": lowered}
+
+
+def _refusal(refused: Response | None, request: Request) -> JSONResponse | None:
+    """The guard's answer as the REST error object (the SDK answers in plain text)."""
+    host = request.headers.get("host", "")
+    if refused is None:
+        port = host.rpartition("]")[2] if host.startswith("[") else host
+        _, colon, digits = port.partition(":")
+        if not colon or digits.isdigit():
+            return None
+    elif refused.status_code not in (421, 403):
+        return _error(refused.status_code, "InvalidInput",
+                      bytes(refused.body).decode(errors="replace"))
+    if refused is None or refused.status_code == 421:
+        return _error(421, "MisdirectedRequest",
+                      f"the Host header {host!r} is not one this server answers to (add it "
+                      "with --allowed-host)")
+    return _error(403, "Forbidden", f"the Origin header {request.headers.get('origin')!r} is "
+                                    "not allowed (add it with --allowed-origin)")
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
 
 
 def bearer_credential(headers: Mapping[str, str]) -> str | None:

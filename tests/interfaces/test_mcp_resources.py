@@ -81,6 +81,8 @@ async def test_recall_fills_in_memories_and_profile(client: Client) -> None:
     assert 'diet: "vegan"' in text
     empty = await client.get_prompt("recall", {"topic": "zebras"})
     assert "(none found)" in empty.messages[0].content.text  # type: ignore[union-attr]
+    with pytest.raises(MCPError, match="query is empty"):
+        await client.get_prompt("recall", {"topic": " "})
 
 
 async def test_save_facts_explains_add_memory_and_profile(client: Client) -> None:

@@ -24,9 +24,11 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.resources.base import Resource
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, INVALID_REQUEST
 from pydantic import BaseModel, Field
 
-from memvault.errors import MemvaultError, NotFound
+from memvault.errors import InvalidInput, MemvaultError, NotFound
 from memvault.interfaces.identity import principal_of, resolve_identity
 from memvault.interfaces.mcp.outputs import fact_out, full_out, memory_out
 from memvault.interfaces.runtime import NotOpen, Runtime
@@ -57,16 +59,22 @@ async def read_caller_resource(resource: Resource, context: ResourceContext) -> 
 
 
 async def _act(context: ResourceContext, session_id: str | None,
-               action: Callable[..., Awaitable[Any]]) -> Any:
+               action: Callable[..., Awaitable[Any]], *, prompt: bool = False) -> Any:
+    """``action(mv, user)`` for the caller, its errors as the SDK passes them on: for a
+    resource, its resource errors; for a ``prompt``, an MCP error (the SDK turns any other
+    into a bare "Error rendering prompt")."""
     runtime = context.request_context.lifespan_context
     try:
         who = resolve_identity(runtime.config, context.headers, session_id,
                                principal_of(context.request_context.request))
         mv = await runtime.require()
         return await action(mv, who.user_id)
-    except NotFound as exc:
-        raise ResourceNotFoundError(str(exc)) from None
     except (MemvaultError, NotOpen) as exc:
+        if prompt:
+            code = INVALID_PARAMS if isinstance(exc, InvalidInput) else INVALID_REQUEST
+            raise MCPError(code, str(exc)) from None
+        if isinstance(exc, NotFound):
+            raise ResourceNotFoundError(str(exc)) from None
         raise ResourceError(str(exc)) from None
 
 
@@ -106,7 +114,7 @@ async def recall(
         found = await mv.search(topic, user_id=user, limit=RECALL_RESULTS, wait_for_model=0)
         return found, await mv.get_profile(user_id=user)
 
-    result, profile = await _act(ctx, None, gather)
+    result, profile = await _act(ctx, None, gather, prompt=True)
     lines = [f"Here is what my memory holds about: {topic}", "", "Memories, best first:"]
     lines += [f"- [{h.memory.occurred_at:%Y-%m-%d}] {h.memory.content} (id {h.memory.id})"
               for h in result.hits] or ["- (none found)"]

@@ -62,6 +62,29 @@ async def test_user_id_imports_as_that_user(tmp_path: Path) -> None:
         assert (await mv.get_profile(include_history=True)).history == []
 
 
+async def test_one_users_export_imports_as_another_user_of_the_same_store(
+        tmp_path: Path) -> None:
+    async with Memvault(_config(tmp_path / "a"), embedder=None) as mv:
+        for text in ("first memory", "second memory"):
+            await mv.add(text, profile={"city": text}, session_id="s")
+        lines = [line async for line in mv.export()]
+        report = await mv.import_lines(lines, user_id="carol")
+        assert (report.memories, report.profile_facts, report.skipped) == (2, 2, 0)
+        again = await mv.import_lines(lines, user_id="carol")
+        assert (again.memories, again.profile_facts, again.skipped) == (0, 0, 4)
+        alice = (await mv.list(limit=10)).items
+        carol = (await mv.list(user_id="carol", limit=10)).items
+        assert [m.content for m in carol] == [m.content for m in alice]
+        assert not {m.id for m in carol} & {m.id for m in alice}
+        # Her facts cite her copies, and her turns are linked in their order.
+        profile = await mv.get_profile(user_id="carol", include_history=True)
+        assert {s for f in [*profile.facts, *profile.history] for s in f.source_memory_ids} \
+            == {m.id for m in carol}
+        hits = (await mv.search("second", user_id="carol", context=1)).hits
+        assert [c.content for c in hits[0].context] == ["first memory"]
+        assert (await mv.import_lines(lines)).memories == 0  # alice's own: already there
+
+
 async def test_importing_again_fills_the_missing_vectors(tmp_path: Path) -> None:
     lines = await _export(tmp_path / "a")
     async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:

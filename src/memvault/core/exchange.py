@@ -19,9 +19,11 @@ Fields are those of :class:`~memvault.models.Memory` and
 ``memory_type`` (the line's ``type`` says what the line is) with its ``data``; untyped
 memories have neither. Version 2 added them; version 1 files (no typed memories) are read
 as before. Vectors are not exported; they are rebuilt by the importing store's embedder.
-Importing skips ids that already exist. A typed memory's data is checked against its type's
-schema when the importing memvault configures that type; a type it does not configure is
-kept as exported (its memories are still listed, searched and filtered by type). Derived
+Importing skips ids that already exist; records imported for another user than the one who
+exported them (``user_id``) get ids derived from theirs, the same each time. A typed
+memory's data is checked against its type's schema when the importing memvault configures
+that type; a type it does not configure is kept as exported (its memories are still listed,
+searched and filtered by type). Derived
 memories (session summaries) are skipped, and counted as skipped, where the episodic store
 cannot keep their marking (the graph stores).
 
@@ -39,6 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from memvault.core.audit import AuditLog
+from memvault.core.ids import derived_id
 from memvault.core.timeutil import parse_datetime, utc_now
 from memvault.core.validate import (
     check_content,
@@ -251,11 +254,20 @@ def _optional(obj: dict[str, Any], field: str) -> str | None:
     return None if value is None else check_identifier(value, field)
 
 
-def _user(obj: dict[str, Any], user_id: str | None) -> str:
-    """The line's user, checked even when the import puts everything under ``user_id``: a
-    line with a bad user id is a bad line whoever it is imported for."""
+def _user(obj: dict[str, Any], user_id: str | None) -> tuple[str, Callable[[str], str]]:
+    """The line's user (checked even when the import puts everything under ``user_id``: a
+    line with a bad user id is a bad line whoever it is imported for), and what its ids
+    become: the same ids for the user who exported them; for another user, ids derived from
+    them (always the same, so importing twice still adds nothing), since ids are unique in a
+    store and the exporting user's may be there already."""
     own = check_identifier(obj.get("user_id"), "user_id")
-    return own if user_id is None else user_id
+    if user_id is None or user_id == own:
+        return own, _same
+    return user_id, lambda memory_id: derived_id(memory_id, f"imported for {user_id}")
+
+
+def _same(memory_id: str) -> str:
+    return memory_id
 
 
 def _memory_line(memory: Memory) -> dict[str, Any]:
@@ -287,9 +299,10 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None,
     entities = obj.get("entities", [])
     if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
         raise InvalidInput("entities must be a list of strings")
+    user, ids = _user(obj, user_id)
     return Memory(
-        id=check_identifier(obj.get("id"), "id"),
-        user_id=_user(obj, user_id),
+        id=ids(check_identifier(obj.get("id"), "id")),
+        user_id=user,
         agent_id=_optional(obj, "agent_id"),
         session_id=_optional(obj, "session_id"),
         content=check_content(obj.get("content"), limits.max_content_bytes),
@@ -300,11 +313,11 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None,
         entities=[check_text(e, f"entities[{i}]") for i, e in enumerate(entities)],
         type=kind,
         data=data,
-        derived=_derived(obj.get("derived")),
+        derived=_derived(obj.get("derived"), ids),
     )
 
 
-def _derived(value: object) -> Derived | None:
+def _derived(value: object, ids: Callable[[str], str]) -> Derived | None:
     """A memory's ``derived`` marking: ``null`` or ``{"kind": "summary", "source_ids":
     [...]}``."""
     if value is None:
@@ -317,7 +330,7 @@ def _derived(value: object) -> Derived | None:
     if not isinstance(sources, list):
         raise InvalidInput("derived.source_ids must be a list of ids")
     return Derived(kind="summary", source_ids=[
-        check_identifier(s, f"derived.source_ids[{i}]") for i, s in enumerate(sources)])
+        ids(check_identifier(s, f"derived.source_ids[{i}]")) for i, s in enumerate(sources)])
 
 
 def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFact:
@@ -326,13 +339,14 @@ def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFa
     if not isinstance(sources, list):
         raise InvalidInput("source_memory_ids must be a list of ids")
     valid_to = obj.get("valid_to")
+    user, ids = _user(obj, user_id)
     return ProfileFact(
-        id=check_identifier(obj.get("id"), "id"),
-        user_id=_user(obj, user_id),
+        id=ids(check_identifier(obj.get("id"), "id")),
+        user_id=user,
         key=check_profile_key(obj.get("key"), "key"),
         value=check_fact_value(obj.get("value"), "value", limits.max_value_bytes),
         category=check_profile_key(obj.get("category", "general"), "category"),
-        source_memory_ids=[check_identifier(m, f"source_memory_ids[{i}]")
+        source_memory_ids=[ids(check_identifier(m, f"source_memory_ids[{i}]"))
                            for i, m in enumerate(sources)],
         agent_id=_optional(obj, "agent_id"),
         valid_from=parse_datetime(obj.get("valid_from"), "valid_from"),

@@ -96,3 +96,26 @@ async def test_importing_again_fills_the_missing_vectors(tmp_path: Path) -> None
         gate.set()
         assert await mv.wait_for_vectors(timeout=10)
         assert await mv.episodic.count_embeddings() == 3
+
+
+async def test_an_export_cut_short_imports_nothing(tmp_path: Path) -> None:
+    lines = await _export(tmp_path / "a")
+    assert json.loads(lines[-1]) == {"type": "end", "memories": 3, "profile_facts": 3,
+                                     "audit": 3}
+    cut = [line for line in lines if '"type": "end"' not in line]
+    missing = [line for line in lines if '"first memory"' not in line]
+    after = [*lines, lines[1]]
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        with pytest.raises(InvalidInput, match="ends without its end line: it was cut short"):
+            await mv.import_lines(cut[:4])  # cut at a line's end, one memory in
+        with pytest.raises(InvalidInput, match="the end line counts 3 memories, 3 "
+                                               "profile_facts, 3 audit, the file holds 2"):
+            await mv.import_lines(missing)
+        with pytest.raises(InvalidInput, match=f"line {len(after)}: comes after the end"):
+            await mv.import_lines(after)
+        assert (await mv.list(limit=10)).items == []
+        # What a damaged file holds can still be had, on request.
+        report = await mv.import_lines(cut[:4], skip_invalid=True)
+        assert report.memories == 3
+        assert "cut short" in report.invalid[-1].message
+        assert (await mv.import_lines(lines)).skipped == 3

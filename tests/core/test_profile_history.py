@@ -96,7 +96,10 @@ async def test_export_and_import_carry_why_a_fact_was_retired(tmp_path: Path) ->
         memory = await mv.add("I'm allergic to shellfish", profile={"allergy": "shellfish"})
         await mv.set_profile({"city": "Oslo"})
         await mv.delete(memory.id)
-        lines = [line async for line in mv.export() if '"type": "audit"' not in line]
+        lines = [line async for line in mv.export()
+                 if '"type": "audit"' not in line and '"type": "end"' not in line]
+        # Taken apart, the lines are read as an export of before the end line (version 2).
+        lines[0] = json.dumps({**json.loads(lines[0]), "version": 2})
         original = await mv.get_profile(include_history=True)
     assert [json.loads(line).get("retired_reason") for line in lines[1:]] == [
         None, "source_deleted"]

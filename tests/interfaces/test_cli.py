@@ -72,11 +72,20 @@ def listed(db: Path, *args: str, user: str = "alice") -> list[dict[str, Any]]:
 
 
 def export_body(db: Path, *args: str, user: str = "alice") -> list[str]:
-    """The export on stdout without its header line (which carries the export time) and
-    its audit lines (the store's own record: an import records itself anew)."""
+    """The export on stdout without its header line (which carries the export time), its
+    audit lines (the store's own record: an import records itself anew) and its end line
+    (which counts them)."""
     lines = ok(db, "export", *args, user=user).stdout.splitlines()
     assert json.loads(lines[0])["type"] == "header"
-    return [line for line in lines[1:] if json.loads(line)["type"] != "audit"]
+    assert json.loads(lines[-1])["type"] == "end"
+    return [line for line in lines[1:-1] if json.loads(line)["type"] != "audit"]
+
+
+def hand_made(*lines: str) -> str:
+    """An export file of ``lines`` (not ending in an end line): a version 2 header, which
+    asks for none."""
+    header = json.dumps({"type": "header", "format": "memvault-export", "version": 2})
+    return "\n".join([header, *lines]) + "\n"
 
 
 # -- help ------------------------------------------------------------------------------------
@@ -312,8 +321,8 @@ def test_export_then_import_reproduces_everything(db: Path, tmp_path: Path) -> N
     assert f"wrote {len(lines)} lines to {out}" in written.stderr
     assert [json.loads(line)["type"] for line in lines] == [
         "header", "memory", "memory", "memory", "profile_fact", "profile_fact", "profile_fact",
-        "audit", "audit", "audit"]
-    lines = [line for line in lines if json.loads(line)["type"] != "audit"]
+        "audit", "audit", "audit", "end"]
+    lines = [line for line in lines if json.loads(line)["type"] not in ("audit", "end")]
     assert lines[1:] == export_body(db)  # stdout is the default output
     assert all(json.loads(line)["user_id"] == "alice" for line in lines[1:])
 
@@ -355,11 +364,9 @@ def _export_of_other_db(tmp_path: Path, count: int) -> list[str]:
 def test_import_of_a_malformed_file_names_the_line_and_stores_nothing(
     db: Path, tmp_path: Path
 ) -> None:
-    header = ok(tmp_path / "empty.db", "export").stdout.splitlines()[0]
     memories = _export_of_other_db(tmp_path, 3)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text("\n".join([header, *memories, "{not json", memories[0]]) + "\n",
-                   encoding="utf-8")
+    bad.write_text(hand_made(*memories, "{not json", memories[0]), encoding="utf-8")
     result = run(db, "import", str(bad))
     assert result.exit_code == 1
     assert "Error: line 5: not a memvault export object" in result.stderr
@@ -373,9 +380,10 @@ def test_a_bad_line_after_a_full_batch_imports_nothing_and_import_can_resume(
     with SyncMemvault.open(tmp_path / "big.db", user_id="alice", embedder="none") as mv:
         mv.add_many([{"content": f"bulk memory {n}"} for n in range(600)])
         lines = [line for line in mv.export() if '"type": "audit"' not in line]
-    assert len(lines) == 601
+    assert len(lines) == 602
+    lines = lines[:-1]  # the end line would count the audit lines
     broken = tmp_path / "broken.jsonl"
-    broken.write_text("\n".join([*lines, "{oops"]) + "\n", encoding="utf-8")
+    broken.write_text(hand_made(*lines[1:], "{oops"), encoding="utf-8")
     result = run(db, "import", str(broken))
     assert result.exit_code == 1
     assert "line 602: not a memvault export object" in result.stderr
@@ -383,7 +391,7 @@ def test_a_bad_line_after_a_full_batch_imports_nothing_and_import_can_resume(
     assert "0 memories" in ok(db, "doctor").stdout
 
     fixed = tmp_path / "fixed.jsonl"
-    fixed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fixed.write_text(hand_made(*lines[1:]), encoding="utf-8")
     resumed = ok(db, "import", str(fixed))
     assert "imported 600 memories and 0 profile facts (0 already present)" in resumed.stdout
     assert export_body(db) == lines[1:]
@@ -399,10 +407,9 @@ def test_a_bad_line_after_a_full_batch_imports_nothing_and_import_can_resume(
     ],
 )
 def test_import_rejects_bad_objects(db: Path, tmp_path: Path, line: str, message: str) -> None:
-    header = ok(tmp_path / "empty.db", "export").stdout.splitlines()[0]
     [memory] = _export_of_other_db(tmp_path, 1)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text("\n".join([header, memory, line]) + "\n", encoding="utf-8")
+    bad.write_text(hand_made(memory, line), encoding="utf-8")
     result = run(db, "import", str(bad))
     assert result.exit_code == 1
     assert message in result.stderr
@@ -416,7 +423,7 @@ def test_import_refuses_a_foreign_header(db: Path, tmp_path: Path) -> None:
                               *memories]) + "\n", encoding="utf-8")
     result = run(db, "import", str(bad))
     assert result.exit_code == 1
-    assert "line 1: not a memvault-export file of version 1 or 2" in result.stderr
+    assert "line 1: not a memvault-export file of version 1 or 2 or 3" in result.stderr
     assert listed(db) == []
 
 
@@ -436,12 +443,11 @@ def test_import_reads_stdin(db: Path, tmp_path: Path) -> None:
 
 
 def test_import_of_a_profile_only_export(db: Path, tmp_path: Path) -> None:
-    header = ok(db, "export").stdout.splitlines()[0]
     fact = {"type": "profile_fact", "id": "f1", "user_id": "alice", "key": "city",
             "value": "Oslo", "category": "general", "source_memory_ids": [],
             "agent_id": None, "valid_from": "2024-01-01T00:00:00Z", "valid_to": None}
     source = tmp_path / "profile.jsonl"
-    source.write_text(header + "\n" + json.dumps(fact) + "\n", encoding="utf-8")
+    source.write_text(hand_made(json.dumps(fact)), encoding="utf-8")
     result = run(db, "import", str(source))
     assert result.exit_code == 0, repr(result.exception)
     assert "imported 0 memories and 1 profile facts" in result.stdout

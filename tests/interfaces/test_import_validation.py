@@ -139,7 +139,8 @@ def test_a_file_with_bad_lines_imports_nothing(tmp_path: Path, surrogates: bool)
     assert profile_of(tmp_path, target, "alice") == []
     everything = memvault(tmp_path, target, "export", "--all-users")
     assert everything.returncode == 0, everything.stderr
-    assert [json.loads(line)["type"] for line in everything.stdout.splitlines()] == ["header"]
+    assert [json.loads(line)["type"] for line in everything.stdout.splitlines()] == [
+        "header", "end"]
 
 
 def test_skip_invalid_imports_the_good_lines(tmp_path: Path) -> None:

@@ -359,7 +359,7 @@ async def test_export(api: httpx.AsyncClient) -> None:
 
     bob = [json.loads(line) for line in (await api.get("/v1/export", headers=BOB)).text
            .splitlines()]
-    assert [line["type"] for line in bob] == ["header", "memory", "audit"]
+    assert [line["type"] for line in bob] == ["header", "memory", "audit", "end"]
     assert bob[1]["content"] == "bob's own"
 
 

@@ -114,7 +114,7 @@ def test_export_and_import_lines(db: Path, tmp_path: Path) -> None:
     assert json.loads(lines[0])["format"] == "memvault-export"
     kinds = [json.loads(line)["type"] for line in lines]
     assert kinds == ["header", "memory", "memory", "profile_fact", "profile_fact", "audit",
-                     "audit", "audit"]
+                     "audit", "audit", "end"]
     assert len(everyone) == len(lines) + 2  # bob's memory and its audit line
 
     with SyncMemvault.open(tmp_path / "copy.db", user_id="alice", embedder="none") as copy:
@@ -123,7 +123,7 @@ def test_export_and_import_lines(db: Path, tmp_path: Path) -> None:
         assert (report.memories, report.profile_facts, report.skipped) == (2, 2, 0)
         assert sum(seen) == 2
         def body(export: list[str]) -> list[str]:  # the audit trail is each store's own
-            return [line for line in export[1:] if '"type": "audit"' not in line]
+            return [line for line in export[1:-1] if '"type": "audit"' not in line]
 
         assert body(copy.export()) == body(lines)
         assert copy.import_lines(lines).skipped == 4

@@ -13,12 +13,16 @@ importing store's trail)::
     {"type": "memory", ..., "memory_type": "deal", "data": {"account": "Acme", ...}}
     {"type": "profile_fact", "id": "...", "user_id": "...", "key": "...", "value": ..., ...}
     {"type": "audit", "id": "...", "user_id": "...", "subject": "key_...", "action": "add", ...}
+    {"type": "end", "memories": 2, "profile_facts": 1, "audit": 1}
 
 Fields are those of :class:`~memvault.models.Memory` and
 :class:`~memvault.models.ProfileFact`, but that a typed memory's type is written as
 ``memory_type`` (the line's ``type`` says what the line is) with its ``data``; untyped
 memories have neither. Version 2 added them; version 1 files (no typed memories) are read
-as before. Vectors are not exported; they are rebuilt by the importing store's embedder.
+as before. Version 3 ends with an ``end`` line counting the lines of each kind, so that a file
+cut short, even at a line's end, is known: an import of a version 3 file without it (or
+whose counts differ from its lines) imports nothing. Vectors are not exported; they are
+rebuilt by the importing store's embedder.
 Importing skips ids that already exist; records imported for another user than the one who
 exported them (``user_id``) get ids derived from theirs, the same each time. A typed
 memory's data is checked against its type's schema when the importing memvault configures
@@ -36,7 +40,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -71,11 +75,13 @@ __all__ = [
 ]
 
 FORMAT = "memvault-export"
-VERSION = 2
+VERSION = 3
 #: The versions an import reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 #: The ``type`` of each kind of line in an export.
-RECORD_TYPES = frozenset({"header", "memory", "profile_fact", "audit"})
+RECORD_TYPES = frozenset({"header", "memory", "profile_fact", "audit", "end"})
+#: What the ``end`` line counts: the lines of each kind.
+_COUNTED = ("memories", "profile_facts", "audit")
 _PAGE = 1_000
 _BATCH = 500
 _SHOWN = 100  # invalid lines named in the error; the report lists them all
@@ -124,14 +130,19 @@ async def export_lines(
     yield json.dumps(header)
     if users is None:
         users = sorted(set(await episodic.user_ids()) | set(await profile.user_ids()))
+    written = dict.fromkeys(_COUNTED, 0)
     for user in users:
         newest_first = await list_all(episodic, MemoryFilter(user_id=user))
         for memory in sorted(newest_first, key=lambda m: (m.created_at, m.id)):
+            written["memories"] += 1
             yield json.dumps(_memory_line(memory))
         for fact in await profile.get(user, include_history=True):
+            written["profile_facts"] += 1
             yield json.dumps({"type": "profile_fact", **fact.model_dump(mode="json")})
         async for entry in AuditLog(profile).entries(user):
+            written["audit"] += 1
             yield json.dumps({"type": "audit", **entry.model_dump(mode="json")})
+    yield json.dumps({"type": "end", **written})
 
 
 async def import_lines(
@@ -159,9 +170,12 @@ async def import_lines(
     stored: dict[str, int] = {}
     memories: list[Memory] = []
     facts: list[ProfileFact] = []
+    ending = _Ending()
+    number = 0
     for number, line in enumerate(lines, start=1):
         try:
             parsed = _parse(line, number, limits, user_id, check_data)
+            parsed = ending.see(parsed, number, blank=parsed is None and not line.strip())
         except InvalidInput as exc:
             report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
@@ -174,6 +188,8 @@ async def import_lines(
             memories.append(parsed)
         elif isinstance(parsed, ProfileFact):
             facts.append(parsed)
+    if (problem := ending.problem(bool(report.invalid))) is not None:
+        report.invalid.append(InvalidLine(line=number + 1, message=problem))
     if report.invalid and not skip_invalid:
         shown = [problem.message for problem in report.invalid[:_SHOWN]]
         more = len(report.invalid) - len(shown)
@@ -206,10 +222,60 @@ async def import_lines(
     return report
 
 
+class _Marker(NamedTuple):
+    """A line that is no record to import: the header, an audit entry, the end."""
+
+    kind: Literal["header", "audit", "end"]
+    values: dict[str, Any]
+
+
+class _Ending:
+    """Whether a file is whole: a version 3 file ends with its ``end`` line, whose counts
+    are the lines of each kind before it."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.end: dict[str, Any] | None = None
+        self.seen = dict.fromkeys(_COUNTED, 0)
+
+    def see(self, parsed: Memory | ProfileFact | _Marker | None, number: int, *,
+            blank: bool) -> Memory | ProfileFact | None:
+        """``parsed`` (line ``number``), counted; markers are taken in and give ``None``."""
+        if self.end is not None and not blank:
+            raise InvalidInput(f"line {number}: comes after the end line")
+        if isinstance(parsed, Memory):
+            self.seen["memories"] += 1
+        elif isinstance(parsed, ProfileFact):
+            self.seen["profile_facts"] += 1
+        elif isinstance(parsed, _Marker):
+            if parsed.kind == "header":
+                self.version = parsed.values["version"]
+            elif parsed.kind == "end":
+                self.end = parsed.values
+            else:
+                self.seen["audit"] += 1
+            return None
+        return parsed
+
+    def problem(self, invalid_lines: bool) -> str | None:
+        """Why the file is not whole, or ``None``; counts are compared only when every line
+        could be read (a bad line's kind is not known)."""
+        if self.version is None or self.version < 3:
+            return None
+        if self.end is None:
+            return ("the file ends without its end line: it was cut short (export it again, "
+                    "or import what it holds with --skip-invalid)")
+        if not invalid_lines and self.end != self.seen:
+            counted = ", ".join(f"{self.end[k]} {k}" for k in _COUNTED)
+            found = ", ".join(f"{self.seen[k]} {k}" for k in _COUNTED)
+            return f"the end line counts {counted}, the file holds {found}: lines are missing"
+        return None
+
+
 def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None,
-           check_data: DataCheck | None = None) -> Memory | ProfileFact | None:
-    """One line → what it holds (``None`` for the header and blank lines); every problem
-    raises :class:`InvalidInput` starting ``line N:``."""
+           check_data: DataCheck | None = None) -> Memory | ProfileFact | _Marker | None:
+    """One line → what it holds (``None`` for blank lines); every problem raises
+    :class:`InvalidInput` starting ``line N:``."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -227,13 +293,19 @@ def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None,
             if obj.get("format") != FORMAT or obj.get("version") not in READABLE_VERSIONS:
                 raise InvalidInput(f"not a {FORMAT} file of version "
                                    f"{' or '.join(map(str, READABLE_VERSIONS))}")
-            return None
+            return _Marker("header", {"version": obj["version"]})
         if kind == "memory":
             return _memory(obj, limits, user_id, check_data)
         if kind == "profile_fact":
             return _fact(obj, limits, user_id)
         if kind == "audit":  # a store's own record of what happened there: not replayed
-            return None
+            return _Marker("audit", {})
+        if kind == "end":
+            counts = {name: obj.get(name) for name in _COUNTED}
+            if set(obj) != set(_COUNTED) or not all(
+                    type(n) is int and n >= 0 for n in counts.values()):
+                raise InvalidInput(f"end must hold the counts {', '.join(_COUNTED)}")
+            return _Marker("end", counts)
         raise InvalidInput(f"unknown type {check_json(kind, 'type')!r}")
     except InvalidInput as exc:
         raise InvalidInput(f"line {number}: {exc}") from None

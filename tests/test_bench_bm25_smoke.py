@@ -8,15 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.test_bench_longmem_smoke import CONVERSATION, QA
+from tests.test_bench_longmem_smoke import QA, tiny_locomo
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    path = tmp_path / "locomo-tiny.json"
-    samples = [{"sample_id": "conv-a", "conversation": CONVERSATION, "qa": QA}]
-    path.write_text(json.dumps(samples), encoding="utf-8")
-    return path
+    return tiny_locomo(tmp_path)
 
 
 def test_query_keeps_the_words_that_are_not_stop_words() -> None:

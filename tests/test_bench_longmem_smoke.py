@@ -56,12 +56,17 @@ def longmem() -> ModuleType:
     return longmem
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    path = tmp_path / "locomo-tiny.json"
+def tiny_locomo(folder: Path) -> Path:
+    """A LoCoMo-shaped file of one conversation (:data:`CONVERSATION`, :data:`QA`)."""
+    path = folder / "locomo-tiny.json"
     samples = [{"sample_id": "conv-a", "conversation": CONVERSATION, "qa": QA}]
     path.write_text(json.dumps(samples), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tiny_locomo(tmp_path)
 
 
 def test_merging_rule() -> None:

@@ -108,6 +108,12 @@ def test_version() -> None:
     assert "0.1.0" in result.stdout
 
 
+def test_no_command_shows_the_help() -> None:
+    result = CliRunner().invoke(cli, [])
+    assert "long-term memory for AI agents" in result.output
+    assert "Commands:" in result.output
+
+
 # -- add, search, list, profile --------------------------------------------------------------
 
 
@@ -257,6 +263,35 @@ def test_bad_json_is_a_clear_usage_error(db: Path, option: str) -> None:
     assert f"Invalid value for {option}: not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
     assert listed(db) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["add", "x", "--metadata", "{"], ["Invalid value for --metadata: not valid JSON"]),
+        (["list", "-n", "abc"], ["Invalid value for '-n' / '--limit'", "not a valid integer"]),
+        (["search", "q", "--min-score", "5"], ["Invalid value for '--min-score'",
+                                               "not in the range 0<=x<=1"]),
+        (["search"], ["Missing argument 'QUERY'"]),
+        (["list", "--bogus"], ["No such option", "--bogus"]),
+        (["bogus"], ["No such command 'bogus'"]),
+        (["keys", "bogus"], ["No such command 'bogus'"]),
+        (["--embedder", "bogus", "list"], ["Invalid value for '--embedder'", "'bogus'"]),
+        (["import", "MISSING"], ["Invalid value for 'SOURCE'", "does not exist"]),
+    ],
+    ids=["bad-json", "not-an-integer", "out-of-range", "missing-argument", "unknown-option",
+         "unknown-command", "unknown-subcommand", "bad-choice", "missing-file"],
+)
+def test_usage_errors_are_one_line(db: Path, tmp_path: Path, args: list[str],
+                                   said: list[str]) -> None:
+    args = [str(tmp_path / "nope.jsonl") if a == "MISSING" else a for a in args]
+    result = run(db, *args)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: "), line
+    assert all(part in line for part in said), line
+    assert result.stdout == ""
+    assert not db.exists()  # refused before any store was opened
 
 
 @pytest.mark.parametrize(

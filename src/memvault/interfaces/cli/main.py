@@ -357,6 +357,10 @@ def _json_arg(value: str | None, name: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+    except RecursionError:  # far past the depth the core allows, which it names
+        from memvault.core.validate import nested_too_deep
+
+        raise click.BadParameter(nested_too_deep(), param_hint=name) from None
 
 
 @cli.command()

@@ -238,6 +238,17 @@ def test_list_by_session_and_working_memory(db: Path) -> None:
     assert "needs a session_id" in bad.stderr
 
 
+def test_list_says_when_there_is_nothing_to_list(db: Path) -> None:
+    assert ok(db, "list").stdout == "no memories\n"
+    assert json.loads(ok(db, "list", "--json").stdout) == {"items": [], "next_cursor": None}
+    add(db, "in a session", "--session", "s1")
+    assert "no memories" not in ok(db, "list").stdout
+    assert ok(db, "list", "--session", "s2").stdout == "no memories\n"
+    assert ok(db, "list", "--session", "s2", "--working").stdout == "no memories\n"
+    assert ok(db, "list", user="bob").stdout == "no memories\n"
+    assert json.loads(ok(db, "list", "--json", "--session", "s2").stdout)["items"] == []
+
+
 def test_profile_shows_facts_and_history(db: Path) -> None:
     assert ok(db, "profile").stdout.strip() == "no profile facts"
     first = add(db, "I live in Berlin", "--profile", '{"city": "Berlin", "diet": '

@@ -422,6 +422,8 @@ def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | Non
     if as_json:
         click.echo(page.model_dump_json(indent=2))
         return
+    if not page.items:
+        click.echo("no memories")
     for memory in page.items:
         _print_memory(memory)
     if page.next_cursor:

@@ -439,6 +439,8 @@ def _parse_types(value: object) -> object:
     if isinstance(value, str):  # MEMVAULT_TYPES='{"deal": {"schema": {...}}}'
         try:
             value = json.loads(value)
+        except RecursionError:
+            raise ValueError("MEMVAULT_TYPES is nested too deep to read") from None
         except ValueError as exc:
             raise ValueError(f"MEMVAULT_TYPES must be a JSON object: {exc}") from None
     if isinstance(value, Mapping):

@@ -121,11 +121,15 @@ def _always(answer: Scripted) -> Callable[[str, dict[str, Any]], Scripted]:
     (content("this is not JSON"), "not JSON"),
     (content(json.dumps({"facts": [{"value": "x"}]})), "not the facts schema"),
     (Scripted(status=200, body=b"<html>"), "reply is not JSON"),
+    (content("[" * 1000 + "]" * 1000), "message's JSON is nested too deep to read"),
+    (Scripted(status=200, body=b"[" * 1000 + b"]" * 1000),
+     "reply's JSON is nested too deep to read"),
     (Scripted(stream_bytes=10_000_000), "longer than"),
     (Scripted(status=500), "HTTP 500"),
     (Scripted(status=429), "HTTP 429"),
     (Scripted(delay=5.0), "timed out"),
-], ids=["not-json", "wrong-schema", "html", "huge", "500", "429", "slow"])
+], ids=["not-json", "wrong-schema", "html", "deep-message", "deep-reply", "huge", "500", "429",
+        "slow"])
 async def test_garbage_and_outages_fail_the_job_with_its_reason(
     tmp_path: Path, answer: Scripted, reason: str
 ) -> None:

@@ -38,6 +38,11 @@ def test_values_typed_in_the_form() -> None:
     assert views.parse_fact_value('{"a": 1}') == '{"a": 1}'
 
 
+def test_a_list_too_deep_to_parse_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"^value: a list nested too deep to read"):
+        views.parse_fact_value("[" * 1000 + "]" * 1000)
+
+
 def test_timeline_groups_consecutive_turns_of_a_session() -> None:
     groups = views.group_by_session([_memory(0, "a", []), _memory(1, "a", []),
                                      _memory(2, "b", []), _memory(3, "a", [])])

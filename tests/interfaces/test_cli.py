@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,9 @@ COMMANDS = {
     "doctor": "Show the stores, counts and embedder",
 }
 ULID = re.compile(r"^[0-9A-Z]{26}$")
+#: Deeper than Python's JSON parser reads (it raises RecursionError), far past the 64 levels
+#: a value may nest.
+TOO_DEEP = '{"a": ' * 1000 + "1" + "}" * 1000
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +119,12 @@ def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert "0.1.0" in result.stdout
+
+
+def test_no_command_shows_the_help() -> None:
+    result = CliRunner().invoke(cli, [])
+    assert "long-term memory for AI agents" in result.output
+    assert "Commands:" in result.output
 
 
 # -- add, search, list, profile --------------------------------------------------------------
@@ -220,6 +230,10 @@ def test_list_paginates_with_the_cursor(db: Path) -> None:
     bad = run(db, "list", "--cursor", "not-a-cursor")
     assert bad.exit_code == 1
     assert "cursor is not one returned by list_memories" in bad.stderr
+    deep = base64.urlsafe_b64encode(b"[" * 1000 + b"]" * 1000).decode()
+    forged = run(db, "list", "--cursor", deep)
+    assert forged.exit_code == 1
+    assert forged.stderr == "Error: cursor is not one returned by list_memories\n"
 
 
 def test_list_by_session_and_working_memory(db: Path) -> None:
@@ -231,6 +245,17 @@ def test_list_by_session_and_working_memory(db: Path) -> None:
     bad = run(db, "list", "--working")
     assert bad.exit_code == 1
     assert "needs a session_id" in bad.stderr
+
+
+def test_list_says_when_there_is_nothing_to_list(db: Path) -> None:
+    assert ok(db, "list").stdout == "no memories\n"
+    assert json.loads(ok(db, "list", "--json").stdout) == {"items": [], "next_cursor": None}
+    add(db, "in a session", "--session", "s1")
+    assert "no memories" not in ok(db, "list").stdout
+    assert ok(db, "list", "--session", "s2").stdout == "no memories\n"
+    assert ok(db, "list", "--session", "s2", "--working").stdout == "no memories\n"
+    assert ok(db, "list", user="bob").stdout == "no memories\n"
+    assert json.loads(ok(db, "list", "--json", "--session", "s2").stdout)["items"] == []
 
 
 def test_profile_shows_facts_and_history(db: Path) -> None:
@@ -266,6 +291,63 @@ def test_bad_json_is_a_clear_usage_error(db: Path, option: str) -> None:
     assert f"Invalid value for {option}: not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
     assert listed(db) == []
+
+
+@pytest.mark.parametrize("option", ["--metadata", "--profile", "--data"])
+def test_json_too_deep_to_parse_is_a_one_line_error(db: Path, option: str) -> None:
+    result = run(db, "add", "something", option, TOO_DEEP)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: Invalid value for {option}: nested too deep: at most 64 "
+                             "levels\n")
+    assert listed(db) == []
+
+
+@pytest.mark.parametrize("option", ["--metadata", "--data"])
+def test_update_with_json_too_deep_to_parse_changes_nothing(db: Path, option: str) -> None:
+    memory_id = add(db, "kept as it is", "--metadata", '{"k": 1}')
+    before = listed(db)
+    result = run(db, "update", memory_id, "--content", "changed", option, TOO_DEEP)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: Invalid value for {option}: nested too deep: at most 64 "
+                             "levels\n")
+    assert listed(db) == before
+
+
+def test_json_past_the_depth_limit_names_the_path(db: Path) -> None:
+    result = run(db, "add", "something", "--metadata", '{"a": ' * 100 + "1" + "}" * 100)
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: metadata" + ".a" * 64
+                             + " is nested too deep: at most 64 levels\n")
+    assert listed(db) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["add", "x", "--metadata", "{"], ["Invalid value for --metadata: not valid JSON"]),
+        (["list", "-n", "abc"], ["Invalid value for '-n' / '--limit'", "not a valid integer"]),
+        (["search", "q", "--min-score", "5"], ["Invalid value for '--min-score'",
+                                               "not in the range 0<=x<=1"]),
+        (["search"], ["Missing argument 'QUERY'"]),
+        (["list", "--bogus"], ["No such option", "--bogus"]),
+        (["bogus"], ["No such command 'bogus'"]),
+        (["keys", "bogus"], ["No such command 'bogus'"]),
+        (["--embedder", "bogus", "list"], ["Invalid value for '--embedder'", "'bogus'"]),
+        (["import", "MISSING"], ["Invalid value for 'SOURCE'", "does not exist"]),
+    ],
+    ids=["bad-json", "not-an-integer", "out-of-range", "missing-argument", "unknown-option",
+         "unknown-command", "unknown-subcommand", "bad-choice", "missing-file"],
+)
+def test_usage_errors_are_one_line(db: Path, tmp_path: Path, args: list[str],
+                                   said: list[str]) -> None:
+    args = [str(tmp_path / "nope.jsonl") if a == "MISSING" else a for a in args]
+    result = run(db, *args)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: "), line
+    assert all(part in line for part in said), line
+    assert result.stdout == ""
+    assert not db.exists()  # refused before any store was opened
 
 
 @pytest.mark.parametrize(
@@ -413,6 +495,20 @@ def test_import_rejects_bad_objects(db: Path, tmp_path: Path, line: str, message
     result = run(db, "import", str(bad))
     assert result.exit_code == 1
     assert message in result.stderr
+    assert listed(db) == []
+
+
+def test_import_of_a_line_too_deep_to_parse_says_so(db: Path, tmp_path: Path) -> None:
+    header = ok(tmp_path / "empty.db", "export").stdout.splitlines()[0]
+    [memory] = _export_of_other_db(tmp_path, 1)
+    deep = json.dumps({**json.loads(memory), "metadata": "DEEP"}).replace('"DEEP"', TOO_DEEP)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([header, deep]) + "\n", encoding="utf-8")
+    result = run(db, "import", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == \
+        "Error: line 2: metadata is nested too deep: at most 64 levels"
+    assert "not a memvault export object" not in result.stderr
     assert listed(db) == []
 
 
@@ -612,6 +708,17 @@ def test_a_bad_configuration_is_a_clear_error(tmp_path: Path, args: list[str]) -
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 1
     assert "Error: config file not found" in result.stderr
+
+
+def test_types_too_deep_to_parse_are_a_clear_error(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMVAULT_TYPES", TOO_DEEP)
+    result = run(db, "list")
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: invalid configuration: ")
+    assert line.endswith("MEMVAULT_TYPES is nested too deep to read")
 
 
 def test_export_to_a_missing_directory_is_a_clear_error(db: Path, tmp_path: Path) -> None:

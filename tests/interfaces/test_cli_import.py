@@ -70,6 +70,41 @@ def test_a_bad_mapping_is_a_one_line_error(tmp_path: Path) -> None:
     assert "map: 'body' is not FIELD=COLUMN" in err
 
 
+#: Deeper than Python's JSON parser reads (it raises RecursionError).
+TOO_DEEP = '{"a": ' * 1000 + "1" + "}" * 1000
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "text", "said"),
+    [
+        ("csv", "notes.csv", 'content,metadata\nx,"' + TOO_DEEP.replace('"', '""') + '"\n',
+         "notes.csv: line 2: metadata is nested too deep: at most 64 levels"),
+        ("jsonl", "rows.jsonl", '{"content": "x", "metadata": ' + TOO_DEEP + "}\n",
+         "rows.jsonl: line 1: metadata is nested too deep: at most 64 levels"),
+        ("markdown", "note.md", '# x\n<!-- memvault {"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", '
+         '"metadata": ' + TOO_DEEP + "} -->\nbody\n",
+         "note.md: section 1: the memvault marker's metadata is nested too deep: at most 64 "
+         "levels"),
+        ("mem0", "mem0.json", '{"results": ' + TOO_DEEP + "}",
+         "mem0.json: results is nested too deep: at most 64 levels"),
+        ("chatgpt", "conversations.json", "[" * 1000 + "]" * 1000,
+         "conversations.json: nested too deep: at most 64 levels"),
+    ],
+    ids=["csv", "jsonl-map", "markdown", "mem0", "chatgpt"],
+)
+def test_json_too_deep_to_parse_is_named(tmp_path: Path, source: str, name: str, text: str,
+                                         said: str) -> None:
+    db = tmp_path / "m.db"
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    mapping = ["--map", "content=content"] if source == "jsonl" else []
+    code, _, err = run(db, "import", "--from", source, *mapping, str(path))
+    assert code == 1
+    assert err.splitlines()[0] == f"Error: {said}"
+    assert "Traceback" not in err
+    assert count(db) == 0
+
+
 def test_export_to_markdown_and_back(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     run(db, "import", "--from", "claude", str(FIXTURES / "claude"))

@@ -55,6 +55,8 @@ from memvault.core.validate import (
     check_metadata,
     check_profile_key,
     check_text,
+    deep_key,
+    nested_too_deep,
 )
 from memvault.errors import InvalidInput
 from memvault.models import Derived, JsonValue, Memory, MemoryFilter, ProfileFact
@@ -286,7 +288,9 @@ def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None,
     try:
         obj = json.loads(line)
         kind = obj.pop("type")
-    except (ValueError, KeyError, AttributeError, TypeError, RecursionError):
+    except RecursionError:  # deeper than json.loads reads: far past MAX_DEPTH
+        raise InvalidInput(f"line {number}: {nested_too_deep(deep_key(line))}") from None
+    except (ValueError, KeyError, AttributeError, TypeError):
         raise InvalidInput(f"line {number}: not a memvault export object") from None
     try:
         if kind == "header":

@@ -44,7 +44,9 @@ __all__ = [
     "check_range",
     "check_text",
     "decode_cursor",
+    "deep_key",
     "encode_cursor",
+    "nested_too_deep",
 ]
 
 FILTER_KEYS = ("agent_id", "session_id", "source", "entity", "metadata", "type", "data")
@@ -54,6 +56,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_METADATA_BYTES = 64_000
 #: How deep a JSON value (metadata) may nest.
 MAX_DEPTH = 64
+#: A JSON string (with the colon after it when it is a key) or bracket, for :func:`deep_key`.
+_JSON_TOKEN = re.compile(r'(?P<string>"[^"\\]*(?:\\.[^"\\]*)*")(?P<colon>\s*:)?|[\[\]{}]')
 #: The defaults of ``Config.max_profile_value_bytes`` and ``Config.max_profile_keys``.
 MAX_PROFILE_VALUE_BYTES = 65_536
 MAX_PROFILE_KEYS = 1_000
@@ -71,6 +75,32 @@ def check_text(value: str, field: str) -> str:
             f"{exc.start}), which is not Unicode text: send valid UTF-8"
         ) from None
     return value
+
+
+def nested_too_deep(field: str | None = None) -> str:
+    """The message for JSON nested deeper than :data:`MAX_DEPTH` levels, at ``field`` when
+    it is known."""
+    return f"{field} is nested too deep: at most {MAX_DEPTH} levels" if field \
+        else f"nested too deep: at most {MAX_DEPTH} levels"
+
+
+def deep_key(text: str | bytes) -> str | None:
+    """The key of the JSON object ``text`` under which it nests deeper than
+    :data:`MAX_DEPTH` levels, as written (escapes left as they are), or ``None``. For text
+    too deep for :func:`json.loads` to read, whose ``RecursionError`` names no place."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    key: str | None = None
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        if match.group("string") is not None:
+            if depth == 1 and match.group("colon"):
+                key = match.group("string")[1:-1] or None
+            continue
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH + 1:  # the object itself, then the value under its key
+            return key
+    return None
 
 
 def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValue:
@@ -94,7 +124,7 @@ def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValu
             raise InvalidInput(f"{field} contains a NUL character")
         return check_text(value, field)
     if isinstance(value, Mapping | list | tuple) and depth <= 0:
-        raise InvalidInput(f"{field} is nested too deep: at most {MAX_DEPTH} levels")
+        raise InvalidInput(nested_too_deep(field))
     if isinstance(value, Mapping):
         out: dict[str, JsonValue] = {}
         for key, item in value.items():
@@ -302,7 +332,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError
         memory_id.encode("utf-8")  # a forged cursor's lone surrogate is no id
         return parse_datetime(moment, "cursor"), memory_id
-    except (ValueError, TypeError, UnicodeError):
+    except (ValueError, TypeError, UnicodeError, RecursionError):
         raise InvalidInput("cursor is not one returned by list_memories") from None
 
 

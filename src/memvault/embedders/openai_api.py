@@ -90,6 +90,9 @@ async def capped_chat(
             raise ModelUnavailable(what, f"reply interrupted: {_brief(str(exc))}") from exc
     try:
         answer = json.loads(b"".join(chunks))
+    except RecursionError:
+        raise ModelReplyInvalid(f"{what}: the reply's JSON is nested too deep to read") \
+            from None
     except ValueError as exc:
         raise ModelReplyInvalid(f"{what}: the reply is not JSON ({exc})") from None
     if not isinstance(answer, dict):

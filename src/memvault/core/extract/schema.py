@@ -84,6 +84,9 @@ def reply_json(answer: dict[str, Any], what: str) -> tuple[Any, int]:
         text = text.strip("`").removeprefix("json").strip()
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ModelReplyInvalid(f"{what}: the message's JSON is nested too deep to read") \
+            from None
     except ValueError:
         raise ModelReplyInvalid(f"{what}: the message is not JSON: {text[:80]!r}") from None
     return data, tokens

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from memvault.core.importers.records import Problem, Record, moment, text_of
+from memvault.core.validate import deep_key, nested_too_deep
 from memvault.errors import InvalidInput
 
 __all__ = ["MARKER", "PROFILE_FORMAT", "SESSION_FORMAT", "front_matter", "marker_line", "parse"]
@@ -173,6 +174,11 @@ def _exported(name: str, lines: list[str], matter: dict[str, JsonValue]
         found = MARKER.match(lines[index])
         try:
             fields = json.loads(found.group(1)) if found else None
+        except RecursionError:
+            key = deep_key(found.group(1)) if found else None
+            yield Problem(where, nested_too_deep(
+                f"the memvault marker's {key}" if key else "the memvault marker"))
+            continue
         except ValueError:
             fields = None
         if not isinstance(fields, dict):

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from memvault.core.validate import deep_key, nested_too_deep
 from memvault.errors import InvalidInput
 
 __all__ = [
@@ -60,10 +61,14 @@ class Problem:
 def load_json(name: str, data: bytes) -> Any:
     """The JSON document in ``data``; :class:`InvalidInput` naming the file otherwise."""
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{name}: is not UTF-8 text (byte {exc.start})") from None
-    except (ValueError, RecursionError) as exc:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidInput(f"{name}: {nested_too_deep(deep_key(text))}") from None
+    except ValueError as exc:
         raise InvalidInput(f"{name}: is not JSON: {exc}") from None
 
 

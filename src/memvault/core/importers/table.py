@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from memvault.core.importers.records import Problem, Record, moment
+from memvault.core.validate import deep_key, nested_too_deep
 from memvault.errors import InvalidInput
 
 __all__ = ["FIELDS", "parse_csv", "parse_jsonl", "row_record"]
@@ -57,7 +58,10 @@ def parse_jsonl(name: str, data: bytes, mapping: Mapping[str, str]
             continue
         try:
             row = json.loads(line)
-        except (ValueError, RecursionError):
+        except RecursionError:
+            yield Problem(where, nested_too_deep(deep_key(line)))
+            continue
+        except ValueError:
             yield Problem(where, "is not JSON")
             continue
         if not isinstance(row, dict):
@@ -107,7 +111,9 @@ def _object(value: object, field: str, csv_text: bool) -> dict[str, JsonValue] |
     if csv_text and isinstance(value, str):
         try:
             value = json.loads(value)
-        except (ValueError, RecursionError):
+        except RecursionError:
+            raise InvalidInput(nested_too_deep(field)) from None
+        except ValueError:
             raise InvalidInput(f"{field}: is not JSON") from None
     if value is None:
         return None

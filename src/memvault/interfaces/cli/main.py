@@ -110,10 +110,37 @@ def _print_memory(memory: Memory, score: float | None = None) -> None:
     click.echo(f"  {memory.content}")
 
 
+class _UsageError(click.UsageError):
+    """A usage error shown as one line, ``Error: …`` (the message names the option), as
+    every other error is: without the usage text and the pointer to ``--help`` above it."""
+
+    def show(self, file: Any = None) -> None:
+        click.ClickException.show(self, file)
+
+
+@contextlib.contextmanager
+def _usage_errors_on_one_line() -> Iterator[None]:
+    try:
+        yield
+    except click.UsageError as exc:
+        if type(exc).show is not click.UsageError.show:
+            raise  # one shown its own way, as the help when no command is given
+        raise _UsageError(exc.format_message(), exc.ctx) from exc
+
+
 class _Group(click.Group):
     """Takes the global options after the command too (``memvault serve --database x``);
     an option the command itself has (``add --profile``, ``list --working``) stays the
-    command's."""
+    command's. Usage errors, its own and its commands', are one line on stderr (exit 2)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with _usage_errors_on_one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_errors_on_one_line():
+            return super().invoke(ctx)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _hoist_global_options(self, ctx, args))
@@ -330,6 +357,10 @@ def _json_arg(value: str | None, name: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+    except RecursionError:  # far past the depth the core allows, which it names
+        from memvault.core.validate import nested_too_deep
+
+        raise click.BadParameter(nested_too_deep(), param_hint=name) from None
 
 
 @cli.command()
@@ -391,6 +422,8 @@ def list_(ctx: click.Context, limit: int, session: str | None, cursor: str | Non
     if as_json:
         click.echo(page.model_dump_json(indent=2))
         return
+    if not page.items:
+        click.echo("no memories")
     for memory in page.items:
         _print_memory(memory)
     if page.next_cursor:

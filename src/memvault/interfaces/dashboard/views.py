@@ -58,11 +58,15 @@ def show_value(value: object) -> str:
 
 def parse_fact_value(text: str) -> object:
     """A value typed into the profile form: JSON numbers, booleans and lists of scalars
-    are taken as such (``42``, ``true``, ``["tea", "coffee"]``); anything else is a string."""
+    are taken as such (``42``, ``true``, ``["tea", "coffee"]``); anything else is a string.
+    Lists nested too deep for the JSON parser are refused (:class:`InvalidInput`)."""
     stripped = text.strip()
     if stripped and (stripped[0] in "[-0123456789" or stripped in ("true", "false")):
         try:
             parsed = json.loads(stripped)
+        except RecursionError:
+            raise InvalidInput("value: a list nested too deep to read; give a string, number, "
+                               "boolean or a list of those") from None
         except ValueError:
             return stripped
         if isinstance(parsed, bool | int | float | list):

@@ -201,6 +201,8 @@ async def _get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
         raise JwksUnavailable(f"{url}: {exc or type(exc).__name__}") from exc
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise JwksUnavailable(f"{url} sent JSON nested too deep to read") from None
     except ValueError:
         raise JwksUnavailable(f"{url} did not send JSON") from None
     if not isinstance(document, dict):

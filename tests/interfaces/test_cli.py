@@ -258,6 +258,11 @@ def test_list_says_when_there_is_nothing_to_list(db: Path) -> None:
     assert json.loads(ok(db, "list", "--json", "--session", "s2").stdout)["items"] == []
 
 
+def test_dates_show_four_digit_years(db: Path) -> None:
+    add(db, "at the start of time", "--occurred-at", "0001-01-01T00:00:00Z")
+    assert "0001-01-01 00:00" in ok(db, "list").stdout
+
+
 def test_profile_shows_facts_and_history(db: Path) -> None:
     assert ok(db, "profile").stdout.strip() == "no profile facts"
     first = add(db, "I live in Berlin", "--profile", '{"city": "Berlin", "diet": '

@@ -13,6 +13,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def shown(moment: datetime, *, time: bool = True) -> str:
+    """``moment`` for people: ``2024-05-01 09:30`` (the date alone without ``time``), the
+    year in four digits even before 1000, which ``strftime("%Y")`` leaves unpadded."""
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}" if time \
+        else f"{moment.year:04d}-{moment:%m-%d}"
+
+
 def parse_datetime(value: object, field: str) -> datetime:
     """An ISO 8601 string or a datetime → an aware UTC datetime. Naive means UTC."""
     if isinstance(value, datetime):

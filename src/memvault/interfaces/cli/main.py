@@ -21,6 +21,7 @@ import anyio
 import click
 
 from memvault.config import Config, EmbedderKind
+from memvault.core.timeutil import shown
 from memvault.errors import MemvaultError
 from memvault.interfaces import schemas
 from memvault.interfaces.cli import crypto
@@ -100,7 +101,7 @@ def _run(action: Callable[[], Awaitable[T]]) -> T:
 
 
 def _print_memory(memory: Memory, score: float | None = None) -> None:
-    when = memory.occurred_at.strftime("%Y-%m-%d %H:%M")
+    when = shown(memory.occurred_at)
     head = f"{memory.id}  {when}" + (f"  session={memory.session_id}" if memory.session_id else "")
     if score is not None:
         head += f"  score={score:.4f}"
@@ -452,7 +453,7 @@ def profile(ctx: click.Context, history: bool, as_json: bool) -> None:
         click.echo(f"{fact.key} = {json.dumps(fact.value)}  [{fact.category}]")
     for fact in result.history:
         click.echo(click.style(
-            f"{fact.key} = {json.dumps(fact.value)}  (until {fact.valid_to:%Y-%m-%d %H:%M})",
+            f"{fact.key} = {json.dumps(fact.value)}  (until {shown(fact.valid_to)})",
             dim=True))
 
 

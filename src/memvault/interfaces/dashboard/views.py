@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from memvault.core.search.explain import term_offsets
+from memvault.core.timeutil import shown
 from memvault.errors import InvalidInput
 from memvault.models import Memory, ProfileFact, SearchHit
 
@@ -26,7 +27,7 @@ def when(moment: datetime | None) -> str:
     """A time as the dashboard shows it: UTC, to the minute."""
     if moment is None:
         return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{shown(moment.astimezone(UTC))} UTC"
 
 
 def day_bounds(since: str, until: str) -> tuple[str | None, str | None]:

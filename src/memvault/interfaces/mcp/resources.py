@@ -28,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, INVALID_REQUEST
 from pydantic import BaseModel, Field
 
+from memvault.core.timeutil import shown
 from memvault.errors import InvalidInput, MemvaultError, NotFound
 from memvault.interfaces.identity import principal_of, resolve_identity
 from memvault.interfaces.mcp.outputs import fact_out, full_out, memory_out
@@ -116,7 +117,8 @@ async def recall(
 
     result, profile = await _act(ctx, None, gather, prompt=True)
     lines = [f"Here is what my memory holds about: {topic}", "", "Memories, best first:"]
-    lines += [f"- [{h.memory.occurred_at:%Y-%m-%d}] {h.memory.content} (id {h.memory.id})"
+    lines += [f"- [{shown(h.memory.occurred_at, time=False)}] {h.memory.content} "
+              f"(id {h.memory.id})"
               for h in result.hits] or ["- (none found)"]
     lines += ["", "Profile facts:"]
     lines += [f"- {f.key}: {json.dumps(f.value, ensure_ascii=False)}" for f in profile.facts]

@@ -23,6 +23,11 @@ to what is asked:
    ("don't"), a possessive "'s" dropped.
 
 Stop words are not removed here; what a query leaves out is the caller's choice.
+
+What the index compares is one step further: its tokenizer (SQLite FTS5 ``unicode61``) also
+removes diacritics from Latin letters ("café" and "cafe" are one token). :func:`fold` is
+that comparison form of a text, and :func:`folded` the same with the way back to the text's
+own offsets, for finding a query's terms in a stored text as the index found them.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from bisect import bisect_right
 
 __all__ = [
-    "ANALYSIS_VERSION", "CJK", "CJK_BREAKS", "has_cjk", "is_cjk", "joined", "mask_cjk", "tokens",
+    "ANALYSIS_VERSION", "CJK", "CJK_BREAKS", "Folded", "fold", "folded", "has_cjk", "is_cjk",
+    "joined", "mask_cjk", "tokens",
 ]
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
@@ -149,3 +156,244 @@ def _bigrams(run: str) -> list[str]:
             out.extend(piece[i:i + 2] for i in range(len(piece) - 1))
             out.extend(piece)
     return out
+
+
+def fold(text: str) -> str:
+    """``text`` as the full-text index compares it: NFKC and lower case (as :func:`tokens`
+    has it), then the folding of the index's tokenizer (FTS5 ``unicode61`` with its default
+    ``remove_diacritics 1``): a Latin letter with one diacritic is the plain letter ("é" →
+    "e", "ñ" → "n"; "ǖ", with two, stays) and a final sigma is a sigma. Other combining marks
+    stay; like :func:`tokens`, a word ends at one."""
+    if text.isascii():
+        return text.lower()
+    return _letters(unicodedata.normalize("NFKC", text).lower())
+
+
+class Folded:
+    """A text's :func:`fold` (:attr:`text`) and the way back from its offsets to the
+    original's: full-width letters keep their place, but ligatures ("ﬁ" is "fi"),
+    compatibility characters ("①" is "1", "…" is "...") and decomposed accents ("e" and
+    U+0301 are "e") do not keep their length."""
+
+    __slots__ = ("_at", "_length", "_moves", "text")
+
+    def __init__(self, text: str, length: int,
+                 moves: list[tuple[int, int, int, int]] | None = None) -> None:
+        #: The folded text.
+        self.text = text
+        self._length = length  # the original's
+        # The pieces not kept character for character, in order: (folded start, folded
+        # length, start and length in the original). Between them, and before the first,
+        # one character is one.
+        self._moves = moves or []
+        self._at = [m[0] for m in self._moves]
+
+    @property
+    def moved(self) -> bool:
+        """Whether an offset of the folded text may differ from the original's."""
+        return bool(self._moves)
+
+    def start(self, at: int) -> int:
+        """The offset in the original of the character at folded offset ``at``."""
+        index = bisect_right(self._at, at) - 1
+        if index < 0:
+            return at
+        begin, length, raw, raw_length = self._moves[index]
+        if at < begin + length:
+            return raw  # inside a piece not kept character for character: its start
+        return min(raw + raw_length + at - begin - length, self._length)
+
+    def end(self, at: int) -> int:
+        """The offset in the original where a folded span ending at ``at`` ends."""
+        index = bisect_right(self._at, at - 1) - 1
+        if index < 0:
+            return at
+        begin, length, raw, raw_length = self._moves[index]
+        if at <= begin + length:
+            return raw + raw_length  # inside such a piece: its end
+        return min(raw + raw_length + at - begin - length, self._length)
+
+
+def folded(text: str) -> Folded:
+    """:func:`fold` of ``text``, with the way back to its offsets (:class:`Folded`).
+
+    Cheap where it can be: an ASCII text is only lower-cased, and one that NFKC leaves as
+    it is is lower-cased and folded character for character (offsets unchanged). Otherwise
+    the text is taken in blocks of about :data:`_BLOCK` characters, and in those NFKC
+    changes only the stretches it may change are normalised, each on its own.
+    """
+    if text.isascii():
+        return Folded(text.lower(), len(text))
+    if "\u0130" not in text and unicodedata.is_normalized("NFKC", text):
+        return Folded(_letters(text.lower()), len(text))
+    stretches = _stretches()
+    parts: list[str] = []
+    moves: list[tuple[int, int, int, int]] = []
+    shift = 0  # folded offset minus the original's, after what is normalised so far
+    begin = 0
+    while begin < len(text):
+        # A block ends before an ASCII character: nothing there joins what precedes it.
+        ascii_at = _ASCII.search(text, begin + _BLOCK)
+        end = ascii_at.start() if ascii_at is not None else len(text)
+        block = text[begin:end]
+        if "\u0130" not in block and unicodedata.is_normalized("NFKC", block):
+            parts.append(block)
+        else:
+            try:  # most often each stretch keeps its length, character for character
+                parts.append(stretches.sub(_in_place, block))
+            except _Moves:
+                shift = _normalise_block(block, begin, shift, parts, moves)
+        begin = end
+    return Folded(_letters("".join(parts).lower()), len(text), moves)
+
+
+def _normalise_block(block: str, begin: int, shift: int, parts: list[str],
+                     moves: list[tuple[int, int, int, int]]) -> int:
+    """Add ``block`` (at ``begin`` in a text, where the folded offset is the original's plus
+    ``shift``) normalised to ``parts``, and the pieces it does not keep character for
+    character to ``moves``; return the shift after it."""
+    done = 0
+    for match in _stretches().finditer(block):
+        start, stop = match.span()
+        if start > done and _joins(block[start]):
+            start -= 1  # an accent or a vowel joins the character before it
+        if start > done:
+            parts.append(block[done:start])
+        stretch = block[start:stop]
+        normal, pieces = (_normalised(stretch) if len(stretch) <= _CACHED_STRETCH
+                          else _normalise(stretch))
+        parts.append(normal)
+        if pieces:
+            at = begin + start
+            for offset, raw_length, into, length in pieces:
+                moves.append((at + shift + into, length, at + offset, raw_length))
+            shift += len(normal) - len(stretch)
+        done = stop
+    parts.append(block[done:])
+    return shift
+
+
+class _Moves(Exception):
+    """A stretch is not kept character for character, or joins the character before it."""
+
+
+def _in_place(match: re.Match[str]) -> str:
+    """The stretch normalised if that keeps it in place (else :class:`_Moves`)."""
+    stretch = match.group()
+    normal = (_kept(stretch) if len(stretch) <= _CACHED_STRETCH
+              else _keeps(stretch))
+    if normal is None:
+        raise _Moves
+    return normal
+
+
+def _keeps(stretch: str) -> str | None:
+    """``stretch`` normalised if that keeps each character in place, else ``None``."""
+    normal, pieces = (_normalised(stretch) if len(stretch) <= _CACHED_STRETCH
+                      else _normalise(stretch))
+    return None if pieces or _joins(stretch[0]) else normal
+
+
+#: :func:`folded` looks at a text that NFKC changes in blocks of about this many
+#: characters, and normalises stretches in those NFKC changes only.
+_BLOCK = 256
+_ASCII = re.compile("[\x00-\x7f]")
+
+
+def _letters(text: str) -> str:
+    """``text`` (NFKC, lower case) with :func:`fold`'s folding of Latin letters and sigma."""
+    table, foldable = _table()
+    return foldable.sub(lambda match: table[match.group()], text)
+
+
+@functools.cache
+def _table() -> tuple[dict[str, str], re.Pattern[str]]:
+    """:func:`fold`'s table after NFKC: a Latin letter with one diacritic → the letter (as
+    FTS5's ``remove_diacritics 1``: "é" → "e", not "ǖ" of two), final sigma → sigma; and a
+    regular expression for a character it changes."""
+    table = {"\u03c2": "\u03c3"}
+    for point in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        parts = unicodedata.normalize("NFD", chr(point))
+        if (len(parts) == 2 and parts[0].isascii() and parts[0].isalpha()
+                and unicodedata.combining(parts[1])):
+            table[chr(point)] = parts[0]
+    return table, re.compile(f"[{_ranges(sorted(table))}]")
+
+
+@functools.cache
+def _stretches() -> re.Pattern[str]:
+    """Where NFKC (or lower case) may change a text: runs of the characters it changes and
+    of those that may join the character before them (combining marks, Hangul vowels and
+    finals). Made on first use (about a hundredth of a second), for the texts that need it."""
+    changing = [char for first, end in _BLOCKS for char in map(chr, range(first, end))
+                if not unicodedata.is_normalized("NFKC", char) or _joining(char)
+                or len(char.lower()) != 1]
+    # Every character past the BMP (emoji, mostly) is taken as changing: a class that names
+    # only some of them is checked range by range, slower on every text.
+    return re.compile(f"[{_ranges(changing)}\U00010000-\U0010ffff]+")
+
+
+#: The code points of the BMP that NFKC may change or that may join the one before, as
+#: ranges: all but the CJK ideographs, Hangul syllables, surrogates and private use (which
+#: neither change nor join).
+_BLOCKS = ((0x80, 0x3400), (0x4DC0, 0x4E00), (0xA000, 0xAC00), (0xD7A4, 0xD800),
+           (0xF900, 0x10000))
+
+
+def _may_join(char: str) -> bool:
+    """Whether ``char`` may join the character before it in NFKC: a combining mark, a
+    Hangul vowel or final, or a character that normalises to one ("ﾞ", the voiced sound
+    mark)."""
+    return _joining(char) or (not unicodedata.is_normalized("NFKC", char)
+                              and _joining(unicodedata.normalize("NFKD", char)[0]))
+
+
+def _joining(char: str) -> bool:
+    return unicodedata.category(char)[0] == "M" or "\u1160" <= char <= "\u11ff"
+
+
+def _ranges(chars: list[str]) -> str:
+    """A regular expression's character class body for ``chars`` (in code point order)."""
+    out: list[str] = []
+    first = last = None
+    for char in [*chars, None]:
+        if char is not None and last is not None and ord(char) == ord(last) + 1:
+            last = char
+            continue
+        if first is not None and last is not None:
+            out.append(re.escape(first) if first == last
+                       else f"{re.escape(first)}-{re.escape(last)}")
+        first = last = char
+    return "".join(out)
+
+
+def _normalise(stretch: str) -> tuple[str, tuple[tuple[int, int, int, int], ...]]:
+    """NFKC of ``stretch`` in lower case, and the pieces that do not stay character for
+    character, as (offset in ``stretch``, length, offset normalised, length normalised): a
+    piece is a character with what joins it ("e" and U+0301 is one), or the whole stretch
+    when it normalises otherwise than piece by piece."""
+    normal = unicodedata.normalize("NFKC", stretch).lower()
+    pieces: list[tuple[int, int, int, int]] = []
+    at = begin = 0
+    for offset in range(1, len(stretch) + 1):
+        if offset == len(stretch) or not _joins(stretch[offset]):
+            raw = stretch[begin:offset]
+            piece = unicodedata.normalize("NFKC", raw).lower()
+            if normal[at:at + len(piece)] != piece:
+                break
+            if piece != raw and (len(piece) != 1 or len(raw) != 1):
+                pieces.append((begin, len(raw), at, len(piece)))
+            at += len(piece)
+            begin = offset
+    else:
+        if at == len(normal):
+            return normal, tuple(pieces)
+    return normal, ((0, len(stretch), 0, len(normal)),)
+
+
+#: Stretches of up to this many characters (a full-width word, a punctuation mark) have
+#: their normal form kept, so that a text full of them is normalised quickly.
+_CACHED_STRETCH = 16
+_normalised = functools.lru_cache(maxsize=4096)(_normalise)
+_joins = functools.lru_cache(maxsize=4096)(_may_join)
+_kept = functools.lru_cache(maxsize=4096)(_keeps)

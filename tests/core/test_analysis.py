@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import sqlite3
 
-from memvault.analysis import tokens
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memvault.analysis import fold, folded, joined, tokens
+from memvault.stores.sqlite.lexical import TOKENIZE
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -48,3 +53,60 @@ def test_a_query_shares_the_stored_text_s_tokens() -> None:
     for query in ("Cobalt Strike", "10.120.8.21", "可疑行为", "Alice"):
         assert set(tokens(query, query=True)) <= stored, query
     assert set(tokens("低风险理财", query=True)) <= set(tokens("用户咨询2025年低风险理财方案"))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Project Ｃｏｂａｌｔ launched", "project cobalt launched"),
+    ("ﬁnance ﬂow", "finance flow"),
+    ("cafe\u0301 CAFÉ café", "cafe cafe cafe"),
+    ("Ñandú Øresund straße", "nandu øresund straße"),  # one diacritic only, as FTS5 folds
+    ("ǖ ΛΌΓΟΣ", "ǖ λόγοσ"),
+    ("ｶﾀｶﾅ ｶﾞ ① ㎏…", "カタカナ ガ 1 kg..."),
+])
+def test_fold_is_what_the_index_compares(text: str, expected: str) -> None:
+    assert fold(text) == expected
+    assert folded(text).text == expected
+
+
+def test_fold_folds_latin_letters_as_the_index_s_tokenizer_does() -> None:
+    letters = [chr(p) for p in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00))
+               if chr(p).isalpha()]
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE VIRTUAL TABLE t USING fts5 (content, tokenize=\"{TOKENIZE}\")")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
+    conn.executemany("INSERT INTO t (rowid, content) VALUES (?, ?)",
+                     [(i, joined(f"q{c}q")) for i, c in enumerate(letters)])
+    indexed: dict[int, list[str]] = {}
+    for doc, term in conn.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+        indexed.setdefault(doc, []).append(term)
+    assert {c: fold(joined(f"q{c}q")).split() for c in letters} == {
+        c: indexed[i] for i, c in enumerate(letters)}
+
+
+@pytest.mark.parametrize(("text", "word", "raw"), [
+    ("Project Ｃｏｂａｌｔ launched", "cobalt", "Ｃｏｂａｌｔ"),
+    ("the ﬁnance ﬁgures", "figures", "ﬁgures"),
+    ("au cafe\u0301 noir", "cafe", "cafe\u0301"),
+    ("① ② ③ ㎏ next", "next", "next"),
+    ("…" * 300 + " ﬁ target", "target", "target"),  # past the first block
+    ("语言ｶﾞ，测试Ｃｏｂａｌｔ。", "cobalt", "Ｃｏｂａｌｔ"),
+])
+def test_folded_offsets_lead_back_to_the_text(text: str, word: str, raw: str) -> None:
+    normal = folded(text)
+    at = normal.text.index(word)
+    assert text[normal.start(at):normal.end(at + len(word))] == raw
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.text(alphabet=st.sampled_from(
+    [*"aeiq ,.Ｃｏｂａｌｔ　，ﬁﬂéÉİΣςｶﾞﾟカ가①㎏…語", "\u0301", "\u0302", "\u0323", "\u1100",
+     "\u1161", "\u11a8", "\u3131", "\u314f", "\u0b47", "\u0b3e", "\ud800", "😀", "\ufe0f"])
+    | st.characters(), max_size=40))
+def test_folded_is_fold_with_offsets_in_order(text: str) -> None:
+    normal = folded(text)
+    assert normal.text == fold(text)
+    last = 0
+    for at in range(len(normal.text)):
+        start, end = normal.start(at), normal.end(at + 1)
+        assert last <= start < end <= len(text)
+        last = start

@@ -10,7 +10,13 @@ import pytest
 from memvault import InvalidInput, Memvault
 from memvault.core.search.budget import MIN_EXCERPT, apply_budget, shares
 from memvault.core.search.excerpt import ELLIPSIS, excerpt
-from memvault.core.search.explain import absolute_score, lexical_match, stem
+from memvault.core.search.explain import (
+    absolute_score,
+    lexical_match,
+    stem,
+    term_offsets,
+    term_spans,
+)
 from memvault.core.text.terms import terms
 from memvault.models import Memory, PassageSpan, SearchHit
 
@@ -145,6 +151,52 @@ def test_lexical_match_and_absolute_score() -> None:
     assert absolute_score(None, 0.6) == pytest.approx(0.6)
     assert absolute_score(match, 0.6) == pytest.approx(1 - (2 / 3) * 0.4)
     assert absolute_score(None, -0.2) == 0.0
+
+
+_FOLDED = [  # (content, query): the index finds each, so the explanation matches each
+    ("Project Ｃｏｂａｌｔ launched", "cobalt"),
+    ("the ﬁnance review", "finance"),
+    ("met at the cafe\u0301 downstairs", "café"),
+    ("met at the café downstairs", "cafe"),
+    ("met at the cafe downstairs", "café"),
+    ("ＣＯＢＡＬＴ ﬁgures", "cobalt figure"),
+]
+
+
+@pytest.mark.parametrize(("content", "query"), _FOLDED)
+def test_terms_are_matched_as_the_index_normalises_them(content: str, query: str) -> None:
+    asked = terms(query)
+    match = lexical_match(content, asked)
+    assert match is not None
+    assert match.matched == asked
+    assert match.coverage == 1.0
+    words = [content[start:end] for start, end, _ in term_spans(content, asked)]
+    assert words
+    assert all(w in content.split() for w in words)  # the text's own words
+    assert [offset for offset, _ in term_offsets(content, asked)] == [
+        content.index(w) for w in words]
+
+
+@pytest.mark.parametrize(("content", "query"), _FOLDED)
+async def test_a_hit_the_index_finds_is_scored_by_its_terms(
+        tmp_path: Path, content: str, query: str) -> None:
+    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
+        added = await mv.add(content)
+        result = await mv.search(query, min_score=0.1)
+        assert [h.memory.id for h in result.hits] == [added.id]
+        hit = result.hits[0]
+        assert hit.score == 1.0
+        assert hit.explanation.lexical is not None
+        assert hit.explanation.lexical.matched == terms(query)
+        assert hit.memory.content == content  # shown as stored
+
+
+def test_excerpt_keeps_the_sentence_of_a_normalised_match() -> None:
+    text = _long("The Ｃｏｂａｌｔ ﬁnance review moved to Friday.")
+    short = excerpt(text, terms("cobalt finance"), 300)
+    assert "The Ｃｏｂａｌｔ ﬁnance review moved to Friday." in short
+    decomposed = _long("We met at the cafe\u0301 near the station.", at=50)
+    assert "cafe\u0301 near the station" in excerpt(decomposed, terms("café"), 300)
 
 
 async def test_a_neighbour_of_a_match_scores_by_itself(tmp_path: Path) -> None:

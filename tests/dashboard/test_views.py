@@ -25,6 +25,14 @@ def test_highlight_marks_words_of_the_same_stem_and_other_scripts() -> None:
     assert "".join(s.text for s in segments) == "Noted: a peanut allergy, 低风险理财方案."
 
 
+def test_highlight_marks_words_as_the_index_normalises_them() -> None:
+    text = "Ｃｏｂａｌｔ ﬁnance at the cafe\u0301, 低风险理财."
+    segments = views.highlight(text, ["cobalt", "finance", "café", "理财"])
+    assert [s.text for s in segments if s.marked] == [
+        "Ｃｏｂａｌｔ", "ﬁnance", "cafe\u0301", "理财"]
+    assert "".join(s.text for s in segments) == text
+
+
 def test_highlight_without_terms_is_the_text() -> None:
     assert views.highlight("plain", []) == [views.Segment("plain")]
 

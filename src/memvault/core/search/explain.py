@@ -24,13 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from memvault.analysis import has_cjk, is_cjk, mask_cjk
+from memvault.analysis import fold, folded, has_cjk, is_cjk, mask_cjk
 from memvault.core.search.timeline import FOLLOWS_WEIGHT, PRECEDES_WEIGHT
 from memvault.models import Candidate, Explanation, JsonValue, LexicalMatch, PassageSpan
 
 __all__ = [
     "Evidence", "absolute_score", "explanation", "gather", "lexical_match", "neighbours_of",
-    "stem", "term_offsets",
+    "stem", "term_offsets", "term_spans",
 ]
 
 _SUFFIXES = ("ingly", "edly", "sses", "ing", "ies", "ied", "ss", "ed", "ly", "s")
@@ -54,45 +54,60 @@ def stem(word: str) -> str:
 
 def term_offsets(text: str, query_terms: Sequence[str]) -> list[tuple[int, str]]:
     """Where ``text`` has a word of the same :func:`stem` as one of ``query_terms``: the
-    word's offset and the term, in text order.
+    word's offset and the term, in text order (:func:`term_spans`' starts)."""
+    return [(start, term) for start, _, term in term_spans(text, query_terms)]
+
+
+def term_spans(text: str, query_terms: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Where ``text`` has a word of the same :func:`stem` as one of ``query_terms``: the
+    word's start and end and the term, in text order.
 
     Terms are tokens of :func:`memvault.analysis.tokens`: a CJK term (a character or a
     bigram) is found wherever its characters stand, inside a longer run too, and a word is
-    found where a change of script ends it ("Alice" in "分析员Alice经常").
+    found where a change of script ends it ("Alice" in "分析员Alice经常"). Text and terms
+    are compared as the full-text index compares them (:func:`memvault.analysis.fold`:
+    "Ｃｏｂａｌｔ" is "cobalt", "ﬁnance" "finance", "café" "cafe"); the offsets are
+    ``text``'s own.
     """
     if not query_terms:
         return []
     pattern, by_stem, cjk = _pattern(tuple(query_terms))
-    found: list[tuple[int, str]] = []
-    for match in pattern.finditer(mask_cjk(text) if has_cjk(text) else text):
-        word = match.group().lower().replace("’", "'")
+    normal = folded(text)
+    searched = normal.text
+    found: list[tuple[int, int, str]] = []
+    for match in pattern.finditer(mask_cjk(searched) if has_cjk(searched) else searched):
+        word = match.group().replace("’", "'")
         word = (word[:-2] if word.endswith("'s") else word).strip("'")
         hit = by_stem.get(stem(word))
         if hit is not None:
-            found.append((match.start(), hit))
-    for term in cjk:  # bigrams overlap ("风险" and "险理" in "风险理"): each is searched
-        start = text.find(term)
+            found.append((match.start(), match.end(), hit))
+    for term, asked in cjk:  # bigrams overlap ("风险" and "险理" in "风险理"): each is searched
+        start = searched.find(asked)
         while start >= 0:
-            found.append((start, term))
-            start = text.find(term, start + 1)
+            found.append((start, start + len(asked), term))
+            start = searched.find(asked, start + 1)
     found.sort()
+    if normal.moved:
+        return [(normal.start(start), normal.end(end), term) for start, end, term in found]
     return found
 
 
 @lru_cache(maxsize=64)
 def _pattern(
     query_terms: tuple[str, ...],
-) -> tuple[re.Pattern[str], dict[str, str], tuple[str, ...]]:
+) -> tuple[re.Pattern[str], dict[str, str], tuple[tuple[str, str], ...]]:
     """A regular expression for the words that may share a stem with a query term (to be
     checked with :func:`stem`; CJK characters masked, :func:`memvault.analysis.mask_cjk`),
-    the term of each stem, and the CJK terms (found as they are)."""
+    the term of each stem, and the CJK terms with their folded form (found as it is); the
+    terms folded as texts are (:func:`memvault.analysis.fold`)."""
     by_stem: dict[str, str] = {}
-    cjk: list[str] = []
+    cjk: list[tuple[str, str]] = []
     for term in query_terms:
-        if term and is_cjk(term[0]):
-            cjk.append(term)
+        asked = fold(term)
+        if asked and is_cjk(asked[0]):
+            cjk.append((term, asked))
         else:
-            by_stem.setdefault(stem(term), term)
+            by_stem.setdefault(stem(asked), term)
     stems = sorted(by_stem, key=len, reverse=True) or ["(?!)"]
     alternatives = "|".join(s if s == "(?!)" else re.escape(s) for s in stems)
     pattern = re.compile(rf"(?<!\w)(?:{alternatives})[\w'’]*", re.IGNORECASE)

@@ -4,12 +4,11 @@ no I/O, so they are tested without a browser."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from memvault.core.search.explain import term_offsets
+from memvault.core.search.explain import term_spans
 from memvault.core.timeutil import shown
 from memvault.errors import InvalidInput
 from memvault.models import Memory, ProfileFact, SearchHit
@@ -19,8 +18,6 @@ __all__ = [
     "group_by_session", "highlight", "history_by_key", "matched_terms", "parse_fact_value",
     "show_value", "when",
 ]
-
-_WORD = re.compile(r"[\w'’]+")
 
 
 def when(moment: datetime | None) -> str:
@@ -100,18 +97,13 @@ class Segment:
 
 
 def highlight(text: str, terms: Sequence[str]) -> list[Segment]:
-    """``text`` cut into segments, the words that matched a query term marked: the words
-    of the same stem (as search's explanations find them, "peanut" for "peanuts"), and for
-    other scripts the term itself. The template escapes each segment."""
-    spans: list[tuple[int, int]] = []
-    for offset, _ in term_offsets(text, [t for t in terms if t.isascii()]):
-        word = _WORD.match(text, offset)
-        spans.append((offset, word.end() if word else offset + 1))
-    for term in {t for t in terms if t.strip() and not t.isascii()}:
-        spans += [(m.start(), m.end()) for m in re.finditer(re.escape(term), text)]
+    """``text`` cut into segments, the words that matched a query term marked, as search's
+    explanations find them (:func:`~memvault.core.search.explain.term_spans`): the words of
+    the same stem ("peanut" for "peanuts"), whatever their width or accents ("Ｃｏｂａｌｔ"
+    for "cobalt"), and for CJK the term itself. The template escapes each segment."""
     segments: list[Segment] = []
     last = 0
-    for start, end in sorted(spans):
+    for start, end, _ in term_spans(text, [t for t in terms if t.strip()]):
         if start < last:
             continue
         if start > last:

@@ -1,8 +1,12 @@
 """What the ``memvault`` console script refuses about its stores: another embedder's vectors,
-a database path whose directory does not exist."""
+a database path whose directory does not exist, another application's SQLite file (left
+unchanged)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -19,7 +23,7 @@ pytestmark = pytest.mark.timeout(60)
 def memvault(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(MEMVAULT), *args], capture_output=True, text=True, timeout=30, cwd=tmp_path,
-        env=clean_env({"XDG_DATA_HOME": str(tmp_path / "xdg")}),
+        env=clean_env({"XDG_DATA_HOME": str(tmp_path / "xdg")}), stdin=subprocess.DEVNULL,
     )
 
 
@@ -60,3 +64,35 @@ def test_the_default_data_directory_is_created(tmp_path: Path) -> None:
     result = memvault(tmp_path, "--embedder", "none", "--user", "alice", "add", "first")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "xdg" / "memvault" / "memvault.db").exists()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("command", [["add", "x"], ["doctor"], ["serve"]])
+def test_another_applications_sqlite_file_is_refused_and_left_unchanged(
+    tmp_path: Path, command: list[str]
+) -> None:
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as conn:
+        conn.execute("CREATE TABLE memories (x)")
+        conn.execute("INSERT INTO memories VALUES ('kept by the application')")
+    conn.close()
+    digest = _digest(app)
+    result = memvault(tmp_path, "--database", str(app), "--embedder", "none", "--user", "alice",
+                      *command)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    refusal = f"{app} is not a memvault store: it holds another application's tables"
+    if command == ["doctor"]:
+        for role in ("episodic", "profile", "working"):
+            assert re.search(rf"^\[DOWN\] {role}\s+{re.escape(refusal)}", result.stdout,
+                             re.MULTILINE), result.stdout
+    else:
+        assert result.stdout == ""  # nothing stored, nothing served
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"Error: {refusal}"), line
+    assert _digest(app) == digest
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("app.db")) == [
+        "app.db"]

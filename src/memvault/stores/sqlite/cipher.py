@@ -42,6 +42,7 @@ from typing import Any, cast
 
 from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
+from memvault.stores.sqlite import ownership
 
 __all__ = ["HEADER", "check", "close", "connect", "driver", "holds", "is_encrypted",
            "key_pragma", "names_file", "unlock"]
@@ -237,12 +238,16 @@ def _connect(path: Path, keys: KeySet | None, role: str, timeout: float, state: 
 
 def check(path: Path, keys: KeySet | None) -> None:
     """Refuse (:class:`EncryptionError`) a file ``keys`` do not open: an encrypted file
-    without a key, a plain one with a key, one under another key. A missing or empty file
-    passes: it is created under the key configured."""
+    without a key, a plain one with a key, one under another key; and (:class:`ConfigError`)
+    another application's (:func:`~memvault.stores.sqlite.ownership.refuse_foreign`). A
+    missing or empty file passes: it is created under the key configured. Reads only."""
     try:
         if os.stat(path).st_size == 0:  # a stat opens no descriptor
             return
     except FileNotFoundError:
         return
     conn, _ = connect(path, keys, "SQLite", 5.0)
-    close(conn)
+    try:
+        ownership.refuse_foreign(conn, path)
+    finally:
+        close(conn)

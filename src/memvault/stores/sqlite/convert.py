@@ -3,9 +3,10 @@
 :func:`convert` copies the file under its current key (none for a plain file) into
 ``<file>.memvault-new`` under the target key, and swaps it in:
 
-``lock``    the source is opened in exclusive locking mode and write-locked: it fails at once
-            while another process has the file open (stop the servers first), and nothing can
-            change it while it is copied;
+``lock``    the source is opened (another application's database is refused, see
+            :mod:`~memvault.stores.sqlite.ownership`) in exclusive locking mode and
+            write-locked: it fails at once while another process has the file open (stop the
+            servers first), and nothing can change it while it is copied;
 ``copy``    ``sqlcipher_export`` writes every table, index, trigger and FTS5 index to the new
             file; the source leaves WAL mode (its WAL checkpointed and removed), so no WAL of
             the old file is left to be replayed onto the new one;
@@ -36,7 +37,7 @@ from typing import Any
 
 from memvault.errors import EncryptionError, StoreUnavailable
 from memvault.stores.crypto import Key, KeySet
-from memvault.stores.sqlite import cipher
+from memvault.stores.sqlite import cipher, ownership
 
 __all__ = ["Converted", "convert", "key_of", "recover", "reencrypt"]
 
@@ -114,6 +115,7 @@ def convert(path: Path, source: Key | None, target: Key | None,
     pause("lock")
     conn = _open(path, source, "the current key" if source else "no key")
     try:
+        ownership.refuse_foreign(conn, path)
         driver = cipher.driver()
         conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         try:

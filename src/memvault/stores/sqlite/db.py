@@ -6,6 +6,10 @@ upgrade a read lock, which is what makes SQLite report "database is locked" in W
 busy file is retried with backoff well past any realistic write, and only then reported as
 :class:`StoreUnavailable`.
 
+A file holding another application's tables (no memvault migration record) is refused when
+opened, before anything (WAL mode included) is written to it
+(:mod:`memvault.stores.sqlite.ownership`).
+
 With :class:`~memvault.stores.crypto.KeySet` keys the file is encrypted as a whole
 (:mod:`memvault.stores.sqlite.cipher`); the connection then comes from SQLCipher, whose
 DB-API module behaves as ``sqlite3`` does, and its exceptions are caught instead.
@@ -39,7 +43,7 @@ from memvault.stores.codec import decode_text
 from memvault.stores.crypto import KeySet
 from memvault.stores.migrations import Migration, pending
 from memvault.stores.registry import is_path
-from memvault.stores.sqlite import cipher
+from memvault.stores.sqlite import cipher, ownership
 
 __all__ = ["SqliteDatabase", "path_from_url"]
 
@@ -144,7 +148,8 @@ class SqliteDatabase:
         conn.text_factory = decode_text  # stored text that is not UTF-8 still reads
         try:
             conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            if wal:
+            if wal:  # another application's database is refused before WAL mode is set
+                self._retry(lambda: ownership.refuse_foreign(conn, self.path))
                 self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             else:  # read once, so that opening the WAL files fails here if it fails
                 self._retry(lambda: conn.execute("SELECT 1 FROM sqlite_master LIMIT 1"))
@@ -174,6 +179,13 @@ class SqliteDatabase:
             raise StoreUnavailable(self.role, f"cannot create {parent}: {exc}") from exc
 
     async def open(self, component: str, migrations: Sequence[Migration]) -> None:
+        """Connect (on the first call) and apply ``component``'s pending ``migrations``,
+        each recorded in ``schema_migrations`` in the transaction that applies it.
+
+        Raises :class:`ConfigError` before anything is written to the file when it holds
+        another application's schema (:mod:`~memvault.stores.sqlite.ownership`; an empty
+        file becomes a store) or was migrated by a newer memvault."""
+
         def _open() -> None:
             fresh = self._conn is None
             if self._conn is None:
@@ -287,6 +299,7 @@ class SqliteDatabase:
     def _migrate(
         self, conn: sqlite3.Connection, component: str, migrations: Sequence[Migration]
     ) -> None:
+        ownership.refuse_foreign(conn, self.path)  # again, under the write lock
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"

@@ -1,6 +1,6 @@
 """What the ``memvault`` console script refuses about its stores: another embedder's vectors,
 a database path whose directory does not exist, another application's SQLite file (left
-unchanged)."""
+unchanged); and ``doctor`` creating no store that does not exist."""
 
 from __future__ import annotations
 
@@ -96,3 +96,22 @@ def test_another_applications_sqlite_file_is_refused_and_left_unchanged(
     assert _digest(app) == digest
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("app.db")) == [
         "app.db"]
+
+
+def test_doctor_creates_no_store_that_does_not_exist(tmp_path: Path) -> None:
+    typo = tmp_path / "mem-vault.db"
+    result = memvault(tmp_path, "--database", str(typo), "--embedder", "none", "--user",
+                      "alice", "doctor")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    for role in ("episodic", "profile", "working"):
+        assert re.search(rf"^\[none\] {role}\s+sqlite\s+{re.escape(str(typo))}\s+the file does "
+                         r"not exist yet: the store is created on first use$", result.stdout,
+                         re.MULTILINE), result.stdout
+    assert "vectors:    0 of 0 memories" in result.stdout
+    assert not typo.exists()
+    # The default data directory is not made either, until a first use.
+    result = memvault(tmp_path, "--embedder", "none", "--user", "alice", "doctor")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "[none] episodic" in result.stdout
+    assert not (tmp_path / "xdg").exists()
+    assert list(tmp_path.iterdir()) == []

@@ -32,13 +32,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
 from memvault.config import default_database_path
 from memvault.errors import ConfigError, MemvaultError, StoreUnavailable
+from memvault.models import StoreStatus
 from memvault.stores.codec import decode_text
 from memvault.stores.crypto import KeySet
 from memvault.stores.migrations import Migration, pending
@@ -93,6 +94,11 @@ def path_from_url(url: str) -> Path:
     if not path:
         raise ConfigError(f"the SQLite URL names no file: {url!r}")
     return Path(path).expanduser()
+
+
+def _is_default_directory(directory: Path) -> bool:
+    """Whether ``directory`` is the default data directory, the only one made when missing."""
+    return directory.resolve() == default_database_path().parent.resolve()
 
 
 def _is_busy(exc: Exception) -> bool:
@@ -168,7 +174,7 @@ class SqliteDatabase:
         parent = self.path.parent
         if parent.exists():
             return
-        if parent.resolve() != default_database_path().parent.resolve():
+        if not _is_default_directory(parent):
             raise ConfigError(
                 f"the directory {parent} does not exist (the {self.role} store's database is "
                 f"{self.path}): create it, or fix the path"
@@ -177,6 +183,27 @@ class SqliteDatabase:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailable(self.role, f"cannot create {parent}: {exc}") from exc
+
+    def missing(self, role: Literal["episodic", "profile", "working"]) -> StoreStatus | None:
+        """``role``'s status while the file does not exist or is empty (0 bytes), which
+        :meth:`open` would make a store of; ``None`` otherwise: an in-memory database, and a
+        file in a missing directory other than the default one, which :meth:`open` refuses.
+        Only stats: nothing is created, not even the directory."""
+        if str(self.path) == ":memory:":
+            return None
+        parent = self.path.parent
+        if not parent.exists() and not _is_default_directory(parent):
+            return None
+        try:
+            if self.path.stat().st_size > 0:
+                return None
+            what = "is empty"
+        except FileNotFoundError:
+            what = "does not exist yet"
+        except OSError:  # not a directory on the way, no permission: opening says so
+            return None
+        return StoreStatus(role=role, backend="sqlite", location=str(self.path), ok=True,
+                           detail=f"the file {what}: the store is created on first use")
 
     async def open(self, component: str, migrations: Sequence[Migration]) -> None:
         """Connect (on the first call) and apply ``component``'s pending ``migrations``,

@@ -1,10 +1,11 @@
 """What the ``memvault`` console script refuses about its stores: another embedder's vectors,
 a database path whose directory does not exist, another application's SQLite file (left
-unchanged); and ``doctor`` creating no store that does not exist."""
+unchanged), a file that is not SQLite; and ``doctor`` creating no store that does not exist."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 import subprocess
@@ -20,10 +21,12 @@ from tests.interfaces.mcp_harness import MEMVAULT, clean_env
 pytestmark = pytest.mark.timeout(60)
 
 
-def memvault(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def memvault(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(MEMVAULT), *args], capture_output=True, text=True, timeout=30, cwd=tmp_path,
-        env=clean_env({"XDG_DATA_HOME": str(tmp_path / "xdg")}), stdin=subprocess.DEVNULL,
+        env=clean_env({"XDG_DATA_HOME": str(tmp_path / "xdg"), **(env or {})}),
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -115,3 +118,28 @@ def test_doctor_creates_no_store_that_does_not_exist(tmp_path: Path) -> None:
     assert "[none] episodic" in result.stdout
     assert not (tmp_path / "xdg").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_is_not_sqlite_is_said_to_be_encrypted_or_no_database(
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("hello, not a database\n")
+    result = memvault(tmp_path, "--database", str(notes), "--embedder", "none", "doctor")
+    assert result.returncode == 1
+    assert (f"[DOWN] episodic  the episodic store {notes} is not a SQLite database, plain or "
+            "encrypted (22 bytes, shorter than a page): fix the path") in result.stdout
+    noise = tmp_path / "noise.db"
+    noise.write_bytes(os.urandom(8192))
+    result = memvault(tmp_path, "--database", str(noise), "--embedder", "none", "add", "x")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: the episodic store {noise} is encrypted, or is not a "
+                           "database, and no encryption key is configured"), line
+    assert line.endswith("if it is encrypted, or fix the path"), line
+    pytest.importorskip("sqlcipher3", reason="the encryption extra is not installed")
+    result = memvault(tmp_path, "--database", str(noise), "encrypt",
+                      env={"MEMVAULT_ENCRYPTION_KEY": "a passphrase of the test, long"})
+    assert result.returncode == 1
+    assert result.stderr == (f"Error: {noise} is encrypted under none of the configured keys "
+                             "(MEMVAULT_ENCRYPTION_KEY), or is not a database\n")

@@ -1,11 +1,13 @@
 """The embedded store writes only into its own files: a SQLite file holding another
 application's tables is refused at open, by every role, with one line naming it, and is left
 byte for byte as it was (no WAL mode, no WAL files); a new or empty file becomes a store
-whichever role opens it first."""
+whichever role opens it first; a file that is not SQLite is said to be encrypted or not a
+database (a file too short for a page is surely the latter)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from memvault import Memvault
-from memvault.errors import ConfigError
+from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
 from memvault.stores.registry import check_file_keys
 from memvault.stores.sqlite.episodic import SqliteEpisodicStore
@@ -143,11 +145,63 @@ async def test_a_file_holding_one_roles_tables_is_a_store_to_the_other_roles(
         await second.close()
 
 
+async def test_a_text_file_is_said_to_be_no_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("hello, not a database\n")
+    for role, cls in ROLES.items():
+        store = cls(f"sqlite:///{path}")
+        with pytest.raises(ConfigError) as refused:
+            await store.open()
+        await store.close()
+        assert not isinstance(refused.value, EncryptionError)
+        assert str(refused.value) == (
+            f"the {role} store {path} is not a SQLite database, plain or encrypted "
+            "(22 bytes, shorter than a page): fix the path")
+    assert path.read_text() == "hello, not a database\n"
+
+
+async def test_random_bytes_are_said_to_be_encrypted_or_no_database(tmp_path: Path) -> None:
+    path = tmp_path / "noise.db"
+    noise = os.urandom(4096)
+    path.write_bytes(noise)
+    store = SqliteEpisodicStore(f"sqlite:///{path}")
+    with pytest.raises(EncryptionError) as refused:
+        await store.open()
+    await store.close()
+    message = str(refused.value)
+    assert message.startswith(f"the episodic store {path} is encrypted, or is not a database, "
+                              "and no encryption key is configured: give its key ("), message
+    assert message.endswith(") if it is encrypted, or fix the path")
+    assert path.read_bytes() == noise
+
+
 # -- with SQLCipher ----------------------------------------------------------------------------
 
 
 def _sqlcipher() -> None:
     pytest.importorskip("sqlcipher3", reason="the encryption extra (sqlcipher3) is not installed")
+
+
+async def test_random_bytes_with_a_key_are_said_to_be_under_another_key_or_no_database(
+    tmp_path: Path,
+) -> None:
+    _sqlcipher()
+    from memvault.stores.sqlite.convert import key_of
+
+    path = tmp_path / "noise.db"
+    path.write_bytes(os.urandom(4096))
+    keys = KeySet(Key(KEY, "test key"))
+    store = SqliteEpisodicStore(f"sqlite:///{path}", keys=keys)
+    with pytest.raises(EncryptionError, match="encrypted under another key, or is not a database"):
+        await store.open()
+    await store.close()
+    with pytest.raises(EncryptionError, match=r"encrypted under none of the configured keys "
+                                              r"\(test key\), or is not a database$"):
+        key_of(path, keys.all)
+    short = tmp_path / "notes.db"
+    short.write_text("hello, not a database\n")
+    with pytest.raises(ConfigError, match="is not a SQLite database, plain or encrypted"):
+        key_of(short, keys.all)
 
 
 async def test_an_encrypted_foreign_file_is_refused_and_an_encrypted_store_opens(

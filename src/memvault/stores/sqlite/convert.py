@@ -174,15 +174,17 @@ def _not_held(path: Path) -> None:
 
 def key_of(path: Path, keys: tuple[Key, ...]) -> Key | None:
     """Which of ``keys`` opens the file (``None``: it is plain); :class:`EncryptionError`
-    when it is encrypted and none does."""
+    when it is encrypted and none does (or it is no database), and
+    :class:`~memvault.errors.ConfigError` when it is too short to be a database."""
     if not cipher.is_encrypted(path):
         return None
+    cipher.refuse_no_database(path, "the store file")
     for key in keys:
         with contextlib.suppress(EncryptionError):
             _open(path, key, "").close()
             return key
     raise EncryptionError(f"{path} is encrypted under none of the configured keys "
-                          f"({', '.join(key.source for key in keys)})")
+                          f"({', '.join(key.source for key in keys)}), or is not a database")
 
 
 def reencrypt(path: Path, keys: KeySet, mode: str,

@@ -332,11 +332,14 @@ class MemoryInput(BaseModel):
 
 
 class StoreReport(_Frozen):
-    """One store in a :class:`DoctorReport`: its status, or why it could not be opened."""
+    """One store in a :class:`DoctorReport`: its status, or why it could not be opened.
+    ``absent``: the store does not exist yet and was not created to be asked (its ``status``
+    says so); the first use creates it."""
 
     role: Literal["episodic", "profile", "working"]
     status: StoreStatus | None = None
     error: str | None = None
+    absent: bool = False
 
     @property
     def ok(self) -> bool:

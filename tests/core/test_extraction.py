@@ -211,3 +211,19 @@ async def test_writes_that_never_pause_still_let_jobs_through(
             assert await mv.extraction.wait_until_done(5.0)
         assert [f.value for f in (await mv.get_profile()).facts] == ["vegan"]
 
+
+
+async def test_doctor_on_a_store_that_does_not_exist_yet_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    mv = Memvault(_config(tmp_path, "http://127.0.0.1:9/v1"))  # not opened
+    report = await mv.doctor()
+    assert report.ok
+    assert [(s.role, s.absent) for s in report.stores] == [
+        ("episodic", True), ("profile", True), ("working", True)]
+    assert report.vectors is not None
+    assert (report.vectors.memories, report.vectors.vectors) == (0, 0)
+    assert report.extraction is not None
+    assert report.extraction.state == "stopped"
+    assert report.extraction.queue is None  # not read: reading it would create the store
+    assert [p async for p in anyio.Path(tmp_path).iterdir()] == []

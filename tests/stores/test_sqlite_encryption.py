@@ -94,7 +94,8 @@ async def test_a_missing_or_wrong_key_is_one_clear_line_and_changes_nothing(
     db = tmp_path / "vault.db"
     await _fill(_config(db, KEY))
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
-    with pytest.raises(EncryptionError, match="is encrypted and no encryption key") as missing:
+    with pytest.raises(EncryptionError, match="is encrypted, or is not a database, and no "
+                                              "encryption key") as missing:
         await _count(_config(db))
     with pytest.raises(EncryptionError, match="does not open") as wrong:
         await _count(_config(db, NEW_KEY))

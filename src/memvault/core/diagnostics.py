@@ -9,7 +9,7 @@ from memvault.core.embedding import EmbeddingService
 from memvault.core.extract import Extraction
 from memvault.errors import MemvaultError
 from memvault.models import DoctorReport, ExtractionReport, StoreReport, VectorReport
-from memvault.stores.base import EpisodicStore, ProfileStore, WorkingStore
+from memvault.stores.base import CreatedOnOpen, EpisodicStore, ProfileStore, WorkingStore
 
 __all__ = ["diagnose"]
 
@@ -20,7 +20,10 @@ async def diagnose(
     extraction: Extraction | None = None,
 ) -> DoctorReport:
     """The report; stores not ``opened`` are opened for the check and closed again, one at a
-    time, so one that cannot open is reported without hiding the others."""
+    time, so one that cannot open is reported without hiding the others. One that does not
+    exist yet (:class:`~memvault.stores.base.CreatedOnOpen`) is reported ``absent`` and not
+    opened, so that the check creates nothing: an absent episodic store has no vectors (0 of
+    0 memories) and its extraction queue is not read."""
     from memvault.embedders.auto import installed  # looks packages up, imports none
 
     stores: list[StoreReport] = []
@@ -30,6 +33,12 @@ async def diagnose(
         ("episodic", episodic), ("profile", profile), ("working", working))
     for role, store in roles:
         if not opened:
+            absent = await store.missing() if isinstance(store, CreatedOnOpen) else None
+            if absent is not None:
+                stores.append(StoreReport(role=role, status=absent, absent=True))
+                if store is episodic and vectors:
+                    counted = VectorReport(memories=0, vectors=0)
+                continue
             try:
                 await store.open()
             except MemvaultError as exc:
@@ -59,12 +68,11 @@ async def diagnose(
     )
 
 
-
 async def _extraction(extraction: Extraction, episodic: EpisodicStore,
                       stores: list[StoreReport], opened: bool) -> ExtractionReport:
     """The extraction queue's state, read from the episodic store when it answers (opened
     for the read when the engine is not)."""
-    if not extraction.active or not (stores and stores[0].ok):
+    if not extraction.active or not (stores and stores[0].ok) or stores[0].absent:
         return await extraction.report(read_queue=False)
     if opened:
         return await extraction.report()

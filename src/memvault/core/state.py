@@ -76,7 +76,8 @@ class State:
 
         On an open Memvault the stores are asked as they are. On one not opened, each store
         is opened for the check and closed again, one at a time, so a store that cannot open
-        is reported (with the reason) without hiding the others, and ``auto`` is resolved
+        is reported (with the reason) without hiding the others, one that does not exist yet
+        is reported absent and not created (see :func:`diagnose`), and ``auto`` is resolved
         against the vectors on record as opening would (not with ``vectors=False``, which
         leaves out the vector counts). Raises only for what a store fails after opening.
         """

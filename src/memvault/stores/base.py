@@ -42,6 +42,7 @@ from memvault.models import (
 __all__ = [
     "AddWriter",
     "AuditStore",
+    "CreatedOnOpen",
     "EpisodicStore",
     "ExtractionQueue",
     "Job",
@@ -457,6 +458,18 @@ class WorkingStore(Protocol):
     ) -> int:
         """Forget the user's turns, narrowed to one session and/or one agent when given;
         returns how many turns were forgotten."""
+        ...
+
+
+@runtime_checkable
+class CreatedOnOpen(Protocol):
+    """A store that ``open()`` creates where there is none yet (the embedded SQLite file), so
+    that opening it only to look would create it; :meth:`missing` looks without opening."""
+
+    async def missing(self) -> StoreStatus | None:
+        """The store's status while it does not exist yet (``ok``, its detail saying it is
+        created on first use), found without creating anything (no file, no directory);
+        ``None`` when it exists: open it to ask its state."""
         ...
 
 

@@ -504,7 +504,8 @@ def reembed(ctx: click.Context, yes: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
     """Show the stores, counts and embedder, and what is missing; exits 1 when a store is
-    down or the embedder cannot be used."""
+    down or the embedder cannot be used. Creates nothing: a store that does not exist yet is
+    shown as such (``[none]``), and created on first use."""
     from memvault.interfaces.cli.extraction import echo_extraction
 
     config = _config(ctx)
@@ -527,7 +528,7 @@ def doctor(ctx: click.Context) -> None:
         if status is None:
             click.echo(f"[DOWN] {store.role:<9} {store.error}")
             continue
-        mark = "ok " if status.ok else "DOWN"
+        mark = "none" if store.absent else "ok " if status.ok else "DOWN"
         click.echo(f"[{mark}] {status.role:<9} {status.backend}  {status.location}"
                    f"  {status.detail}")
         if store.role == "episodic" and report.vectors is not None:

@@ -16,7 +16,10 @@ SQLCipher's own derivation: the file and its format are the same either way.
 A plain file (the header ``SQLite format 3``) is refused when a key is configured, an
 encrypted one when none is, and a wrong key is told apart from a damaged file by trying the
 old keys: each case is an :class:`~memvault.errors.EncryptionError` naming what to do, raised
-before anything is read or written.
+before anything is read or written. A file without the plain header is encrypted or is no
+database at all, which cannot be told apart (an encrypted file begins with its random salt):
+the messages say both, except for a file shorter than SQLite's smallest page (512 bytes),
+which no database is, refused as such (:func:`refuse_no_database`).
 
 Reading the header (and the salt) is done through a file descriptor of our own, and closing
 any descriptor of a file drops every POSIX lock the process holds on it, SQLite's included
@@ -42,15 +45,18 @@ from typing import Any, cast
 
 from memvault.errors import ConfigError, EncryptionError
 from memvault.stores.crypto import Key, KeySet
+from memvault.stores.sqlite import ownership
 
 __all__ = ["HEADER", "check", "close", "connect", "driver", "holds", "is_encrypted",
-           "key_pragma", "names_file", "unlock"]
+           "key_pragma", "names_file", "refuse_no_database", "unlock"]
 
 HEADER = b"SQLite format 3\x00"
 _KEY_HELP = ("MEMVAULT_ENCRYPTION_KEY, MEMVAULT_ENCRYPTION_KEY_FILE, --encryption-key-file or "
              "MEMVAULT_ENCRYPTION_KEYRING")
 # SQLCipher 4's defaults (cipher_default_kdf_iter, kdf_algorithm, the salt's size).
 _KDF_ITERATIONS, _SALT = 256_000, 16
+#: SQLite's smallest page: a database file, plain or encrypted, is empty or whole pages.
+_MIN_PAGE = 512
 
 
 def driver() -> ModuleType:
@@ -71,6 +77,19 @@ def is_encrypted(path: Path) -> bool | None:
     except FileNotFoundError:
         return None
     return None if not head else head != HEADER
+
+
+def refuse_no_database(path: Path, what: str) -> None:
+    """Raise :class:`ConfigError` naming ``what`` and ``path`` when the file is not empty but
+    shorter than a page, so no SQLite database, plain or encrypted (a stat: no descriptor
+    is opened). Call it on a file without the plain header; a missing file passes."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        return
+    if 0 < size < _MIN_PAGE:
+        raise ConfigError(f"{what} {path} is not a SQLite database, plain or encrypted "
+                          f"({size} bytes, shorter than a page): fix the path")
 
 
 def key_pragma(key: Key) -> str:
@@ -200,10 +219,13 @@ def _read_salt(conn: Any) -> bytes | None:
 
 def _connect(path: Path, keys: KeySet | None, role: str, timeout: float, state: bool | None,
              salt: bytes | None) -> tuple[Any, ModuleType]:
+    if state:
+        refuse_no_database(path, f"the {role} store")
     if keys is None:
         if state:
-            raise EncryptionError(f"the {role} store {path} is encrypted and no encryption key "
-                                  f"is configured: give its key ({_KEY_HELP})")
+            raise EncryptionError(f"the {role} store {path} is encrypted, or is not a database, "
+                                  "and no encryption key is configured: give its key "
+                                  f"({_KEY_HELP}) if it is encrypted, or fix the path")
         return sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                check_same_thread=False), sqlite3
     if state is False:
@@ -237,12 +259,17 @@ def _connect(path: Path, keys: KeySet | None, role: str, timeout: float, state: 
 
 def check(path: Path, keys: KeySet | None) -> None:
     """Refuse (:class:`EncryptionError`) a file ``keys`` do not open: an encrypted file
-    without a key, a plain one with a key, one under another key. A missing or empty file
-    passes: it is created under the key configured."""
+    without a key, a plain one with a key, one under another key; and (:class:`ConfigError`)
+    one that is no database, or another application's
+    (:func:`~memvault.stores.sqlite.ownership.refuse_foreign`). A missing or empty file
+    passes: it is created under the key configured. Reads only."""
     try:
         if os.stat(path).st_size == 0:  # a stat opens no descriptor
             return
     except FileNotFoundError:
         return
     conn, _ = connect(path, keys, "SQLite", 5.0)
-    close(conn)
+    try:
+        ownership.refuse_foreign(conn, path)
+    finally:
+        close(conn)

@@ -3,9 +3,10 @@
 :func:`convert` copies the file under its current key (none for a plain file) into
 ``<file>.memvault-new`` under the target key, and swaps it in:
 
-``lock``    the source is opened in exclusive locking mode and write-locked: it fails at once
-            while another process has the file open (stop the servers first), and nothing can
-            change it while it is copied;
+``lock``    the source is opened (another application's database is refused, see
+            :mod:`~memvault.stores.sqlite.ownership`) in exclusive locking mode and
+            write-locked: it fails at once while another process has the file open (stop the
+            servers first), and nothing can change it while it is copied;
 ``copy``    ``sqlcipher_export`` writes every table, index, trigger and FTS5 index to the new
             file; the source leaves WAL mode (its WAL checkpointed and removed), so no WAL of
             the old file is left to be replayed onto the new one;
@@ -36,7 +37,7 @@ from typing import Any
 
 from memvault.errors import EncryptionError, StoreUnavailable
 from memvault.stores.crypto import Key, KeySet
-from memvault.stores.sqlite import cipher
+from memvault.stores.sqlite import cipher, ownership
 
 __all__ = ["Converted", "convert", "key_of", "recover", "reencrypt"]
 
@@ -114,6 +115,7 @@ def convert(path: Path, source: Key | None, target: Key | None,
     pause("lock")
     conn = _open(path, source, "the current key" if source else "no key")
     try:
+        ownership.refuse_foreign(conn, path)
         driver = cipher.driver()
         conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         try:
@@ -172,15 +174,17 @@ def _not_held(path: Path) -> None:
 
 def key_of(path: Path, keys: tuple[Key, ...]) -> Key | None:
     """Which of ``keys`` opens the file (``None``: it is plain); :class:`EncryptionError`
-    when it is encrypted and none does."""
+    when it is encrypted and none does (or it is no database), and
+    :class:`~memvault.errors.ConfigError` when it is too short to be a database."""
     if not cipher.is_encrypted(path):
         return None
+    cipher.refuse_no_database(path, "the store file")
     for key in keys:
         with contextlib.suppress(EncryptionError):
             _open(path, key, "").close()
             return key
     raise EncryptionError(f"{path} is encrypted under none of the configured keys "
-                          f"({', '.join(key.source for key in keys)})")
+                          f"({', '.join(key.source for key in keys)}), or is not a database")
 
 
 def reencrypt(path: Path, keys: KeySet, mode: str,

@@ -6,6 +6,10 @@ upgrade a read lock, which is what makes SQLite report "database is locked" in W
 busy file is retried with backoff well past any realistic write, and only then reported as
 :class:`StoreUnavailable`.
 
+A file holding another application's tables (no memvault migration record) is refused when
+opened, before anything (WAL mode included) is written to it
+(:mod:`memvault.stores.sqlite.ownership`).
+
 With :class:`~memvault.stores.crypto.KeySet` keys the file is encrypted as a whole
 (:mod:`memvault.stores.sqlite.cipher`); the connection then comes from SQLCipher, whose
 DB-API module behaves as ``sqlite3`` does, and its exceptions are caught instead.
@@ -28,18 +32,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
 from memvault.config import default_database_path
 from memvault.errors import ConfigError, MemvaultError, StoreUnavailable
+from memvault.models import StoreStatus
 from memvault.stores.codec import decode_text
 from memvault.stores.crypto import KeySet
 from memvault.stores.migrations import Migration, pending
 from memvault.stores.registry import is_path
-from memvault.stores.sqlite import cipher
+from memvault.stores.sqlite import cipher, ownership
 
 __all__ = ["SqliteDatabase", "path_from_url"]
 
@@ -89,6 +94,11 @@ def path_from_url(url: str) -> Path:
     if not path:
         raise ConfigError(f"the SQLite URL names no file: {url!r}")
     return Path(path).expanduser()
+
+
+def _is_default_directory(directory: Path) -> bool:
+    """Whether ``directory`` is the default data directory, the only one made when missing."""
+    return directory.resolve() == default_database_path().parent.resolve()
 
 
 def _is_busy(exc: Exception) -> bool:
@@ -144,7 +154,8 @@ class SqliteDatabase:
         conn.text_factory = decode_text  # stored text that is not UTF-8 still reads
         try:
             conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            if wal:
+            if wal:  # another application's database is refused before WAL mode is set
+                self._retry(lambda: ownership.refuse_foreign(conn, self.path))
                 self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             else:  # read once, so that opening the WAL files fails here if it fails
                 self._retry(lambda: conn.execute("SELECT 1 FROM sqlite_master LIMIT 1"))
@@ -163,7 +174,7 @@ class SqliteDatabase:
         parent = self.path.parent
         if parent.exists():
             return
-        if parent.resolve() != default_database_path().parent.resolve():
+        if not _is_default_directory(parent):
             raise ConfigError(
                 f"the directory {parent} does not exist (the {self.role} store's database is "
                 f"{self.path}): create it, or fix the path"
@@ -173,7 +184,35 @@ class SqliteDatabase:
         except OSError as exc:
             raise StoreUnavailable(self.role, f"cannot create {parent}: {exc}") from exc
 
+    def missing(self, role: Literal["episodic", "profile", "working"]) -> StoreStatus | None:
+        """``role``'s status while the file does not exist or is empty (0 bytes), which
+        :meth:`open` would make a store of; ``None`` otherwise: an in-memory database, and a
+        file in a missing directory other than the default one, which :meth:`open` refuses.
+        Only stats: nothing is created, not even the directory."""
+        if str(self.path) == ":memory:":
+            return None
+        parent = self.path.parent
+        if not parent.exists() and not _is_default_directory(parent):
+            return None
+        try:
+            if self.path.stat().st_size > 0:
+                return None
+            what = "is empty"
+        except FileNotFoundError:
+            what = "does not exist yet"
+        except OSError:  # not a directory on the way, no permission: opening says so
+            return None
+        return StoreStatus(role=role, backend="sqlite", location=str(self.path), ok=True,
+                           detail=f"the file {what}: the store is created on first use")
+
     async def open(self, component: str, migrations: Sequence[Migration]) -> None:
+        """Connect (on the first call) and apply ``component``'s pending ``migrations``,
+        each recorded in ``schema_migrations`` in the transaction that applies it.
+
+        Raises :class:`ConfigError` before anything is written to the file when it holds
+        another application's schema (:mod:`~memvault.stores.sqlite.ownership`; an empty
+        file becomes a store) or was migrated by a newer memvault."""
+
         def _open() -> None:
             fresh = self._conn is None
             if self._conn is None:
@@ -287,6 +326,7 @@ class SqliteDatabase:
     def _migrate(
         self, conn: sqlite3.Connection, component: str, migrations: Sequence[Migration]
     ) -> None:
+        ownership.refuse_foreign(conn, self.path)  # again, under the write lock
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"

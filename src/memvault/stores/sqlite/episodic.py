@@ -145,6 +145,9 @@ class SqliteEpisodicStore(SqliteJobQueue, SqliteSummaryQueue):
             await self._db.read_aside(self._vectors.save_all)
         await self._db.close()
 
+    async def missing(self) -> StoreStatus | None:
+        return self._db.missing("episodic")
+
     async def status(self) -> StoreStatus:
         status = await counted_status("episodic", "sqlite", str(self._db.path), self.count,
                                       "memories")

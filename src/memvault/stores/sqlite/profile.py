@@ -84,6 +84,9 @@ class SqliteProfileStore(SqliteAccess):
     async def close(self) -> None:
         await self._db.close()
 
+    async def missing(self) -> StoreStatus | None:
+        return self._db.missing("profile")
+
     async def status(self) -> StoreStatus:
         return await counted_status("profile", "sqlite", str(self._db.path), self.count, "facts")
 

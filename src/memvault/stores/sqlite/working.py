@@ -34,6 +34,9 @@ class SqliteWorkingStore:
     async def close(self) -> None:
         await self._db.close()
 
+    async def missing(self) -> StoreStatus | None:
+        return self._db.missing("working")
+
     async def status(self) -> StoreStatus:
         def _count(conn: sqlite3.Connection) -> int:
             return int(conn.execute("SELECT count(*) FROM working_turns").fetchone()[0])

@@ -204,10 +204,12 @@ def _all_ids(mv: SyncMemvault, user: str) -> list[str]:
 
 
 def _body(lines: list[str]) -> list[str]:
-    """An export without its header (which carries the export time) and its audit lines
-    (each store's own record: an import records itself anew), in a stable order."""
+    """An export without its header (which carries the export time), its audit lines
+    (each store's own record: an import records itself anew) and its end line (which counts
+    them), in a stable order."""
     assert json.loads(lines[0])["type"] == "header"
-    return sorted(line for line in lines[1:] if '"type": "audit"' not in line)
+    assert json.loads(lines[-1])["type"] == "end"
+    return sorted(line for line in lines[1:-1] if '"type": "audit"' not in line)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,15 @@ def test_search_exits_cleanly_while_memories_wait_for_vectors(tmp_path: Path) ->
     assert "terminate called" not in result.stderr
     assert result.returncode == 0, result.stderr[-2000:]
     assert "meeting about topic" in result.stdout
+
+
+def test_python_dash_m_memvault_is_the_command(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    run = [sys.executable, "-m", "memvault", "--database", str(db), "--user", "alice",
+           "--embedder", "none"]
+    added = subprocess.run([*run, "add", "through python -m"], capture_output=True, text=True,
+                           timeout=60, cwd=tmp_path, env=clean_env())
+    assert added.returncode == 0, added.stderr
+    listed = subprocess.run([*run, "list"], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env=clean_env())
+    assert "through python -m" in listed.stdout

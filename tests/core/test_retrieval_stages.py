@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,21 @@ def test_speaker_labels(content: str, speaker: str | None, body: str) -> None:
         ("user: plan my trip\nassistant: Lisbon first, then Porto.", {"user", "assistant"}),
         ("Evan:\nThe painting I finished", {"evan"}),
         ("Dear diary,\nNote: nothing\n10:30: coffee", set()),
+        ("Bought a laptop\nModel: ThinkPad X1\nPrice: 1200", set()),  # a note, no transcript
+        ("Caroline: the recipe\nIngredients:\nflour", {"caroline"}),
         ("", set()),
     ],
 )
 def test_every_speaker_of_a_transcript(content: str, speakers: set[str]) -> None:
     assert speakers_in(content) == speakers
+
+
+def test_finding_the_speakers_of_a_long_memory_takes_linear_time() -> None:
+    # Every line is read once: a regex over the whole text backtracked at each line break.
+    lines = "Caroline: a lake\n" + "\n" * 200_000 + "Melanie: the end"
+    start = time.perf_counter()
+    assert speakers_in(lines) == {"caroline", "melanie"}
+    assert time.perf_counter() - start < 1.0
 
 
 def test_speakers_named_in_a_query_and_masked() -> None:
@@ -130,6 +141,14 @@ async def test_a_named_speaker_is_preferred_wherever_they_speak_in_a_memory(
         result = await mv.search("What painting did Caroline do at the lake?")
         assert result.hits[0].memory.id == answer.id
         assert result.hits[0].explanation.speaker == "caroline"
+
+
+async def test_a_speaker_who_never_opens_a_memory_is_still_named(tmp_path: Path) -> None:
+    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
+        await mv.add("Caroline: what did you do?\nMelanie: I painted a sunset", session_id="s1")
+        await mv.add("Caroline: I painted a portrait\nMelanie: lovely", session_id="s2")
+        result = await mv.search("What did Melanie paint?")
+        assert result.hits[0].explanation.speaker == "melanie"
 
 
 async def test_the_turn_after_a_matching_question_is_found(tmp_path: Path) -> None:

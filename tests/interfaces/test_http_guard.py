@@ -490,7 +490,7 @@ async def test_the_host_is_read_in_any_case_and_its_port_must_be_a_number(
                                    {**MCP_HEADERS, "Host": f"LOCALHOST:{server.port}"},
                                    INITIALIZE)
         assert status == 200, text
-        for host in ("localhost:abc", "localhost:", "[::1]:x"):
+        for host in ("localhost:abc", "localhost:", "[::1]:x", "localhost:²".encode("latin-1")):
             status, text = await _send(server, "GET", "/v1/memories", {"Host": host})
             assert status == 421, f"{host}: {status} {text}"
             assert json.loads(text)["error"]["type"] == "MisdirectedRequest"

@@ -47,7 +47,6 @@ _NAME = r"(?:[A-Z][\w'’.-]{0,30})(?:[ ][A-Z][\w'’.-]{0,30}){0,2}|[A-Za-z]{2,
 _LABEL = re.compile(
     rf"^\s*({_NAME}|[{CJK}]{{2,4}})(?:\s*:\s+|\s*：\s*)(?=\S)"
 )
-_LINE_LABEL = re.compile(_LABEL.pattern, re.MULTILINE)
 
 
 def speaker_of(content: str) -> str | None:
@@ -57,14 +56,17 @@ def speaker_of(content: str) -> str | None:
 
 
 def speakers_in(content: str) -> frozenset[str]:
-    """Every speaker label that opens a line of ``content``, lower-cased: a memory holding a
-    stretch of a transcript ("Caroline: ...\nMelanie: ...", or a whole exchange "user:
-    ...\nassistant: ...") is spoken by each of them, not by the first alone."""
+    """Every speaker of ``content``, lower-cased: the label it opens with and, when it opens
+    with one (a stretch of a transcript, "Caroline: ...\nMelanie: ...", or a whole exchange,
+    "user: ...\nassistant: ..."), the label of each later line. A note that does not open
+    with a label has none ("Bought a laptop\nModel: X1\nPrice: 1200")."""
+    first = speaker_of(content)
+    if first is None:
+        return frozenset()
     if "\n" not in content:
-        label = speaker_of(content)
-        return frozenset() if label is None else frozenset((label,))
-    return frozenset(label for match in _LINE_LABEL.finditer(content)
-                     if (label := _speaker(match.group(1))) is not None)
+        return frozenset((first,))
+    lines = content.splitlines()[1:]
+    return frozenset([first, *(label for line in lines if (label := speaker_of(line)))])
 
 
 def _speaker(label: str) -> str | None:

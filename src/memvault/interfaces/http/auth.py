@@ -148,7 +148,7 @@ def _refusal(refused: Response | None, request: Request) -> JSONResponse | None:
     if refused is None:
         port = host.rpartition("]")[2] if host.startswith("[") else host
         _, colon, digits = port.partition(":")
-        if not colon or digits.isdigit():
+        if not colon or (digits.isascii() and digits.isdigit()):
             return None
     elif refused.status_code not in (421, 403):
         return _error(refused.status_code, "InvalidInput",

@@ -119,3 +119,28 @@ async def test_an_export_cut_short_imports_nothing(tmp_path: Path) -> None:
         assert report.memories == 3
         assert "cut short" in report.invalid[-1].message
         assert (await mv.import_lines(lines)).skipped == 3
+
+
+async def test_an_import_made_before_ids_were_derived_is_not_repeated(tmp_path: Path) -> None:
+    lines = await _export(tmp_path / "a")
+    # What an earlier version stored: alice's records for carol, under their exported ids.
+    as_carol = [lines[0], *(_changed(line, user_id="carol") for line in lines[1:-1]
+                            if json.loads(line)["type"] != "audit")]
+    as_carol[0] = json.dumps({**json.loads(lines[0]), "version": 2})
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        assert (await mv.import_lines(as_carol)).memories == 3
+        report = await mv.import_lines(lines, user_id="carol")
+        assert (report.memories, report.profile_facts, report.skipped) == (0, 0, 6)
+        assert len((await mv.list(user_id="carol", limit=10)).items) == 3
+
+
+async def test_values_earlier_versions_stored_still_import(tmp_path: Path) -> None:
+    lines = await _export(tmp_path / "a")
+    legacy = [lines[0], _changed(lines[1], metadata={"order": 2**64 + 5, "note": "a\x00b"}),
+              *lines[2:]]
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        assert (await mv.import_lines(legacy)).memories == 3
+        [first] = [m for m in (await mv.list(limit=10)).items if m.id == json.loads(lines[1])["id"]]
+        assert first.metadata == {"order": 2**64 + 5, "note": "a\x00b"}
+        with pytest.raises(InvalidInput, match="64-bit"):
+            await mv.add("new", metadata={"order": 2**64 + 5})

@@ -32,7 +32,9 @@ memories (session summaries) are skipped, and counted as skipped, where the epis
 cannot keep their marking (the graph stores).
 
 An import checks every line as an add checks its input (ids, content, metadata, dates, profile
-values and their limits) before it writes anything.
+values and their limits) before it writes anything, but that it takes the integers past 64
+bits and NUL characters in metadata and data that earlier versions stored
+(:func:`~memvault.core.validate.check_json`'s ``legacy``).
 """
 
 from __future__ import annotations
@@ -173,11 +175,12 @@ async def import_lines(
     memories: list[Memory] = []
     facts: list[ProfileFact] = []
     ending = _Ending()
+    renamed: dict[str, str] = {}
     number = 0
     for number, line in enumerate(lines, start=1):
         try:
-            parsed = _parse(line, number, limits, user_id, check_data)
-            parsed = ending.see(parsed, number, blank=parsed is None and not line.strip())
+            parsed = _parse(line, number, limits, user_id, check_data, renamed)
+            parsed = ending.see(parsed, number, blank=parsed is None)
         except InvalidInput as exc:
             report.invalid.append(InvalidLine(line=number, message=str(exc)))
             continue
@@ -199,6 +202,10 @@ async def import_lines(
             "\n".join(shown) + (f"\n... and {more} more" if more else "")
             + f"\n{len(report.invalid)} invalid line(s): nothing was imported"
         )
+    if renamed:
+        memories, facts, already = await _earlier_copies(episodic, profile, memories, facts,
+                                                         renamed)
+        report.skipped += already
     if check_room is not None:
         for user in sorted({fact.user_id for fact in facts}):
             await check_room(user, [f for f in facts if f.user_id == user and f.valid_to is None])
@@ -222,6 +229,33 @@ async def import_lines(
     for user in sorted(stored.keys() | {f.user_id for f in facts}):
         await audit.record("import", user, detail={"memories": stored.get(user, 0)})
     return report
+
+
+async def _earlier_copies(
+    episodic: EpisodicStore, profile: ProfileStore, memories: list[Memory],
+    facts: list[ProfileFact], renamed: dict[str, str],
+) -> tuple[list[Memory], list[ProfileFact], int]:
+    """The records left to import once those an earlier version imported for the same user
+    under their exported ids (before ids were derived for another user) are left out, with
+    references to them kept on those ids; and how many were left out."""
+    users = {m.user_id for m in memories if m.id in renamed} | {
+        f.user_id for f in facts if f.id in renamed}
+    held: set[str] = set()  # exported ids the target user already has, as memories or facts
+    for user in users:
+        wanted = [renamed[m.id] for m in memories if m.user_id == user and m.id in renamed]
+        held |= {m.id for m in await episodic.get(user, wanted)} if wanted else set()
+        held |= {f.id for f in await profile.get(user, include_history=True)}
+
+    def kept(memory_id: str) -> str:
+        return renamed[memory_id] if renamed.get(memory_id) in held else memory_id
+
+    fresh = [m if m.derived is None else m.model_copy(update={"derived": Derived(
+                 kind=m.derived.kind, source_ids=[kept(i) for i in m.derived.source_ids])})
+             for m in memories if kept(m.id) == m.id]
+    new_facts = [f.model_copy(update={"source_memory_ids": [kept(i) for i in
+                                                            f.source_memory_ids]})
+                 for f in facts if kept(f.id) == f.id]
+    return fresh, new_facts, len(memories) - len(fresh) + len(facts) - len(new_facts)
 
 
 class _Marker(NamedTuple):
@@ -275,9 +309,11 @@ class _Ending:
 
 
 def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None,
-           check_data: DataCheck | None = None) -> Memory | ProfileFact | _Marker | None:
+           check_data: DataCheck | None = None, renamed: dict[str, str] | None = None
+           ) -> Memory | ProfileFact | _Marker | None:
     """One line → what it holds (``None`` for blank lines); every problem raises
-    :class:`InvalidInput` starting ``line N:``."""
+    :class:`InvalidInput` starting ``line N:``. Ids given another user's (:func:`_user`)
+    are recorded in ``renamed``, new id → exported id."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -299,9 +335,9 @@ def _parse(line: str | bytes, number: int, limits: Limits, user_id: str | None,
                                    f"{' or '.join(map(str, READABLE_VERSIONS))}")
             return _Marker("header", {"version": obj["version"]})
         if kind == "memory":
-            return _memory(obj, limits, user_id, check_data)
+            return _memory(obj, limits, user_id, check_data, renamed)
         if kind == "profile_fact":
-            return _fact(obj, limits, user_id)
+            return _fact(obj, limits, user_id, renamed)
         if kind == "audit":  # a store's own record of what happened there: not replayed
             return _Marker("audit", {})
         if kind == "end":
@@ -330,7 +366,8 @@ def _optional(obj: dict[str, Any], field: str) -> str | None:
     return None if value is None else check_identifier(value, field)
 
 
-def _user(obj: dict[str, Any], user_id: str | None) -> tuple[str, Callable[[str], str]]:
+def _user(obj: dict[str, Any], user_id: str | None, renamed: dict[str, str] | None = None
+          ) -> tuple[str, Callable[[str], str]]:
     """The line's user (checked even when the import puts everything under ``user_id``: a
     line with a bad user id is a bad line whoever it is imported for), and what its ids
     become: the same ids for the user who exported them; for another user, ids derived from
@@ -339,7 +376,14 @@ def _user(obj: dict[str, Any], user_id: str | None) -> tuple[str, Callable[[str]
     own = check_identifier(obj.get("user_id"), "user_id")
     if user_id is None or user_id == own:
         return own, _same
-    return user_id, lambda memory_id: derived_id(memory_id, f"imported for {user_id}")
+
+    def ids(exported: str) -> str:
+        new = derived_id(exported, f"imported for {user_id}")
+        if renamed is not None:
+            renamed[new] = exported
+        return new
+
+    return user_id, ids
 
 
 def _same(memory_id: str) -> str:
@@ -363,19 +407,20 @@ def _typed(obj: dict[str, Any], check_data: DataCheck | None
     kind = check_identifier(kind, "memory_type")
     if not isinstance(data, dict):
         raise InvalidInput("data must be a JSON object")
-    checked = check_json(data, "data")
+    checked = check_json(data, "data", legacy=True)
     assert isinstance(checked, dict)
     return kind, checked if check_data is None else check_data(kind, checked)
 
 
 def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None,
-            check_data: DataCheck | None = None) -> Memory:
+            check_data: DataCheck | None = None, renamed: dict[str, str] | None = None
+            ) -> Memory:
     kind, data = _typed(obj, check_data)
     _fields(obj, Memory)
     entities = obj.get("entities", [])
     if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
         raise InvalidInput("entities must be a list of strings")
-    user, ids = _user(obj, user_id)
+    user, ids = _user(obj, user_id, renamed)
     return Memory(
         id=ids(check_identifier(obj.get("id"), "id")),
         user_id=user,
@@ -384,7 +429,7 @@ def _memory(obj: dict[str, Any], limits: Limits, user_id: str | None,
         content=check_content(obj.get("content"), limits.max_content_bytes),
         occurred_at=parse_datetime(obj.get("occurred_at"), "occurred_at"),
         created_at=parse_datetime(obj.get("created_at"), "created_at"),
-        metadata=check_metadata(obj.get("metadata")),
+        metadata=check_metadata(obj.get("metadata"), legacy=True),
         source=_optional(obj, "source"),
         entities=[check_text(e, f"entities[{i}]") for i, e in enumerate(entities)],
         type=kind,
@@ -409,18 +454,19 @@ def _derived(value: object, ids: Callable[[str], str]) -> Derived | None:
         ids(check_identifier(s, f"derived.source_ids[{i}]")) for i, s in enumerate(sources)])
 
 
-def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None) -> ProfileFact:
+def _fact(obj: dict[str, Any], limits: Limits, user_id: str | None,
+          renamed: dict[str, str] | None = None) -> ProfileFact:
     _fields(obj, ProfileFact)
     sources = obj.get("source_memory_ids", [])
     if not isinstance(sources, list):
         raise InvalidInput("source_memory_ids must be a list of ids")
     valid_to = obj.get("valid_to")
-    user, ids = _user(obj, user_id)
+    user, ids = _user(obj, user_id, renamed)
     return ProfileFact(
         id=ids(check_identifier(obj.get("id"), "id")),
         user_id=user,
         key=check_profile_key(obj.get("key"), "key"),
-        value=check_fact_value(obj.get("value"), "value", limits.max_value_bytes),
+        value=check_fact_value(obj.get("value"), "value", limits.max_value_bytes, legacy=True),
         category=check_profile_key(obj.get("category", "general"), "category"),
         source_memory_ids=[ids(check_identifier(m, f"source_memory_ids[{i}]"))
                            for i, m in enumerate(sources)],

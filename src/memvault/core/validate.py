@@ -103,15 +103,18 @@ def deep_key(text: str | bytes) -> str | None:
     return None
 
 
-def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValue:
+def check_json(value: object, field: str, *, depth: int = MAX_DEPTH,
+               legacy: bool = False) -> JsonValue:
     """A copy of ``value`` if it is JSON: objects with non-empty string keys, arrays,
     strings (:func:`check_text`, without NUL), finite numbers (integers within 64 bits, as
     every store and filter can compare them), booleans and null, nested at most ``depth``
-    levels. The error names the path of the value at fault, e.g. ``metadata.a.b[1]``."""
+    levels. The error names the path of the value at fault, e.g. ``metadata.a.b[1]``.
+    ``legacy`` lets integers past 64 bits and NUL through, as earlier versions stored them:
+    for imports, so that what a store held can be carried to another."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if not _INT64_MIN <= value <= _INT64_MAX:
+        if not legacy and not _INT64_MIN <= value <= _INT64_MAX:
             raise InvalidInput(f"{field} is an integer outside the 64-bit range "
                                "(-2**63 to 2**63 - 1): send it as a string")
         return value
@@ -120,7 +123,7 @@ def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValu
             raise InvalidInput(f"{field} is {value}, which is not a JSON number")
         return value
     if isinstance(value, str):
-        if "\x00" in value:
+        if "\x00" in value and not legacy:
             raise InvalidInput(f"{field} contains a NUL character")
         return check_text(value, field)
     if isinstance(value, Mapping | list | tuple) and depth <= 0:
@@ -130,13 +133,13 @@ def check_json(value: object, field: str, *, depth: int = MAX_DEPTH) -> JsonValu
         for key, item in value.items():
             if not isinstance(key, str) or not key:
                 raise InvalidInput(f"{field} has a key that is not a non-empty string: {key!r}")
-            if "\x00" in key:
+            if "\x00" in key and not legacy:
                 raise InvalidInput(f"a key of {field} contains a NUL character: {key!r}")
             check_text(key, f"a key of {field}")
-            out[key] = check_json(item, f"{field}.{key}", depth=depth - 1)
+            out[key] = check_json(item, f"{field}.{key}", depth=depth - 1, legacy=legacy)
         return out
     if isinstance(value, list | tuple):
-        return [check_json(item, f"{field}[{index}]", depth=depth - 1)
+        return [check_json(item, f"{field}[{index}]", depth=depth - 1, legacy=legacy)
                 for index, item in enumerate(value)]
     raise InvalidInput(f"{field} must be JSON-serialisable, got {type(value).__name__}")
 
@@ -169,7 +172,7 @@ def check_content(content: object, max_bytes: int) -> str:
     return content
 
 
-def check_metadata(metadata: object) -> dict[str, JsonValue]:
+def check_metadata(metadata: object, *, legacy: bool = False) -> dict[str, JsonValue]:
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
@@ -177,7 +180,7 @@ def check_metadata(metadata: object) -> dict[str, JsonValue]:
     for key in metadata:
         if not isinstance(key, str) or not key:
             raise InvalidInput("metadata keys must be non-empty strings")
-    checked = check_json(metadata, "metadata")
+    checked = check_json(metadata, "metadata", legacy=legacy)
     try:
         text = json.dumps(checked, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -245,12 +248,16 @@ def check_profile_key(key: object, field: str = "profile key") -> str:
     return key
 
 
-def check_fact_value(value: object, field: str, max_bytes: int) -> JsonValue:
+def check_fact_value(value: object, field: str, max_bytes: int, *,
+                     legacy: bool = False) -> JsonValue:
     """A profile value: a string, number, boolean or a list of those, of at most
-    ``max_bytes`` as JSON."""
+    ``max_bytes`` as JSON; never with NUL, with integers past 64 bits only when ``legacy``
+    (:func:`check_json`)."""
     if not _is_fact_value(value):
         raise InvalidInput(f"{field} must be a string, number, boolean or a list of those")
-    checked = check_json(value, field)
+    if legacy and "\\u0000" in json.dumps(value):
+        raise InvalidInput(f"{field} contains a NUL character")
+    checked = check_json(value, field, legacy=legacy)
     if isinstance(checked, str) and not checked.strip():
         raise InvalidInput(f"{field} is empty")
     size = len(json.dumps(checked).encode())

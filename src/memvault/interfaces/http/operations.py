@@ -316,12 +316,15 @@ OPERATIONS: tuple[Operation, ...] = (
               response=ForgetResponse, scope="write"),
     Operation("export", "GET", "/export", "Export the user's memories and profile as JSONL.",
               "One JSON object a line: a header ({\"type\": \"header\", \"format\": "
-              "\"memvault-export\", \"version\": 2, ...}), then each memory, oldest first "
+              "\"memvault-export\", \"version\": 3, ...}), then each memory, oldest first "
               "({\"type\": \"memory\", ...Memory}, a typed memory's type as memory_type), "
               "then each profile fact with its history "
-              "({\"type\": \"profile_fact\", ...ProfileFact}). The same format as `memvault "
-              "export`; `memvault import` reads it. Streamed: a failure after the first "
-              "lines cuts the response short.",
+              "({\"type\": \"profile_fact\", ...ProfileFact}), the audit trail "
+              "({\"type\": \"audit\", ...}), and last an end line counting them "
+              "({\"type\": \"end\", \"memories\": n, \"profile_facts\": n, \"audit\": n}). "
+              "The same format as `memvault export`; `memvault import` reads it. Streamed: a "
+              "failure after the first lines cuts the response short, and a file without "
+              "its end line does not import.",
               media_type=NDJSON),
     Operation("import_memories", "POST", "/import", "Import an export file.",
               "The body is the file itself (a ChatGPT or Claude conversations.json, a mem0 "

@@ -144,3 +144,16 @@ async def test_values_earlier_versions_stored_still_import(tmp_path: Path) -> No
         assert first.metadata == {"order": 2**64 + 5, "note": "a\x00b"}
         with pytest.raises(InvalidInput, match="64-bit"):
             await mv.add("new", metadata={"order": 2**64 + 5})
+
+
+async def test_exports_joined_one_after_another_import_and_are_each_checked(
+        tmp_path: Path) -> None:
+    first = await _export(tmp_path / "a")
+    async with Memvault(_config(tmp_path / "c"), embedder=None) as mv:
+        await mv.add("bob's only memory", user_id="bob")
+        second = [line async for line in mv.export(user_id="bob")]
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        with pytest.raises(InvalidInput, match="cut short"):  # the first one, cut
+            await mv.import_lines([*first[:-1], *second])
+        report = await mv.import_lines([*first, *second])
+        assert report.memories == 4

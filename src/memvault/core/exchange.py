@@ -266,19 +266,26 @@ class _Marker(NamedTuple):
 
 
 class _Ending:
-    """Whether a file is whole: a version 3 file ends with its ``end`` line, whose counts
-    are the lines of each kind before it."""
+    """Whether a file is whole: a version 3 export ends with its ``end`` line, whose counts
+    are the lines of each kind before it. Exports joined one after another (``cat``) are
+    each checked so: a header after an end line starts the next."""
 
     def __init__(self) -> None:
         self.version: int | None = None
         self.end: dict[str, Any] | None = None
         self.seen = dict.fromkeys(_COUNTED, 0)
+        self.done: list[tuple[int | None, dict[str, Any] | None, dict[str, int]]] = []
 
     def see(self, parsed: Memory | ProfileFact | _Marker | None, number: int, *,
             blank: bool) -> Memory | ProfileFact | None:
         """``parsed`` (line ``number``), counted; markers are taken in and give ``None``."""
-        if self.end is not None and not blank:
-            raise InvalidInput(f"line {number}: comes after the end line")
+        header = isinstance(parsed, _Marker) and parsed.kind == "header"
+        if header and self.version is not None:  # the next export of a joined file
+            self.done.append((self.version, self.end, self.seen))
+            self.end, self.seen = None, dict.fromkeys(_COUNTED, 0)
+        elif self.end is not None and not blank:
+            raise InvalidInput(f"line {number}: comes after the end line (a next export "
+                               "starts with its header)")
         if isinstance(parsed, Memory):
             self.seen["memories"] += 1
         elif isinstance(parsed, ProfileFact):
@@ -296,15 +303,17 @@ class _Ending:
     def problem(self, invalid_lines: bool) -> str | None:
         """Why the file is not whole, or ``None``; counts are compared only when every line
         could be read (a bad line's kind is not known)."""
-        if self.version is None or self.version < 3:
-            return None
-        if self.end is None:
-            return ("the file ends without its end line: it was cut short (export it again, "
-                    "or import what it holds with --skip-invalid)")
-        if not invalid_lines and self.end != self.seen:
-            counted = ", ".join(f"{self.end[k]} {k}" for k in _COUNTED)
-            found = ", ".join(f"{self.seen[k]} {k}" for k in _COUNTED)
-            return f"the end line counts {counted}, the file holds {found}: lines are missing"
+        for version, end, seen in [*self.done, (self.version, self.end, self.seen)]:
+            if version is None or version < 3:
+                continue
+            if end is None:
+                return ("the file ends without its end line: it was cut short (export it "
+                        "again, or import what it holds with --skip-invalid)")
+            if not invalid_lines and end != seen:
+                counted = ", ".join(f"{end[k]} {k}" for k in _COUNTED)
+                found = ", ".join(f"{seen[k]} {k}" for k in _COUNTED)
+                return (f"the end line counts {counted}, the file holds {found}: lines are "
+                        "missing")
         return None
 
 

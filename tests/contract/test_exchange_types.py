@@ -36,7 +36,7 @@ async def test_type_and_data_round_trip(tmp_path: Path, episodic_name: str,
         await episodic.add([typed, plain])
         lines = [line async for line in export_lines(episodic, profile, None)]
     header, *rest = map(json.loads, lines)
-    assert header["version"] == VERSION == 2
+    assert header["version"] == VERSION == 3
     by_id = {line["id"]: line for line in rest if line["type"] == "memory"}
     assert (by_id[typed.id]["memory_type"], by_id[typed.id]["data"]) == ("deal", DEAL)
     assert "memory_type" not in by_id[plain.id]
@@ -60,8 +60,8 @@ async def test_version_one_files_import(tmp_path: Path) -> None:
     async with EPISODIC["sqlite"](tmp_path) as episodic, PROFILE["sqlite"](tmp_path) as profile:
         assert (await import_lines(episodic, profile, lines, limits=_LIMITS)).memories == 1
         assert await episodic.get("alice", [old.id]) == [old]
-        future = [json.dumps({"type": "header", "format": FORMAT, "version": 3})]
-        with pytest.raises(InvalidInput, match="version 1 or 2"):
+        future = [json.dumps({"type": "header", "format": FORMAT, "version": 4})]
+        with pytest.raises(InvalidInput, match="version 1 or 2 or 3"):
             await import_lines(episodic, profile, future, limits=_LIMITS)
 
 

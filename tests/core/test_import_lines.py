@@ -157,3 +157,13 @@ async def test_exports_joined_one_after_another_import_and_are_each_checked(
             await mv.import_lines([*first[:-1], *second])
         report = await mv.import_lines([*first, *second])
         assert report.memories == 4
+
+
+async def test_a_fact_value_that_writes_a_nul_escape_imports(tmp_path: Path) -> None:
+    async with Memvault(_config(tmp_path / "a"), embedder=None) as mv:
+        await mv.add("regex note", profile={"pattern": r"strip \u0000 bytes"})
+        lines = [line async for line in mv.export()]
+    async with Memvault(_config(tmp_path / "b"), embedder=None) as mv:
+        assert (await mv.import_lines(lines)).profile_facts == 1
+        with pytest.raises(InvalidInput, match="NUL"):
+            await mv.import_lines([lines[0], _changed(lines[2], id="f2", value="a\x00b")])

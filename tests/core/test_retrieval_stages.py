@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from memvault import Memvault
+from memvault import Config, Memvault
 from memvault.core.search.retrieve import SPEAKER_BOOST
 from memvault.core.text.speakers import (
     body_text,
@@ -143,12 +144,26 @@ async def test_a_named_speaker_is_preferred_wherever_they_speak_in_a_memory(
         assert result.hits[0].explanation.speaker == "caroline"
 
 
-async def test_a_speaker_who_never_opens_a_memory_is_still_named(tmp_path: Path) -> None:
-    async with Memvault.open(tmp_path / "m.db", embedder="none") as mv:
-        await mv.add("Caroline: what did you do?\nMelanie: I painted a sunset", session_id="s1")
-        await mv.add("Caroline: I painted a portrait\nMelanie: lovely", session_id="s2")
-        result = await mv.search("What did Melanie paint?")
-        assert result.hits[0].explanation.speaker == "melanie"
+async def test_a_later_lines_heading_is_no_speaker_a_query_names(tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    embedded: list[str] = []
+    real = embedder.embed
+
+    async def recording(texts: list[str]) -> Any:
+        embedded.extend(texts)
+        return await real(texts)
+
+    embedder.embed = recording  # type: ignore[method-assign]
+    async with Memvault(Config.from_flat({"database": str(tmp_path / "m.db"),
+                                          "user_id": "alice"}), embedder=embedder) as mv:
+        await mv.wait_until_ready()
+        await mv.add("assistant: Here is your week\nMonday: gym\nTuesday: rest")
+        await mv.add("user: what should I do on Monday?")
+        await mv.wait_for_vectors()
+        embedded.clear()
+        result = await mv.search("What do I do on Monday?")
+        assert all("Monday" in text for text in embedded), embedded
+        assert {h.explanation.speaker for h in result.hits} <= {"user", "assistant", None}
 
 
 async def test_the_turn_after_a_matching_question_is_found(tmp_path: Path) -> None:

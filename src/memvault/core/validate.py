@@ -255,7 +255,8 @@ def check_fact_value(value: object, field: str, max_bytes: int, *,
     (:func:`check_json`)."""
     if not _is_fact_value(value):
         raise InvalidInput(f"{field} must be a string, number, boolean or a list of those")
-    if legacy and "\\u0000" in json.dumps(value):
+    if legacy and any(isinstance(v, str) and "\x00" in v
+                      for v in (value if isinstance(value, list) else [value])):
         raise InvalidInput(f"{field} contains a NUL character")
     checked = check_json(value, field, legacy=legacy)
     if isinstance(checked, str) and not checked.strip():

@@ -56,7 +56,7 @@ from memvault.core.search.scripts import unreached
 from memvault.core.search.sessions import session_prior
 from memvault.core.search.timeline import neighbours, spread
 from memvault.core.text.roles import role_of, roles_addressed
-from memvault.core.text.speakers import mask_speakers, speakers_in, speakers_named
+from memvault.core.text.speakers import mask_speakers, speaker_of, speakers_in, speakers_named
 from memvault.embedders.base import Matrix
 from memvault.errors import IndexBuilding
 from memvault.models import Candidate, Memory, MemoryFilter
@@ -146,7 +146,10 @@ async def retrieve(
             ids = [c.memory_id for c in lexical]
             if settings.speakers:  # their labels say which speakers the query may name
                 await _fetch(store, user, ids, fetched)
-                labels = {s for i in ids if i in fetched for s in speakers_in(fetched[i].content)}
+                # Opening labels only: a later line's "Price:" or "Monday:" is no one a
+                # query names (it would be masked out of the embedded query).
+                labels = {s for i in ids if i in fetched
+                          and (s := speaker_of(fetched[i].content)) is not None}
             if settings.timeline:  # every lexical candidate is fused: read ahead meanwhile
                 links = await store.adjacent(user, ids)
                 await _fetch(store, user, [*ids, *(n for pair in links.values()

@@ -124,8 +124,7 @@ class HostGuard:
         if scope["type"] == "http":
             scope = _lower_host(scope)
             request = Request(scope)
-            refused = _refusal(await self._check.validate_request(request, is_post=False),
-                               request)
+            refused = _refusal(request, await self._check.validate_request(request))
             if refused is None and (problem := header_problem(request.headers.items())):
                 refused = _error(400, "InvalidInput", problem)
             if refused is not None:
@@ -142,23 +141,22 @@ def _lower_host(scope: Scope) -> Scope:
     return {**scope, "headers": lowered}
 
 
-def _refusal(refused: Response | None, request: Request) -> JSONResponse | None:
-    """The guard's answer as the REST error object (the SDK answers in plain text)."""
+def _refusal(request: Request, sdk: Response | None) -> JSONResponse | None:
+    """The guard's refusal, as the REST error object (the SDK answers in plain text): 421
+    for a Host the SDK refuses or whose port is not a number, 403 for an Origin it refuses
+    (with ``is_post`` off, those are the only answers it gives)."""
     host = request.headers.get("host", "")
-    if refused is None:
-        port = host.rpartition("]")[2] if host.startswith("[") else host
-        _, colon, digits = port.partition(":")
-        if not colon or (digits.isascii() and digits.isdigit()):
-            return None
-    elif refused.status_code not in (421, 403):
-        return _error(refused.status_code, "InvalidInput",
-                      bytes(refused.body).decode(errors="replace"))
-    if refused is None or refused.status_code == 421:
+    port = host.rpartition("]")[2] if host.startswith("[") else host
+    _, colon, digits = port.partition(":")
+    if (sdk is not None and sdk.status_code == 421) or (
+            colon and not (digits.isascii() and digits.isdigit())):
         return _error(421, "MisdirectedRequest",
                       f"the Host header {host!r} is not one this server answers to (add it "
                       "with --allowed-host)")
-    return _error(403, "Forbidden", f"the Origin header {request.headers.get('origin')!r} is "
-                                    "not allowed (add it with --allowed-origin)")
+    if sdk is not None:
+        return _error(403, "Forbidden", f"the Origin header {request.headers.get('origin')!r} "
+                                        "is not allowed (add it with --allowed-origin)")
+    return None
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:

@@ -255,12 +255,12 @@ def check_fact_value(value: object, field: str, max_bytes: int, *,
     (:func:`check_json`)."""
     if not _is_fact_value(value):
         raise InvalidInput(f"{field} must be a string, number, boolean or a list of those")
-    if legacy and any(isinstance(v, str) and "\x00" in v
-                      for v in (value if isinstance(value, list) else [value])):
-        raise InvalidInput(f"{field} contains a NUL character")
     checked = check_json(value, field, legacy=legacy)
     if isinstance(checked, str) and not checked.strip():
         raise InvalidInput(f"{field} is empty")
+    if any(isinstance(v, str) and "\x00" in v for v in (checked if isinstance(checked, list)
+                                                         else [checked])):
+        raise InvalidInput(f"{field} contains a NUL character")  # legacy or not
     size = len(json.dumps(checked).encode())
     if size > max_bytes:
         raise InvalidInput(
